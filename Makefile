@@ -1,0 +1,118 @@
+# Arrow: arrowh (micro-hypervisor), ainit (guest PID 1), arrow (CLI), the guest kernel
+# and the machine-mode helper. `make` builds into build/, `make install` copies to PREFIX.
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+BUILD      ?= build
+CC         ?= gcc
+MUSLCC     ?= musl-gcc
+
+WARN       := -Wall -Wextra -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes -Wno-missing-field-initializers -Werror
+CFLAGS     ?= -O2 -g
+CFLAGS     += -std=gnu11 $(WARN) -D_GNU_SOURCE -DARROW_VERSION='"$(VERSION)"' -Isrc
+# arrowh is static: it starts faster (no dynamic loader) and needs nothing at run time.
+VMM_LDFLAGS := -static -pthread
+
+VMM_SRCS := $(wildcard src/vmm/*.c src/vmm/arch/x86/*.c src/vmm/virtio/*.c src/vmm/hw/*.c) \
+	    src/common/kvmprobe.c
+VMM_OBJS := $(VMM_SRCS:%.c=$(BUILD)/obj/%.o)
+VMM_LIB_OBJS := $(filter-out $(BUILD)/obj/src/vmm/main.o,$(VMM_OBJS))
+
+COMMON_SRCS := $(wildcard src/common/*.c)
+LIB_SRCS := $(wildcard src/lib/*.c)
+CLI_SRCS := $(wildcard src/cli/*.c)
+CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) \
+	    $(COMMON_SRCS:%.c=$(BUILD)/obj/%.o)
+CLI_LIBS := -larchive -lcrypto
+
+INIT_SRCS := $(wildcard src/init/*.c) src/common/runcfg.c
+
+LIBDIR   := $(BUILD)/lib/arrow
+BINS     := $(BUILD)/bin/arrowh $(BUILD)/bin/arrow
+GUEST    := $(LIBDIR)/ainit $(LIBDIR)/vmlinux
+MACHINE  := $(LIBDIR)/machine/bzImage $(LIBDIR)/machine/initramfs.cpio
+TESTPROGS := $(patsubst tests/guest/%.c,$(BUILD)/tests/guest/%,$(wildcard tests/guest/*.c))
+
+.PHONY: all install uninstall test unit-test integration-test setup demo bench clean format \
+	kernel machine-kernel
+all: $(BINS) $(GUEST) $(MACHINE) $(TESTPROGS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/bin/arrowh: $(VMM_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(VMM_LDFLAGS)
+
+$(BUILD)/bin/arrow: $(CLI_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(CLI_LIBS)
+
+# ainit: static musl, small, no dependencies in the guest.
+$(LIBDIR)/ainit: $(INIT_SRCS) $(wildcard src/init/*.h src/common/*.h)
+	@mkdir -p $(dir $@)
+	$(MUSLCC) -std=gnu11 $(WARN) -D_GNU_SOURCE -Isrc -Os -static -s -o $@ $(INIT_SRCS)
+
+# The guest kernel and the helper kernel: cached outside the tree by kernel/build.sh.
+$(LIBDIR)/vmlinux: kernel/arrow.config kernel/build.sh
+	kernel/build.sh kernel/arrow.config vmlinux $@
+$(LIBDIR)/machine/bzImage: kernel/machine.config kernel/build.sh
+	kernel/build.sh kernel/machine.config bzImage $@
+$(LIBDIR)/machine/initramfs.cpio: machine/init machine/mkinitramfs.sh
+	machine/mkinitramfs.sh machine/init $@
+
+# Guest-side test programs: static musl binaries run as Arrows by the integration tests.
+$(BUILD)/tests/guest/%: tests/guest/%.c
+	@mkdir -p $(dir $@)
+	$(MUSLCC) -std=gnu11 -Wall -Wextra -Werror -O2 -static -o $@ $<
+
+# Unit tests (cmocka): no VM needed.
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
+$(BUILD)/tests/unit/%: tests/unit/%.c $(VMM_LIB_OBJS) $(filter-out $(BUILD)/obj/src/cli/main.o,$(CLI_OBJS))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $^ -lcmocka -pthread $(CLI_LIBS)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/arrow/machine
+	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(LIBDIR)/ainit $(DESTDIR)$(PREFIX)/lib/arrow/
+	install -m 644 $(LIBDIR)/vmlinux $(DESTDIR)$(PREFIX)/lib/arrow/
+	install -m 644 $(MACHINE) $(DESTDIR)$(PREFIX)/lib/arrow/machine/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/arrow $(DESTDIR)$(PREFIX)/bin/arrowh
+	rm -rf $(DESTDIR)$(PREFIX)/lib/arrow
+
+# Fresh-machine entry points (README): install what is missing, build, then act.
+setup:
+	scripts/setup.sh
+
+demo: setup
+	$(MAKE) all
+	$(MAKE) install
+	scripts/demo.sh
+
+unit-test: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+integration-test: all
+	scripts/integration.sh
+
+test: setup
+	$(MAKE) all
+	$(MAKE) unit-test
+	$(MAKE) integration-test
+
+bench: setup
+	$(MAKE) all
+	bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

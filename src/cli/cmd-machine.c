@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: MIT
+/*
+ * arrow machine: run a command inside a helper VM whose kernel offers a real
+ * /dev/kvm, for hosts where KVM is hidden or paravirtual (kvm-pvm). QEMU boots
+ * the helper kernel; the host's / is shared read-only and the working
+ * directory read-write over virtio-9p; the command's stdout and stderr come
+ * back on two virtio-console ports; its exit status through a control share.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "common/kvmprobe.h"
+#include "lib/paths.h"
+#include "lib/runopts.h"
+
+extern char **environ;
+
+static const char usage[] =
+	"Usage: arrow machine [OPTIONS] -- COMMAND [ARGS...]\n"
+	"Run COMMAND inside the helper VM (QEMU; KVM when it works, else software emulation\n"
+	"with emulated AMD SVM) whose kernel provides /dev/kvm. The host's / is visible\n"
+	"read-only, the working directory read-write; output streams back and the exit\n"
+	"status is COMMAND's.\n"
+	"\n"
+	"Options:\n"
+	"  -m, --memory SIZE   helper VM memory (default 4g)\n"
+	"      --cpus N        helper VM CPUs (default 2)\n"
+	"      --tcg           force software emulation even when KVM works\n"
+	"      --debug         show the helper kernel's messages on stderr\n"
+	"  -h, --help          this text\n";
+
+static pid_t child_pid;
+
+static void forward(int sig)
+{
+	if (child_pid > 0)
+		kill(child_pid, sig);
+}
+
+/* Quote s for POSIX sh inside single quotes. */
+static void put_quoted(FILE *f, const char *s)
+{
+	fputc('\'', f);
+	for (; *s; s++) {
+		if (*s == '\'')
+			fputs("'\\''", f);
+		else
+			fputc(*s, f);
+	}
+	fputc('\'', f);
+}
+
+static bool env_name_ok(const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+
+	if (!eq || eq == kv || (kv[0] >= '0' && kv[0] <= '9'))
+		return false;
+	for (const char *p = kv; p < eq; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_'))
+			return false;
+	return strncmp(kv, "PWD=", 4) && strncmp(kv, "OLDPWD=", 7) && strncmp(kv, "SHLVL=", 6) &&
+	       strncmp(kv, "_=", 2);
+}
+
+static int write_script(const char *dir, const char *cwd, char *const *cmd)
+{
+	char path[4200];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/run.sh", dir);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fputs("# written by arrow machine\n", f);
+	for (char **e = environ; *e; e++) {
+		if (!env_name_ok(*e))
+			continue;
+		fputs("export ", f);
+		put_quoted(f, *e);
+		fputc('\n', f);
+	}
+	/* The host's home is read-only in here: keep Arrow's cache on the helper's tmpfs. */
+	fputs("export ARROW_IN_MACHINE=1\n", f);
+	fputs("[ -n \"$ARROW_CACHE\" ] || export ARROW_CACHE=/tmp/arrow-cache\n", f);
+	fputs("cd ", f);
+	put_quoted(f, cwd);
+	fputs(" || exit 125\nexec", f);
+	for (; *cmd; cmd++) {
+		fputc(' ', f);
+		put_quoted(f, *cmd);
+	}
+	fputc('\n', f);
+	if (fclose(f))
+		return -errno;
+	snprintf(path, sizeof(path), "%s/cwd", dir);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fputs(cwd, f);
+	return fclose(f) ? -errno : 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int read_status(const char *dir)
+{
+	char path[4200];
+	FILE *f;
+	int status = -1;
+
+	snprintf(path, sizeof(path), "%s/status", dir);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &status) != 1)
+		status = -1;
+	fclose(f);
+	return status;
+}
+
+int cmd_machine(int argc, char *argv[])
+{
+	static const struct option options[] = {
+		{ "memory", required_argument, NULL, 'm' }, { "cpus", required_argument, NULL, 'c' },
+		{ "tcg", no_argument, NULL, 't' },          { "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
+	};
+	char ctl[] = "/tmp/arrow-machine.XXXXXX";
+	char cwd[4096], kernel[4200], initrd[4200], mem[32], fs_ctl[4300], fs_work[8300];
+	const char *qemu_argv[64];
+	uint64_t memory = 4096;
+	unsigned long cpus = 2;
+	bool tcg = false, debug = false, share_cwd;
+	const char *why;
+	char *qemu;
+	int c, n = 0, status, wstatus;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+m:h", options, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			memory = runopts_parse_memory(optarg);
+			if (memory < 512) {
+				fprintf(stderr, "arrow machine: invalid --memory '%s' (at least 512m)\n", optarg);
+				return EXIT_ARROW_ERROR;
+			}
+			break;
+		case 'c':
+			cpus = strtoul(optarg, NULL, 10);
+			if (cpus < 1 || cpus > 16) {
+				fprintf(stderr, "arrow machine: invalid --cpus '%s' (1-16)\n", optarg);
+				return EXIT_ARROW_ERROR;
+			}
+			break;
+		case 't':
+			tcg = true;
+			break;
+		case 'd':
+			debug = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fprintf(stderr, "arrow machine: unknown option '%s'\nSee 'arrow machine --help'.\n",
+				argv[optind - 1]);
+			return EXIT_ARROW_ERROR;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "arrow machine: give a command to run: arrow machine -- COMMAND [ARGS...]\n");
+		return EXIT_ARROW_ERROR;
+	}
+
+	qemu = find_program("qemu-system-x86_64");
+	if (!qemu) {
+		fprintf(stderr, "arrow machine: qemu-system-x86_64 not found; apt-get install qemu-system-x86\n");
+		return EXIT_ARROW_ERROR;
+	}
+	snprintf(kernel, sizeof(kernel), "%s/machine/bzImage", arrow_libdir());
+	snprintf(initrd, sizeof(initrd), "%s/machine/initramfs.cpio", arrow_libdir());
+	if (access(kernel, R_OK) || access(initrd, R_OK)) {
+		fprintf(stderr, "arrow machine: helper kernel or initramfs missing under %s/machine; run make\n",
+			arrow_libdir());
+		return EXIT_ARROW_ERROR;
+	}
+	if (!getcwd(cwd, sizeof(cwd)) || !mkdtemp(ctl)) {
+		fprintf(stderr, "arrow machine: %s\n", strerror(errno));
+		return EXIT_ARROW_ERROR;
+	}
+	if (write_script(ctl, cwd, argv + optind)) {
+		fprintf(stderr, "arrow machine: cannot write to %s\n", ctl);
+		nftw(ctl, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+		return EXIT_ARROW_ERROR;
+	}
+	share_cwd = strcmp(cwd, "/") != 0 && !strchr(cwd, ',');
+	if (share_cwd) {
+		char flag[4200];
+		FILE *f;
+
+		snprintf(flag, sizeof(flag), "%s/share-cwd", ctl);
+		f = fopen(flag, "w");
+		if (f)
+			fclose(f);
+	}
+
+	why = kvm_unusable_reason();
+	snprintf(mem, sizeof(mem), "%llu", (unsigned long long)memory);
+	snprintf(fs_ctl, sizeof(fs_ctl), "local,id=ctl,path=%s,security_model=none", ctl);
+	snprintf(fs_work, sizeof(fs_work), "local,id=work,path=%s,security_model=none,multidevs=remap",
+		 cwd);
+	qemu_argv[n++] = "qemu-system-x86_64";
+	qemu_argv[n++] = "-M";
+	qemu_argv[n++] = debug ? "microvm,acpi=off,rtc=off" : "microvm,acpi=off,rtc=off,isa-serial=off";
+	if (why || tcg) {
+		qemu_argv[n++] = "-accel";
+		qemu_argv[n++] = "tcg,thread=multi";
+		qemu_argv[n++] = "-cpu";
+		qemu_argv[n++] = "max,+svm";
+	} else {
+		qemu_argv[n++] = "-accel";
+		qemu_argv[n++] = "kvm";
+		qemu_argv[n++] = "-cpu";
+		qemu_argv[n++] = "host";
+	}
+	{
+		static char smp[16];
+
+		snprintf(smp, sizeof(smp), "%lu", cpus);
+		qemu_argv[n++] = "-smp";
+		qemu_argv[n++] = smp;
+	}
+	qemu_argv[n++] = "-m";
+	qemu_argv[n++] = mem;
+	qemu_argv[n++] = "-nodefaults";
+	qemu_argv[n++] = "-no-user-config";
+	qemu_argv[n++] = "-display";
+	qemu_argv[n++] = "none";
+	qemu_argv[n++] = "-no-reboot";
+	if (debug) {
+		qemu_argv[n++] = "-serial";
+		qemu_argv[n++] = "file:/proc/self/fd/2";
+	}
+	qemu_argv[n++] = "-kernel";
+	qemu_argv[n++] = kernel;
+	qemu_argv[n++] = "-initrd";
+	qemu_argv[n++] = initrd;
+	qemu_argv[n++] = "-append";
+	qemu_argv[n++] = debug ? "console=ttyS0 panic=-1 reboot=t" : "quiet panic=-1 reboot=t";
+	qemu_argv[n++] = "-fsdev";
+	qemu_argv[n++] = "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap";
+	qemu_argv[n++] = "-device";
+	qemu_argv[n++] = "virtio-9p-device,fsdev=hostroot,mount_tag=hostroot";
+	qemu_argv[n++] = "-fsdev";
+	qemu_argv[n++] = fs_ctl;
+	qemu_argv[n++] = "-device";
+	qemu_argv[n++] = "virtio-9p-device,fsdev=ctl,mount_tag=ctl";
+	if (share_cwd) {
+		qemu_argv[n++] = "-fsdev";
+		qemu_argv[n++] = fs_work;
+		qemu_argv[n++] = "-device";
+		qemu_argv[n++] = "virtio-9p-device,fsdev=work,mount_tag=work";
+	}
+	qemu_argv[n++] = "-device";
+	qemu_argv[n++] = "virtio-serial-device,max_ports=4";
+	qemu_argv[n++] = "-chardev";
+	qemu_argv[n++] = "file,id=out,path=/proc/self/fd/1,append=on";
+	qemu_argv[n++] = "-device";
+	qemu_argv[n++] = "virtserialport,chardev=out,name=stdout";
+	qemu_argv[n++] = "-chardev";
+	qemu_argv[n++] = "file,id=err,path=/proc/self/fd/2,append=on";
+	qemu_argv[n++] = "-device";
+	qemu_argv[n++] = "virtserialport,chardev=err,name=stderr";
+	qemu_argv[n] = NULL;
+
+	if (getenv("ARROW_MACHINE_VERBOSE"))
+		fprintf(stderr, "arrow machine: %s\n", why || tcg ? "software emulation (TCG) with emulated SVM" : "KVM");
+
+	signal(SIGINT, forward);
+	signal(SIGTERM, forward);
+	signal(SIGHUP, forward);
+	child_pid = fork();
+	if (child_pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		execv(qemu, (char *const *)qemu_argv);
+		fprintf(stderr, "arrow machine: cannot run %s: %s\n", qemu, strerror(errno));
+		_exit(EXIT_ARROW_ERROR);
+	}
+	if (child_pid < 0) {
+		fprintf(stderr, "arrow machine: fork: %s\n", strerror(errno));
+		status = EXIT_ARROW_ERROR;
+		goto out;
+	}
+	while (waitpid(child_pid, &wstatus, 0) < 0 && errno == EINTR)
+		;
+	status = read_status(ctl);
+	if (status < 0) {
+		if (WIFSIGNALED(wstatus)) {
+			status = 128 + WTERMSIG(wstatus);
+		} else {
+			fprintf(stderr, "arrow machine: the helper VM stopped without a result "
+					"(QEMU exit %d; try --debug)\n", WEXITSTATUS(wstatus));
+			status = EXIT_ARROW_ERROR;
+		}
+	}
+out:
+	nftw(ctl, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	free(qemu);
+	return status;
+}

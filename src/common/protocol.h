@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The contract between arrowh (host) and ainit (guest PID 1).
+ *
+ * Channels are virtio-console ports, found by name in the guest under
+ * /sys/class/virtio-ports/ (see docs/design.md):
+ *   arrow.stdin   host -> guest: the app's standard input; the host closing the
+ *                 port (VIRTIO_CONSOLE_PORT_OPEN 0) is end-of-file
+ *   arrow.stdout  guest -> host: the app's standard output, byte-exact
+ *   arrow.stderr  guest -> host: the app's standard error, byte-exact
+ *   arrow.control both ways: fixed-size struct arrow_ctl_msg records
+ *
+ * The run configuration (argv, env, cwd, ids) travels in the initramfs as
+ * ARROW_CONFIG_PATH in the format of runcfg.h.
+ */
+#ifndef ARROW_PROTOCOL_H
+#define ARROW_PROTOCOL_H
+
+#include <stdint.h>
+
+#define ARROW_PORT_STDIN "arrow.stdin"
+#define ARROW_PORT_STDOUT "arrow.stdout"
+#define ARROW_PORT_STDERR "arrow.stderr"
+#define ARROW_PORT_CONTROL "arrow.control"
+
+#define ARROW_CONFIG_PATH "/.arrow/config"
+
+#define ARROW_CTL_MAGIC 0x41525257u /* "WRRA" little-endian: "ARRW" */
+
+enum arrow_ctl_type {
+	/* guest -> host */
+	ARROW_CTL_HELLO = 1, /* ainit runs; value = guest CLOCK_MONOTONIC ns */
+	ARROW_CTL_EXEC = 2,  /* app started; arg = guest pid; value = time */
+	ARROW_CTL_EXIT = 3,  /* app ended; arg = status (0-255, 128+signal) */
+	/* host -> guest */
+	ARROW_CTL_SIGNAL = 16, /* deliver signal number arg to the app */
+};
+
+/* All fields little-endian; every record is exactly this size. */
+struct arrow_ctl_msg {
+	uint32_t magic;
+	uint16_t type;
+	uint16_t reserved;
+	uint32_t arg;
+	uint32_t reserved2;
+	uint64_t value;
+};
+
+_Static_assert(sizeof(struct arrow_ctl_msg) == 24, "control record is 24 bytes");
+
+#endif

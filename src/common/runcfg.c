@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT
+#include "runcfg.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int parse_id(const char *s, unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > UINT_MAX - 1)
+		return -EINVAL;
+	*out = (unsigned int)v;
+	return 0;
+}
+
+int runcfg_parse(char *buf, size_t len, struct runcfg *cfg)
+{
+	size_t pos = 0;
+	unsigned int id;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->workdir = "/";
+	while (pos < len) {
+		char tag = buf[pos];
+		char *value = buf + pos + 1;
+		char *nul = memchr(value, '\0', len - pos - 1);
+
+		if (pos + 1 > len || !nul)
+			return -EINVAL;
+		pos = (size_t)(nul - buf) + 1;
+		switch (tag) {
+		case RUNCFG_PROGRAM:
+			cfg->program = value;
+			break;
+		case RUNCFG_ARG:
+			if (cfg->argc >= RUNCFG_MAX_ITEMS)
+				return -E2BIG;
+			cfg->argv[cfg->argc++] = value;
+			break;
+		case RUNCFG_ENV:
+			if (cfg->envc >= RUNCFG_MAX_ITEMS)
+				return -E2BIG;
+			if (!strchr(value, '='))
+				return -EINVAL;
+			cfg->envp[cfg->envc++] = value;
+			break;
+		case RUNCFG_WORKDIR:
+			if (value[0] != '/')
+				return -EINVAL;
+			cfg->workdir = value;
+			break;
+		case RUNCFG_HOSTNAME:
+			cfg->hostname = value;
+			break;
+		case RUNCFG_UID:
+			if (parse_id(value, &id))
+				return -EINVAL;
+			cfg->uid = id;
+			break;
+		case RUNCFG_GID:
+			if (parse_id(value, &id))
+				return -EINVAL;
+			cfg->gid = id;
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	if (!cfg->program || cfg->program[0] != '/' || cfg->argc == 0)
+		return -EINVAL;
+	cfg->argv[cfg->argc] = NULL;
+	cfg->envp[cfg->envc] = NULL;
+	return 0;
+}
+
+int runcfg_append(char **buf, size_t *len, char tag, const char *value)
+{
+	size_t n = strlen(value);
+	char *p;
+
+	if (!tag)
+		return -EINVAL;
+	p = realloc(*buf, *len + n + 2);
+	if (!p)
+		return -ENOMEM;
+	p[*len] = tag;
+	memcpy(p + *len + 1, value, n + 1);
+	*buf = p;
+	*len += n + 2;
+	return 0;
+}

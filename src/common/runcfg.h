@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Run configuration handed from `arrow run` to ainit inside the initramfs.
+ *
+ * The file is a sequence of records, each one tag byte followed by the value
+ * and a terminating NUL. Values therefore may hold any byte but NUL, which is
+ * exactly what argv and environment strings allow.
+ */
+#ifndef ARROW_RUNCFG_H
+#define ARROW_RUNCFG_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define RUNCFG_MAX_ITEMS 4096
+
+enum runcfg_tag {
+	RUNCFG_PROGRAM = 'p',  /* path of the program inside the guest */
+	RUNCFG_ARG = 'a',      /* one argv entry, in order, argv[0] first */
+	RUNCFG_ENV = 'e',      /* one KEY=VALUE entry */
+	RUNCFG_WORKDIR = 'w',  /* working directory */
+	RUNCFG_UID = 'u',      /* decimal uid */
+	RUNCFG_GID = 'g',      /* decimal gid */
+	RUNCFG_HOSTNAME = 'h', /* hostname */
+};
+
+struct runcfg {
+	const char *program;
+	const char *workdir;
+	const char *hostname;
+	uid_t uid;
+	gid_t gid;
+	size_t argc;
+	size_t envc;
+	const char *argv[RUNCFG_MAX_ITEMS + 1]; /* NULL-terminated */
+	const char *envp[RUNCFG_MAX_ITEMS + 1]; /* NULL-terminated */
+};
+
+/*
+ * Parse buf (len bytes, modified in place: strings point into it).
+ * Returns 0, or -EINVAL for a malformed file (unknown tag, missing NUL,
+ * bad number, no program, no argv[0]) or -E2BIG for too many items.
+ */
+int runcfg_parse(char *buf, size_t len, struct runcfg *cfg);
+
+/* Append one record to *buf (realloc'ed). Returns 0 or -ENOMEM/-EINVAL. */
+int runcfg_append(char **buf, size_t *len, char tag, const char *value);
+
+#endif

@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ainit: the Arrow application loader, guest PID 1.
+ *
+ * Sets up the standard Linux environment, starts the app as its child (never
+ * becoming it, so the app gets normal signal semantics), forwards the
+ * signals the host sends, reaps every zombie, reports the app's exit status
+ * to arrowh and powers the VM off.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/reboot.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/protocol.h"
+#include "common/runcfg.h"
+#include "init.h"
+
+#define EXIT_ARROW_ERROR 125
+
+static int ctl_fd = -1;
+static int err_fd = -1;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void send_ctl(uint16_t type, uint32_t arg)
+{
+	struct arrow_ctl_msg m = { .magic = ARROW_CTL_MAGIC, .type = type, .arg = arg,
+				   .value = now_ns() };
+
+	if (ctl_fd >= 0 && write(ctl_fd, &m, sizeof(m)) != sizeof(m))
+		ctl_fd = -1;
+}
+
+/* Report status and stop the VM; never returns. */
+static void __attribute__((noreturn)) finish(int status)
+{
+	/* Like a container: when the app is gone, so is everything it left behind. */
+	kill(-1, SIGKILL);
+	send_ctl(ARROW_CTL_EXIT, (uint32_t)status);
+	sync();
+	reboot(RB_AUTOBOOT);
+	for (;;)
+		pause();
+}
+
+void __attribute__((noreturn, format(printf, 1, 2))) ainit_fatal(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	int fd = err_fd >= 0 ? err_fd : open("/dev/console", O_WRONLY | O_NOCTTY);
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > sizeof(msg) - 2)
+		n = sizeof(msg) - 2;
+	msg[n++] = '\n';
+	if (fd >= 0 && write(fd, "ainit: ", 7) == 7 && write(fd, msg, (size_t)n) < 0)
+		fd = -1;
+	finish(EXIT_ARROW_ERROR);
+}
+
+static char *read_config(size_t *len)
+{
+	int fd = open(ARROW_CONFIG_PATH, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char *buf;
+	size_t done = 0;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		ainit_fatal("cannot open %s: %s", ARROW_CONFIG_PATH, strerror(errno));
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		ainit_fatal("out of memory");
+	while (done < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + done, (size_t)st.st_size - done);
+
+		if (n <= 0)
+			ainit_fatal("cannot read %s", ARROW_CONFIG_PATH);
+		done += (size_t)n;
+	}
+	close(fd);
+	*len = done;
+	return buf;
+}
+
+struct app {
+	pid_t pid;
+	int status;
+	uint8_t ctl_buf[sizeof(struct arrow_ctl_msg)];
+	size_t ctl_have;
+};
+
+/* Start the app; returns its pid, or reports the exec failure and finishes. */
+static pid_t start_app(const struct runcfg *cfg, int in, int out, int err)
+{
+	int pipefd[2];
+	int report[2] = { 0, 0 };
+	pid_t pid;
+	ssize_t n;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		ainit_fatal("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		ainit_fatal("fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(pipefd[0]);
+		app_exec(cfg, in, out, err, pipefd[1]); /* returns only on failure */
+		_exit(127);
+	}
+	close(pipefd[1]);
+	do {
+		n = read(pipefd[0], report, sizeof(report));
+	} while (n < 0 && errno == EINTR);
+	close(pipefd[0]);
+	if (n == sizeof(report)) {
+		static const char *const what[] = { "", "set up stdio for", "change to the working directory of",
+						    "set the user of", "execute" };
+		char msg[768];
+		int stage = report[0] >= 1 && report[0] <= APP_STAGE_EXEC ? report[0] : APP_STAGE_EXEC;
+		int len = snprintf(msg, sizeof(msg), "arrow: cannot %s %s%s%s: %s\n", what[stage],
+				   cfg->program, stage == APP_STAGE_WORKDIR ? " " : "",
+				   stage == APP_STAGE_WORKDIR ? cfg->workdir : "", strerror(report[1]));
+
+		if (len > 0 && write(err, msg, (size_t)len) < 0)
+			len = 0;
+		waitpid(pid, NULL, 0);
+		finish(stage == APP_STAGE_EXEC && report[1] == ENOENT ? 127 : 126);
+	}
+	send_ctl(ARROW_CTL_EXEC, (uint32_t)pid);
+	return pid;
+}
+
+/* Records from the host: signals for the app. */
+static void read_control(struct app *app)
+{
+	uint8_t buf[256];
+	ssize_t n = read(ctl_fd, buf, sizeof(buf));
+
+	if (n <= 0)
+		return;
+	for (ssize_t i = 0; i < n; i++) {
+		struct arrow_ctl_msg m;
+
+		app->ctl_buf[app->ctl_have++] = buf[i];
+		if (app->ctl_have < sizeof(m))
+			continue;
+		app->ctl_have = 0;
+		memcpy(&m, app->ctl_buf, sizeof(m));
+		if (m.magic != ARROW_CTL_MAGIC || m.type != ARROW_CTL_SIGNAL)
+			continue;
+		if (m.arg >= 1 && m.arg < NSIG)
+			kill(app->pid, (int)m.arg);
+	}
+}
+
+static int wait_status(int st)
+{
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return 128 + WTERMSIG(st);
+}
+
+int main(void)
+{
+	struct ports ports;
+	struct runcfg *cfg = calloc(1, sizeof(*cfg));
+	struct app app = { 0 };
+	struct pollfd pfd[2];
+	sigset_t set;
+	char *raw;
+	size_t len;
+	int sfd;
+
+	if (getpid() != 1) {
+		fprintf(stderr, "ainit: must run as PID 1 inside an Arrow\n");
+		return EXIT_ARROW_ERROR;
+	}
+	/* Everything arrives through signalfd; PID 1 must never die of a signal. */
+	sigfillset(&set);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+
+	setup_filesystems();
+	ports_open(&ports);
+	ctl_fd = ports.control;
+	err_fd = ports.err;
+	send_ctl(ARROW_CTL_HELLO, 0);
+
+	raw = read_config(&len);
+	if (!cfg || runcfg_parse(raw, len, cfg))
+		ainit_fatal("malformed run configuration %s", ARROW_CONFIG_PATH);
+	if (sethostname(cfg->hostname ? cfg->hostname : "arrow",
+			strlen(cfg->hostname ? cfg->hostname : "arrow")) < 0)
+		ainit_fatal("sethostname: %s", strerror(errno));
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sfd < 0)
+		ainit_fatal("signalfd: %s", strerror(errno));
+
+	app.pid = start_app(cfg, ports.in, ports.out, ports.err);
+	/* The app holds its own copies of the stdio ports now. */
+	close(ports.in);
+	close(ports.out);
+
+	pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = ctl_fd, .events = POLLIN };
+	for (;;) {
+		struct signalfd_siginfo si;
+		int st;
+		pid_t pid;
+
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			ainit_fatal("poll: %s", strerror(errno));
+		if (pfd[1].revents & POLLIN)
+			read_control(&app);
+		if (pfd[1].revents & (POLLHUP | POLLERR))
+			pfd[1].fd = -1; /* host side closed: no more signals */
+		if (!(pfd[0].revents & POLLIN))
+			continue;
+		if (read(sfd, &si, sizeof(si)) < 0)
+			continue;
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+			if (pid == app.pid)
+				finish(wait_status(st));
+		}
+	}
+}

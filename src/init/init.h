@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/* ainit's pieces: environment set-up, port discovery, starting the app. */
+#ifndef ARROW_INIT_H
+#define ARROW_INIT_H
+
+#include "common/runcfg.h"
+
+struct ports {
+	int in;
+	int out;
+	int err;
+	int control;
+};
+
+void __attribute__((noreturn, format(printf, 1, 2))) ainit_fatal(const char *fmt, ...);
+
+/* proc, sys, dev (+pts, shm), tmp, run, and the /dev/fd links. */
+void setup_filesystems(void);
+/* Find the Arrow's virtio-console ports by name and open them. */
+void ports_open(struct ports *p);
+enum app_stage { APP_STAGE_STDIO = 1, APP_STAGE_WORKDIR, APP_STAGE_IDS, APP_STAGE_EXEC };
+
+/* In the child: become the app. Writes {stage, errno} to report_fd on failure. */
+void app_exec(const struct runcfg *cfg, int in, int out, int err, int report_fd);
+
+#endif

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: MIT
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/protocol.h"
+#include "init.h"
+
+#define PORT_WAIT_MS 10000
+
+static void mount_one(const char *src, const char *dst, const char *type, unsigned long flags,
+		      const char *data)
+{
+	mkdir(dst, 0755);
+	if (mount(src, dst, type, flags, data) < 0 && errno != EBUSY)
+		ainit_fatal("mount %s on %s: %s", type, dst, strerror(errno));
+}
+
+void setup_filesystems(void)
+{
+	const unsigned long nosuid = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+	mount_one("proc", "/proc", "proc", nosuid, NULL);
+	mount_one("sysfs", "/sys", "sysfs", nosuid, NULL);
+	mount_one("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+	mount_one("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "ptmxmode=0666,mode=0620");
+	mount_one("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+	mount_one("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+	mount_one("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+	symlink("/proc/self/fd", "/dev/fd");
+	symlink("/proc/self/fd/0", "/dev/stdin");
+	symlink("/proc/self/fd/1", "/dev/stdout");
+	symlink("/proc/self/fd/2", "/dev/stderr");
+}
+
+/* /sys/class/virtio-ports/vportNpM/name holds the name the host gave the port. */
+static int find_port(const char *want, char *dev, size_t devlen)
+{
+	DIR *d = opendir("/sys/class/virtio-ports");
+	struct dirent *e;
+	int found = 0;
+
+	if (!d)
+		return 0;
+	while (!found && (e = readdir(d))) {
+		char path[300], name[64];
+		ssize_t n;
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, name, sizeof(name) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		name[n] = '\0';
+		name[strcspn(name, "\n")] = '\0';
+		if (strcmp(name, want) == 0) {
+			snprintf(dev, devlen, "/dev/%s", e->d_name);
+			found = 1;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+/* Ports appear asynchronously after the driver handshake: wait briefly. */
+static int open_port(const char *name, int flags)
+{
+	struct timespec ms = { 0, 1000000 };
+	char dev[300];
+
+	for (int waited = 0; waited < PORT_WAIT_MS; waited++) {
+		if (find_port(name, dev, sizeof(dev))) {
+			int fd = open(dev, flags | O_CLOEXEC | O_NOCTTY);
+
+			if (fd >= 0)
+				return fd;
+			if (errno != ENOENT)
+				ainit_fatal("open %s (%s): %s", dev, name, strerror(errno));
+		}
+		nanosleep(&ms, NULL);
+	}
+	ainit_fatal("virtio-console port %s did not appear", name);
+}
+
+void ports_open(struct ports *p)
+{
+	p->control = open_port(ARROW_PORT_CONTROL, O_RDWR);
+	p->err = open_port(ARROW_PORT_STDERR, O_WRONLY);
+	p->out = open_port(ARROW_PORT_STDOUT, O_WRONLY);
+	p->in = open_port(ARROW_PORT_STDIN, O_RDONLY);
+}
+
+static void __attribute__((noreturn)) exec_failed(int report_fd, int stage)
+{
+	int r[2] = { stage, errno };
+
+	if (write(report_fd, r, sizeof(r)) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+void app_exec(const struct runcfg *cfg, int in, int out, int err, int report_fd)
+{
+	sigset_t none;
+
+	/* A fresh session: the app's signals and terminal are its own. */
+	setsid();
+	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+		exec_failed(report_fd, APP_STAGE_STDIO);
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (chdir(cfg->workdir) < 0)
+		exec_failed(report_fd, APP_STAGE_WORKDIR);
+	if (setgroups(0, NULL) < 0 || setgid(cfg->gid) < 0 || setuid(cfg->uid) < 0)
+		exec_failed(report_fd, APP_STAGE_IDS);
+	execve(cfg->program, (char *const *)cfg->argv, (char *const *)cfg->envp);
+	exec_failed(report_fd, APP_STAGE_EXEC);
+}

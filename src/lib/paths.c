@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MIT
+#include "paths.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *arrow_bindir(void)
+{
+	static char dir[PATH_MAX];
+	ssize_t n;
+
+	if (dir[0])
+		return dir;
+	n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+	if (n <= 0) {
+		strcpy(dir, ".");
+		return dir;
+	}
+	dir[n] = '\0';
+	*strrchr(dir, '/') = '\0';
+	return dir;
+}
+
+const char *arrow_libdir(void)
+{
+	static char dir[PATH_MAX + 32];
+	const char *env = getenv("ARROW_LIBDIR");
+
+	if (env && *env)
+		return env;
+	if (!dir[0])
+		snprintf(dir, sizeof(dir), "%s/../lib/arrow", arrow_bindir());
+	return dir;
+}
+
+const char *arrow_cache_dir(void)
+{
+	static char dir[PATH_MAX];
+	const char *env = getenv("ARROW_CACHE");
+
+	if (env && *env)
+		return env;
+	if (dir[0])
+		return dir;
+	env = getenv("XDG_CACHE_HOME");
+	if (env && *env) {
+		snprintf(dir, sizeof(dir), "%s/arrow", env);
+		return dir;
+	}
+	env = getenv("HOME");
+	if (!env || !*env)
+		return NULL;
+	snprintf(dir, sizeof(dir), "%s/.cache/arrow", env);
+	return dir;
+}
+
+int read_whole_file(const char *path, void **buf, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	size_t done = 0;
+	char *p;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		int err = S_ISREG(st.st_mode) ? -errno : -EINVAL;
+
+		close(fd);
+		return err;
+	}
+	p = malloc((size_t)st.st_size + 1);
+	if (!p) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (done < (size_t)st.st_size) {
+		ssize_t n = read(fd, p + done, (size_t)st.st_size - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			free(p);
+			return n < 0 ? -errno : -EIO;
+		}
+		done += (size_t)n;
+	}
+	close(fd);
+	p[done] = '\0';
+	*buf = p;
+	*len = done;
+	return 0;
+}

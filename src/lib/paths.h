@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: MIT */
+/* Where Arrow's files live: next to the binary (build tree or PREFIX), and the cache. */
+#ifndef ARROW_PATHS_H
+#define ARROW_PATHS_H
+
+#include <stddef.h>
+
+/* Directory holding ainit, vmlinux and machine/: $ARROW_LIBDIR, else BINDIR/../lib/arrow. */
+const char *arrow_libdir(void);
+/* Directory of the running executable. */
+const char *arrow_bindir(void);
+/* Cache root: $ARROW_CACHE, $XDG_CACHE_HOME/arrow or $HOME/.cache/arrow; NULL if none. */
+const char *arrow_cache_dir(void);
+/* Read a whole file into a malloc'ed buffer. Returns 0 or -errno. */
+int read_whole_file(const char *path, void **buf, size_t *len);
+
+#endif

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: MIT
+#include "piece.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PIECE_FORMAT_VERSION "arrow-piece-1"
+
+int piece_write(int fd, const struct piece_file *files, size_t n)
+{
+	struct archive *a = archive_write_new();
+	struct archive_entry *e = archive_entry_new();
+	int ret = 0;
+
+	if (!a || !e) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* newc is what the kernel reads; no padding of the last block. */
+	if (archive_write_set_format_cpio_newc(a) != ARCHIVE_OK ||
+	    archive_write_add_filter_none(a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
+	    archive_write_open_fd(a, fd) != ARCHIVE_OK) {
+		ret = -EIO;
+		goto out;
+	}
+	for (size_t i = 0; i < n && !ret; i++) {
+		const struct piece_file *f = &files[i];
+
+		archive_entry_clear(e);
+		archive_entry_set_pathname(e, f->guest_path);
+		archive_entry_set_mode(e, f->mode);
+		archive_entry_set_uid(e, 0);
+		archive_entry_set_gid(e, 0);
+		archive_entry_set_nlink(e, S_ISDIR(f->mode) ? 2 : 1);
+		archive_entry_set_ino(e, (la_int64_t)(i + 1));
+		if (S_ISREG(f->mode))
+			archive_entry_set_size(e, (la_int64_t)f->size);
+		if (S_ISLNK(f->mode))
+			archive_entry_set_symlink(e, f->data);
+		if (S_ISCHR(f->mode) || S_ISBLK(f->mode)) {
+			archive_entry_set_rdevmajor(e, f->rdev_major);
+			archive_entry_set_rdevminor(e, f->rdev_minor);
+		}
+		if (archive_write_header(a, e) != ARCHIVE_OK) {
+			ret = -EIO;
+			break;
+		}
+		if (S_ISREG(f->mode) && f->size &&
+		    archive_write_data(a, f->data, f->size) != (la_ssize_t)f->size)
+			ret = -EIO;
+	}
+	if (archive_write_close(a) != ARCHIVE_OK && !ret)
+		ret = -EIO;
+out:
+	if (e)
+		archive_entry_free(e);
+	if (a)
+		archive_write_free(a);
+	return ret;
+}
+
+void piece_digest(const struct piece_file *files, size_t n, char out[65])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	EVP_DigestUpdate(ctx, PIECE_FORMAT_VERSION, sizeof(PIECE_FORMAT_VERSION));
+	for (size_t i = 0; i < n; i++) {
+		char meta[64];
+		int len = snprintf(meta, sizeof(meta), "|%o|%zu|%u:%u|", (unsigned int)files[i].mode,
+				   files[i].size, files[i].rdev_major, files[i].rdev_minor);
+
+		EVP_DigestUpdate(ctx, files[i].guest_path, strlen(files[i].guest_path) + 1);
+		EVP_DigestUpdate(ctx, meta, (size_t)len);
+		if (files[i].data && (S_ISREG(files[i].mode) || S_ISLNK(files[i].mode)))
+			EVP_DigestUpdate(ctx, files[i].data,
+					 S_ISLNK(files[i].mode) ? strlen(files[i].data) : files[i].size);
+	}
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	for (unsigned int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+int piece_memfd(const struct piece_file *files, size_t n, char **path)
+{
+	int fd = memfd_create("arrow-piece", 0); /* inherited by arrowh on purpose */
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = piece_write(fd, files, n);
+	if (ret || asprintf(path, "/proc/self/fd/%d", fd) < 0) {
+		close(fd);
+		return ret ? ret : -ENOMEM;
+	}
+	return 0;
+}
+
+static int mkdir_p(const char *dir)
+{
+	char buf[4096];
+	size_t len = strlen(dir);
+
+	if (len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, dir, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int piece_cached(const char *cache_dir, const struct piece_file *files, size_t n, char **path)
+{
+	char digest[65], *final = NULL, *tmp = NULL, *dir = NULL;
+	int fd = -1, ret;
+
+	piece_digest(files, n, digest);
+	if (!cache_dir || asprintf(&dir, "%s/pieces", cache_dir) < 0 || mkdir_p(dir) ||
+	    asprintf(&final, "%s/%s.cpio", dir, digest) < 0) {
+		free(dir);
+		free(final);
+		return piece_memfd(files, n, path);
+	}
+	if (access(final, R_OK) == 0) {
+		free(dir);
+		*path = final;
+		return 0;
+	}
+	/* Build under a unique name, then rename: readers never see a partial piece. */
+	if (asprintf(&tmp, "%s/.%s.XXXXXX", dir, digest) < 0)
+		tmp = NULL;
+	free(dir);
+	if (tmp)
+		fd = mkstemp(tmp);
+	if (fd < 0) {
+		free(tmp);
+		free(final);
+		return piece_memfd(files, n, path);
+	}
+	ret = piece_write(fd, files, n);
+	if (!ret && fchmod(fd, 0644) < 0)
+		ret = -errno;
+	if (close(fd) < 0 && !ret)
+		ret = -errno;
+	if (!ret && rename(tmp, final) < 0)
+		ret = -errno;
+	if (ret) {
+		unlink(tmp);
+		free(tmp);
+		free(final);
+		return ret;
+	}
+	free(tmp);
+	*path = final;
+	return 0;
+}

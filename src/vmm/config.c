@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: MIT
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm.h"
+
+const char arrowh_usage[] =
+	"Usage: arrowh --kernel VMLINUX --initrd CPIO [--initrd CPIO]... [OPTIONS]\n"
+	"Run one Arrow: a KVM virtual machine booting VMLINUX with the given initramfs pieces.\n"
+	"Normally started by 'arrow run'.\n"
+	"\n"
+	"  --kernel PATH       uncompressed vmlinux ELF\n"
+	"  --initrd PATH       cpio piece; pieces are concatenated in order\n"
+	"  --memory MIB        guest RAM in MiB (default 128, 32..65536)\n"
+	"  --cpus N            vCPUs (default 1, 1..32)\n"
+	"  --cmdline ARGS      extra kernel command line arguments\n"
+	"  --debug-console     kernel messages on stderr through an 8250 UART\n"
+	"  --timing            print the boot phases on stderr at exit\n"
+	"  --t0 NS             CLOCK_MONOTONIC start of the caller, for --timing\n"
+	"  -h, --help          this text\n"
+	"  --version           version\n";
+
+enum { OPT_KERNEL = 256, OPT_INITRD, OPT_MEMORY, OPT_CPUS, OPT_CMDLINE, OPT_DEBUG, OPT_TIMING,
+       OPT_T0, OPT_VERSION };
+
+static const struct option options[] = {
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+	{ "debug-console", no_argument, NULL, OPT_DEBUG },
+	{ "timing", no_argument, NULL, OPT_TIMING },
+	{ "t0", required_argument, NULL, OPT_T0 },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int arrowh_config_parse(struct arrowh_config *cfg, int argc, char *const argv[], char *err,
+			unsigned int errlen)
+{
+	uint64_t v;
+	int c;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->memory_mib = 128;
+	cfg->cpus = 1;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_KERNEL:
+			cfg->kernel = optarg;
+			break;
+		case OPT_INITRD:
+			if (cfg->nr_initrds >= ARROWH_MAX_INITRDS) {
+				snprintf(err, errlen, "at most %d --initrd pieces", ARROWH_MAX_INITRDS);
+				return -EINVAL;
+			}
+			cfg->initrds[cfg->nr_initrds++] = optarg;
+			break;
+		case OPT_MEMORY:
+			if (parse_u64(optarg, 32, 65536, &v)) {
+				snprintf(err, errlen, "--memory takes MiB between 32 and 65536, not '%s'",
+					 optarg);
+				return -EINVAL;
+			}
+			cfg->memory_mib = v;
+			break;
+		case OPT_CPUS:
+			if (parse_u64(optarg, 1, VM_MAX_VCPUS, &v)) {
+				snprintf(err, errlen, "--cpus takes 1 to %d, not '%s'", VM_MAX_VCPUS,
+					 optarg);
+				return -EINVAL;
+			}
+			cfg->cpus = (unsigned int)v;
+			break;
+		case OPT_CMDLINE:
+			cfg->cmdline_extra = optarg;
+			break;
+		case OPT_DEBUG:
+			cfg->debug_console = true;
+			break;
+		case OPT_TIMING:
+			cfg->timing = true;
+			break;
+		case OPT_T0:
+			if (parse_u64(optarg, 0, UINT64_MAX, &v)) {
+				snprintf(err, errlen, "--t0 takes nanoseconds, not '%s'", optarg);
+				return -EINVAL;
+			}
+			cfg->t0_ns = v;
+			break;
+		case 'h':
+			cfg->help = true;
+			return 0;
+		case OPT_VERSION:
+			cfg->version = true;
+			return 0;
+		default:
+			snprintf(err, errlen, "unknown or incomplete option '%s'", argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
+		return -EINVAL;
+	}
+	if (!cfg->kernel) {
+		snprintf(err, errlen, "--kernel is required");
+		return -EINVAL;
+	}
+	if (!cfg->nr_initrds) {
+		snprintf(err, errlen, "at least one --initrd is required");
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/* arrowh's command line. `arrow run` builds it; people rarely type it. */
+#ifndef ARROW_VMM_CONFIG_H
+#define ARROW_VMM_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define ARROWH_MAX_INITRDS 16
+
+struct arrowh_config {
+	const char *kernel;
+	const char *initrds[ARROWH_MAX_INITRDS];
+	unsigned int nr_initrds;
+	const char *cmdline_extra;
+	uint64_t memory_mib;
+	unsigned int cpus;
+	bool debug_console;
+	bool timing;
+	uint64_t t0_ns; /* when `arrow run` started (CLOCK_MONOTONIC), 0 if unknown */
+	bool help;
+	bool version;
+};
+
+/*
+ * Parse argv. Returns 0, or -EINVAL with a one-line message in err (size
+ * errlen) saying what is wrong.
+ */
+int arrowh_config_parse(struct arrowh_config *cfg, int argc, char *const argv[], char *err,
+			unsigned int errlen);
+extern const char arrowh_usage[];
+
+#endif

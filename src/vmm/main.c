@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: MIT
+/* arrowh: the Arrow micro-hypervisor. One process runs one Arrow. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common/kvmprobe.h"
+#include "config.h"
+#include "session.h"
+
+#define EXIT_ARROW_ERROR 125
+
+void session_block_signals(void);
+
+static struct session session; /* large (device buffers): keep it off the stack */
+
+int main(int argc, char *argv[])
+{
+	struct arrowh_config cfg;
+	char err[256];
+	const char *why;
+	int status;
+
+	if (arrowh_config_parse(&cfg, argc, argv, err, sizeof(err))) {
+		fprintf(stderr, "arrowh: %s (see arrowh --help)\n", err);
+		return EXIT_ARROW_ERROR;
+	}
+	if (cfg.help) {
+		fputs(arrowh_usage, stdout);
+		return 0;
+	}
+	if (cfg.version) {
+		puts("arrowh " ARROW_VERSION);
+		return 0;
+	}
+	why = kvm_unusable_reason();
+	if (why) {
+		fprintf(stderr, "arrowh: %s; run Arrows inside the helper VM: arrow machine -- arrow run ...\n",
+			why);
+		return EXIT_ARROW_ERROR;
+	}
+
+	session_block_signals();
+	status = session_setup(&session, &cfg);
+	if (status == 0)
+		status = session_run(&session);
+	if (cfg.timing && session.t_arrowh)
+		session_print_timing(&session);
+	session_destroy(&session);
+	return status;
+}

@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: MIT
+/* Building an Arrow's VM from the configuration, in a visible order. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arch/x86/boot.h"
+#include "arch/x86/mptable.h"
+#include "session.h"
+
+#define EXIT_ARROW_ERROR 125
+
+static void klog_sink(void *opaque, const struct iovec *iov, unsigned int n, size_t len)
+{
+	struct session *s = opaque;
+
+	(void)len;
+	for (unsigned int i = 0; i < n; i++)
+		for (size_t j = 0; j < iov[i].iov_len; j++)
+			s->klog[s->klog_total++ % KLOG_SIZE] = ((char *)iov[i].iov_base)[j];
+}
+
+static void fd_sink_write(void *opaque, const struct iovec *iov, unsigned int n, size_t len)
+{
+	struct fd_sink *sink = opaque;
+	struct iovec local[VIRTQ_MAX_SEGS];
+	unsigned int first = 0;
+
+	(void)len;
+	if (sink->broken || n > VIRTQ_MAX_SEGS)
+		return;
+	memcpy(local, iov, n * sizeof(*iov));
+	while (first < n) {
+		ssize_t w = writev(sink->fd, local + first, (int)(n - first));
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN) {
+			fd_set wfds;
+
+			FD_ZERO(&wfds);
+			FD_SET(sink->fd, &wfds);
+			select(sink->fd + 1, NULL, &wfds, NULL, NULL);
+			continue;
+		}
+		if (w <= 0) {
+			sink->broken = true; /* EPIPE and friends: the reader is gone */
+			return;
+		}
+		while (first < n && (size_t)w >= local[first].iov_len)
+			w -= (ssize_t)local[first++].iov_len;
+		if (first < n) {
+			local[first].iov_base = (char *)local[first].iov_base + w;
+			local[first].iov_len -= (size_t)w;
+		}
+	}
+}
+
+static void control_handler(void *opaque, const struct arrow_ctl_msg *m)
+{
+	struct session *s = opaque;
+
+	switch (m->type) {
+	case ARROW_CTL_HELLO:
+		if (!s->t_hello) {
+			s->t_hello = monotonic_ns();
+			s->guest_hello_ns = m->value;
+		}
+		break;
+	case ARROW_CTL_EXEC:
+		s->t_exec = monotonic_ns();
+		s->app_started = true;
+		break;
+	case ARROW_CTL_EXIT:
+		if (s->app_exited)
+			break;
+		s->t_exit = monotonic_ns();
+		s->app_exited = true;
+		s->app_status = (int)m->arg;
+		vm_request_stop(&s->vm, VM_STOP_APP_EXIT);
+		break;
+	}
+}
+
+static void control_sink(void *opaque, const struct iovec *iov, unsigned int n, size_t len)
+{
+	struct session *s = opaque;
+
+	(void)len;
+	ctl_stream_feed(&s->ctl, iov, n);
+}
+
+static void mmio_read(void *opaque, uint64_t off, void *data, uint32_t len)
+{
+	virtio_mmio_read(opaque, off, data, len);
+}
+
+static void mmio_write(void *opaque, uint64_t off, const void *data, uint32_t len)
+{
+	virtio_mmio_write(opaque, off, data, len);
+}
+
+/* Port 0x64, the i8042 command port: 0xfe pulses the reset line (reboot=k). */
+static void i8042_write(void *opaque, uint64_t off, const void *data, uint32_t len)
+{
+	struct session *s = opaque;
+
+	if (off == 0 && len == 1 && *(const uint8_t *)data == 0xfe)
+		vm_request_stop(&s->vm, VM_STOP_GUEST_RESET);
+}
+
+static void i8042_read(void *opaque, uint64_t off, void *data, uint32_t len)
+{
+	(void)opaque;
+	(void)off;
+	memset(data, 0, len);
+}
+
+static int load_initrds(struct session *s, uint64_t kernel_end, uint64_t *gpa, uint64_t *size)
+{
+	const struct arrowh_config *cfg = s->cfg;
+	int fds[ARROWH_MAX_INITRDS];
+	uint64_t sizes[ARROWH_MAX_INITRDS];
+	uint64_t total = 0, at;
+	int ret = EXIT_ARROW_ERROR;
+	unsigned int i;
+
+	for (i = 0; i < cfg->nr_initrds; i++) {
+		struct stat st;
+
+		fds[i] = open(cfg->initrds[i], O_RDONLY | O_CLOEXEC);
+		if (fds[i] < 0 || fstat(fds[i], &st) < 0) {
+			fprintf(stderr, "arrowh: cannot read initramfs piece %s: %s\n",
+				cfg->initrds[i], strerror(errno));
+			goto out;
+		}
+		sizes[i] = (uint64_t)st.st_size;
+		total = (total + 3) & ~3ull; /* pieces start 4-byte aligned */
+		total += sizes[i];
+	}
+	if (boot_initrd_place(&s->vm.gm, kernel_end, total, &at)) {
+		fprintf(stderr, "arrowh: the initramfs (%llu MiB) does not fit in guest memory; "
+				"raise --memory\n", (unsigned long long)(total >> 20));
+		goto out;
+	}
+	*gpa = at;
+	*size = total;
+	for (i = 0; i < cfg->nr_initrds; i++) {
+		uint8_t *dst;
+		uint64_t done = 0;
+
+		at = (at + 3) & ~3ull;
+		dst = gm_ptr(&s->vm.gm, at, sizes[i]);
+		if (!dst)
+			goto out;
+		while (done < sizes[i]) {
+			ssize_t n = pread(fds[i], dst + done, sizes[i] - done, (off_t)done);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				fprintf(stderr, "arrowh: reading %s failed\n", cfg->initrds[i]);
+				goto out;
+			}
+			done += (uint64_t)n;
+		}
+		at += sizes[i];
+	}
+	ret = 0;
+	i = cfg->nr_initrds;
+out:
+	while (i-- > 0)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return ret;
+}
+
+static int add_devices(struct session *s, char *cmdline, size_t cmdlen)
+{
+	const struct arrowh_config *cfg = s->cfg;
+	int irqfd, ret;
+	size_t used = strlen(cmdline);
+
+	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->wake_fd < 0)
+		return -errno;
+
+	/* virtio-console: hvc0 for kernel messages plus the Arrow's named ports. */
+	irqfd = vm_irqfd(&s->vm, FIRST_DEVICE_IRQ);
+	if (irqfd < 0)
+		return irqfd;
+	virtio_mmio_init(&s->console_mmio, MMIO_DEVICES_GPA, FIRST_DEVICE_IRQ, irqfd, &s->vm.gm,
+			 &vconsole_ops, &s->console);
+	vconsole_init(&s->console, &s->console_mmio, s->wake_fd);
+	s->out = (struct fd_sink){ .fd = STDOUT_FILENO };
+	s->err = (struct fd_sink){ .fd = STDERR_FILENO };
+	if (vconsole_add_port(&s->console, "console", true, klog_sink, s) != 0)
+		return -EINVAL;
+	s->port_stdin = (unsigned int)vconsole_add_port(&s->console, ARROW_PORT_STDIN, false, NULL, s);
+	s->port_stdout = (unsigned int)vconsole_add_port(&s->console, ARROW_PORT_STDOUT, false,
+							 fd_sink_write, &s->out);
+	s->port_stderr = (unsigned int)vconsole_add_port(&s->console, ARROW_PORT_STDERR, false,
+							 fd_sink_write, &s->err);
+	s->port_control = (unsigned int)vconsole_add_port(&s->console, ARROW_PORT_CONTROL, false,
+							  control_sink, s);
+	ctl_stream_init(&s->ctl, control_handler, s);
+	ret = bus_add(&s->vm.mmio, MMIO_DEVICES_GPA, VIRTIO_MMIO_SIZE, mmio_read, mmio_write,
+		      &s->console_mmio);
+	if (ret)
+		return ret;
+	used += (size_t)snprintf(cmdline + used, cmdlen - used,
+				 " virtio_mmio.device=4K@0x%llx:%d",
+				 (unsigned long long)MMIO_DEVICES_GPA, FIRST_DEVICE_IRQ);
+
+	/* Legacy bits: the reset line, and a UART only when asked for. */
+	ret = bus_add(&s->vm.pio, 0x64, 1, i8042_read, i8042_write, s);
+	if (ret)
+		return ret;
+	if (cfg->debug_console) {
+		serial8250_init(&s->uart, STDERR_FILENO);
+		ret = bus_add(&s->vm.pio, SERIAL8250_COM1, SERIAL8250_SIZE, serial8250_read,
+			      serial8250_write, &s->uart);
+		if (ret)
+			return ret;
+	}
+	return used < cmdlen ? 0 : -E2BIG;
+}
+
+int session_setup(struct session *s, const struct arrowh_config *cfg)
+{
+	char cmdline[BOOT_CMDLINE_MAX];
+	struct vmlinux_info kinfo;
+	const char *why;
+	uint64_t initrd_gpa = 0, initrd_size = 0;
+	int kfd, ret;
+
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+	s->wake_fd = -1;
+	s->t_arrowh = monotonic_ns();
+
+	ret = vm_create(&s->vm, cfg->memory_mib << 20, cfg->cpus);
+	if (ret) {
+		fprintf(stderr, "arrowh: cannot create the VM: %s\n", strerror(-ret));
+		return EXIT_ARROW_ERROR;
+	}
+
+	kfd = open(cfg->kernel, O_RDONLY | O_CLOEXEC);
+	if (kfd < 0) {
+		fprintf(stderr, "arrowh: cannot open kernel %s: %s\n", cfg->kernel, strerror(errno));
+		return EXIT_ARROW_ERROR;
+	}
+	ret = vmlinux_load(&s->vm.gm, kfd, &kinfo, &why);
+	close(kfd);
+	if (ret) {
+		fprintf(stderr, "arrowh: cannot load kernel %s: %s\n", cfg->kernel, why);
+		return EXIT_ARROW_ERROR;
+	}
+	if (load_initrds(s, kinfo.kernel_end, &initrd_gpa, &initrd_size))
+		return EXIT_ARROW_ERROR;
+
+	/*
+	 * panic=-1 and reboot=k turn a guest panic into an immediate reset exit;
+	 * no_timer_check skips a PIT probe that costs exits; 8250.nr_uarts=0
+	 * keeps the kernel from probing a UART that is not there.
+	 */
+	snprintf(cmdline, sizeof(cmdline), "%s panic=-1 reboot=k no_timer_check tsc=reliable %s",
+		 cfg->debug_console ? "console=ttyS0 earlyprintk=serial,ttyS0 8250.nr_uarts=1"
+				    : "console=hvc0 quiet 8250.nr_uarts=0",
+		 cfg->cmdline_extra ? cfg->cmdline_extra : "");
+	ret = add_devices(s, cmdline, sizeof(cmdline));
+	if (ret) {
+		fprintf(stderr, "arrowh: cannot set up devices: %s\n", strerror(-ret));
+		return EXIT_ARROW_ERROR;
+	}
+
+	ret = mptable_write(&s->vm.gm, BOOT_MPTABLE_GPA, cfg->cpus);
+	if (!ret)
+		ret = boot_params_write(&s->vm.gm, cmdline, initrd_gpa, initrd_size);
+	if (!ret)
+		ret = boot_page_tables_write(&s->vm.gm);
+	if (!ret)
+		ret = boot_gdt_write(&s->vm.gm);
+	if (!ret)
+		ret = vm_setup_vcpus(&s->vm, kinfo.entry);
+	if (ret) {
+		fprintf(stderr, "arrowh: cannot prepare the boot: %s\n", strerror(-ret));
+		return EXIT_ARROW_ERROR;
+	}
+	return 0;
+}

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT
+/* vCPU threads: run the guest and dispatch its exits to the buses. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "vm.h"
+
+static void kick_handler(int sig)
+{
+	(void)sig; /* only here to interrupt KVM_RUN */
+}
+
+static void handle_io(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	uint32_t size = run->io.size;
+
+	/* data_offset comes from the kernel; still, never index past the mapping. */
+	if (run->io.data_offset > v->vm->run_size ||
+	    (uint64_t)size * run->io.count > v->vm->run_size - run->io.data_offset)
+		return;
+	for (uint32_t i = 0; i < run->io.count; i++, data += size) {
+		if (run->io.direction == KVM_EXIT_IO_OUT)
+			bus_write(&v->vm->pio, run->io.port, data, size);
+		else
+			bus_read(&v->vm->pio, run->io.port, data, size);
+	}
+}
+
+static void handle_mmio(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint32_t len = run->mmio.len;
+
+	if (len == 0 || len > sizeof(run->mmio.data))
+		return;
+	if (run->mmio.is_write)
+		bus_write(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
+	else
+		bus_read(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
+}
+
+static void report_kvm_error(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+
+	if (run->exit_reason == KVM_EXIT_FAIL_ENTRY)
+		fprintf(stderr, "arrowh: vCPU %u: KVM could not enter the guest (reason %#llx)\n",
+			v->id, (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+	else if (run->exit_reason == KVM_EXIT_INTERNAL_ERROR)
+		fprintf(stderr, "arrowh: vCPU %u: KVM internal error, suberror %u%s\n", v->id,
+			run->internal.suberror,
+			run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
+				? " (instruction emulation failed; is this kvm-pvm? use 'arrow machine')"
+				: "");
+	else
+		fprintf(stderr, "arrowh: vCPU %u: unexpected exit reason %u\n", v->id,
+			run->exit_reason);
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	struct vm *vm = v->vm;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGRTMIN);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+	for (;;) {
+		if (v->id == 0 && !vm->t_first_run_ns)
+			vm->t_first_run_ns = monotonic_ns();
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				if (__atomic_load_n(&v->run->immediate_exit, __ATOMIC_SEQ_CST))
+					break;
+				continue;
+			}
+			fprintf(stderr, "arrowh: vCPU %u: KVM_RUN: %s\n", v->id, strerror(errno));
+			vm_request_stop(vm, VM_STOP_KVM_ERROR);
+			break;
+		}
+		switch (v->run->exit_reason) {
+		case KVM_EXIT_IO:
+			handle_io(v);
+			break;
+		case KVM_EXIT_MMIO:
+			handle_mmio(v);
+			break;
+		case KVM_EXIT_INTR:
+			break;
+		case KVM_EXIT_SHUTDOWN:
+		case KVM_EXIT_SYSTEM_EVENT:
+		case KVM_EXIT_HLT:
+			vm_request_stop(vm, VM_STOP_GUEST_RESET);
+			break;
+		default:
+			report_kvm_error(v);
+			vm_request_stop(vm, VM_STOP_KVM_ERROR);
+			break;
+		}
+		if (__atomic_load_n(&v->run->immediate_exit, __ATOMIC_SEQ_CST))
+			break;
+	}
+	return NULL;
+}
+
+int vm_start(struct vm *vm)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = kick_handler;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGRTMIN, &sa, NULL) < 0)
+		return -errno;
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		int ret = pthread_create(&v->thread, NULL, vcpu_thread, v);
+
+		if (ret)
+			return -ret;
+		v->started = 1;
+	}
+	return 0;
+}

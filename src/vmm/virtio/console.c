@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: MIT
+#include "console.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define VIRTIO_ID_CONSOLE 3
+#define VIRTIO_CONSOLE_F_MULTIPORT 1
+
+/* Control events (virtio 1.x, 5.3.6.2). */
+#define CTL_DEVICE_READY 0
+#define CTL_DEVICE_ADD 1
+#define CTL_PORT_READY 3
+#define CTL_CONSOLE_PORT 4
+#define CTL_PORT_OPEN 6
+#define CTL_PORT_NAME 7
+
+#define Q_CTRL_RX 2
+#define Q_CTRL_TX 3
+
+struct ctl_hdr {
+	uint32_t id;
+	uint16_t event;
+	uint16_t value;
+};
+
+static unsigned int port_rxq(unsigned int port)
+{
+	return port == 0 ? 0 : 2 * port + 2;
+}
+
+void vconsole_init(struct vconsole *c, struct virtio_mmio *t, int wake_fd)
+{
+	memset(c, 0, sizeof(*c));
+	c->t = t;
+	c->wake_fd = wake_fd;
+}
+
+int vconsole_add_port(struct vconsole *c, const char *name, bool is_console, vcon_sink_fn *sink,
+		      void *opaque)
+{
+	struct vcon_port *p;
+
+	if (c->nr_ports >= VCON_MAX_PORTS || strlen(name) >= VCON_NAME_MAX)
+		return -ENOSPC;
+	p = &c->ports[c->nr_ports];
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->is_console = is_console;
+	p->host_connected = 1;
+	p->sink = sink;
+	p->sink_opaque = opaque;
+	return (int)c->nr_ports++;
+}
+
+static void wake(struct vconsole *c)
+{
+	uint64_t one = 1;
+
+	if (c->wake_fd >= 0 && write(c->wake_fd, &one, sizeof(one)) < 0)
+		perror("arrowh: console wake");
+}
+
+/* Hand queued control messages to the guest while it has buffers. Lock held. */
+static void flush_ctrl(struct vconsole *c)
+{
+	struct virtq *q = virtio_mmio_queue(c->t, Q_CTRL_RX);
+	struct virtq_elem e;
+	unsigned int sent = 0;
+	int r;
+
+	while (q && sent < c->ctrl_count && (r = virtq_pop(q, c->t->gm, &e)) == 1) {
+		size_t n = iov_from_buf(e.iov + e.nr_out, e.nr_in, c->ctrl[sent].data,
+					c->ctrl[sent].len);
+
+		virtq_push(q, c->t->gm, e.head, (uint32_t)n);
+		sent++;
+	}
+	if (q && q->broken)
+		virtio_mmio_set_broken(c->t, "bad control receive chain");
+	if (sent) {
+		memmove(c->ctrl, c->ctrl + sent, (c->ctrl_count - sent) * sizeof(c->ctrl[0]));
+		c->ctrl_count -= sent;
+		virtio_mmio_notify_used(c->t, Q_CTRL_RX);
+	}
+}
+
+static void send_ctrl(struct vconsole *c, uint32_t id, uint16_t event, uint16_t value,
+		      const char *name)
+{
+	struct ctl_hdr h = { id, event, value };
+	size_t nlen = name ? strlen(name) : 0;
+
+	if (c->ctrl_count >= sizeof(c->ctrl) / sizeof(c->ctrl[0])) {
+		fprintf(stderr, "arrowh: console control queue full; guest is not reading it\n");
+		return;
+	}
+	memcpy(c->ctrl[c->ctrl_count].data, &h, sizeof(h));
+	memcpy(c->ctrl[c->ctrl_count].data + sizeof(h), name, nlen);
+	c->ctrl[c->ctrl_count].len = (uint32_t)(sizeof(h) + nlen);
+	c->ctrl_count++;
+	flush_ctrl(c);
+}
+
+/* Give a port's pending bytes to the guest. Lock held. */
+static void flush_pending(struct vconsole *c, unsigned int port)
+{
+	struct vcon_port *p = &c->ports[port];
+	struct virtq *q = virtio_mmio_queue(c->t, port_rxq(port));
+	struct virtq_elem e;
+	uint32_t done = 0;
+	bool pushed = false;
+
+	while (q && p->guest_connected && done < p->pending_len &&
+	       virtq_pop(q, c->t->gm, &e) == 1) {
+		size_t n = iov_from_buf(e.iov + e.nr_out, e.nr_in, p->pending + done,
+					p->pending_len - done);
+
+		virtq_push(q, c->t->gm, e.head, (uint32_t)n);
+		done += (uint32_t)n;
+		pushed = true;
+		if (n == 0)
+			break; /* a chain without room: stop rather than spin */
+	}
+	if (q && q->broken)
+		virtio_mmio_set_broken(c->t, "bad receive chain");
+	if (done) {
+		memmove(p->pending, p->pending + done, p->pending_len - done);
+		p->pending_len -= done;
+	}
+	if (pushed)
+		virtio_mmio_notify_used(c->t, port_rxq(port));
+}
+
+static void handle_ctrl_msg(struct vconsole *c, const struct ctl_hdr *h)
+{
+	struct vcon_port *p = h->id < c->nr_ports ? &c->ports[h->id] : NULL;
+
+	switch (h->event) {
+	case CTL_DEVICE_READY:
+		if (!h->value || c->device_ready)
+			break;
+		c->device_ready = 1;
+		for (unsigned int i = 0; i < c->nr_ports; i++)
+			send_ctrl(c, i, CTL_DEVICE_ADD, 0, NULL);
+		break;
+	case CTL_PORT_READY:
+		if (!p || !h->value || p->ready)
+			break;
+		p->ready = 1;
+		if (p->is_console)
+			send_ctrl(c, h->id, CTL_CONSOLE_PORT, 1, NULL);
+		else
+			send_ctrl(c, h->id, CTL_PORT_NAME, 0, p->name);
+		if (p->host_connected)
+			send_ctrl(c, h->id, CTL_PORT_OPEN, 1, NULL);
+		break;
+	case CTL_PORT_OPEN:
+		if (!p)
+			break;
+		p->guest_connected = h->value ? 1 : 0;
+		if (p->guest_connected)
+			flush_pending(c, h->id);
+		wake(c);
+		break;
+	default:
+		break; /* unknown or host-only events from the guest are ignored */
+	}
+}
+
+static void handle_ctrl_tx(struct vconsole *c, struct virtq *q)
+{
+	struct virtq_elem e;
+	struct ctl_hdr h;
+	int r;
+
+	while ((r = virtq_pop(q, c->t->gm, &e)) == 1) {
+		if (iov_to_buf(e.iov, e.nr_out, &h, sizeof(h)) == sizeof(h))
+			handle_ctrl_msg(c, &h);
+		virtq_push(q, c->t->gm, e.head, 0);
+	}
+	if (r < 0)
+		virtio_mmio_set_broken(c->t, "bad control transmit chain");
+	virtio_mmio_notify_used(c->t, Q_CTRL_TX);
+}
+
+static void handle_port_tx(struct vconsole *c, struct virtq *q, unsigned int idx,
+			   unsigned int port)
+{
+	struct vcon_port *p = &c->ports[port];
+	struct virtq_elem e;
+	int r;
+
+	while ((r = virtq_pop(q, c->t->gm, &e)) == 1) {
+		if (p->sink && e.out_len)
+			p->sink(p->sink_opaque, e.iov, e.nr_out, e.out_len);
+		virtq_push(q, c->t->gm, e.head, 0);
+	}
+	if (r < 0)
+		virtio_mmio_set_broken(c->t, "bad transmit chain");
+	virtio_mmio_notify_used(c->t, idx);
+}
+
+static void vconsole_queue_notify(void *dev, struct virtio_mmio *t, unsigned int idx)
+{
+	struct vconsole *c = dev;
+	struct virtq *q = virtio_mmio_queue(t, idx);
+	unsigned int port;
+
+	if (!q)
+		return;
+	if (idx == Q_CTRL_RX) {
+		flush_ctrl(c);
+		return;
+	}
+	if (idx == Q_CTRL_TX) {
+		handle_ctrl_tx(c, q);
+		return;
+	}
+	port = idx < 2 ? 0 : idx / 2 - 1;
+	if (port >= c->nr_ports)
+		return;
+	if (idx & 1) {
+		handle_port_tx(c, q, idx, port);
+	} else {
+		flush_pending(c, port);
+		wake(c);
+	}
+}
+
+static uint64_t vconsole_features(void *dev)
+{
+	(void)dev;
+	return 1ull << VIRTIO_CONSOLE_F_MULTIPORT;
+}
+
+static void vconsole_config_read(void *dev, uint32_t offset, void *data, uint32_t len)
+{
+	struct vconsole *c = dev;
+	/* struct virtio_console_config: cols, rows, max_nr_ports, emerg_wr */
+	uint8_t cfg[12] = { 0 };
+	uint32_t max = c->nr_ports;
+
+	memcpy(cfg + 4, &max, 4);
+	if (offset < sizeof(cfg) && len <= sizeof(cfg) - offset)
+		memcpy(data, cfg + offset, len);
+}
+
+static void vconsole_reset(void *dev)
+{
+	struct vconsole *c = dev;
+
+	c->device_ready = 0;
+	c->ctrl_count = 0;
+	for (unsigned int i = 0; i < c->nr_ports; i++) {
+		c->ports[i].guest_connected = 0;
+		c->ports[i].ready = 0;
+	}
+	wake(c);
+}
+
+const struct virtio_device_ops vconsole_ops = {
+	.device_id = VIRTIO_ID_CONSOLE,
+	.num_queues = 2 * (VCON_MAX_PORTS + 1),
+	.features = vconsole_features,
+	.config_read = vconsole_config_read,
+	.queue_notify = vconsole_queue_notify,
+	.reset = vconsole_reset,
+};
+
+ssize_t vconsole_port_fill(struct vconsole *c, unsigned int port, vcon_source_fn *source,
+			   void *opaque)
+{
+	struct virtq *q;
+	struct virtq_elem e;
+	ssize_t n = -EAGAIN;
+
+	if (port >= c->nr_ports)
+		return -EINVAL;
+	pthread_mutex_lock(&c->t->lock);
+	q = virtio_mmio_queue(c->t, port_rxq(port));
+	if (q && c->ports[port].guest_connected && c->ports[port].host_connected) {
+		int r = virtq_pop(q, c->t->gm, &e);
+
+		if (r < 0)
+			virtio_mmio_set_broken(c->t, "bad receive chain");
+		if (r == 1) {
+			n = source(opaque, e.iov + e.nr_out, e.nr_in);
+			if (n > 0) {
+				virtq_push(q, c->t->gm, e.head, (uint32_t)n);
+				virtio_mmio_notify_used(c->t, port_rxq(port));
+			} else {
+				/* Nothing written: give the chain back untouched, never an empty buffer. */
+				q->last_avail--;
+			}
+		}
+	}
+	pthread_mutex_unlock(&c->t->lock);
+	return n;
+}
+
+int vconsole_port_send(struct vconsole *c, unsigned int port, const void *buf, size_t len)
+{
+	struct vcon_port *p;
+	int ret = 0;
+
+	if (port >= c->nr_ports)
+		return -EINVAL;
+	p = &c->ports[port];
+	pthread_mutex_lock(&c->t->lock);
+	if (len > VCON_PENDING_MAX - p->pending_len) {
+		ret = -ENOBUFS;
+	} else {
+		memcpy(p->pending + p->pending_len, buf, len);
+		p->pending_len += (uint32_t)len;
+		flush_pending(c, port);
+	}
+	pthread_mutex_unlock(&c->t->lock);
+	return ret;
+}
+
+void vconsole_port_set_host_connected(struct vconsole *c, unsigned int port, bool connected)
+{
+	if (port >= c->nr_ports)
+		return;
+	pthread_mutex_lock(&c->t->lock);
+	if (c->ports[port].host_connected != connected) {
+		c->ports[port].host_connected = connected;
+		if (c->ports[port].ready)
+			send_ctrl(c, port, CTL_PORT_OPEN, connected, NULL);
+	}
+	pthread_mutex_unlock(&c->t->lock);
+}
+
+bool vconsole_port_guest_connected(struct vconsole *c, unsigned int port)
+{
+	bool r;
+
+	pthread_mutex_lock(&c->t->lock);
+	r = port < c->nr_ports && c->ports[port].guest_connected;
+	pthread_mutex_unlock(&c->t->lock);
+	return r;
+}

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: MIT
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arch/x86/cpu.h"
+
+#define KVM_TSS_GPA 0xfffbd000
+#define KVM_IDENTITY_MAP_GPA 0xfffbc000
+
+uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int check_extension(int kvm_fd, int cap)
+{
+	return ioctl(kvm_fd, KVM_CHECK_EXTENSION, cap) > 0;
+}
+
+int vm_create(struct vm *vm, uint64_t mem_bytes, unsigned int nr_vcpus)
+{
+	struct kvm_pit_config pit = { .flags = 0 };
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
+	pthread_mutex_init(&vm->stop_lock, NULL);
+	for (unsigned int i = 0; i < VM_MAX_VCPUS; i++)
+		vm->vcpus[i].fd = -1;
+	if (nr_vcpus == 0 || nr_vcpus > VM_MAX_VCPUS)
+		return -EINVAL;
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0)
+		return -errno;
+	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+		return -ENOTSUP;
+	if (!check_extension(vm->kvm_fd, KVM_CAP_IRQCHIP) ||
+	    !check_extension(vm->kvm_fd, KVM_CAP_IRQFD) ||
+	    !check_extension(vm->kvm_fd, KVM_CAP_USER_MEMORY) ||
+	    !check_extension(vm->kvm_fd, KVM_CAP_IMMEDIATE_EXIT))
+		return -ENOTSUP;
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0)
+		return -errno;
+	fcntl(vm->vm_fd, F_SETFD, FD_CLOEXEC);
+	vm->run_size = (size_t)ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_GPA) < 0)
+		return -errno;
+	{
+		uint64_t idmap = KVM_IDENTITY_MAP_GPA;
+
+		if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
+			return -errno;
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return -errno;
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return -errno;
+
+	ret = gm_init(&vm->gm, mem_bytes);
+	if (ret)
+		return ret;
+	for (unsigned int i = 0; i < vm->gm.nr_regions; i++) {
+		struct kvm_userspace_memory_region r = {
+			.slot = i,
+			.guest_phys_addr = vm->gm.regions[i].gpa,
+			.memory_size = vm->gm.regions[i].size,
+			.userspace_addr = (uint64_t)(uintptr_t)vm->gm.regions[i].host,
+		};
+
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+			return -errno;
+	}
+
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_fd < 0)
+		return -errno;
+
+	vm->nr_vcpus = nr_vcpus;
+	for (unsigned int i = 0; i < nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		v->vm = vm;
+		v->id = i;
+		v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, i);
+		if (v->fd < 0)
+			return -errno;
+		fcntl(v->fd, F_SETFD, FD_CLOEXEC);
+		v->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+		if (v->run == MAP_FAILED) {
+			v->run = NULL;
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+int vm_irqfd(struct vm *vm, unsigned int gsi)
+{
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct kvm_irqfd irqfd = { .gsi = gsi };
+
+	if (fd < 0)
+		return -errno;
+	irqfd.fd = (uint32_t)fd;
+	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int vm_setup_vcpus(struct vm *vm, uint64_t entry)
+{
+	struct kvm_cpuid2 *cpuid = cpuid_supported(vm->kvm_fd);
+	int ret = 0;
+
+	if (!cpuid)
+		return -errno ? -errno : -ENOMEM;
+	for (unsigned int i = 0; i < vm->nr_vcpus && !ret; i++) {
+		ret = cpu_set_cpuid(vm->vcpus[i].fd, cpuid, i, vm->nr_vcpus);
+		if (!ret)
+			ret = cpu_setup_fpu_lapic(vm->vcpus[i].fd);
+	}
+	/* Application processors wait for INIT/SIPI in the in-kernel LAPIC. */
+	if (!ret)
+		ret = cpu_setup_boot_regs(vm->vcpus[0].fd, entry);
+	free(cpuid);
+	return ret;
+}
+
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason)
+{
+	uint64_t one = 1;
+	int first;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	first = vm->stop_reason == VM_RUNNING;
+	if (first)
+		vm->stop_reason = reason;
+	pthread_mutex_unlock(&vm->stop_lock);
+	if (!first)
+		return;
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (!v->started)
+			continue;
+		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		if (!pthread_equal(v->thread, pthread_self()))
+			pthread_kill(v->thread, SIGRTMIN);
+	}
+	if (write(vm->stop_fd, &one, sizeof(one)) < 0)
+		perror("arrowh: stop");
+}
+
+void vm_join(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		if (vm->vcpus[i].started)
+			pthread_join(vm->vcpus[i].thread, NULL);
+		vm->vcpus[i].started = 0;
+	}
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		if (vm->vcpus[i].run)
+			munmap(vm->vcpus[i].run, vm->run_size);
+		if (vm->vcpus[i].fd >= 0)
+			close(vm->vcpus[i].fd);
+	}
+	gm_destroy(&vm->gm);
+	if (vm->stop_fd >= 0)
+		close(vm->stop_fd);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+}

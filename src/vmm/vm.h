@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One KVM virtual machine: guest memory, in-kernel irqchip and PIT, the
+ * device buses and one thread per vCPU.
+ */
+#ifndef ARROW_VM_H
+#define ARROW_VM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "bus.h"
+#include "guest_mem.h"
+
+#define VM_MAX_VCPUS 32
+
+enum vm_stop_reason {
+	VM_RUNNING = 0,
+	VM_STOP_APP_EXIT,   /* ainit reported the app's exit status */
+	VM_STOP_GUEST_RESET, /* the guest rebooted, powered off or triple-faulted */
+	VM_STOP_HOST,       /* the host asked (signal, error in a device) */
+	VM_STOP_KVM_ERROR,  /* KVM could not run the guest */
+};
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned int id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	int started;
+};
+
+struct vm {
+	int kvm_fd;
+	int vm_fd;
+	size_t run_size;
+	struct guest_mem gm;
+	unsigned int nr_vcpus;
+	struct vcpu vcpus[VM_MAX_VCPUS];
+	struct bus mmio;
+	struct bus pio;
+	int stop_fd; /* eventfd: written once when the VM stops */
+	pthread_mutex_t stop_lock;
+	enum vm_stop_reason stop_reason;
+	uint64_t t_first_run_ns; /* CLOCK_MONOTONIC of the boot vCPU's first KVM_RUN */
+};
+
+int vm_create(struct vm *vm, uint64_t mem_bytes, unsigned int nr_vcpus)
+	__attribute__((warn_unused_result));
+/* An eventfd bound to a guest interrupt line (edge-triggered); or -errno. */
+int vm_irqfd(struct vm *vm, unsigned int gsi);
+/* Set up registers of all vCPUs for a 64-bit boot at entry. */
+int vm_setup_vcpus(struct vm *vm, uint64_t entry) __attribute__((warn_unused_result));
+int vm_start(struct vm *vm) __attribute__((warn_unused_result));
+/* Ask every vCPU to stop; the first reason given wins. Safe from any thread. */
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
+void vm_join(struct vm *vm);
+void vm_destroy(struct vm *vm);
+
+uint64_t monotonic_ns(void);
+
+#endif
