@@ -43,8 +43,7 @@ int piece_write(int fd, const struct piece_file *files, size_t n)
 		archive_entry_set_gid(e, 0);
 		archive_entry_set_nlink(e, S_ISDIR(f->mode) ? 2 : 1);
 		archive_entry_set_ino(e, (la_int64_t)(i + 1));
-		if (S_ISREG(f->mode))
-			archive_entry_set_size(e, (la_int64_t)f->size);
+		archive_entry_set_size(e, S_ISREG(f->mode) ? (la_int64_t)f->size : 0);
 		if (S_ISLNK(f->mode))
 			archive_entry_set_symlink(e, f->data);
 		if (S_ISCHR(f->mode) || S_ISBLK(f->mode)) {
@@ -52,6 +51,8 @@ int piece_write(int fd, const struct piece_file *files, size_t n)
 			archive_entry_set_rdevminor(e, f->rdev_minor);
 		}
 		if (archive_write_header(a, e) != ARCHIVE_OK) {
+			fprintf(stderr, "arrow: cpio entry %s: %s\n", f->guest_path,
+				archive_error_string(a));
 			ret = -EIO;
 			break;
 		}

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: MIT
+/* Option parsing (arrow run, arrowh), the run configuration and the control stream. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/runcfg.h"
+#include "lib/runopts.h"
+#include "unit.h"
+#include "vmm/config.h"
+#include "vmm/control.h"
+
+static void test_runopts_basic(void **state)
+{
+	char *argv[] = { "run", "-m", "256", "--cpus", "2", "-e", "A=b c", "-e", "HOME",
+			 "-w", "/tmp", "--timing", "prog", "--flag", "-m", "x", NULL };
+	struct run_opts o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(runopts_parse(&o, 16, argv, err, sizeof(err)), 0);
+	assert_int_equal(o.memory_mib, 256);
+	assert_int_equal(o.cpus, 2);
+	assert_int_equal(o.nr_env, 2);
+	assert_string_equal(o.env[0], "A=b c");
+	assert_string_equal(o.env[1], "HOME");
+	assert_string_equal(o.workdir, "/tmp");
+	assert_true(o.timing);
+	assert_string_equal(o.program, "prog");
+	/* options after PROGRAM belong to the program */
+	assert_int_equal(o.nr_args, 3);
+	assert_string_equal(o.args[0], "--flag");
+	assert_string_equal(o.args[2], "x");
+}
+
+static void expect_bad(int argc, char **argv, const char *needle)
+{
+	struct run_opts o;
+	char err[256] = "";
+
+	assert_int_equal(runopts_parse(&o, argc, argv, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, needle));
+}
+
+static void test_runopts_errors(void **state)
+{
+	char *a1[] = { "run", NULL };
+	char *a2[] = { "run", "--cpus", "0", "p", NULL };
+	char *a3[] = { "run", "--cpus", "1.5", "p", NULL };
+	char *a4[] = { "run", "-m", "lots", "p", NULL };
+	char *a5[] = { "run", "-m", "16", "p", NULL };
+	char *a6[] = { "run", "-e", "=x", "p", NULL };
+	char *a7[] = { "run", "-w", "relative", "p", NULL };
+	char *a8[] = { "run", "--bogus", "p", NULL };
+	char *a9[] = { "run", "--hostname", "bad name", "p", NULL };
+
+	(void)state;
+	expect_bad(1, a1, "PROGRAM");
+	expect_bad(4, a2, "--cpus");
+	expect_bad(4, a3, "--cpus");
+	expect_bad(4, a4, "--memory");
+	expect_bad(4, a5, "--memory");
+	expect_bad(4, a6, "--env");
+	expect_bad(4, a7, "absolute");
+	expect_bad(3, a8, "--bogus");
+	expect_bad(4, a9, "--hostname");
+}
+
+static void test_memory_units(void **state)
+{
+	(void)state;
+	assert_int_equal(runopts_parse_memory("512"), 512);
+	assert_int_equal(runopts_parse_memory("512m"), 512);
+	assert_int_equal(runopts_parse_memory("512MiB"), 512);
+	assert_int_equal(runopts_parse_memory("1g"), 1024);
+	assert_int_equal(runopts_parse_memory("2GB"), 2048);
+	assert_int_equal(runopts_parse_memory("262144k"), 256);
+	assert_int_equal(runopts_parse_memory("1000k"), 0); /* not whole MiB */
+	assert_int_equal(runopts_parse_memory("12x"), 0);
+	assert_int_equal(runopts_parse_memory("-1"), 0);
+	assert_int_equal(runopts_parse_memory(""), 0);
+	assert_int_equal(runopts_parse_memory("99999999999999999999"), 0);
+}
+
+static void test_runcfg_roundtrip(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	struct runcfg *cfg = malloc(sizeof(*cfg));
+
+	(void)state;
+	assert_int_equal(runcfg_append(&buf, &len, RUNCFG_PROGRAM, "/app/hello"), 0);
+	assert_int_equal(runcfg_append(&buf, &len, RUNCFG_ARG, "hello"), 0);
+	assert_int_equal(runcfg_append(&buf, &len, RUNCFG_ARG, "with space 'q' \"dq\" ünï"), 0);
+	assert_int_equal(runcfg_append(&buf, &len, RUNCFG_ARG, ""), 0);
+	assert_int_equal(runcfg_append(&buf, &len, RUNCFG_ENV, "K=v=w"), 0);
+	assert_int_equal(runcfg_append(&buf, &len, RUNCFG_WORKDIR, "/tmp"), 0);
+	assert_int_equal(runcfg_append(&buf, &len, RUNCFG_UID, "1000"), 0);
+	assert_int_equal(runcfg_parse(buf, len, cfg), 0);
+	assert_string_equal(cfg->program, "/app/hello");
+	assert_int_equal(cfg->argc, 3);
+	assert_string_equal(cfg->argv[1], "with space 'q' \"dq\" ünï");
+	assert_string_equal(cfg->argv[2], "");
+	assert_null(cfg->argv[3]);
+	assert_int_equal(cfg->envc, 1);
+	assert_string_equal(cfg->envp[0], "K=v=w");
+	assert_string_equal(cfg->workdir, "/tmp");
+	assert_int_equal(cfg->uid, 1000);
+	free(buf);
+	free(cfg);
+}
+
+static void expect_runcfg_bad(const char *data, size_t len)
+{
+	struct runcfg *cfg = malloc(sizeof(*cfg));
+	char *copy = malloc(len + 1);
+
+	memcpy(copy, data, len);
+	assert_int_equal(runcfg_parse(copy, len, cfg), -EINVAL);
+	free(copy);
+	free(cfg);
+}
+
+static void test_runcfg_malformed(void **state)
+{
+	(void)state;
+	expect_runcfg_bad("p/app/x", 7);                      /* no NUL */
+	expect_runcfg_bad("p/app/x\0", 8);                    /* no argv[0] */
+	expect_runcfg_bad("ahello\0", 7);                     /* no program */
+	expect_runcfg_bad("p/x\0ax\0z?\0", 11);               /* unknown tag */
+	expect_runcfg_bad("p/x\0ax\0eNOEQUALS\0", 17);        /* env without = */
+	expect_runcfg_bad("p/x\0ax\0urootish\0", 16);         /* uid not a number */
+	expect_runcfg_bad("p/x\0ax\0wrelative\0", 17);        /* workdir not absolute */
+	expect_runcfg_bad("prelative\0ax\0", 13);             /* program not absolute */
+}
+
+static void test_arrowh_config(void **state)
+{
+	char *ok[] = { "arrowh", "--kernel", "k", "--initrd", "a", "--initrd", "b",
+		       "--memory", "64", "--cpus", "4", "--timing", NULL };
+	char *no_kernel[] = { "arrowh", "--initrd", "a", NULL };
+	char *bad_cpus[] = { "arrowh", "--kernel", "k", "--initrd", "a", "--cpus", "33", NULL };
+	char *bad_mem[] = { "arrowh", "--kernel", "k", "--initrd", "a", "--memory", "8", NULL };
+	struct arrowh_config cfg;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(arrowh_config_parse(&cfg, 12, ok, err, sizeof(err)), 0);
+	assert_int_equal(cfg.nr_initrds, 2);
+	assert_int_equal(cfg.memory_mib, 64);
+	assert_int_equal(cfg.cpus, 4);
+	assert_true(cfg.timing);
+	assert_int_equal(arrowh_config_parse(&cfg, 3, no_kernel, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--kernel"));
+	assert_int_equal(arrowh_config_parse(&cfg, 7, bad_cpus, err, sizeof(err)), -EINVAL);
+	assert_int_equal(arrowh_config_parse(&cfg, 7, bad_mem, err, sizeof(err)), -EINVAL);
+}
+
+static int seen_type[8], seen_arg[8], seen;
+
+static void record(void *opaque, const struct arrow_ctl_msg *m)
+{
+	(void)opaque;
+	seen_type[seen] = m->type;
+	seen_arg[seen] = (int)m->arg;
+	seen++;
+}
+
+static void test_control_stream(void **state)
+{
+	struct ctl_stream s;
+	struct arrow_ctl_msg m[2];
+	uint8_t bytes[sizeof(m)];
+	struct iovec iov[3];
+
+	(void)state;
+	seen = 0;
+	ctl_stream_init(&s, record, NULL);
+	ctl_encode(&m[0], ARROW_CTL_HELLO, 0, 5);
+	ctl_encode(&m[1], ARROW_CTL_EXIT, 7, 9);
+	memcpy(bytes, m, sizeof(m));
+	/* records split at odd places across segments */
+	iov[0] = (struct iovec){ bytes, 5 };
+	iov[1] = (struct iovec){ bytes + 5, 30 };
+	iov[2] = (struct iovec){ bytes + 35, sizeof(bytes) - 35 };
+	assert_int_equal(ctl_stream_feed(&s, iov, 3), 2);
+	assert_int_equal(seen, 2);
+	assert_int_equal(seen_type[0], ARROW_CTL_HELLO);
+	assert_int_equal(seen_type[1], ARROW_CTL_EXIT);
+	assert_int_equal(seen_arg[1], 7);
+}
+
+static void test_control_hostile(void **state)
+{
+	struct ctl_stream s;
+	struct arrow_ctl_msg m;
+	struct iovec iov = { &m, sizeof(m) };
+
+	(void)state;
+	seen = 0;
+	ctl_stream_init(&s, record, NULL);
+	ctl_encode(&m, ARROW_CTL_EXIT, 300, 0); /* status out of range */
+	assert_int_equal(ctl_stream_feed(&s, &iov, 1), 0);
+	assert_true(s.dead);
+	ctl_encode(&m, ARROW_CTL_EXIT, 0, 0); /* nothing after a bad record is trusted */
+	assert_int_equal(ctl_stream_feed(&s, &iov, 1), 0);
+
+	ctl_stream_init(&s, record, NULL);
+	ctl_encode(&m, ARROW_CTL_SIGNAL, SIGTERM, 0); /* a host-only record from the guest */
+	assert_int_equal(ctl_stream_feed(&s, &iov, 1), 0);
+	ctl_stream_init(&s, record, NULL);
+	ctl_encode(&m, ARROW_CTL_HELLO, 0, 0);
+	m.magic = 0xdeadbeef;
+	assert_int_equal(ctl_stream_feed(&s, &iov, 1), 0);
+	assert_int_equal(seen, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_runopts_basic),   cmocka_unit_test(test_runopts_errors),
+		cmocka_unit_test(test_memory_units),    cmocka_unit_test(test_runcfg_roundtrip),
+		cmocka_unit_test(test_runcfg_malformed), cmocka_unit_test(test_arrowh_config),
+		cmocka_unit_test(test_control_stream),  cmocka_unit_test(test_control_hostile),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

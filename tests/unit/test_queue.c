@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: MIT
+/* Virtqueue handling against well-formed and hostile rings. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "unit.h"
+#include "vmm/virtio/queue.h"
+
+#define MEM (64 * 1024)
+#define QNUM 8
+#define DESC 0x1000
+#define AVAIL 0x2000
+#define USED 0x3000
+#define DATA 0x4000
+
+struct fixture {
+	uint8_t *mem;
+	struct guest_mem gm;
+	struct virtq q;
+};
+
+struct desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	f->mem = calloc(1, MEM);
+	gm_layout(&f->gm, f->mem, MEM);
+	f->q = (struct virtq){ .num = QNUM, .ready = 1, .desc_gpa = DESC, .avail_gpa = AVAIL,
+			       .used_gpa = USED };
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	free(f->mem);
+	free(f);
+	return 0;
+}
+
+static void set_desc(struct fixture *f, unsigned int i, uint64_t addr, uint32_t len,
+		     uint16_t flags, uint16_t next)
+{
+	struct desc d = { addr, len, flags, next };
+
+	memcpy(f->mem + DESC + 16 * i, &d, sizeof(d));
+}
+
+static void make_avail(struct fixture *f, uint16_t head)
+{
+	uint16_t idx;
+
+	memcpy(&idx, f->mem + AVAIL + 2, 2);
+	memcpy(f->mem + AVAIL + 4 + 2 * (idx % QNUM), &head, 2);
+	idx++;
+	memcpy(f->mem + AVAIL + 2, &idx, 2);
+}
+
+static void test_layout(void **state)
+{
+	struct fixture *f = *state;
+	struct virtq bad = f->q;
+
+	assert_int_equal(virtq_validate_layout(&f->q, &f->gm), 0);
+	bad.num = 3;
+	assert_int_equal(virtq_validate_layout(&bad, &f->gm), -EINVAL);
+	bad = f->q;
+	bad.num = 512;
+	assert_int_equal(virtq_validate_layout(&bad, &f->gm), -EINVAL);
+	bad = f->q;
+	bad.desc_gpa = MEM - 16;
+	assert_int_equal(virtq_validate_layout(&bad, &f->gm), -EINVAL);
+	bad = f->q;
+	bad.used_gpa = USED + 2;
+	assert_int_equal(virtq_validate_layout(&bad, &f->gm), -EINVAL);
+}
+
+static void test_chain(void **state)
+{
+	struct fixture *f = *state;
+	struct virtq_elem e;
+	uint16_t used_idx;
+	uint32_t used[2];
+
+	set_desc(f, 0, DATA, 100, VIRTQ_DESC_F_NEXT, 3);
+	set_desc(f, 3, DATA + 100, 50, VIRTQ_DESC_F_NEXT, 5);
+	set_desc(f, 5, DATA + 200, 200, VIRTQ_DESC_F_WRITE, 0);
+	make_avail(f, 0);
+	assert_true(virtq_has_avail(&f->q, &f->gm));
+	assert_int_equal(virtq_pop(&f->q, &f->gm, &e), 1);
+	assert_int_equal(e.head, 0);
+	assert_int_equal(e.nr_out, 2);
+	assert_int_equal(e.nr_in, 1);
+	assert_int_equal(e.out_len, 150);
+	assert_int_equal(e.in_len, 200);
+	assert_ptr_equal(e.iov[2].iov_base, f->mem + DATA + 200);
+	assert_int_equal(virtq_pop(&f->q, &f->gm, &e), 0);
+	assert_false(virtq_has_avail(&f->q, &f->gm));
+
+	assert_int_equal(virtq_push(&f->q, &f->gm, 0, 42), 0);
+	memcpy(&used_idx, f->mem + USED + 2, 2);
+	memcpy(used, f->mem + USED + 4, 8);
+	assert_int_equal(used_idx, 1);
+	assert_int_equal(used[0], 0);
+	assert_int_equal(used[1], 42);
+}
+
+static void expect_broken(struct fixture *f)
+{
+	struct virtq_elem e;
+
+	assert_int_equal(virtq_pop(&f->q, &f->gm, &e), -EINVAL);
+	assert_true(f->q.broken);
+	/* A broken queue stays stopped. */
+	assert_int_equal(virtq_pop(&f->q, &f->gm, &e), 0);
+}
+
+static void test_loop(void **state)
+{
+	struct fixture *f = *state;
+
+	set_desc(f, 1, DATA, 10, VIRTQ_DESC_F_NEXT, 2);
+	set_desc(f, 2, DATA, 10, VIRTQ_DESC_F_NEXT, 1);
+	make_avail(f, 1);
+	expect_broken(f);
+}
+
+static void test_head_out_of_range(void **state)
+{
+	struct fixture *f = *state;
+
+	make_avail(f, QNUM);
+	expect_broken(f);
+}
+
+static void test_next_out_of_range(void **state)
+{
+	struct fixture *f = *state;
+
+	set_desc(f, 0, DATA, 10, VIRTQ_DESC_F_NEXT, 0xffff);
+	make_avail(f, 0);
+	expect_broken(f);
+}
+
+static void test_addr_outside_memory(void **state)
+{
+	struct fixture *f = *state;
+
+	set_desc(f, 0, MEM - 8, 16, 0, 0);
+	make_avail(f, 0);
+	expect_broken(f);
+}
+
+static void test_addr_wraps(void **state)
+{
+	struct fixture *f = *state;
+
+	set_desc(f, 0, UINT64_MAX - 8, 0x100, 0, 0);
+	make_avail(f, 0);
+	expect_broken(f);
+}
+
+static void test_readable_after_writable(void **state)
+{
+	struct fixture *f = *state;
+
+	set_desc(f, 0, DATA, 10, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 1);
+	set_desc(f, 1, DATA, 10, 0, 0);
+	make_avail(f, 0);
+	expect_broken(f);
+}
+
+static void test_indirect_refused(void **state)
+{
+	struct fixture *f = *state;
+
+	set_desc(f, 0, DATA, 32, VIRTQ_DESC_F_INDIRECT, 0);
+	make_avail(f, 0);
+	expect_broken(f);
+}
+
+static void test_avail_idx_jump(void **state)
+{
+	struct fixture *f = *state;
+	uint16_t idx = QNUM + 1;
+
+	memcpy(f->mem + AVAIL + 2, &idx, 2);
+	expect_broken(f);
+}
+
+static void test_not_ready(void **state)
+{
+	struct fixture *f = *state;
+	struct virtq_elem e;
+
+	f->q.ready = 0;
+	set_desc(f, 0, DATA, 10, 0, 0);
+	make_avail(f, 0);
+	assert_int_equal(virtq_pop(&f->q, &f->gm, &e), 0);
+}
+
+static void test_iov_copy(void **state)
+{
+	char a[3], b[5], out[8];
+	struct iovec iov[2] = { { a, sizeof(a) }, { b, sizeof(b) } };
+
+	(void)state;
+	assert_int_equal(iov_from_buf(iov, 2, "abcdefgh", 8), 8);
+	assert_memory_equal(a, "abc", 3);
+	assert_memory_equal(b, "defgh", 5);
+	assert_int_equal(iov_to_buf(iov, 2, out, 6), 6);
+	assert_memory_equal(out, "abcdef", 6);
+	assert_int_equal(iov_from_buf(iov, 2, "xy", 2), 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_layout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_loop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_head_out_of_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_next_out_of_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_addr_outside_memory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_addr_wraps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readable_after_writable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_indirect_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_avail_idx_jump, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_ready, setup, teardown),
+		cmocka_unit_test(test_iov_copy),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
