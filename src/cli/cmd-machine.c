@@ -7,7 +7,9 @@
  * back on two virtio-console ports; its exit status through a control share.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -111,6 +113,48 @@ static int write_script(const char *dir, const char *cwd, char *const *cmd)
 	return fclose(f) ? -errno : 0;
 }
 
+static bool copy_once(int from, int to)
+{
+	char buf[65536];
+	ssize_t n = read(from, buf, sizeof(buf));
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return true;
+	if (n <= 0)
+		return false;
+	for (ssize_t done = 0; done < n;) {
+		ssize_t w = write(to, buf + done, (size_t)(n - done));
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return true; /* our reader left: keep draining so QEMU never blocks */
+		done += w;
+	}
+	return true;
+}
+
+/* Copy the helper's stdout and stderr to ours until QEMU closes both. */
+static void relay(int out, int err)
+{
+	struct pollfd p[2] = { { .fd = out, .events = POLLIN }, { .fd = err, .events = POLLIN } };
+
+	while (p[0].fd >= 0 || p[1].fd >= 0) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0; i < 2; i++) {
+			if (p[i].fd >= 0 && (p[i].revents & (POLLIN | POLLHUP | POLLERR)) &&
+			    !copy_once(p[i].fd, i ? STDERR_FILENO : STDOUT_FILENO)) {
+				close(p[i].fd);
+				p[i].fd = -1;
+			}
+		}
+	}
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
@@ -144,6 +188,8 @@ int cmd_machine(int argc, char *argv[])
 	};
 	char ctl[] = "/tmp/arrow-machine.XXXXXX";
 	char cwd[4096], kernel[4200], initrd[4200], mem[32], fs_ctl[4300], fs_work[8300];
+	char chr_out[64], chr_err[64];
+	int po[2], pe[2];
 	const char *qemu_argv[64];
 	uint64_t memory = 4096;
 	unsigned long cpus = 2;
@@ -282,17 +328,29 @@ int cmd_machine(int argc, char *argv[])
 	qemu_argv[n++] = "-device";
 	qemu_argv[n++] = "virtio-serial-device,max_ports=4";
 	qemu_argv[n++] = "-chardev";
-	qemu_argv[n++] = "file,id=out,path=/proc/self/fd/1,append=on";
+	qemu_argv[n++] = chr_out;
 	qemu_argv[n++] = "-device";
 	qemu_argv[n++] = "virtserialport,chardev=out,name=stdout";
 	qemu_argv[n++] = "-chardev";
-	qemu_argv[n++] = "file,id=err,path=/proc/self/fd/2,append=on";
+	qemu_argv[n++] = chr_err;
 	qemu_argv[n++] = "-device";
 	qemu_argv[n++] = "virtserialport,chardev=err,name=stderr";
 	qemu_argv[n] = NULL;
 
 	if (getenv("ARROW_MACHINE_VERBOSE"))
 		fprintf(stderr, "arrow machine: %s\n", why || tcg ? "software emulation (TCG) with emulated SVM" : "KVM");
+
+	/*
+	 * QEMU's file chardev reopens its path: a pipe of ours keeps the caller's
+	 * stdout and stderr offsets and modes intact whatever they are.
+	 */
+	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
+		fprintf(stderr, "arrow machine: pipe: %s\n", strerror(errno));
+		status = EXIT_ARROW_ERROR;
+		goto out;
+	}
+	snprintf(chr_out, sizeof(chr_out), "file,id=out,path=/proc/self/fd/%d", po[1]);
+	snprintf(chr_err, sizeof(chr_err), "file,id=err,path=/proc/self/fd/%d", pe[1]);
 
 	signal(SIGINT, forward);
 	signal(SIGTERM, forward);
@@ -302,6 +360,16 @@ int cmd_machine(int argc, char *argv[])
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
+		fcntl(po[1], F_SETFD, 0);
+		fcntl(pe[1], F_SETFD, 0);
+		{
+			int null = open("/dev/null", O_RDONLY);
+
+			if (null >= 0 && null != 0) {
+				dup2(null, 0);
+				close(null);
+			}
+		}
 		execv(qemu, (char *const *)qemu_argv);
 		fprintf(stderr, "arrow machine: cannot run %s: %s\n", qemu, strerror(errno));
 		_exit(EXIT_ARROW_ERROR);
@@ -311,6 +379,9 @@ int cmd_machine(int argc, char *argv[])
 		status = EXIT_ARROW_ERROR;
 		goto out;
 	}
+	close(po[1]);
+	close(pe[1]);
+	relay(po[0], pe[0]);
 	while (waitpid(child_pid, &wstatus, 0) < 0 && errno == EINTR)
 		;
 	status = read_status(ctl);

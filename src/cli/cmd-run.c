@@ -282,6 +282,10 @@ int cmd_run(int argc, char *argv[])
 	}
 	if (o.debug_console)
 		hv[n++] = "--debug-console";
+	if (o.kernel_args) {
+		hv[n++] = "--cmdline";
+		hv[n++] = o.kernel_args;
+	}
 	hv[n] = NULL;
 	/* arrowh takes over this process: signals, stdio and the exit status are its. */
 	execv(arrowh, (char *const *)hv);

@@ -39,6 +39,11 @@ void setup_filesystems(void)
 	symlink("/proc/self/fd/0", "/dev/stdin");
 	symlink("/proc/self/fd/1", "/dev/stdout");
 	symlink("/proc/self/fd/2", "/dev/stderr");
+
+	/* The kernel may have found no console to give us: never leave 0-2 unopened. */
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			ainit_fatal("cannot open /dev/null as fd %d", fd);
 }
 
 /* /sys/class/virtio-ports/vportNpM/name holds the name the host gave the port. */
@@ -119,7 +124,11 @@ void app_exec(const struct runcfg *cfg, int in, int out, int err, int report_fd)
 
 	/* A fresh session: the app's signals and terminal are its own. */
 	setsid();
-	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+	/* Lift the ports above 2 first so that no dup2 clobbers another's source. */
+	in = fcntl(in, F_DUPFD_CLOEXEC, 10);
+	out = fcntl(out, F_DUPFD_CLOEXEC, 10);
+	err = fcntl(err, F_DUPFD_CLOEXEC, 10);
+	if (in < 0 || out < 0 || err < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
 		exec_failed(report_fd, APP_STAGE_STDIO);
 	for (int sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);

@@ -25,6 +25,7 @@ const char runopts_usage[] =
 	"  -w, --workdir DIR     working directory inside the Arrow (absolute); default /\n"
 	"      --hostname NAME   hostname inside the Arrow; default arrow\n"
 	"      --kernel PATH     guest kernel (vmlinux); default: the one installed with arrow\n"
+	"      --kernel-arg ARG  append ARG to the guest kernel command line (repeatable)\n"
 	"      --timing          print boot phases on stderr when the Arrow exits\n"
 	"      --debug-console   show kernel messages on stderr (serial console)\n"
 	"  -h, --help            this text\n"
@@ -32,7 +33,9 @@ const char runopts_usage[] =
 	"Exit status: the program's; 125 when Arrow itself fails, 126 when the program\n"
 	"cannot be run (dynamically linked, not executable), 127 when it is not found.\n";
 
-enum { OPT_CPUS = 256, OPT_KERNEL, OPT_TIMING, OPT_DEBUG, OPT_HOSTNAME };
+static char joined[2048]; /* --kernel-arg values, space-joined */
+
+enum { OPT_CPUS = 256, OPT_KERNEL, OPT_KERNEL_ARG, OPT_TIMING, OPT_DEBUG, OPT_HOSTNAME };
 
 static const struct option options[] = {
 	{ "memory", required_argument, NULL, 'm' },
@@ -41,6 +44,7 @@ static const struct option options[] = {
 	{ "workdir", required_argument, NULL, 'w' },
 	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "kernel-arg", required_argument, NULL, OPT_KERNEL_ARG },
 	{ "timing", no_argument, NULL, OPT_TIMING },
 	{ "debug-console", no_argument, NULL, OPT_DEBUG },
 	{ "help", no_argument, NULL, 'h' },
@@ -104,6 +108,7 @@ int runopts_parse(struct run_opts *o, int argc, char *const argv[], char *err, u
 	int c;
 
 	memset(o, 0, sizeof(*o));
+	joined[0] = '\0';
 	o->memory_mib = 128;
 	o->cpus = 1;
 	optind = 1;
@@ -162,6 +167,17 @@ int runopts_parse(struct run_opts *o, int argc, char *const argv[], char *err, u
 		case OPT_KERNEL:
 			o->kernel = optarg;
 			break;
+		case OPT_KERNEL_ARG: {
+			size_t used = strlen(joined);
+
+			if (!*optarg || strlen(optarg) + used + 2 > sizeof(joined)) {
+				snprintf(err, errlen, "invalid --kernel-arg '%s': empty or too long", optarg);
+				return -EINVAL;
+			}
+			snprintf(joined + used, sizeof(joined) - used, "%s%s", used ? " " : "", optarg);
+			o->kernel_args = joined;
+			break;
+		}
 		case OPT_TIMING:
 			o->timing = true;
 			break;

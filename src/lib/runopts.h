@@ -16,6 +16,7 @@ struct run_opts {
 	const char *workdir;
 	const char *kernel;
 	const char *hostname;
+	const char *kernel_args; /* extra kernel command line, space-joined */
 	bool timing;
 	bool debug_console;
 	bool help;

@@ -159,8 +159,11 @@ static void print_klog_tail(const struct session *s)
 	uint64_t n = s->klog_total < KLOG_SIZE ? s->klog_total : KLOG_SIZE;
 	uint64_t start = s->klog_total - n;
 
-	if (!n)
+	if (!n) {
+		fprintf(stderr, "arrowh: no kernel messages were captured (the console was not up yet); "
+				"rerun with --debug-console to see them\n");
 		return;
+	}
 	fprintf(stderr, "arrowh: last guest kernel messages:\n");
 	for (uint64_t i = start; i < s->klog_total; i++)
 		fputc(s->klog[i % KLOG_SIZE], stderr);
