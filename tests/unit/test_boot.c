@@ -32,8 +32,11 @@ static int teardown(void **state)
 }
 
 /* A minimal vmlinux-like ELF: one PT_LOAD at paddr with filesz bytes of 0xab and bss. */
+static uint64_t vaddr_base = 0xffffffff80000000ull;
+
 static int make_elf(uint64_t paddr, uint64_t filesz, uint64_t memsz, uint16_t machine)
 {
+	uint64_t vaddr = vaddr_base + paddr;
 	char path[] = "/tmp/arrow-test-elf.XXXXXX";
 	int fd = mkstemp(path);
 	Elf64_Ehdr eh = { 0 };
@@ -53,6 +56,7 @@ static int make_elf(uint64_t paddr, uint64_t filesz, uint64_t memsz, uint16_t ma
 	ph.p_type = PT_LOAD;
 	ph.p_offset = 4096;
 	ph.p_paddr = paddr;
+	ph.p_vaddr = vaddr;
 	ph.p_filesz = filesz;
 	ph.p_memsz = memsz;
 	memset(body, 0xab, filesz);
@@ -100,6 +104,12 @@ static void test_vmlinux_rejects(void **state)
 	close(fd);
 	fd = make_elf(0x1000000, 8192, 4096, EM_X86_64); /* filesz > memsz */
 	assert_int_equal(vmlinux_load(&gm, fd, &info, &why), -ENOEXEC);
+	close(fd);
+	vaddr_base = 0; /* an ordinary static program, linked low */
+	fd = make_elf(0x400000, 4096, 4096, EM_X86_64);
+	assert_int_equal(vmlinux_load(&gm, fd, &info, &why), -ENOEXEC);
+	assert_non_null(strstr(why, "not a Linux kernel"));
+	vaddr_base = 0xffffffff80000000ull;
 	close(fd);
 }
 

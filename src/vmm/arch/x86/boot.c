@@ -26,6 +26,7 @@
 #define BP_SIZE 0x1000
 
 #define LOADED_HIGH 0x01
+#define KERNEL_MAP_BASE 0xffffffff80000000ull
 #define HDRS_MAGIC 0x53726448
 
 static int read_full(int fd, void *buf, size_t len, off_t off)
@@ -51,7 +52,7 @@ int vmlinux_load(const struct guest_mem *gm, int fd, struct vmlinux_info *info, 
 	Elf64_Ehdr eh;
 	Elf64_Phdr ph;
 	uint64_t end = 0;
-	unsigned int loaded = 0;
+	unsigned int loaded = 0, in_kernel_map = 0;
 
 	*why = NULL;
 	if (read_full(fd, &eh, sizeof(eh), 0)) {
@@ -94,10 +95,17 @@ int vmlinux_load(const struct guest_mem *gm, int fd, struct vmlinux_info *info, 
 		memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
 		if (ph.p_paddr + ph.p_memsz > end)
 			end = ph.p_paddr + ph.p_memsz;
+		if (ph.p_vaddr >= KERNEL_MAP_BASE)
+			in_kernel_map++;
 		loaded++;
 	}
 	if (!loaded) {
 		*why = "no loadable segments";
+		return -ENOEXEC;
+	}
+	/* An ordinary program is an ELF executable too: a kernel is linked at the kernel map. */
+	if (!in_kernel_map) {
+		*why = "not a Linux kernel (no segment linked at the x86-64 kernel map)";
 		return -ENOEXEC;
 	}
 	if (!gm_ptr(gm, eh.e_entry, 1)) {

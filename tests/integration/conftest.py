@@ -1,0 +1,83 @@
+"""Shared helpers for integration tests: they boot real Arrows with the built tools.
+
+They need a /dev/kvm that boots a standard guest; scripts/integration.sh runs them
+inside the helper VM (`arrow machine`) where the host's KVM cannot.
+"""
+import os
+import subprocess
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, "build")
+ARROW = os.path.join(BUILD, "bin", "arrow")
+GUEST = os.path.join(BUILD, "tests", "guest")
+BUSYBOX = "/bin/busybox"
+
+# Everything runs under emulation in machine mode: generous, but never unbounded.
+TIMEOUT = int(os.environ.get("ARROW_TEST_TIMEOUT", "180"))
+
+
+def guest(name):
+    return os.path.join(GUEST, name)
+
+
+def arrow(*args, input=None, timeout=TIMEOUT, **kw):
+    """Run the arrow CLI; returns CompletedProcess with bytes stdout/stderr."""
+    return subprocess.run([ARROW, *args], input=input, capture_output=True,
+                          timeout=timeout, **kw)
+
+
+def arrowh_pids():
+    pids = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() == "arrowh":
+                    pids.append(int(pid))
+        except OSError:
+            pass
+    return pids
+
+
+def _kvm_problem():
+    if os.path.exists("/sys/module/kvm_pvm"):
+        return "/dev/kvm is kvm-pvm here; run the tests through scripts/integration.sh (machine mode)"
+    if not os.path.exists("/dev/kvm"):
+        return "no /dev/kvm; run the tests through scripts/integration.sh (machine mode)"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    problem = _kvm_problem()
+    if problem:
+        # Not a silent skip: every VM test reports why it did not run.
+        for item in items:
+            if "host_only" not in item.keywords:
+                item.add_marker(pytest.mark.skip(reason=problem))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "host_only: runs without a usable /dev/kvm")
+
+
+@pytest.fixture(autouse=True)
+def no_arrowh_left_behind():
+    """Every test must leave no arrowh process running."""
+    before = set(arrowh_pids())
+    yield
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        left = set(arrowh_pids()) - before
+        if not left:
+            return
+        time.sleep(0.1)
+    for pid in left:
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
+    pytest.fail(f"arrowh left running after the test: {sorted(left)}")
