@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -197,6 +198,7 @@ int main(void)
 		fprintf(stderr, "ainit: must run as PID 1 inside an Arrow\n");
 		return EXIT_ARROW_ERROR;
 	}
+	prctl(PR_SET_NAME, "ainit", 0, 0, 0);
 	/* Everything arrives through signalfd; PID 1 must never die of a signal. */
 	sigfillset(&set);
 	sigprocmask(SIG_BLOCK, &set, NULL);

@@ -108,7 +108,7 @@ def test_hostname_and_standard_environment():
     r = arrow("run", "--hostname", "web-1", BUSYBOX, "sh", "-c",
               "hostname; echo $HOSTNAME; test -d /proc/self && test -c /dev/null && "
               "test -w /tmp && echo fs-ok; cat /proc/1/comm")
-    assert r.stdout.decode().split() == ["web-1", "web-1", "fs-ok", "init"]
+    assert r.stdout.decode().split() == ["web-1", "web-1", "fs-ok", "ainit"]
 
 
 def test_app_is_not_pid_1():

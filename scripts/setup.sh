@@ -1,0 +1,31 @@
+#!/bin/sh
+# Install what building and testing Arrow needs on Debian 12 (bookworm), and nothing
+# that is already there. Safe to run again. Needs root (or sudo) only when something
+# is missing.
+set -eu
+
+packages="make gcc libc6-dev musl-tools pkg-config libarchive-dev libssl-dev libcmocka-dev
+python3 python3-pytest linux-source-6.12 flex bison bc libelf-dev xz-utils cpio
+busybox-static qemu-system-x86 qemu-system-data"
+[ "${1:-}" = bench ] && packages="$packages hyperfine gnuplot-nox"
+
+missing=
+for p in $packages; do
+	status=$(dpkg-query -W -f '${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$status" = installed ] || missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+	echo "setup: all build and test dependencies are installed"
+	exit 0
+fi
+
+sudo=
+if [ "$(id -u)" != 0 ]; then
+	command -v sudo >/dev/null || { echo "setup: missing packages:$missing; run as root" >&2; exit 1; }
+	sudo=sudo
+fi
+echo "setup: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+# shellcheck disable=SC2086
+$sudo apt-get install -y -q --no-install-recommends $missing
