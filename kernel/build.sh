@@ -57,6 +57,9 @@ missing=0
 grep -E '^CONFIG_[A-Z0-9_]+=' "$fragment" | while read -r want; do
 	grep -qx "$want" "$build/.config" || { echo "kernel/build.sh: $want did not take effect (a dependency is missing)" >&2; echo x; }
 done >"$build/missing"
+sed -n 's/^# \(CONFIG_[A-Z0-9_]*\) is not set$/\1/p' "$fragment" | while read -r unwanted; do
+	! grep -q "^$unwanted=" "$build/.config" || { echo "kernel/build.sh: $unwanted is still set (something selects it)" >&2; echo x; }
+done >>"$build/missing"
 if [ -s "$build/missing" ]; then
 	exit 1
 fi

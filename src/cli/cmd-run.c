@@ -214,7 +214,11 @@ int cmd_run(int argc, char *argv[])
 		return EXIT_ARROW_ERROR;
 	}
 	snprintf(ainit_path, sizeof(ainit_path), "%s/ainit", arrow_libdir());
-	snprintf(arrowh, sizeof(arrowh), "%s/arrowh", arrow_bindir());
+	/* ARROW_ARROWH: another hypervisor binary (development, benchmarks). */
+	if (getenv("ARROW_ARROWH") && *getenv("ARROW_ARROWH"))
+		snprintf(arrowh, sizeof(arrowh), "%s", getenv("ARROW_ARROWH"));
+	else
+		snprintf(arrowh, sizeof(arrowh), "%s/arrowh", arrow_bindir());
 	if (access(arrowh, X_OK) < 0) {
 		fprintf(stderr, "arrow: %s is missing; reinstall arrow\n", arrowh);
 		return EXIT_ARROW_ERROR;
