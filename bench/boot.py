@@ -26,7 +26,7 @@ SIGWAIT = os.path.join(ROOT, "build/tests/guest/sigwait")
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
 MEM_MIB = 128
 CTL_MAGIC = 0x41525257
-CMDLINE = "console=hvc0 quiet 8250.nr_uarts=0 panic=-1 no_timer_check tsc=reliable"
+CMDLINE = "console=hvc0 quiet panic=-1 no_timer_check tsc=reliable"
 
 
 def capture_initramfs(program, dest):

@@ -76,7 +76,7 @@ def main():
             "qemu-system-x86_64 -M microvm,x-option-roms=off,isa-serial=off,rtc=off,acpi=off \\",
             "    -accel kvm -cpu host -m 128 -nodefaults -no-user-config -display none -no-reboot \\",
             "    -kernel build/lib/arrow/vmlinux -initrd /tmp/hello.cpio \\",
-            "    -append 'console=hvc0 quiet 8250.nr_uarts=0 panic=-1 no_timer_check tsc=reliable reboot=t' \\",
+            "    -append 'console=hvc0 quiet panic=-1 no_timer_check tsc=reliable reboot=t' \\",
             "    -device virtio-serial-device,max_ports=5 -chardev null,id=con -device virtconsole,chardev=con \\",
             "    -chardev null,id=in -device virtserialport,chardev=in,name=arrow.stdin \\",
             "    -chardev file,id=out,path=/dev/stdout -device virtserialport,chardev=out,name=arrow.stdout \\",

@@ -20,12 +20,13 @@ const char arrowh_usage[] =
 	"  --cpus N            vCPUs (default 1, 1..32)\n"
 	"  --cmdline ARGS      extra kernel command line arguments\n"
 	"  --debug-console     kernel messages on stderr through an 8250 UART\n"
+	"  --console-log FILE  append the guest console (hvc0) to FILE\n"
 	"  --timing            print the boot phases on stderr at exit\n"
 	"  --t0 NS             CLOCK_MONOTONIC start of the caller, for --timing\n"
 	"  -h, --help          this text\n"
 	"  --version           version\n";
 
-enum { OPT_KERNEL = 256, OPT_INITRD, OPT_MEMORY, OPT_CPUS, OPT_CMDLINE, OPT_DEBUG, OPT_TIMING,
+enum { OPT_KERNEL = 256, OPT_INITRD, OPT_MEMORY, OPT_CPUS, OPT_CMDLINE, OPT_CONSOLE_LOG, OPT_DEBUG, OPT_TIMING,
        OPT_T0, OPT_VERSION };
 
 static const struct option options[] = {
@@ -35,6 +36,7 @@ static const struct option options[] = {
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
 	{ "debug-console", no_argument, NULL, OPT_DEBUG },
+	{ "console-log", required_argument, NULL, OPT_CONSOLE_LOG },
 	{ "timing", no_argument, NULL, OPT_TIMING },
 	{ "t0", required_argument, NULL, OPT_T0 },
 	{ "help", no_argument, NULL, 'h' },
@@ -98,6 +100,9 @@ int arrowh_config_parse(struct arrowh_config *cfg, int argc, char *const argv[],
 			break;
 		case OPT_CMDLINE:
 			cfg->cmdline_extra = optarg;
+			break;
+		case OPT_CONSOLE_LOG:
+			cfg->console_log = optarg;
 			break;
 		case OPT_DEBUG:
 			cfg->debug_console = true;

@@ -13,6 +13,7 @@ struct arrowh_config {
 	const char *initrds[ARROWH_MAX_INITRDS];
 	unsigned int nr_initrds;
 	const char *cmdline_extra;
+	const char *console_log; /* file that receives the guest's hvc0 output */
 	uint64_t memory_mib;
 	unsigned int cpus;
 	bool debug_console;

@@ -249,6 +249,8 @@ int session_run(struct session *s)
 	}
 	vm_join(&s->vm);
 	s->t_stop = monotonic_ns();
+	if (s->vm.stop_reason == VM_STOP_HOST)
+		vm_report_vcpus(&s->vm); /* where a guest that had to be stopped was */
 	if (s->cfg->debug_console)
 		serial8250_flush(&s->uart);
 	close(l.ep);
@@ -293,6 +295,8 @@ void session_destroy(struct session *s)
 {
 	if (s->wake_fd >= 0)
 		close(s->wake_fd);
+	if (s->klog_fd >= 0)
+		close(s->klog_fd);
 	if (s->console_mmio.irq_fd > 0)
 		close(s->console_mmio.irq_fd);
 	vm_destroy(&s->vm);

@@ -38,6 +38,7 @@ struct session {
 
 	/* the last kernel messages from hvc0, shown when the guest dies */
 	char klog[KLOG_SIZE];
+	int klog_fd; /* --console-log, or -1 */
 	uint64_t klog_total;
 
 	/* what ainit told us */

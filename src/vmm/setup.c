@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "arch/x86/boot.h"
@@ -20,6 +21,10 @@ static void klog_sink(void *opaque, const struct iovec *iov, unsigned int n, siz
 	struct session *s = opaque;
 
 	(void)len;
+	if (s->klog_fd >= 0 && writev(s->klog_fd, iov, (int)n) < 0) {
+		close(s->klog_fd);
+		s->klog_fd = -1;
+	}
 	for (unsigned int i = 0; i < n; i++)
 		for (size_t j = 0; j < iov[i].iov_len; j++)
 			s->klog[s->klog_total++ % KLOG_SIZE] = ((char *)iov[i].iov_base)[j];
@@ -242,7 +247,15 @@ int session_setup(struct session *s, const struct arrowh_config *cfg)
 	memset(s, 0, sizeof(*s));
 	s->cfg = cfg;
 	s->wake_fd = -1;
+	s->klog_fd = -1;
 	s->t_arrowh = monotonic_ns();
+	if (cfg->console_log) {
+		s->klog_fd = open(cfg->console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (s->klog_fd < 0) {
+			fprintf(stderr, "arrowh: cannot open %s: %s\n", cfg->console_log, strerror(errno));
+			return EXIT_ARROW_ERROR;
+		}
+	}
 
 	ret = vm_create(&s->vm, cfg->memory_mib << 20, cfg->cpus);
 	if (ret) {
@@ -266,12 +279,11 @@ int session_setup(struct session *s, const struct arrowh_config *cfg)
 
 	/*
 	 * panic=-1 and reboot=k turn a guest panic into an immediate reset exit;
-	 * no_timer_check skips a PIT probe that costs exits; 8250.nr_uarts=0
-	 * keeps the kernel from probing a UART that is not there.
+	 * no_timer_check skips a PIT probe that costs exits. (8250.nr_uarts=0
+	 * would save a few port reads, but 6.12 then hangs early at loglevel=8.)
 	 */
 	snprintf(cmdline, sizeof(cmdline), "%s panic=-1 reboot=k no_timer_check tsc=reliable %s",
-		 cfg->debug_console ? "console=ttyS0 earlyprintk=serial,ttyS0 8250.nr_uarts=1"
-				    : "console=hvc0 quiet 8250.nr_uarts=0",
+		 cfg->debug_console ? "console=ttyS0 earlyprintk=serial,ttyS0" : "console=hvc0 quiet",
 		 cfg->cmdline_extra ? cfg->cmdline_extra : "");
 	ret = add_devices(s, cmdline, sizeof(cmdline));
 	if (ret) {

@@ -182,6 +182,17 @@ void vm_join(struct vm *vm)
 	}
 }
 
+void vm_report_vcpus(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		struct kvm_regs regs;
+
+		if (ioctl(vm->vcpus[i].fd, KVM_GET_REGS, &regs) == 0)
+			fprintf(stderr, "arrowh: vCPU %u stopped at rip %#llx\n", i,
+				(unsigned long long)regs.rip);
+	}
+}
+
 void vm_destroy(struct vm *vm)
 {
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {

@@ -59,6 +59,8 @@ int vm_start(struct vm *vm) __attribute__((warn_unused_result));
 /* Ask every vCPU to stop; the first reason given wins. Safe from any thread. */
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
 void vm_join(struct vm *vm);
+/* One line per vCPU on stderr: its instruction pointer (after vm_join). */
+void vm_report_vcpus(struct vm *vm);
 void vm_destroy(struct vm *vm);
 
 uint64_t monotonic_ns(void);

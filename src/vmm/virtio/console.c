@@ -31,9 +31,37 @@ static unsigned int port_rxq(unsigned int port)
 	return port == 0 ? 0 : 2 * port + 2;
 }
 
+/*
+ * Receive queues do not need a kick per posted buffer (the driver posts them
+ * one by one: hundreds of exits at boot). Kicks are wanted only while the host
+ * waits for room on that queue.
+ */
+static void rxq_want_kicks(struct vconsole *c, unsigned int idx, bool want)
+{
+	struct virtq *q = virtio_mmio_queue(c->t, idx);
+
+	if (q)
+		virtq_set_notify(q, c->t->gm, want);
+}
+
+/* Lock held: nothing to send, or room appeared after kicks were turned back on? */
+static bool rxq_wait_for_room(struct vconsole *c, unsigned int idx)
+{
+	struct virtq *q = virtio_mmio_queue(c->t, idx);
+
+	if (!q)
+		return false;
+	virtq_set_notify(q, c->t->gm, true);
+	if (!virtq_has_avail(q, c->t->gm))
+		return false;
+	virtq_set_notify(q, c->t->gm, false);
+	return true;
+}
+
 void vconsole_init(struct vconsole *c, struct virtio_mmio *t, int wake_fd)
 {
 	memset(c, 0, sizeof(*c));
+	c->version = VCONSOLE_STATE_VERSION;
 	c->t = t;
 	c->wake_fd = wake_fd;
 }
@@ -71,12 +99,16 @@ static void flush_ctrl(struct vconsole *c)
 	unsigned int sent = 0;
 	int r;
 
-	while (q && sent < c->ctrl_count && (r = virtq_pop(q, c->t->gm, &e)) == 1) {
-		size_t n = iov_from_buf(e.iov + e.nr_out, e.nr_in, c->ctrl[sent].data,
-					c->ctrl[sent].len);
+	for (;;) {
+		while (q && sent < c->ctrl_count && (r = virtq_pop(q, c->t->gm, &e)) == 1) {
+			size_t n = iov_from_buf(e.iov + e.nr_out, e.nr_in, c->ctrl[sent].data,
+						c->ctrl[sent].len);
 
-		virtq_push(q, c->t->gm, e.head, (uint32_t)n);
-		sent++;
+			virtq_push(q, c->t->gm, e.head, (uint32_t)n);
+			sent++;
+		}
+		if (!q || sent == c->ctrl_count || q->broken || !rxq_wait_for_room(c, Q_CTRL_RX))
+			break;
 	}
 	if (q && q->broken)
 		virtio_mmio_set_broken(c->t, "bad control receive chain");
@@ -113,16 +145,22 @@ static void flush_pending(struct vconsole *c, unsigned int port)
 	uint32_t done = 0;
 	bool pushed = false;
 
-	while (q && p->guest_connected && done < p->pending_len &&
-	       virtq_pop(q, c->t->gm, &e) == 1) {
-		size_t n = iov_from_buf(e.iov + e.nr_out, e.nr_in, p->pending + done,
-					p->pending_len - done);
+	for (;;) {
+		size_t n = 1;
 
-		virtq_push(q, c->t->gm, e.head, (uint32_t)n);
-		done += (uint32_t)n;
-		pushed = true;
-		if (n == 0)
-			break; /* a chain without room: stop rather than spin */
+		while (q && p->guest_connected && done < p->pending_len &&
+		       virtq_pop(q, c->t->gm, &e) == 1) {
+			n = iov_from_buf(e.iov + e.nr_out, e.nr_in, p->pending + done,
+					 p->pending_len - done);
+			virtq_push(q, c->t->gm, e.head, (uint32_t)n);
+			done += (uint32_t)n;
+			pushed = true;
+			if (n == 0)
+				break; /* a chain without room: stop rather than spin */
+		}
+		if (!q || n == 0 || !p->guest_connected || done == p->pending_len || q->broken ||
+		    !rxq_wait_for_room(c, port_rxq(port)))
+			break;
 	}
 	if (q && q->broken)
 		virtio_mmio_set_broken(c->t, "bad receive chain");
@@ -212,6 +250,7 @@ static void vconsole_queue_notify(void *dev, struct virtio_mmio *t, unsigned int
 	if (!q)
 		return;
 	if (idx == Q_CTRL_RX) {
+		rxq_want_kicks(c, idx, false); /* flush_ctrl asks again if it still waits */
 		flush_ctrl(c);
 		return;
 	}
@@ -225,6 +264,7 @@ static void vconsole_queue_notify(void *dev, struct virtio_mmio *t, unsigned int
 	if (idx & 1) {
 		handle_port_tx(c, q, idx, port);
 	} else {
+		rxq_want_kicks(c, idx, false); /* whoever still waits for room asks again */
 		flush_pending(c, port);
 		wake(c);
 	}
@@ -248,6 +288,16 @@ static void vconsole_config_read(void *dev, uint32_t offset, void *data, uint32_
 		memcpy(data, cfg + offset, len);
 }
 
+static void vconsole_activate(void *dev, struct virtio_mmio *t)
+{
+	struct vconsole *c = dev;
+
+	(void)t;
+	rxq_want_kicks(c, Q_CTRL_RX, false);
+	for (unsigned int i = 0; i < c->nr_ports; i++)
+		rxq_want_kicks(c, port_rxq(i), false);
+}
+
 static void vconsole_reset(void *dev)
 {
 	struct vconsole *c = dev;
@@ -264,9 +314,12 @@ static void vconsole_reset(void *dev)
 const struct virtio_device_ops vconsole_ops = {
 	.device_id = VIRTIO_ID_CONSOLE,
 	.num_queues = 2 * (VCON_MAX_PORTS + 1),
+	/* Each posted receive buffer is a guest page: 32 per port is plenty for a byte stream. */
+	.queue_max = 32,
 	.features = vconsole_features,
 	.config_read = vconsole_config_read,
 	.queue_notify = vconsole_queue_notify,
+	.activate = vconsole_activate,
 	.reset = vconsole_reset,
 };
 
@@ -283,6 +336,9 @@ ssize_t vconsole_port_fill(struct vconsole *c, unsigned int port, vcon_source_fn
 	q = virtio_mmio_queue(c->t, port_rxq(port));
 	if (q && c->ports[port].guest_connected && c->ports[port].host_connected) {
 		int r = virtq_pop(q, c->t->gm, &e);
+
+		if (r == 0 && rxq_wait_for_room(c, port_rxq(port)))
+			r = virtq_pop(q, c->t->gm, &e);
 
 		if (r < 0)
 			virtio_mmio_set_broken(c->t, "bad receive chain");

@@ -26,6 +26,9 @@ typedef void vcon_sink_fn(void *opaque, const struct iovec *iov, unsigned int n,
 /* Fill guest buffers: >0 bytes written, 0 end of input, -EAGAIN nothing now, <0 error. */
 typedef ssize_t vcon_source_fn(void *opaque, const struct iovec *iov, unsigned int n);
 
+/* Bumped whenever the saved part of struct vconsole changes layout. */
+#define VCONSOLE_STATE_VERSION 1
+
 struct vcon_port {
 	char name[VCON_NAME_MAX];
 	uint8_t is_console;
@@ -40,6 +43,7 @@ struct vcon_port {
 };
 
 struct vconsole {
+	uint32_t version; /* VCONSOLE_STATE_VERSION */
 	struct virtio_mmio *t;
 	unsigned int nr_ports;
 	uint8_t device_ready;

@@ -43,12 +43,19 @@ void virtio_mmio_init(struct virtio_mmio *t, uint64_t base, unsigned int irq, in
 	t->gm = gm;
 	t->ops = ops;
 	t->dev = dev;
+	t->s.version = VIRTIO_MMIO_STATE_VERSION;
 	pthread_mutex_init(&t->lock, NULL);
 }
 
 static uint64_t device_features(struct virtio_mmio *t)
 {
 	return t->ops->features(t->dev) | (1ull << VIRTIO_F_VERSION_1);
+}
+
+static uint16_t queue_max(const struct virtio_mmio *t)
+{
+	return t->ops->queue_max && t->ops->queue_max < VIRTQ_MAX_SIZE ? t->ops->queue_max
+									: VIRTQ_MAX_SIZE;
 }
 
 static struct virtq *selected_queue(struct virtio_mmio *t)
@@ -103,6 +110,7 @@ static void reset(struct virtio_mmio *t)
 	uint32_t gen = t->s.config_generation;
 
 	memset(&t->s, 0, sizeof(t->s));
+	t->s.version = VIRTIO_MMIO_STATE_VERSION;
 	t->s.config_generation = gen + 1;
 	if (t->ops->reset)
 		t->ops->reset(t->dev);
@@ -126,7 +134,7 @@ static uint32_t read_reg(struct virtio_mmio *t, uint64_t off)
 			return 0;
 		return (uint32_t)(device_features(t) >> (32 * t->s.device_features_sel));
 	case REG_QUEUE_NUM_MAX:
-		return q ? VIRTQ_MAX_SIZE : 0;
+		return q ? queue_max(t) : 0;
 	case REG_QUEUE_READY:
 		return q ? q->ready : 0;
 	case REG_INTERRUPT_STATUS:
@@ -157,7 +165,7 @@ static void write_queue_reg(struct virtio_mmio *t, uint64_t off, uint32_t v)
 		return;
 	switch (off) {
 	case REG_QUEUE_NUM:
-		q->num = (uint16_t)(v <= VIRTQ_MAX_SIZE ? v : 0);
+		q->num = (uint16_t)(v <= queue_max(t) ? v : 0);
 		break;
 	case REG_QUEUE_DESC_LOW:
 	case REG_QUEUE_DESC_HIGH:

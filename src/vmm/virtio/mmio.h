@@ -35,6 +35,7 @@ struct virtio_mmio;
 struct virtio_device_ops {
 	uint32_t device_id;
 	unsigned int num_queues;
+	uint16_t queue_max; /* largest queue the device offers; 0 means VIRTQ_MAX_SIZE */
 	uint64_t (*features)(void *dev);
 	/* Config space access, offset relative to 0x100; out-of-range reads give 0. */
 	void (*config_read)(void *dev, uint32_t offset, void *data, uint32_t len);
@@ -47,8 +48,12 @@ struct virtio_device_ops {
 	void (*reset)(void *dev);
 };
 
+/* Bumped whenever struct virtio_mmio_state or struct virtq changes layout. */
+#define VIRTIO_MMIO_STATE_VERSION 1
+
 /* Transport state: plain fixed-width fields, saved and restored by snapshots. */
 struct virtio_mmio_state {
+	uint32_t version; /* VIRTIO_MMIO_STATE_VERSION */
 	uint32_t status;
 	uint32_t device_features_sel;
 	uint32_t driver_features_sel;

@@ -137,6 +137,17 @@ int virtq_push(struct virtq *q, const struct guest_mem *gm, uint16_t head, uint3
 	return 0;
 }
 
+void virtq_set_notify(struct virtq *q, const struct guest_mem *gm, bool enable)
+{
+	uint16_t *used = gm_ptr(gm, q->used_gpa, used_size(q->num));
+
+	if (!used || !q->ready)
+		return;
+	__atomic_store_n(&used[0], enable ? 0 : VIRTQ_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
+	/* Publish the flag before the caller looks at the avail index again. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
 bool virtq_should_notify(const struct virtq *q, const struct guest_mem *gm)
 {
 	uint16_t *avail = avail_ring(q, gm);

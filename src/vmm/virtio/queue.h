@@ -21,6 +21,7 @@
 #define VIRTQ_DESC_F_WRITE 2
 #define VIRTQ_DESC_F_INDIRECT 4
 #define VIRTQ_AVAIL_F_NO_INTERRUPT 1
+#define VIRTQ_USED_F_NO_NOTIFY 1
 
 /* Plain fixed-width state: saved and restored as is by snapshots. */
 struct virtq {
@@ -52,6 +53,12 @@ int virtq_pop(struct virtq *q, const struct guest_mem *gm, struct virtq_elem *el
 int virtq_push(struct virtq *q, const struct guest_mem *gm, uint16_t head, uint32_t len);
 /* Whether the guest wants an interrupt for used buffers now. */
 bool virtq_should_notify(const struct virtq *q, const struct guest_mem *gm);
+/*
+ * Ask the driver not to kick us for new buffers (VRING_USED_F_NO_NOTIFY), or to
+ * kick again. After enabling kicks, check virtq_has_avail(): buffers added before
+ * the flag was seen do not kick.
+ */
+void virtq_set_notify(struct virtq *q, const struct guest_mem *gm, bool enable);
 /* Whether chains are waiting in the avail ring. */
 bool virtq_has_avail(const struct virtq *q, const struct guest_mem *gm);
 
