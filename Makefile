@@ -37,22 +37,29 @@ TESTPROGS := $(patsubst tests/guest/%.c,$(BUILD)/tests/guest/%,$(wildcard tests/
 	kernel machine-kernel
 all: $(BINS) $(GUEST) $(MACHINE) $(TESTPROGS)
 
+# V=1 shows full command lines.
+Q := $(if $(V),,@)
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/bin/arrowh: $(VMM_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(VMM_LDFLAGS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(VMM_LDFLAGS)
 
 $(BUILD)/bin/arrow: $(CLI_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(CLI_LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CLI_LIBS)
 
 # ainit: static musl, small, no dependencies in the guest.
 $(LIBDIR)/ainit: $(INIT_SRCS) $(wildcard src/init/*.h src/common/*.h)
 	@mkdir -p $(dir $@)
-	$(MUSLCC) -std=gnu11 $(WARN) -D_GNU_SOURCE -Isrc -Os -static -s -o $@ $(INIT_SRCS)
+	@$(if $(Q),echo "  MUSLCC  $@")
+	$(Q)$(MUSLCC) -std=gnu11 $(WARN) -D_GNU_SOURCE -Isrc -Os -static -s -o $@ $(INIT_SRCS)
 
 # The guest kernel and the helper kernel: cached outside the tree by kernel/build.sh.
 $(LIBDIR)/vmlinux: kernel/arrow.config kernel/build.sh
@@ -65,14 +72,16 @@ $(LIBDIR)/machine/initramfs.cpio: machine/init machine/mkinitramfs.sh
 # Guest-side test programs: static musl binaries run as Arrows by the integration tests.
 $(BUILD)/tests/guest/%: tests/guest/%.c
 	@mkdir -p $(dir $@)
-	$(MUSLCC) -std=gnu11 -Wall -Wextra -Werror -O2 -static -o $@ $<
+	@$(if $(Q),echo "  MUSLCC  $@")
+	$(Q)$(MUSLCC) -std=gnu11 -Wall -Wextra -Werror -O2 -static -o $@ $<
 
 # Unit tests (cmocka): no VM needed.
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 $(BUILD)/tests/unit/%: tests/unit/%.c $(VMM_LIB_OBJS) $(filter-out $(BUILD)/obj/src/cli/main.o,$(CLI_OBJS))
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $^ -lcmocka -pthread $(CLI_LIBS)
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $^ -lcmocka -pthread $(CLI_LIBS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/arrow/machine

@@ -99,8 +99,10 @@ void virtio_mmio_set_broken(struct virtio_mmio *t, const char *why)
 {
 	if (t->s.status & VIRTIO_STATUS_NEEDS_RESET)
 		return;
-	fprintf(stderr, "arrowh: virtio device %u at %#llx stopped: %s (guest driver error)\n",
-		t->ops->device_id, (unsigned long long)t->base, why);
+	/* A guest that breaks and resets in a loop must not flood the host's stderr. */
+	if (t->warnings < 3 && ++t->warnings)
+		fprintf(stderr, "arrowh: virtio device %u at %#llx stopped: %s (guest driver error)\n",
+			t->ops->device_id, (unsigned long long)t->base, why);
 	t->s.status |= VIRTIO_STATUS_NEEDS_RESET;
 	raise_irq(t, VIRTIO_INT_CONFIG);
 }

@@ -72,6 +72,7 @@ struct virtio_mmio {
 	const struct virtio_device_ops *ops;
 	void *dev;
 	pthread_mutex_t lock; /* guards state and the device; taken by vCPU and I/O threads */
+	unsigned int warnings; /* protocol errors reported so far (capped) */
 	struct virtio_mmio_state s;
 };
 
