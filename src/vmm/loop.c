@@ -97,6 +97,16 @@ static void forward_signal(struct loop *l, int sig)
 		fprintf(stderr, "arrowh: cannot forward signal %d: control channel full\n", sig);
 }
 
+/* The signals arrowh forwards to the app. */
+static void forwarded_signals(sigset_t *set)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(set, sigs[i]);
+}
+
 static int loop_init(struct loop *l, struct session *s)
 {
 	struct epoll_event ev;
@@ -108,13 +118,7 @@ static int loop_init(struct loop *l, struct session *s)
 	if (l->ep < 0)
 		return -errno;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGQUIT);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
+	forwarded_signals(&set);
 	l->sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (l->sig_fd < 0)
 		return -errno;
@@ -136,20 +140,12 @@ static int loop_init(struct loop *l, struct session *s)
 	return 0;
 }
 
-/* Block the forwarded signals everywhere before any thread starts. */
-void session_block_signals(void);
 void session_block_signals(void)
 {
 	sigset_t set;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGQUIT);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
-	sigaddset(&set, SIGRTMIN);
+	forwarded_signals(&set);
+	sigaddset(&set, SIGRTMIN); /* vCPU kicks: unblocked in vCPU threads only */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }

@@ -9,8 +9,6 @@
 
 #define EXIT_ARROW_ERROR 125
 
-void session_block_signals(void);
-
 static struct session session; /* large (device buffers): keep it off the stack */
 
 int main(int argc, char *argv[])

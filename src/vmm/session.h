@@ -51,6 +51,8 @@ struct session {
 	uint64_t guest_hello_ns; /* ainit's own clock at HELLO: kernel boot to ainit */
 };
 
+/* Block the forwarded signals in every thread; call before any thread starts. */
+void session_block_signals(void);
 /* Build the VM: memory, kernel, initramfs, devices, boot structures. 0 or exit code. */
 int session_setup(struct session *s, const struct arrowh_config *cfg);
 /* Run until the guest stops; returns the exit status for arrowh. */
