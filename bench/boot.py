@@ -167,7 +167,7 @@ def main():
         phases.setdefault(name, []).append(value)
     result = {
         "environment": env_name,
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),  # the helper's clock is the host's
         "commit": subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                                  capture_output=True, text=True).stdout.strip(),
         "host": platform.node(), "cpus": os.cpu_count(), "kernel_release": platform.release(),
