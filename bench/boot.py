@@ -24,6 +24,7 @@ KERNEL = os.path.join(ROOT, "build/lib/arrow/vmlinux")
 HELLO = os.path.join(ROOT, "build/tests/guest/hello")
 SIGWAIT = os.path.join(ROOT, "build/tests/guest/sigwait")
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
+TIMEOUT = 120
 MEM_MIB = 128
 CTL_MAGIC = 0x41525257
 CMDLINE = "console=hvc0 quiet panic=-1 no_timer_check tsc=reliable"
@@ -62,9 +63,14 @@ def control_marks(path):
     return marks
 
 
+def log(msg):
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
 def timed(cmd, **kw):
+    """Run cmd to completion; a boot that hangs fails the benchmark instead of stalling it."""
     t = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, **kw)
+    r = subprocess.run(cmd, capture_output=True, timeout=TIMEOUT, **kw)
     return time.perf_counter() - t, r
 
 
@@ -108,15 +114,21 @@ def wait_for(path, needle, timeout=120):
 def memory(tmp):
     """Idle Arrow vs idle QEMU: RSS with and without guest RAM."""
     res = {}
+    log("memory: arrowh")
+    out = os.path.join(tmp, "arrow-mem.out")
     p = subprocess.Popen([ARROW, "run", "--memory", str(MEM_MIB), SIGWAIT],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    p.stdout.readline()
+                         stdin=subprocess.DEVNULL, stdout=open(out, "wb"),
+                         stderr=subprocess.DEVNULL)
+    if not wait_for(out, b"ready"):
+        p.kill()
+        raise SystemExit("bench: the idle Arrow did not come up")
     time.sleep(0.5)
     total, guest = rss_kib(p.pid, MEM_MIB << 20)
     res["arrowh"] = {"rss_kib": total, "guest_ram_rss_kib": guest, "vmm_rss_kib": total - guest}
     p.terminate()
     p.wait(timeout=120)
 
+    log("memory: QEMU")
     initramfs = os.path.join(tmp, "sigwait.cpio")
     capture_initramfs(SIGWAIT, initramfs)
     out, ctl = os.path.join(tmp, "mem.out"), os.path.join(tmp, "mem.ctl")
@@ -142,7 +154,8 @@ def main():
     timed([ARROW, "run", HELLO])
     timed(qemu_cmd(initramfs, out, ctl), stdin=subprocess.DEVNULL)
     arrow_s, qemu_s, arrow_hello, qemu_hello, arrow_phases = [], [], [], [], []
-    for _ in range(RUNS):
+    for i in range(RUNS):
+        log(f"boot run {i + 1}/{RUNS}")
         dt, r = timed([ARROW, "run", "--timing", HELLO])
         assert r.stdout == b"hello from an Arrow\n", r
         arrow_s.append(dt)
