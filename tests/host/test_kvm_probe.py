@@ -31,3 +31,13 @@ def test_machine_mode_runs_a_command_and_returns_its_status(tmp_path):
 def test_machine_mode_needs_a_command():
     r = subprocess.run([ARROW, "machine"], capture_output=True, timeout=60)
     assert r.returncode == 125
+
+
+def test_machine_mode_shares_the_working_directory_read_write(tmp_path):
+    # tmp_path lives under /tmp, which the helper covers with its own tmpfs
+    (tmp_path / "in").write_text("from the host\n")
+    r = subprocess.run([ARROW, "machine", "--", "sh", "-c", "cat in; echo from the helper > out"],
+                       capture_output=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"from the host\n"
+    assert (tmp_path / "out").read_text() == "from the helper\n"
