@@ -15,6 +15,7 @@
 #include "session.h"
 
 #define EXIT_ARROW_ERROR 125
+#define GUEST_MIN_FREE (24ull << 20) /* kernel working memory at boot */
 
 static void klog_sink(void *opaque, const struct iovec *iov, unsigned int n, size_t len)
 {
@@ -276,6 +277,22 @@ int session_setup(struct session *s, const struct arrowh_config *cfg)
 	}
 	if (load_initrds(s, kinfo.kernel_end, &initrd_gpa, &initrd_size))
 		return EXIT_ARROW_ERROR;
+	/*
+	 * The kernel unpacks the initramfs next to itself before freeing it, and
+	 * needs working memory of its own: too little RAM makes a guest that
+	 * thrashes or livelocks instead of booting. Refuse that up front.
+	 */
+	{
+		uint64_t need = kinfo.kernel_end + 2 * initrd_size + GUEST_MIN_FREE;
+		uint64_t need_mib = (need + (1 << 20) - 1) >> 20;
+
+		if (cfg->memory_mib < need_mib) {
+			fprintf(stderr, "arrowh: %llu MiB of guest memory is too little for this kernel "
+					"and initramfs; give at least --memory %llu\n",
+				(unsigned long long)cfg->memory_mib, (unsigned long long)need_mib);
+			return EXIT_ARROW_ERROR;
+		}
+	}
 
 	/*
 	 * panic=-1 and reboot=k turn a guest panic into an immediate reset exit;

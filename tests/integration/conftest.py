@@ -4,6 +4,7 @@ They need a /dev/kvm that boots a standard guest; scripts/integration.sh runs th
 inside the helper VM (`arrow machine`) where the host's KVM cannot.
 """
 import os
+import signal
 import subprocess
 import time
 
@@ -24,9 +25,27 @@ def guest(name):
 
 
 def arrow(*args, input=None, timeout=TIMEOUT, **kw):
-    """Run the arrow CLI; returns CompletedProcess with bytes stdout/stderr."""
-    return subprocess.run([ARROW, *args], input=input, capture_output=True,
-                          timeout=timeout, **kw)
+    """Run the arrow CLI; returns CompletedProcess with bytes stdout/stderr.
+
+    An Arrow that does not finish in time is stopped with three SIGINTs, which makes
+    arrowh print where each vCPU was; the test then fails with that in its message.
+    """
+    stdin = kw.pop("stdin", subprocess.PIPE if input is not None else subprocess.DEVNULL)
+    p = subprocess.Popen([ARROW, *args], stdin=stdin, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, **kw)
+    try:
+        out, err = p.communicate(input=input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        for _ in range(3):
+            p.send_signal(signal.SIGINT)
+            time.sleep(0.5)
+        try:
+            out, err = p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+        pytest.fail(f"arrow {' '.join(args)} did not finish in {timeout}s; stderr: {err!r}")
+    return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
 
 def arrowh_pids():

@@ -59,10 +59,12 @@ def test_bad_options_are_125():
     assert arrow("run").returncode == 125
 
 
-def test_too_little_memory_for_the_initramfs_is_a_clear_error():
-    r = arrow("run", "--memory", "32", "--kernel-arg", "quiet", BUSYBOX, "true")
-    # 32 MiB holds kernel + busybox; the point is a clear outcome, never a hang
-    assert r.returncode in (0, 125)
+def test_too_little_memory_is_refused_before_boot():
+    r = arrow("run", "--memory", "32", BUSYBOX, "true")
+    assert r.returncode == 125
+    assert b"give at least --memory" in r.stderr
+    assert r.stderr.count(b"\n") == 1
+    assert arrow("run", "--memory", "64", BUSYBOX, "true").returncode == 0
 
 
 def test_guest_kernel_panic_ends_with_nonzero_status_and_no_hang():
