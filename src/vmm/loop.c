@@ -4,6 +4,7 @@
  * standard input, and the stop notification, all through one epoll set.
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,11 +30,19 @@ struct loop {
 	int host_status;
 };
 
+/*
+ * Runs with the console lock held, so it must never block: a pollable stdin
+ * (pipe, tty, socket) is read only when it has data. It stays in blocking mode
+ * because the open file description may be shared with the user's shell.
+ */
 static ssize_t read_stdin(void *opaque, const struct iovec *iov, unsigned int n)
 {
+	const struct loop *l = opaque;
+	struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
 	ssize_t r;
 
-	(void)opaque;
+	if (l->stdin_pollable && poll(&pfd, 1, 0) == 0)
+		return -EAGAIN;
 	do {
 		r = readv(STDIN_FILENO, iov, (int)n);
 	} while (r < 0 && errno == EINTR);
@@ -65,10 +74,14 @@ static void stdin_eof(struct loop *l)
 static void stdin_pump(struct loop *l)
 {
 	while (!l->stdin_eof) {
-		ssize_t n = vconsole_port_fill(&l->s->console, l->s->port_stdin, read_stdin, NULL);
+		ssize_t n = vconsole_port_fill(&l->s->console, l->s->port_stdin, read_stdin, l);
 
-		if (n == -EAGAIN) {
+		if (n == -ENOBUFS) {
 			stdin_poll(l, false); /* wait for the guest to post buffers */
+			return;
+		}
+		if (n == -EAGAIN) {
+			stdin_poll(l, true); /* wait for input */
 			return;
 		}
 		if (n <= 0) {
@@ -245,8 +258,11 @@ int session_run(struct session *s)
 	}
 	vm_join(&s->vm);
 	s->t_stop = monotonic_ns();
-	if (s->vm.stop_reason == VM_STOP_HOST)
-		vm_report_vcpus(&s->vm); /* where a guest that had to be stopped was */
+	if (s->vm.stop_reason == VM_STOP_HOST) {
+		/* Where a guest that had to be stopped was, and what its console waited for. */
+		vm_report_vcpus(&s->vm);
+		virtio_mmio_report(&s->console_mmio, stderr);
+	}
 	if (s->cfg->debug_console)
 		serial8250_flush(&s->uart);
 	close(l.ep);

@@ -182,14 +182,40 @@ void vm_join(struct vm *vm)
 	}
 }
 
+/* Highest vector set in a 256-bit LAPIC register (IRR/ISR), or -1. */
+static int lapic_top_vector(const struct kvm_lapic_state *l, unsigned int reg)
+{
+	for (int i = 7; i >= 0; i--) {
+		uint32_t w;
+
+		memcpy(&w, l->regs + reg + 0x10 * i, sizeof(w));
+		if (w)
+			return i * 32 + 31 - __builtin_clz(w);
+	}
+	return -1;
+}
+
 void vm_report_vcpus(struct vm *vm)
 {
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		struct kvm_regs regs;
+		struct kvm_mp_state mp = { 0 };
+		struct kvm_lapic_state lapic;
+		int irr = -1, isr = -1;
 
-		if (ioctl(vm->vcpus[i].fd, KVM_GET_REGS, &regs) == 0)
-			fprintf(stderr, "arrowh: vCPU %u stopped at rip %#llx\n", i,
-				(unsigned long long)regs.rip);
+		if (ioctl(vm->vcpus[i].fd, KVM_GET_REGS, &regs))
+			continue;
+		ioctl(vm->vcpus[i].fd, KVM_GET_MP_STATE, &mp);
+		if (ioctl(vm->vcpus[i].fd, KVM_GET_LAPIC, &lapic) == 0) {
+			irr = lapic_top_vector(&lapic, 0x200);
+			isr = lapic_top_vector(&lapic, 0x100);
+		}
+		fprintf(stderr,
+			"arrowh: vCPU %u stopped at rip %#llx (%s, interrupts %s, "
+			"pending vector %d, in service %d)\n",
+			i, (unsigned long long)regs.rip,
+			mp.mp_state == KVM_MP_STATE_HALTED ? "halted" : "running",
+			regs.rflags & (1u << 9) ? "on" : "off", irr, isr);
 	}
 }
 

@@ -44,7 +44,8 @@ def arrow(*args, input=None, timeout=TIMEOUT, **kw):
         except subprocess.TimeoutExpired:
             p.kill()
             out, err = p.communicate()
-        pytest.fail(f"arrow {' '.join(args)} did not finish in {timeout}s; stderr: {err!r}")
+        pytest.fail(f"arrow {' '.join(args)} did not finish in {timeout}s "
+                    f"({len(out)} bytes of stdout came); stderr: {err.decode(errors='replace')}")
     return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
 

@@ -328,7 +328,7 @@ ssize_t vconsole_port_fill(struct vconsole *c, unsigned int port, vcon_source_fn
 {
 	struct virtq *q;
 	struct virtq_elem e;
-	ssize_t n = -EAGAIN;
+	ssize_t n = -ENOBUFS;
 
 	if (port >= c->nr_ports)
 		return -EINVAL;

@@ -67,8 +67,9 @@ int vconsole_add_port(struct vconsole *c, const char *name, bool is_console, vco
 /*
  * The following take the transport lock themselves.
  */
-/* Pull input for a port from source. Returns what source returned, or -EAGAIN
- * when the guest has not opened the port or has no buffers posted. */
+/* Pull input for a port from source (which must not block: the lock is held).
+ * Returns what source returned, or -ENOBUFS when the guest has not opened the
+ * port or has no buffers posted. */
 ssize_t vconsole_port_fill(struct vconsole *c, unsigned int port, vcon_source_fn *source,
 			   void *opaque);
 /* Queue bytes for the guest on a port (small messages; -ENOBUFS when full). */

@@ -95,6 +95,17 @@ void virtio_mmio_notify_used(struct virtio_mmio *t, unsigned int idx)
 		raise_irq(t, VIRTIO_INT_USED);
 }
 
+void virtio_mmio_report(struct virtio_mmio *t, FILE *out)
+{
+	pthread_mutex_lock(&t->lock);
+	fprintf(out, "arrowh: virtio device %u at %#llx: status %#x, interrupt status %#x\n",
+		t->ops->device_id, (unsigned long long)t->base, t->s.status, t->s.interrupt_status);
+	for (unsigned int i = 0; i < t->ops->num_queues; i++)
+		if (t->s.queues[i].ready)
+			virtq_report(&t->s.queues[i], t->gm, i, out);
+	pthread_mutex_unlock(&t->lock);
+}
+
 void virtio_mmio_set_broken(struct virtio_mmio *t, const char *why)
 {
 	if (t->s.status & VIRTIO_STATUS_NEEDS_RESET)

@@ -88,6 +88,8 @@ struct virtq *virtio_mmio_queue(struct virtio_mmio *t, unsigned int idx);
 void virtio_mmio_notify_used(struct virtio_mmio *t, unsigned int idx);
 /* For devices (lock held): the driver broke the protocol; flag NEEDS_RESET. */
 void virtio_mmio_set_broken(struct virtio_mmio *t, const char *why);
+/* The transport's and live queues' state, for a stalled-guest report. */
+void virtio_mmio_report(struct virtio_mmio *t, FILE *out);
 bool virtio_mmio_driver_ok(const struct virtio_mmio *t);
 
 #endif

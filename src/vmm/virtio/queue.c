@@ -159,6 +159,22 @@ bool virtq_should_notify(const struct virtq *q, const struct guest_mem *gm)
 	return !(__atomic_load_n(&avail[0], __ATOMIC_RELAXED) & VIRTQ_AVAIL_F_NO_INTERRUPT);
 }
 
+void virtq_report(const struct virtq *q, const struct guest_mem *gm, unsigned int idx, FILE *out)
+{
+	uint16_t *avail = avail_ring(q, gm);
+	uint16_t *used = gm_ptr(gm, q->used_gpa, used_size(q->num));
+
+	if (!avail || !used)
+		return;
+	fprintf(out, "  queue %u: size %u, avail %u, consumed %u, used %u%s%s%s\n", idx, q->num,
+		__atomic_load_n(&avail[1], __ATOMIC_RELAXED), q->last_avail, q->used_idx,
+		__atomic_load_n(&avail[0], __ATOMIC_RELAXED) & VIRTQ_AVAIL_F_NO_INTERRUPT
+			? ", no interrupts wanted" : "",
+		__atomic_load_n(&used[0], __ATOMIC_RELAXED) & VIRTQ_USED_F_NO_NOTIFY
+			? ", no kicks wanted" : "",
+		q->broken ? ", broken" : "");
+}
+
 size_t iov_to_buf(const struct iovec *iov, unsigned int n, void *buf, size_t len)
 {
 	size_t done = 0;

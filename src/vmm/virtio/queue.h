@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/uio.h>
 
 #include "../guest_mem.h"
@@ -63,6 +64,8 @@ void virtq_set_notify(struct virtq *q, const struct guest_mem *gm, bool enable);
 bool virtq_has_avail(const struct virtq *q, const struct guest_mem *gm);
 
 /* Copy between an iovec array and a flat buffer; return bytes copied. */
+/* One line on the queue's indices and flags, for a stalled-guest report. */
+void virtq_report(const struct virtq *q, const struct guest_mem *gm, unsigned int idx, FILE *out);
 size_t iov_to_buf(const struct iovec *iov, unsigned int n, void *buf, size_t len);
 size_t iov_from_buf(const struct iovec *iov, unsigned int n, const void *buf, size_t len);
 
