@@ -14,7 +14,7 @@ CFLAGS     += -std=gnu11 $(WARN) -D_GNU_SOURCE -DARROW_VERSION='"$(VERSION)"' -I
 VMM_LDFLAGS := -static -pthread
 
 VMM_SRCS := $(wildcard src/vmm/*.c src/vmm/arch/x86/*.c src/vmm/virtio/*.c src/vmm/hw/*.c) \
-	    src/common/kvmprobe.c
+	    src/common/kvmprobe.c src/common/statedir.c
 VMM_OBJS := $(VMM_SRCS:%.c=$(BUILD)/obj/%.o)
 VMM_LIB_OBJS := $(filter-out $(BUILD)/obj/src/vmm/main.o,$(VMM_OBJS))
 
@@ -23,7 +23,7 @@ LIB_SRCS := $(wildcard src/lib/*.c)
 CLI_SRCS := $(wildcard src/cli/*.c)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) \
 	    $(COMMON_SRCS:%.c=$(BUILD)/obj/%.o)
-CLI_LIBS := -larchive -lcrypto
+CLI_LIBS := -larchive -lcrypto -ljansson
 
 INIT_SRCS := $(wildcard src/init/*.c) src/common/runcfg.c
 

@@ -4,7 +4,7 @@
 # is missing.
 set -eu
 
-packages="make gcc libc6-dev musl-tools pkg-config libarchive-dev libssl-dev libcmocka-dev
+packages="make gcc libc6-dev musl-tools pkg-config libarchive-dev libjansson-dev libssl-dev libcmocka-dev
 python3 python3-pytest linux-source-6.12 flex bison bc libelf-dev xz-utils cpio
 busybox-static qemu-system-x86 qemu-system-data"
 [ "${1:-}" = bench ] && packages="$packages hyperfine gnuplot-nox"

@@ -1,21 +1,25 @@
 // SPDX-License-Identifier: MIT
 /* arrow run: check the program, assemble the initramfs pieces, exec arrowh. */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "common/protocol.h"
 #include "common/runcfg.h"
+#include "common/statedir.h"
 #include "lib/elfinfo.h"
 #include "lib/paths.h"
 #include "lib/piece.h"
 #include "lib/runopts.h"
+#include "lib/store.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -124,6 +128,8 @@ static int build_config(const struct run_opts *o, const char *guest_prog, const 
 	}
 	if (!env_has(o, "HOME"))
 		ret |= runcfg_append(buf, len, RUNCFG_ENV, "HOME=/root");
+	if (o->tty && !env_has(o, "TERM"))
+		ret |= runcfg_append(buf, len, RUNCFG_ENV, "TERM=xterm");
 	for (unsigned int i = 0; i < o->nr_env; i++) {
 		const char *value;
 
@@ -139,6 +145,16 @@ static int build_config(const struct run_opts *o, const char *guest_prog, const 
 	}
 	ret |= runcfg_append(buf, len, RUNCFG_WORKDIR, o->workdir ? o->workdir : "/");
 	ret |= runcfg_append(buf, len, RUNCFG_HOSTNAME, hostname);
+	if (o->user) {
+		char num[16];
+
+		snprintf(num, sizeof(num), "%u", o->uid);
+		ret |= runcfg_append(buf, len, RUNCFG_UID, num);
+		snprintf(num, sizeof(num), "%u", o->gid);
+		ret |= runcfg_append(buf, len, RUNCFG_GID, num);
+	}
+	if (o->tty)
+		ret |= runcfg_append(buf, len, RUNCFG_TTY, "1");
 	return ret ? -ENOMEM : 0;
 }
 
@@ -173,17 +189,161 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+struct new_arrow {
+	char id[ARROW_ID_LEN + 1];
+	char dir[4096];
+	char name[160];
+};
+
+static json_t *string_array(char *const *v, int n)
+{
+	json_t *a = json_array();
+
+	for (int i = 0; i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+/* The Arrow's directory and config.json, under the root lock (names stay unique). */
+static int register_arrow(const struct run_opts *o, const char *prog_path, struct new_arrow *a)
+{
+	json_t *cfg, *env = json_array();
+	char *text;
+	int lock, ret;
+
+	ret = store_ensure_root();
+	if (ret) {
+		fprintf(stderr, "arrow: cannot create the state root %s: %s\n", store_root(),
+			strerror(-ret));
+		return EXIT_ARROW_ERROR;
+	}
+	lock = store_lock();
+	if (lock < 0) {
+		fprintf(stderr, "arrow: cannot lock %s: %s\n", store_root(), strerror(-lock));
+		return EXIT_ARROW_ERROR;
+	}
+	ret = store_create(o->name, a->id, a->dir, sizeof(a->dir), a->name, sizeof(a->name));
+	if (ret) {
+		store_unlock(lock);
+		if (ret == -EEXIST)
+			fprintf(stderr, "arrow: the name '%s' is already in use; remove that Arrow "
+					"(arrow rm %s) or choose another name\n", o->name, o->name);
+		else
+			fprintf(stderr, "arrow: cannot create the Arrow's state in %s: %s\n",
+				store_root(), strerror(-ret));
+		return EXIT_ARROW_ERROR;
+	}
+	for (unsigned int i = 0; i < o->nr_env; i++)
+		json_array_append_new(env, json_string(o->env[i]));
+	cfg = json_pack("{s:s, s:s, s:I, s:s, s:s, s:o, s:o, s:s, s:s?, s:s, s:I, s:i, s:b, s:b, "
+			"s:b, s:b, s:s?}",
+			"id", a->id, "name", a->name, "created_ns", (json_int_t)statedir_realtime_ns(),
+			"program", o->program, "path", prog_path,
+			"args", string_array(o->args, o->nr_args), "env", env,
+			"workdir", o->workdir ? o->workdir : "/", "user", o->user,
+			"hostname", o->hostname ? o->hostname : "arrow",
+			"memory_mib", (json_int_t)o->memory_mib, "cpus", (int)o->cpus,
+			"auto_remove", o->remove, "detached", o->detach, "interactive", o->interactive,
+			"tty", o->tty, "argv0", o->argv0);
+	text = cfg ? json_dumps(cfg, JSON_INDENT(2)) : NULL;
+	ret = text ? statedir_write_file(a->dir, STATE_CONFIG_FILE, text, strlen(text)) : -ENOMEM;
+	free(text);
+	json_decref(cfg);
+	if (ret) {
+		statedir_remove(a->dir);
+		fprintf(stderr, "arrow: cannot write %s/%s: %s\n", a->dir, STATE_CONFIG_FILE,
+			strerror(-ret));
+	}
+	store_unlock(lock);
+	return ret ? EXIT_ARROW_ERROR : 0;
+}
+
+static void unregister_arrow(const struct new_arrow *a)
+{
+	int lock = store_lock();
+
+	statedir_remove(a->dir);
+	store_unlock(lock);
+}
+
+/* Copy what arrowh said before it gave up to our stderr. */
+static void show_arrowh_log(const char *dir)
+{
+	char path[4200], buf[4096];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, STATE_ARROWH_LOG);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, n, stderr);
+	fclose(f);
+}
+
+/* -d: arrowh in its own session, stdio detached; print the id once it runs. */
+static int start_detached(const struct new_arrow *a, const char *arrowh, const char **hv, int n)
+{
+	char fdnum[16], logpath[4200];
+	int ready[2], st;
+	pid_t pid;
+	char c;
+
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		return EXIT_ARROW_ERROR;
+	snprintf(fdnum, sizeof(fdnum), "%d", ready[1]);
+	hv[n++] = "--ready-fd";
+	hv[n++] = fdnum;
+	hv[n] = NULL;
+	snprintf(logpath, sizeof(logpath), "%s/%s", a->dir, STATE_ARROWH_LOG);
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "arrow: fork: %s\n", strerror(errno));
+		unregister_arrow(a);
+		return EXIT_ARROW_ERROR;
+	}
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		int log = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+
+		setsid();
+		if (null < 0 || log < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(log, 2) < 0)
+			_exit(EXIT_ARROW_ERROR);
+		fcntl(ready[1], F_SETFD, 0); /* arrowh inherits the write end only */
+		/* A second fork: arrowh is not our child, so nothing has to reap it. */
+		if (fork() != 0)
+			_exit(0);
+		execv(arrowh, (char *const *)hv);
+		fprintf(stderr, "arrow: cannot start %s: %s\n", arrowh, strerror(errno));
+		_exit(EXIT_ARROW_ERROR);
+	}
+	close(ready[1]);
+	waitpid(pid, &st, 0);
+	if (read(ready[0], &c, 1) == 1) {
+		close(ready[0]);
+		printf("%s\n", a->id);
+		return 0;
+	}
+	close(ready[0]);
+	show_arrowh_log(a->dir);
+	fprintf(stderr, "arrow: the Arrow did not start\n");
+	unregister_arrow(a);
+	return EXIT_ARROW_ERROR;
+}
+
 int cmd_run(int argc, char *argv[])
 {
 	uint64_t t0 = now_ns();
 	struct run_opts o;
 	char err[512], kernel[4096], ainit_path[4096], arrowh[4096];
 	char *prog_path, *base = NULL, *prog = NULL, *config = NULL, *cfgbuf, *guest_prog;
-	char *prog_copy, *argv0, mem[32], cpus[16], t0s[32];
+	char *prog_copy, *argv0, mem[32], cpus[16], t0s[32], logsize[32], logfiles[16];
+	struct new_arrow arrow;
 	void *ainit_data, *prog_data;
 	size_t ainit_len, prog_len, cfglen;
 	const char *cache = arrow_cache_dir();
-	const char *hv[32];
+	const char *hv[48];
 	int n = 0, ret;
 
 	if (runopts_parse(&o, argc, argv, err, sizeof(err))) {
@@ -239,6 +399,8 @@ int cmd_run(int argc, char *argv[])
 	argv0 = basename(prog_copy);
 	if (asprintf(&guest_prog, "/app/%s", argv0) < 0)
 		return EXIT_ARROW_ERROR;
+	if (o.argv0)
+		argv0 = (char *)o.argv0;
 	ret = base_piece(cache, ainit_data, ainit_len, &base);
 	if (!ret) {
 		const struct piece_file pf[] = {
@@ -263,6 +425,10 @@ int cmd_run(int argc, char *argv[])
 	free(prog_data);
 	free(ainit_data);
 
+	ret = register_arrow(&o, prog_path, &arrow);
+	if (ret)
+		return ret;
+
 	snprintf(mem, sizeof(mem), "%llu", (unsigned long long)o.memory_mib);
 	snprintf(cpus, sizeof(cpus), "%u", o.cpus);
 	snprintf(t0s, sizeof(t0s), "%llu", (unsigned long long)t0);
@@ -279,6 +445,27 @@ int cmd_run(int argc, char *argv[])
 	hv[n++] = mem;
 	hv[n++] = "--cpus";
 	hv[n++] = cpus;
+	hv[n++] = "--state-dir";
+	hv[n++] = arrow.dir;
+	if (o.log_max_size) {
+		snprintf(logsize, sizeof(logsize), "%llu", (unsigned long long)o.log_max_size);
+		hv[n++] = "--log-max-size";
+		hv[n++] = logsize;
+	}
+	if (o.log_max_files) {
+		snprintf(logfiles, sizeof(logfiles), "%u", o.log_max_files);
+		hv[n++] = "--log-max-files";
+		hv[n++] = logfiles;
+	}
+	if (o.remove)
+		hv[n++] = "--rm";
+	if (o.tty)
+		hv[n++] = "--tty";
+	if (o.detach) {
+		hv[n++] = "--detached";
+		if (o.interactive)
+			hv[n++] = "--attach-stdin";
+	}
 	if (o.timing) {
 		hv[n++] = "--timing";
 		hv[n++] = "--t0";
@@ -291,8 +478,11 @@ int cmd_run(int argc, char *argv[])
 		hv[n++] = o.kernel_args;
 	}
 	hv[n] = NULL;
+	if (o.detach)
+		return start_detached(&arrow, arrowh, hv, n);
 	/* arrowh takes over this process: signals, stdio and the exit status are its. */
 	execv(arrowh, (char *const *)hv);
 	fprintf(stderr, "arrow: cannot start %s: %s\n", arrowh, strerror(errno));
+	unregister_arrow(&arrow);
 	return EXIT_ARROW_ERROR;
 }

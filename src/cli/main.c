@@ -1,31 +1,71 @@
 // SPDX-License-Identifier: MIT
 /* arrow: run and manage Arrows. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 
 static const char usage[] =
-	"Usage: arrow COMMAND [OPTIONS]\n"
+	"Usage: arrow [--root DIR] COMMAND [OPTIONS]\n"
 	"Run applications as Arrows: each in its own micro-VM with a single-task Linux kernel.\n"
 	"\n"
 	"Commands:\n"
-	"  run       run a static program as an Arrow (foreground)\n"
+	"  run       run a static program as an Arrow (foreground, or -d in the background)\n"
+	"  ps        list Arrows\n"
+	"  logs      print an Arrow's output\n"
+	"  attach    connect to a running Arrow's standard streams\n"
+	"  stop      stop Arrows (SIGTERM, then a hard stop after a grace period)\n"
+	"  kill      send a signal to Arrows' apps\n"
+	"  wait      wait for Arrows to exit and print their exit status\n"
+	"  rm        remove Arrows\n"
+	"  inspect   show Arrows' configuration and state as JSON\n"
 	"  machine   run a command inside the helper VM that provides KVM (machine mode)\n"
 	"  version   print the version\n"
 	"\n"
+	"Global options:\n"
+	"  --root DIR  state root (default /run/arrow as root, $XDG_RUNTIME_DIR/arrow otherwise;\n"
+	"              also $ARROW_ROOT)\n"
+	"\n"
 	"Run 'arrow COMMAND --help' for a command's options.\n";
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char *argv[]);
+} commands[] = {
+	{ "run", cmd_run },	  { "ps", cmd_ps },	    { "logs", cmd_logs },
+	{ "attach", cmd_attach }, { "stop", cmd_stop },	    { "kill", cmd_kill },
+	{ "wait", cmd_wait },	  { "rm", cmd_rm },	    { "inspect", cmd_inspect },
+	{ "machine", cmd_machine },
+};
 
 int main(int argc, char *argv[])
 {
+	while (argc > 1 && !strncmp(argv[1], "--root", 6)) {
+		const char *dir = NULL;
+
+		if (argv[1][6] == '=') {
+			dir = argv[1] + 7;
+			argc -= 1;
+			argv += 1;
+		} else if (!argv[1][6] && argc > 2) {
+			dir = argv[2];
+			argc -= 2;
+			argv += 2;
+		}
+		if (!dir || !*dir || dir[0] != '/') {
+			fprintf(stderr, "arrow: --root needs an absolute directory\n");
+			return EXIT_ARROW_ERROR;
+		}
+		setenv("ARROW_ROOT", dir, 1);
+	}
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return EXIT_ARROW_ERROR;
 	}
-	if (!strcmp(argv[1], "run"))
-		return cmd_run(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "machine"))
-		return cmd_machine(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		puts("arrow " ARROW_VERSION);
 		return 0;

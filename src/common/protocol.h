@@ -22,6 +22,10 @@
 #define ARROW_PORT_STDOUT "arrow.stdout"
 #define ARROW_PORT_STDERR "arrow.stderr"
 #define ARROW_PORT_CONTROL "arrow.control"
+/* With a terminal (arrow run -t) a second console port, hvc1 in the guest, is the
+ * app's stdin, stdout and stderr; arrow.stdin/stdout/stderr stay unused. */
+#define ARROW_PORT_TTY "arrow.tty"
+#define ARROW_TTY_DEVICE "/dev/hvc1"
 
 #define ARROW_CONFIG_PATH "/.arrow/config"
 

@@ -60,6 +60,9 @@ int runcfg_parse(char *buf, size_t len, struct runcfg *cfg)
 		case RUNCFG_HOSTNAME:
 			cfg->hostname = value;
 			break;
+		case RUNCFG_TTY:
+			cfg->tty = !strcmp(value, "1");
+			break;
 		case RUNCFG_UID:
 			if (parse_id(value, &id))
 				return -EINVAL;

@@ -9,6 +9,7 @@
 #ifndef ARROW_RUNCFG_H
 #define ARROW_RUNCFG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -22,6 +23,7 @@ enum runcfg_tag {
 	RUNCFG_UID = 'u',      /* decimal uid */
 	RUNCFG_GID = 'g',      /* decimal gid */
 	RUNCFG_HOSTNAME = 'h', /* hostname */
+	RUNCFG_TTY = 't',      /* "1": the app's stdio is the terminal /dev/hvc1 */
 };
 
 struct runcfg {
@@ -30,6 +32,7 @@ struct runcfg {
 	const char *hostname;
 	uid_t uid;
 	gid_t gid;
+	bool tty;
 	size_t argc;
 	size_t envc;
 	const char *argv[RUNCFG_MAX_ITEMS + 1]; /* NULL-terminated */

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -124,6 +125,20 @@ void app_exec(const struct runcfg *cfg, int in, int out, int err, int report_fd)
 
 	/* A fresh session: the app's signals and terminal are its own. */
 	setsid();
+	if (cfg->tty) {
+		/* hvc1 appears once the driver has set up the console port. */
+		struct timespec ms = { 0, 1000000 };
+		int t = -1;
+
+		for (int waited = 0; t < 0 && waited < PORT_WAIT_MS; waited++) {
+			t = open(ARROW_TTY_DEVICE, O_RDWR);
+			if (t < 0)
+				nanosleep(&ms, NULL);
+		}
+		if (t < 0 || ioctl(t, TIOCSCTTY, 0) < 0)
+			exec_failed(report_fd, APP_STAGE_STDIO);
+		in = out = err = t;
+	}
 	/* Lift the ports above 2 first so that no dup2 clobbers another's source. */
 	in = fcntl(in, F_DUPFD_CLOEXEC, 10);
 	out = fcntl(out, F_DUPFD_CLOEXEC, 10);

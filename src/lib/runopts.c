@@ -19,6 +19,15 @@ const char runopts_usage[] =
 	"Standard input, output and error flow through; the exit status is the program's.\n"
 	"\n"
 	"Options:\n"
+	"  -d, --detach          run in the background and print the Arrow's id\n"
+	"      --name NAME       name the Arrow (unique; [a-zA-Z0-9][a-zA-Z0-9_.-]*)\n"
+	"      --rm              remove the Arrow when it exits\n"
+	"  -i, --interactive     keep standard input open (with -d: for 'arrow attach')\n"
+	"  -t, --tty             give the app a terminal (for interactive programs)\n"
+	"  -u, --user UID[:GID]  run the app as this numeric user (and group)\n"
+	"      --env-file FILE   read KEY=VALUE lines (# comments) into the environment\n"
+	"      --argv0 NAME      what the app sees as argv[0]; default the program's name\n"
+	"      --log-opt max-size=SIZE|max-file=N  log rotation (default 16m, 3 files)\n"
 	"  -m, --memory SIZE     guest memory: MiB, or with a unit (512m, 1g); default 128\n"
 	"      --cpus N          virtual CPUs (1-32); default 1\n"
 	"  -e, --env KEY=VALUE   set an environment variable (KEY alone: copy it from here)\n"
@@ -35,7 +44,8 @@ const char runopts_usage[] =
 
 static char joined[2048]; /* --kernel-arg values, space-joined */
 
-enum { OPT_CPUS = 256, OPT_KERNEL, OPT_KERNEL_ARG, OPT_TIMING, OPT_DEBUG, OPT_HOSTNAME };
+enum { OPT_CPUS = 256, OPT_KERNEL, OPT_KERNEL_ARG, OPT_TIMING, OPT_DEBUG, OPT_HOSTNAME, OPT_NAME,
+       OPT_RM, OPT_ENV_FILE, OPT_ARGV0, OPT_LOG_OPT };
 
 static const struct option options[] = {
 	{ "memory", required_argument, NULL, 'm' },
@@ -47,9 +57,133 @@ static const struct option options[] = {
 	{ "kernel-arg", required_argument, NULL, OPT_KERNEL_ARG },
 	{ "timing", no_argument, NULL, OPT_TIMING },
 	{ "debug-console", no_argument, NULL, OPT_DEBUG },
+	{ "detach", no_argument, NULL, 'd' },
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "rm", no_argument, NULL, OPT_RM },
+	{ "interactive", no_argument, NULL, 'i' },
+	{ "tty", no_argument, NULL, 't' },
+	{ "user", required_argument, NULL, 'u' },
+	{ "env-file", required_argument, NULL, OPT_ENV_FILE },
+	{ "argv0", required_argument, NULL, OPT_ARGV0 },
+	{ "log-opt", required_argument, NULL, OPT_LOG_OPT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
+
+bool runopts_valid_name(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > 128 || !isalnum((unsigned char)s[0]))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
+			return false;
+	return true;
+}
+
+/* "1000" or "1000:1000"; numeric only (the guest has no user database to speak of). */
+static int parse_user(struct run_opts *o, const char *s)
+{
+	char *end;
+	unsigned long uid, gid;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	uid = strtoul(s, &end, 10);
+	gid = uid;
+	if (errno || uid > 0xfffffffeul || (*end && *end != ':'))
+		return -EINVAL;
+	if (*end == ':') {
+		if (!isdigit((unsigned char)end[1]))
+			return -EINVAL;
+		gid = strtoul(end + 1, &end, 10);
+		if (errno || gid > 0xfffffffeul || *end)
+			return -EINVAL;
+	}
+	o->user = s;
+	o->uid = (unsigned int)uid;
+	o->gid = (unsigned int)gid;
+	return 0;
+}
+
+static bool valid_env_name(const char *s, size_t len);
+
+/* KEY=VALUE per line; blank lines and # comments skipped; KEY alone copies it from here. */
+static int read_env_file(struct run_opts *o, const char *path, char *err, unsigned int errlen)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	unsigned int lineno = 0;
+	int ret = 0;
+
+	if (!f) {
+		snprintf(err, errlen, "cannot read --env-file %s: %s", path, strerror(errno));
+		return -EINVAL;
+	}
+	while (!ret && (n = getline(&line, &cap, f)) >= 0) {
+		char *p = line, *eq;
+
+		lineno++;
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p || *p == '#')
+			continue;
+		eq = strchr(p, '=');
+		if (!valid_env_name(p, eq ? (size_t)(eq - p) : strlen(p))) {
+			snprintf(err, errlen, "%s:%u: expected KEY=VALUE", path, lineno);
+			ret = -EINVAL;
+		} else if (o->nr_env >= RUNOPTS_MAX_ENV) {
+			snprintf(err, errlen, "%s: too many variables (at most %d in all)", path,
+				 RUNOPTS_MAX_ENV);
+			ret = -EINVAL;
+		} else {
+			o->env[o->nr_env++] = strdup(p);
+		}
+	}
+	free(line);
+	fclose(f);
+	return ret;
+}
+
+static int parse_log_opt(struct run_opts *o, const char *s)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!strncmp(s, "max-size=", 9)) {
+		errno = 0;
+		v = strtoull(s + 9, &end, 10);
+		if (errno || end == s + 9)
+			return -EINVAL;
+		if (!strcasecmp(end, "k"))
+			v <<= 10;
+		else if (!strcasecmp(end, "m"))
+			v <<= 20;
+		else if (!strcasecmp(end, "g"))
+			v <<= 30;
+		else if (*end)
+			return -EINVAL;
+		if (v < 4096)
+			return -EINVAL;
+		o->log_max_size = v;
+		return 0;
+	}
+	if (!strncmp(s, "max-file=", 9)) {
+		errno = 0;
+		v = strtoull(s + 9, &end, 10);
+		if (errno || end == s + 9 || *end || v < 1 || v > 100)
+			return -EINVAL;
+		o->log_max_files = (unsigned int)v;
+		return 0;
+	}
+	return -EINVAL;
+}
 
 uint64_t runopts_parse_memory(const char *s)
 {
@@ -113,8 +247,53 @@ int runopts_parse(struct run_opts *o, int argc, char *const argv[], char *err, u
 	o->cpus = 1;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+m:e:w:h", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+m:e:w:u:dith", options, NULL)) != -1) {
 		switch (c) {
+		case 'd':
+			o->detach = true;
+			break;
+		case 'i':
+			o->interactive = true;
+			break;
+		case 't':
+			o->tty = true;
+			break;
+		case OPT_RM:
+			o->remove = true;
+			break;
+		case OPT_NAME:
+			if (!runopts_valid_name(optarg)) {
+				snprintf(err, errlen, "invalid --name '%s': use letters, digits, '_', '.' "
+						      "and '-', starting with a letter or digit", optarg);
+				return -EINVAL;
+			}
+			o->name = optarg;
+			break;
+		case 'u':
+			if (parse_user(o, optarg)) {
+				snprintf(err, errlen, "invalid --user '%s': expected UID or UID:GID (numbers)",
+					 optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_ENV_FILE:
+			if (read_env_file(o, optarg, err, errlen))
+				return -EINVAL;
+			break;
+		case OPT_ARGV0:
+			if (!*optarg) {
+				snprintf(err, errlen, "--argv0 needs a non-empty name");
+				return -EINVAL;
+			}
+			o->argv0 = optarg;
+			break;
+		case OPT_LOG_OPT:
+			if (parse_log_opt(o, optarg)) {
+				snprintf(err, errlen, "invalid --log-opt '%s': expected max-size=SIZE "
+						      "(at least 4k) or max-file=N (1-100)", optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'm':
 			o->memory_mib = runopts_parse_memory(optarg);
 			if (o->memory_mib < MIN_MEMORY_MIB || o->memory_mib > MAX_MEMORY_MIB) {
@@ -189,7 +368,7 @@ int runopts_parse(struct run_opts *o, int argc, char *const argv[], char *err, u
 			return 0;
 		case '?':
 		default:
-			if (optopt && strchr("mew", optopt))
+			if (optopt && strchr("mewu", optopt))
 				snprintf(err, errlen, "option -%c needs a value", optopt);
 			else
 				snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);

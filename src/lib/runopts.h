@@ -17,6 +17,16 @@ struct run_opts {
 	const char *kernel;
 	const char *hostname;
 	const char *kernel_args; /* extra kernel command line, space-joined */
+	const char *name;     /* --name */
+	const char *argv0;    /* --argv0: what the app sees as argv[0] */
+	const char *user;     /* --user UID[:GID], validated */
+	unsigned int uid, gid;
+	bool detach;          /* -d */
+	bool remove;          /* --rm */
+	bool interactive;     /* -i: keep stdin open (for attach when detached) */
+	bool tty;             /* -t */
+	uint64_t log_max_size; /* --log-opt max-size=, 0: default */
+	unsigned int log_max_files; /* --log-opt max-file=, 0: default */
 	bool timing;
 	bool debug_console;
 	bool help;
@@ -32,6 +42,8 @@ struct run_opts {
 int runopts_parse(struct run_opts *o, int argc, char *const argv[], char *err, unsigned int errlen);
 /* "512", "512m", "1g", "262144k" -> MiB; 0 on error. */
 uint64_t runopts_parse_memory(const char *s);
+/* Arrow names: [a-zA-Z0-9][a-zA-Z0-9_.-]{0,127} */
+bool runopts_valid_name(const char *s);
 extern const char runopts_usage[];
 
 #endif

@@ -23,11 +23,20 @@ const char arrowh_usage[] =
 	"  --console-log FILE  append the guest console (hvc0) to FILE\n"
 	"  --timing            print the boot phases on stderr at exit\n"
 	"  --t0 NS             CLOCK_MONOTONIC start of the caller, for --timing\n"
+	"  --state-dir DIR     keep state.json, the log and ctl.sock in DIR (a managed Arrow)\n"
+	"  --detached          no stdio: output goes to the log and attached clients\n"
+	"  --attach-stdin      the app's standard input comes from 'arrow attach'\n"
+	"  --tty               give the app a terminal (virtio-console hvc1) on stdin/out/err\n"
+	"  --rm                delete the state directory when the Arrow ends\n"
+	"  --log-max-size N    rotate the log at N bytes (default 16 MiB, 0: never)\n"
+	"  --log-max-files N   keep N log files, the current one included (default 3)\n"
+	"  --ready-fd FD       write one byte to FD once the Arrow runs, then close it\n"
 	"  -h, --help          this text\n"
 	"  --version           version\n";
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_MEMORY, OPT_CPUS, OPT_CMDLINE, OPT_CONSOLE_LOG, OPT_DEBUG, OPT_TIMING,
-       OPT_T0, OPT_VERSION };
+       OPT_T0, OPT_VERSION, OPT_STATE_DIR, OPT_DETACHED, OPT_ATTACH_STDIN, OPT_RM, OPT_LOG_SIZE,
+       OPT_LOG_FILES, OPT_READY_FD, OPT_TTY };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -39,6 +48,14 @@ static const struct option options[] = {
 	{ "console-log", required_argument, NULL, OPT_CONSOLE_LOG },
 	{ "timing", no_argument, NULL, OPT_TIMING },
 	{ "t0", required_argument, NULL, OPT_T0 },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "detached", no_argument, NULL, OPT_DETACHED },
+	{ "attach-stdin", no_argument, NULL, OPT_ATTACH_STDIN },
+	{ "tty", no_argument, NULL, OPT_TTY },
+	{ "rm", no_argument, NULL, OPT_RM },
+	{ "log-max-size", required_argument, NULL, OPT_LOG_SIZE },
+	{ "log-max-files", required_argument, NULL, OPT_LOG_FILES },
+	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -68,6 +85,9 @@ int arrowh_config_parse(struct arrowh_config *cfg, int argc, char *const argv[],
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->memory_mib = 128;
 	cfg->cpus = 1;
+	cfg->log_max_size = 16ull << 20;
+	cfg->log_max_files = 3;
+	cfg->ready_fd = -1;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
@@ -117,6 +137,43 @@ int arrowh_config_parse(struct arrowh_config *cfg, int argc, char *const argv[],
 			}
 			cfg->t0_ns = v;
 			break;
+		case OPT_STATE_DIR:
+			cfg->state_dir = optarg;
+			break;
+		case OPT_DETACHED:
+			cfg->detached = true;
+			break;
+		case OPT_ATTACH_STDIN:
+			cfg->attach_stdin = true;
+			break;
+		case OPT_TTY:
+			cfg->tty = true;
+			break;
+		case OPT_RM:
+			cfg->remove = true;
+			break;
+		case OPT_LOG_SIZE:
+			if (parse_u64(optarg, 0, UINT64_MAX, &v) || (v && v < 4096)) {
+				snprintf(err, errlen, "--log-max-size takes 0 or at least 4096 bytes, not '%s'",
+					 optarg);
+				return -EINVAL;
+			}
+			cfg->log_max_size = v;
+			break;
+		case OPT_LOG_FILES:
+			if (parse_u64(optarg, 1, 100, &v)) {
+				snprintf(err, errlen, "--log-max-files takes 1 to 100, not '%s'", optarg);
+				return -EINVAL;
+			}
+			cfg->log_max_files = (unsigned int)v;
+			break;
+		case OPT_READY_FD:
+			if (parse_u64(optarg, 3, 65535, &v)) {
+				snprintf(err, errlen, "--ready-fd takes a descriptor number, not '%s'", optarg);
+				return -EINVAL;
+			}
+			cfg->ready_fd = (int)v;
+			break;
 		case 'h':
 			cfg->help = true;
 			return 0;
@@ -130,6 +187,10 @@ int arrowh_config_parse(struct arrowh_config *cfg, int argc, char *const argv[],
 	}
 	if (optind < argc) {
 		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
+		return -EINVAL;
+	}
+	if (!cfg->state_dir && (cfg->detached || cfg->attach_stdin || cfg->remove)) {
+		snprintf(err, errlen, "--detached, --attach-stdin and --rm need --state-dir");
 		return -EINVAL;
 	}
 	if (!cfg->kernel) {

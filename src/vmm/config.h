@@ -19,6 +19,15 @@ struct arrowh_config {
 	bool debug_console;
 	bool timing;
 	uint64_t t0_ns; /* when `arrow run` started (CLOCK_MONOTONIC), 0 if unknown */
+	/* Managed Arrows (docs/lifecycle.md) */
+	const char *state_dir; /* state, log and control socket live here */
+	bool detached;         /* no stdio: output to the log and attach clients only */
+	bool attach_stdin;     /* the app's stdin comes from an attach client */
+	bool remove;           /* --rm: delete state_dir at exit */
+	uint64_t log_max_size; /* bytes per log file; 0: no rotation */
+	unsigned int log_max_files;
+	int ready_fd;          /* written once the vCPUs run, then closed; -1 if none */
+	bool tty;              /* the app's stdio is a terminal (hvc1) */
 	bool help;
 	bool version;
 };

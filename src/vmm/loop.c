@@ -10,6 +10,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "session.h"
@@ -17,7 +20,10 @@
 #define EXIT_ARROW_ERROR 125
 #define FORCE_AFTER_SIGINTS 3
 
-enum { EV_SIGNAL, EV_STOP, EV_WAKE, EV_STDIN };
+#define EXIT_HARD_STOP 137 /* as docker reports a container it had to kill */
+
+enum { EV_SIGNAL, EV_STOP, EV_WAKE, EV_STDIN, EV_LISTEN, EV_CLIENT };
+#define EV_CLIENT_TAG(slot) (EV_CLIENT | ((uint64_t)(slot) << 8))
 
 struct loop {
 	struct session *s;
@@ -26,6 +32,7 @@ struct loop {
 	bool stdin_pollable;
 	bool stdin_polled;
 	bool stdin_eof;
+	bool input_paused; /* the attach client feeding stdin waits for room in the guest */
 	int sigints;
 	int host_status;
 };
@@ -53,7 +60,7 @@ static ssize_t read_stdin(void *opaque, const struct iovec *iov, unsigned int n)
 
 static void stdin_poll(struct loop *l, bool on)
 {
-	struct epoll_event ev = { .events = on ? EPOLLIN : 0, .data.u32 = EV_STDIN };
+	struct epoll_event ev = { .events = on ? EPOLLIN : 0, .data.u64 = EV_STDIN };
 
 	if (!l->stdin_pollable || l->stdin_polled == on)
 		return;
@@ -63,18 +70,21 @@ static void stdin_poll(struct loop *l, bool on)
 
 static void stdin_eof(struct loop *l)
 {
+	if (l->stdin_eof)
+		return;
 	l->stdin_eof = true;
 	if (l->stdin_pollable)
 		epoll_ctl(l->ep, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
 	l->stdin_pollable = false;
-	vconsole_port_set_host_connected(&l->s->console, l->s->port_stdin, false);
+	if (!l->s->cfg->tty) /* a terminal has no end of input: the app reads ^D */
+		vconsole_port_set_host_connected(&l->s->console, l->s->port_stdin, false);
 }
 
 /* Move input into the guest while it has room; one read per readiness event. */
 static void stdin_pump(struct loop *l)
 {
 	while (!l->stdin_eof) {
-		ssize_t n = vconsole_port_fill(&l->s->console, l->s->port_stdin, read_stdin, l);
+		ssize_t n = vconsole_port_fill(&l->s->console, l->s->port_input, read_stdin, l);
 
 		if (n == -ENOBUFS) {
 			stdin_poll(l, false); /* wait for the guest to post buffers */
@@ -95,25 +105,189 @@ static void stdin_pump(struct loop *l)
 	}
 }
 
-static void forward_signal(struct loop *l, int sig)
+static int send_signal(struct loop *l, int sig)
 {
 	struct arrow_ctl_msg m;
 
-	if (sig == SIGINT && ++l->sigints >= FORCE_AFTER_SIGINTS) {
-		fprintf(stderr, "arrowh: interrupted %d times; stopping the Arrow now\n", l->sigints);
-		l->host_status = 128 + SIGINT;
-		vm_request_stop(&l->s->vm, VM_STOP_HOST);
+	ctl_encode(&m, ARROW_CTL_SIGNAL, (uint32_t)sig, 0);
+	if (vconsole_port_send(&l->s->console, l->s->port_control, &m, sizeof(m))) {
+		fprintf(stderr, "arrowh: cannot forward signal %d: control channel full\n", sig);
+		return -ENOBUFS;
+	}
+	return 0;
+}
+
+static void hard_stop(struct loop *l, int status)
+{
+	if (!l->host_status)
+		l->host_status = status;
+	vm_request_stop(&l->s->vm, VM_STOP_HOST);
+}
+
+/* The host terminal's size to the app's terminal (a virtio-console resize). */
+static void sync_tty_size(struct loop *l)
+{
+	struct winsize ws;
+
+	if (l->s->cfg->tty && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col && ws.ws_row)
+		vconsole_port_resize(&l->s->console, l->s->port_tty, ws.ws_col, ws.ws_row);
+}
+
+static void forward_signal(struct loop *l, int sig)
+{
+	if (sig == SIGWINCH) {
+		sync_tty_size(l);
 		return;
 	}
-	ctl_encode(&m, ARROW_CTL_SIGNAL, (uint32_t)sig, 0);
-	if (vconsole_port_send(&l->s->console, l->s->port_control, &m, sizeof(m)))
-		fprintf(stderr, "arrowh: cannot forward signal %d: control channel full\n", sig);
+	if (sig == SIGINT && ++l->sigints >= FORCE_AFTER_SIGINTS) {
+		fprintf(stderr, "arrowh: interrupted %d times; stopping the Arrow now\n", l->sigints);
+		hard_stop(l, 128 + SIGINT);
+		return;
+	}
+	send_signal(l, sig);
+}
+
+/* The app's stdin from an attach client: stream records, len 0 = end of input. */
+static void client_input(struct loop *l, int slot)
+{
+	struct hub *h = &l->s->hub;
+	int fd = h->clients[slot].fd;
+	uint8_t buf[VCON_PENDING_MAX];
+	ssize_t n;
+
+	for (;;) {
+		if (h->hdr_got < sizeof(h->hdr)) {
+			n = read(fd, (uint8_t *)&h->hdr + h->hdr_got, sizeof(h->hdr) - h->hdr_got);
+			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+				hub_close_client(h, slot); /* detached: stdin stays open */
+				return;
+			}
+			if (n < 0)
+				return;
+			h->hdr_got += (size_t)n;
+			if (h->hdr_got < sizeof(h->hdr))
+				continue;
+			if (h->hdr.magic != STREAMREC_MAGIC || h->hdr.stream != STREAM_STDIN ||
+			    h->hdr.len > STREAMREC_MAX_LEN) {
+				fprintf(stderr, "arrowh: bad record from an attach client; dropping it\n");
+				hub_close_client(h, slot);
+				return;
+			}
+			h->data_left = h->hdr.len;
+			if (!h->data_left) {
+				stdin_eof(l);
+				h->hdr_got = 0;
+				continue;
+			}
+		}
+		size_t room = vconsole_port_room(&l->s->console, l->s->port_input);
+		size_t want = h->data_left < room ? h->data_left : room;
+
+		if (!want) {
+			struct epoll_event ev = { .events = 0, .data.u64 = EV_CLIENT_TAG(slot) };
+
+			epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev); /* resumed by a wake */
+			l->input_paused = true;
+			return;
+		}
+		n = read(fd, buf, want);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			hub_close_client(h, slot);
+			return;
+		}
+		if (n < 0)
+			return;
+		if (!l->stdin_eof)
+			vconsole_port_send(&l->s->console, l->s->port_input, buf, (size_t)n);
+		h->data_left -= (uint32_t)n;
+		if (!h->data_left)
+			h->hdr_got = 0;
+	}
+}
+
+static void resume_input(struct loop *l)
+{
+	struct hub *h = &l->s->hub;
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_CLIENT_TAG(h->input) };
+
+	if (!l->input_paused || h->input < 0)
+		return;
+	if (!vconsole_port_room(&l->s->console, l->s->port_input))
+		return;
+	l->input_paused = false;
+	epoll_ctl(l->ep, EPOLL_CTL_MOD, h->clients[h->input].fd, &ev);
+	client_input(l, h->input);
+}
+
+static void handle_request(struct loop *l, const struct hostctl_req *req, int fd)
+{
+	struct hostctl_reply r = { 0 };
+
+	if (req->type == HOSTCTL_STOP || (req->type == HOSTCTL_SIGNAL && req->arg == SIGKILL))
+		hard_stop(l, EXIT_HARD_STOP);
+	else if (req->type == HOSTCTL_SIGNAL && req->arg >= 1 && req->arg < (uint32_t)SIGRTMAX)
+		r.status = send_signal(l, (int)req->arg);
+	else
+		r.status = -EINVAL;
+	if (send(fd, &r, sizeof(r), MSG_NOSIGNAL) < 0) {
+		/* the client went away: nothing to tell */
+	}
+	close(fd);
+}
+
+static void accept_clients(struct loop *l)
+{
+	struct hub *h = &l->s->hub;
+
+	for (;;) {
+		struct hostctl_req req;
+		int req_fd, slot = hub_accept(h, &req, &req_fd);
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_CLIENT_TAG(slot) };
+
+		if (req_fd >= 0) {
+			handle_request(l, &req, req_fd);
+			continue;
+		}
+		if (slot < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			continue;
+		}
+		if ((req.arg & HOSTCTL_ATTACH_STDIN) && l->s->cfg->attach_stdin && h->input < 0 &&
+		    !l->stdin_eof) {
+			h->input = slot;
+			h->hdr_got = 0;
+			l->input_paused = false;
+		}
+		epoll_ctl(l->ep, EPOLL_CTL_ADD, h->clients[slot].fd, &ev);
+	}
+}
+
+static void client_event(struct loop *l, int slot, uint32_t events)
+{
+	struct hub *h = &l->s->hub;
+	char junk[256];
+
+	if (slot < 0 || slot >= HUB_MAX_CLIENTS || h->clients[slot].fd < 0)
+		return;
+	if (slot == h->input && l->input_paused && (events & (EPOLLHUP | EPOLLERR))) {
+		hub_close_client(h, slot);
+		return;
+	}
+	if (slot == h->input && !h->clients[slot].dead) {
+		client_input(l, slot);
+		return;
+	}
+	/* Output-only clients send nothing; a read of 0 (or an error) means they left. */
+	if (h->clients[slot].dead || (events & (EPOLLHUP | EPOLLERR)) ||
+	    read(h->clients[slot].fd, junk, sizeof(junk)) <= 0)
+		hub_close_client(h, slot);
 }
 
 /* The signals arrowh forwards to the app. */
 static void forwarded_signals(sigset_t *set)
 {
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
 
 	sigemptyset(set);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
@@ -136,20 +310,31 @@ static int loop_init(struct loop *l, struct session *s)
 	if (l->sig_fd < 0)
 		return -errno;
 
-	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = EV_SIGNAL };
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u64 = EV_SIGNAL };
 	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, l->sig_fd, &ev))
 		return -errno;
-	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = EV_STOP };
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u64 = EV_STOP };
 	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, s->vm.stop_fd, &ev))
 		return -errno;
-	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = EV_WAKE };
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u64 = EV_WAKE };
 	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, s->wake_fd, &ev))
 		return -errno;
 	/* Regular files and /dev/null cannot be polled: they are always ready. */
-	ev = (struct epoll_event){ .events = 0, .data.u32 = EV_STDIN };
-	l->stdin_pollable = epoll_ctl(l->ep, EPOLL_CTL_ADD, STDIN_FILENO, &ev) == 0;
-	if (!l->stdin_pollable && errno == EBADF)
-		stdin_eof(l); /* no stdin at all */
+	ev = (struct epoll_event){ .events = 0, .data.u64 = EV_STDIN };
+	if (s->cfg->attach_stdin) {
+		l->stdin_pollable = false; /* input comes from attach clients only */
+	} else if (s->cfg->detached) {
+		stdin_eof(l);
+	} else {
+		l->stdin_pollable = epoll_ctl(l->ep, EPOLL_CTL_ADD, STDIN_FILENO, &ev) == 0;
+		if (!l->stdin_pollable && errno == EBADF)
+			stdin_eof(l); /* no stdin at all */
+	}
+	if (s->managed) {
+		ev = (struct epoll_event){ .events = EPOLLIN, .data.u64 = EV_LISTEN };
+		if (epoll_ctl(l->ep, EPOLL_CTL_ADD, s->hub.listen_fd, &ev))
+			return -errno;
+	}
 	return 0;
 }
 
@@ -205,6 +390,8 @@ static int exit_status(struct loop *l)
 
 int session_run(struct session *s)
 {
+	struct termios saved_tty;
+	bool raw_tty = false;
 	struct loop l;
 	int ret;
 
@@ -213,12 +400,31 @@ int session_run(struct session *s)
 		fprintf(stderr, "arrowh: cannot set up the event loop: %s\n", strerror(-ret));
 		return EXIT_ARROW_ERROR;
 	}
+	/* -t in the foreground: the host terminal goes raw; the guest's tty does the rest. */
+	if (s->cfg->tty && !s->cfg->detached && tcgetattr(STDIN_FILENO, &saved_tty) == 0) {
+		struct termios raw = saved_tty;
+
+		cfmakeraw(&raw);
+		raw_tty = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
+		sync_tty_size(&l);
+	}
 	ret = vm_start(&s->vm);
 	if (ret) {
 		fprintf(stderr, "arrowh: cannot start vCPUs: %s\n", strerror(-ret));
 		vm_request_stop(&s->vm, VM_STOP_HOST);
 		vm_join(&s->vm);
+		if (raw_tty)
+			tcsetattr(STDIN_FILENO, TCSANOW, &saved_tty);
 		return EXIT_ARROW_ERROR;
+	}
+	if (s->managed && (ret = statefile_running(&s->sf)))
+		fprintf(stderr, "arrowh: cannot write the state of %s: %s\n", s->cfg->state_dir,
+			strerror(-ret));
+	if (s->cfg->ready_fd >= 0) {
+		if (write(s->cfg->ready_fd, "1", 1) < 0) {
+			/* the caller is gone; the Arrow runs on */
+		}
+		close(s->cfg->ready_fd);
 	}
 
 	for (bool stopped = false; !stopped;) {
@@ -237,7 +443,7 @@ int session_run(struct session *s)
 			uint64_t count;
 			struct signalfd_siginfo si;
 
-			switch (evs[i].data.u32) {
+			switch (evs[i].data.u64 & 0xff) {
 			case EV_SIGNAL:
 				if (read(l.sig_fd, &si, sizeof(si)) == sizeof(si))
 					forward_signal(&l, (int)si.ssi_signo);
@@ -248,16 +454,26 @@ int session_run(struct session *s)
 			case EV_WAKE:
 				if (read(s->wake_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 					perror("arrowh: wake");
-				stdin_pump(&l);
+				if (!s->cfg->attach_stdin)
+					stdin_pump(&l);
+				resume_input(&l);
 				break;
 			case EV_STDIN:
 				stdin_pump(&l);
+				break;
+			case EV_LISTEN:
+				accept_clients(&l);
+				break;
+			case EV_CLIENT:
+				client_event(&l, (int)(evs[i].data.u64 >> 8), evs[i].events);
 				break;
 			}
 		}
 	}
 	vm_join(&s->vm);
 	s->t_stop = monotonic_ns();
+	if (raw_tty)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tty);
 	if (s->vm.stop_reason == VM_STOP_HOST) {
 		/* Where a guest that had to be stopped was, and what its console waited for. */
 		vm_report_vcpus(&s->vm);
@@ -267,7 +483,10 @@ int session_run(struct session *s)
 		serial8250_flush(&s->uart);
 	close(l.ep);
 	close(l.sig_fd);
-	return exit_status(&l);
+	ret = exit_status(&l);
+	if (s->managed)
+		hub_finish(&s->hub, ret);
+	return ret;
 }
 
 static double ms(uint64_t from, uint64_t to)
@@ -312,4 +531,24 @@ void session_destroy(struct session *s)
 	if (s->console_mmio.irq_fd > 0)
 		close(s->console_mmio.irq_fd);
 	vm_destroy(&s->vm);
+	if (s->managed) {
+		hub_destroy(&s->hub, s->cfg->state_dir);
+		logfile_close(&s->log);
+	}
+}
+
+void session_record_exit(struct session *s, int status)
+{
+	int ret;
+
+	if (s->sf.lock_fd < 0)
+		return; /* never claimed: someone else's Arrow */
+	if (s->cfg->remove) {
+		statefile_remove(&s->sf);
+		return;
+	}
+	ret = statefile_exited(&s->sf, status);
+	if (ret)
+		fprintf(stderr, "arrowh: cannot write the state of %s: %s\n", s->cfg->state_dir,
+			strerror(-ret));
 }

@@ -44,5 +44,7 @@ int main(int argc, char *argv[])
 	if (cfg.timing && session.t_arrowh)
 		session_print_timing(&session);
 	session_destroy(&session);
+	if (session.managed)
+		session_record_exit(&session, status);
 	return status;
 }

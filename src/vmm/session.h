@@ -11,7 +11,10 @@
 
 #include "config.h"
 #include "control.h"
+#include "hub.h"
 #include "hw/serial8250.h"
+#include "logfile.h"
+#include "statefile.h"
 #include "virtio/console.h"
 #include "virtio/mmio.h"
 #include "vm.h"
@@ -25,6 +28,13 @@ struct fd_sink {
 	bool broken; /* the reader went away: drop further output */
 };
 
+/* Where one of the app's output streams goes: arrowh's own fd, the log, attach clients. */
+struct app_stream {
+	struct session *s;
+	int stream; /* STREAM_STDOUT or STREAM_STDERR */
+	struct fd_sink fd;
+};
+
 struct session {
 	const struct arrowh_config *cfg;
 	struct vm vm;
@@ -32,7 +42,14 @@ struct session {
 	struct vconsole console;
 	struct serial8250 uart;
 	unsigned int port_stdin, port_stdout, port_stderr, port_control;
-	struct fd_sink out, err;
+	unsigned int port_tty;   /* --tty: console port hvc1, the app's terminal */
+	unsigned int port_input; /* where host input goes: port_tty or port_stdin */
+	struct app_stream out, err;
+	/* managed Arrows (--state-dir) */
+	bool managed;
+	struct statefile sf;
+	struct logfile log;
+	struct hub hub;
 	struct ctl_stream ctl;
 	int wake_fd;
 
@@ -59,5 +76,7 @@ int session_setup(struct session *s, const struct arrowh_config *cfg);
 int session_run(struct session *s);
 void session_print_timing(const struct session *s);
 void session_destroy(struct session *s);
+/* Managed Arrows: write the final state (or delete the directory for --rm). */
+void session_record_exit(struct session *s, int status);
 
 #endif

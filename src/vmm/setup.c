@@ -12,6 +12,8 @@
 
 #include "arch/x86/boot.h"
 #include "arch/x86/mptable.h"
+#include "common/statedir.h"
+#include "common/streamrec.h"
 #include "session.h"
 
 #define EXIT_ARROW_ERROR 125
@@ -64,6 +66,18 @@ static void fd_sink_write(void *opaque, const struct iovec *iov, unsigned int n,
 			local[first].iov_base = (char *)local[first].iov_base + w;
 			local[first].iov_len -= (size_t)w;
 		}
+	}
+}
+
+static void app_stream_sink(void *opaque, const struct iovec *iov, unsigned int n, size_t len)
+{
+	struct app_stream *as = opaque;
+
+	if (!as->s->cfg->detached)
+		fd_sink_write(&as->fd, iov, n, len);
+	if (as->s->managed) {
+		logfile_write(&as->s->log, as->stream, iov, n, len);
+		hub_broadcast(&as->s->hub, as->stream, iov, n, len);
 	}
 }
 
@@ -203,17 +217,26 @@ static int add_devices(struct session *s, char *cmdline, size_t cmdlen)
 	virtio_mmio_init(&s->console_mmio, MMIO_DEVICES_GPA, FIRST_DEVICE_IRQ, irqfd, &s->vm.gm,
 			 &vconsole_ops, &s->console);
 	vconsole_init(&s->console, &s->console_mmio, s->wake_fd);
-	s->out = (struct fd_sink){ .fd = STDOUT_FILENO };
-	s->err = (struct fd_sink){ .fd = STDERR_FILENO };
+	s->out = (struct app_stream){ s, STREAM_STDOUT, { .fd = STDOUT_FILENO } };
+	s->err = (struct app_stream){ s, STREAM_STDERR, { .fd = STDERR_FILENO } };
 	if (vconsole_add_port(&s->console, "console", true, klog_sink, s) != 0)
 		return -EINVAL;
 	s->port_stdin = (unsigned int)vconsole_add_port(&s->console, ARROW_PORT_STDIN, false, NULL, s);
 	s->port_stdout = (unsigned int)vconsole_add_port(&s->console, ARROW_PORT_STDOUT, false,
-							 fd_sink_write, &s->out);
+							 app_stream_sink, &s->out);
 	s->port_stderr = (unsigned int)vconsole_add_port(&s->console, ARROW_PORT_STDERR, false,
-							 fd_sink_write, &s->err);
+							 app_stream_sink, &s->err);
 	s->port_control = (unsigned int)vconsole_add_port(&s->console, ARROW_PORT_CONTROL, false,
 							  control_sink, s);
+	s->port_input = s->port_stdin;
+	if (cfg->tty) {
+		int port = vconsole_add_port(&s->console, ARROW_PORT_TTY, true, app_stream_sink,
+					     &s->out);
+
+		if (port < 0)
+			return port;
+		s->port_tty = s->port_input = (unsigned int)port;
+	}
 	ctl_stream_init(&s->ctl, control_handler, s);
 	ret = bus_add(&s->vm.mmio, MMIO_DEVICES_GPA, VIRTIO_MMIO_SIZE, mmio_read, mmio_write,
 		      &s->console_mmio);
@@ -237,6 +260,33 @@ static int add_devices(struct session *s, char *cmdline, size_t cmdlen)
 	return used < cmdlen ? 0 : -E2BIG;
 }
 
+/* --state-dir: claim the Arrow, open its log and control socket. */
+static int managed_setup(struct session *s)
+{
+	const struct arrowh_config *cfg = s->cfg;
+	char path[4096];
+	int ret;
+
+	s->managed = true;
+	ret = statefile_claim(&s->sf, cfg->state_dir);
+	if (ret) {
+		fprintf(stderr, "arrowh: %s: %s\n", cfg->state_dir,
+			ret == -EBUSY ? "another arrowh runs this Arrow" : strerror(-ret));
+		return ret;
+	}
+	snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, STATE_LOG_FILE);
+	ret = logfile_open(&s->log, path, cfg->log_max_size, cfg->log_max_files);
+	if (ret) {
+		fprintf(stderr, "arrowh: cannot open the log %s: %s\n", path, strerror(-ret));
+		return ret;
+	}
+	ret = hub_listen(&s->hub, cfg->state_dir);
+	if (ret)
+		fprintf(stderr, "arrowh: cannot listen on %s/%s: %s\n", cfg->state_dir, STATE_SOCKET,
+			strerror(-ret));
+	return ret;
+}
+
 int session_setup(struct session *s, const struct arrowh_config *cfg)
 {
 	char cmdline[BOOT_CMDLINE_MAX];
@@ -250,6 +300,11 @@ int session_setup(struct session *s, const struct arrowh_config *cfg)
 	s->wake_fd = -1;
 	s->klog_fd = -1;
 	s->t_arrowh = monotonic_ns();
+	s->hub.listen_fd = -1;
+	s->log.fd = -1;
+	s->sf.lock_fd = -1;
+	if (cfg->state_dir && managed_setup(s))
+		return EXIT_ARROW_ERROR;
 	if (cfg->console_log) {
 		s->klog_fd = open(cfg->console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		if (s->klog_fd < 0) {

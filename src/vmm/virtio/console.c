@@ -14,6 +14,7 @@
 #define CTL_DEVICE_ADD 1
 #define CTL_PORT_READY 3
 #define CTL_CONSOLE_PORT 4
+#define CTL_RESIZE 5
 #define CTL_PORT_OPEN 6
 #define CTL_PORT_NAME 7
 
@@ -119,11 +120,10 @@ static void flush_ctrl(struct vconsole *c)
 	}
 }
 
-static void send_ctrl(struct vconsole *c, uint32_t id, uint16_t event, uint16_t value,
-		      const char *name)
+static void send_ctrl_data(struct vconsole *c, uint32_t id, uint16_t event, uint16_t value,
+			   const void *name, size_t nlen)
 {
 	struct ctl_hdr h = { id, event, value };
-	size_t nlen = name ? strlen(name) : 0;
 
 	if (c->ctrl_count >= sizeof(c->ctrl) / sizeof(c->ctrl[0])) {
 		fprintf(stderr, "arrowh: console control queue full; guest is not reading it\n");
@@ -134,6 +134,12 @@ static void send_ctrl(struct vconsole *c, uint32_t id, uint16_t event, uint16_t 
 	c->ctrl[c->ctrl_count].len = (uint32_t)(sizeof(h) + nlen);
 	c->ctrl_count++;
 	flush_ctrl(c);
+}
+
+static void send_ctrl(struct vconsole *c, uint32_t id, uint16_t event, uint16_t value,
+		      const char *name)
+{
+	send_ctrl_data(c, id, event, value, name, name ? strlen(name) : 0);
 }
 
 /* Give a port's pending bytes to the guest. Lock held. */
@@ -190,6 +196,11 @@ static void handle_ctrl_msg(struct vconsole *c, const struct ctl_hdr *h)
 		p->ready = 1;
 		if (p->is_console)
 			send_ctrl(c, h->id, CTL_CONSOLE_PORT, 1, NULL);
+		if (p->is_console && p->rows && p->cols) {
+			uint16_t size[2] = { p->rows, p->cols };
+
+			send_ctrl_data(c, h->id, CTL_RESIZE, 0, size, sizeof(size));
+		}
 		else
 			send_ctrl(c, h->id, CTL_PORT_NAME, 0, p->name);
 		if (p->host_connected)
@@ -398,4 +409,31 @@ bool vconsole_port_guest_connected(struct vconsole *c, unsigned int port)
 	r = port < c->nr_ports && c->ports[port].guest_connected;
 	pthread_mutex_unlock(&c->t->lock);
 	return r;
+}
+
+size_t vconsole_port_room(struct vconsole *c, unsigned int port)
+{
+	size_t room;
+
+	if (port >= c->nr_ports)
+		return 0;
+	pthread_mutex_lock(&c->t->lock);
+	room = VCON_PENDING_MAX - c->ports[port].pending_len;
+	pthread_mutex_unlock(&c->t->lock);
+	return room;
+}
+
+void vconsole_port_resize(struct vconsole *c, unsigned int port, uint16_t cols, uint16_t rows)
+{
+	/* Linux reads rows first, then columns (drivers/char/virtio_console.c). */
+	uint16_t size[2] = { rows, cols };
+
+	if (port >= c->nr_ports || !c->ports[port].is_console)
+		return;
+	pthread_mutex_lock(&c->t->lock);
+	c->ports[port].rows = rows;
+	c->ports[port].cols = cols;
+	if (c->ports[port].ready)
+		send_ctrl_data(c, port, CTL_RESIZE, 0, size, sizeof(size));
+	pthread_mutex_unlock(&c->t->lock);
 }

@@ -35,6 +35,7 @@ struct vcon_port {
 	uint8_t host_connected;
 	uint8_t guest_connected;
 	uint8_t ready; /* guest acknowledged PORT_ADD */
+	uint16_t rows, cols; /* console ports: terminal size, 0 if unknown */
 	vcon_sink_fn *sink;
 	void *sink_opaque;
 	/* bytes queued for the guest until it posts receive buffers */
@@ -75,6 +76,10 @@ ssize_t vconsole_port_fill(struct vconsole *c, unsigned int port, vcon_source_fn
 /* Queue bytes for the guest on a port (small messages; -ENOBUFS when full). */
 int vconsole_port_send(struct vconsole *c, unsigned int port, const void *buf, size_t len);
 /* Tell the guest the host side of a port opened or closed (close = EOF for readers). */
+/* Tell the guest a console port's terminal size (sent again once the port is ready). */
+void vconsole_port_resize(struct vconsole *c, unsigned int port, uint16_t cols, uint16_t rows);
+/* Bytes vconsole_port_send can take for port now. */
+size_t vconsole_port_room(struct vconsole *c, unsigned int port);
 void vconsole_port_set_host_connected(struct vconsole *c, unsigned int port, bool connected);
 bool vconsole_port_guest_connected(struct vconsole *c, unsigned int port);
 

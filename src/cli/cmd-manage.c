@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: MIT
+/* arrow stop, kill, rm, wait, inspect: one Arrow or several, by name or id prefix. */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attachc.h"
+#include "cli.h"
+#include "common/statedir.h"
+#include "common/streamrec.h"
+#include "lib/store.h"
+
+#define HARD_STOP_WAIT_MS 5000
+
+int bad_option(const char *verb, const char *opt)
+{
+	fprintf(stderr, "arrow %s: unknown or incomplete option '%s'\nSee 'arrow %s --help'.\n",
+		verb, opt, verb);
+	return EXIT_ARROW_ERROR;
+}
+
+static int need_arrows(const char *verb, int argc)
+{
+	if (optind < argc)
+		return 0;
+	fprintf(stderr, "arrow %s: name or id of at least one Arrow required\nSee 'arrow %s --help'.\n",
+		verb, verb);
+	return EXIT_ARROW_ERROR;
+}
+
+/* Stop now: arrowh ends the VM; if arrowh itself does not answer, SIGKILL it. */
+static int hard_stop(const struct arrow_rec *r)
+{
+	int ret = store_request(r, HOSTCTL_STOP, 0);
+
+	if (ret == 0 && store_wait_gone(r, HARD_STOP_WAIT_MS) == 0)
+		return 0;
+	if (r->pid > 0)
+		kill(r->pid, SIGKILL);
+	return store_wait_gone(r, HARD_STOP_WAIT_MS);
+}
+
+static const char stop_usage[] =
+	"Usage: arrow stop [OPTIONS] ARROW...\n"
+	"Stop running Arrows: SIGTERM to the app, then a hard stop after the grace period.\n"
+	"\n"
+	"  -t, --time SECONDS  grace period before the hard stop (default 10)\n"
+	"  -h, --help          this text\n";
+
+int cmd_stop(int argc, char *argv[])
+{
+	static const struct option opts[] = { { "time", required_argument, NULL, 't' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	long grace = 10;
+	char *end;
+	int c, rc = 0;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+t:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			errno = 0;
+			grace = strtol(optarg, &end, 10);
+			if (errno || *end || !*optarg || grace < 0 || grace > 86400) {
+				fprintf(stderr, "arrow stop: invalid --time '%s': give seconds (0-86400)\n",
+					optarg);
+				return EXIT_ARROW_ERROR;
+			}
+			break;
+		case 'h':
+			fputs(stop_usage, stdout);
+			return 0;
+		default:
+			return bad_option("stop", argv[optind - 1]);
+		}
+	}
+	if (need_arrows("stop", argc))
+		return EXIT_ARROW_ERROR;
+	for (int i = optind; i < argc; i++) {
+		struct arrow_rec r;
+
+		if (store_lookup("stop", argv[i], &r)) {
+			rc = EXIT_ARROW_ERROR;
+			continue;
+		}
+		if (r.status != ST_RUNNING) {
+			fprintf(stderr, "arrow stop: %s is not running\n", argv[i]);
+			store_free(&r);
+			rc = EXIT_ARROW_ERROR;
+			continue;
+		}
+		if (store_request(&r, HOSTCTL_SIGNAL, SIGTERM) < 0 ||
+		    store_wait_gone(&r, (int)grace * 1000) < 0) {
+			if (hard_stop(&r) < 0) {
+				fprintf(stderr, "arrow stop: %s did not stop\n", argv[i]);
+				rc = EXIT_ARROW_ERROR;
+				store_free(&r);
+				continue;
+			}
+		}
+		puts(argv[i]);
+		store_free(&r);
+	}
+	return rc;
+}
+
+/* "KILL", "SIGKILL", "9" -> 9; 0 if unknown. */
+static int parse_signal(const char *s)
+{
+	char *end;
+	long n;
+
+	if (isdigit((unsigned char)*s)) {
+		n = strtol(s, &end, 10);
+		return *end || n < 1 || n >= SIGRTMAX ? 0 : (int)n;
+	}
+	if (!strncasecmp(s, "SIG", 3))
+		s += 3;
+	for (int sig = 1; sig < NSIG; sig++) {
+		const char *name = sigabbrev_np(sig);
+
+		if (name && !strcasecmp(name, s))
+			return sig;
+	}
+	return 0;
+}
+
+static const char kill_usage[] =
+	"Usage: arrow kill [OPTIONS] ARROW...\n"
+	"Send a signal to the app of running Arrows (KILL: stop the VM at once, status 137).\n"
+	"\n"
+	"  -s, --signal SIGNAL  name (TERM, SIGUSR1) or number; default KILL\n"
+	"  -h, --help           this text\n";
+
+int cmd_kill(int argc, char *argv[])
+{
+	static const struct option opts[] = { { "signal", required_argument, NULL, 's' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	int sig = SIGKILL, c, rc = 0;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+s:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			sig = parse_signal(optarg);
+			if (!sig) {
+				fprintf(stderr, "arrow kill: invalid signal '%s'\n", optarg);
+				return EXIT_ARROW_ERROR;
+			}
+			break;
+		case 'h':
+			fputs(kill_usage, stdout);
+			return 0;
+		default:
+			return bad_option("kill", argv[optind - 1]);
+		}
+	}
+	if (need_arrows("kill", argc))
+		return EXIT_ARROW_ERROR;
+	for (int i = optind; i < argc; i++) {
+		struct arrow_rec r;
+		int ret;
+
+		if (store_lookup("kill", argv[i], &r)) {
+			rc = EXIT_ARROW_ERROR;
+			continue;
+		}
+		if (r.status != ST_RUNNING) {
+			fprintf(stderr, "arrow kill: %s is not running\n", argv[i]);
+			rc = EXIT_ARROW_ERROR;
+		} else if (sig == SIGKILL) {
+			ret = hard_stop(&r);
+			if (ret < 0) {
+				fprintf(stderr, "arrow kill: %s did not stop\n", argv[i]);
+				rc = EXIT_ARROW_ERROR;
+			} else {
+				puts(argv[i]);
+			}
+		} else if ((ret = store_request(&r, HOSTCTL_SIGNAL, (uint32_t)sig)) < 0) {
+			fprintf(stderr, "arrow kill: cannot signal %s: %s\n", argv[i], strerror(-ret));
+			rc = EXIT_ARROW_ERROR;
+		} else {
+			puts(argv[i]);
+		}
+		store_free(&r);
+	}
+	return rc;
+}
+
+static const char rm_usage[] =
+	"Usage: arrow rm [OPTIONS] ARROW...\n"
+	"Remove Arrows: their state and logs.\n"
+	"\n"
+	"  -f, --force  stop running Arrows at once first\n"
+	"  -h, --help   this text\n";
+
+int cmd_rm(int argc, char *argv[])
+{
+	static const struct option opts[] = { { "force", no_argument, NULL, 'f' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	bool force = false;
+	int c, rc = 0;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+fh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			force = true;
+			break;
+		case 'h':
+			fputs(rm_usage, stdout);
+			return 0;
+		default:
+			return bad_option("rm", argv[optind - 1]);
+		}
+	}
+	if (need_arrows("rm", argc))
+		return EXIT_ARROW_ERROR;
+	for (int i = optind; i < argc; i++) {
+		struct arrow_rec r;
+		int lock, ret;
+
+		if (store_lookup("rm", argv[i], &r)) {
+			rc = EXIT_ARROW_ERROR;
+			continue;
+		}
+		if (r.status == ST_RUNNING && !force) {
+			fprintf(stderr, "arrow rm: %s is running; stop it first or use 'arrow rm -f'\n",
+				argv[i]);
+			store_free(&r);
+			rc = EXIT_ARROW_ERROR;
+			continue;
+		}
+		if (r.status == ST_RUNNING && hard_stop(&r) < 0) {
+			fprintf(stderr, "arrow rm: %s did not stop\n", argv[i]);
+			store_free(&r);
+			rc = EXIT_ARROW_ERROR;
+			continue;
+		}
+		lock = store_lock();
+		ret = store_remove(&r);
+		store_unlock(lock);
+		if (ret) {
+			fprintf(stderr, "arrow rm: cannot remove %s: %s\n", r.dir, strerror(-ret));
+			rc = EXIT_ARROW_ERROR;
+		} else {
+			puts(argv[i]);
+		}
+		store_free(&r);
+	}
+	return rc;
+}
+
+static const char wait_usage[] =
+	"Usage: arrow wait ARROW...\n"
+	"Block until the Arrows exit, then print each one's exit status.\n";
+
+/* The exit status of one Arrow once it has ended; -1 if it cannot be known. */
+static int wait_one(const char *ref, const struct arrow_rec *r)
+{
+	struct arrow_rec again;
+	int status = -1;
+
+	if (r->status == ST_RUNNING) {
+		/* The attach stream ends with the exit status: this works for --rm Arrows too. */
+		int fd = attach_connect(r, false);
+
+		if (fd >= 0) {
+			status = attach_relay_output(fd, -1, -1);
+			close(fd);
+		}
+		if (status >= 0)
+			return status;
+		store_wait_gone(r, -1);
+	}
+	if (store_load(r->id, &again) == 0) {
+		if (again.status == ST_EXITED)
+			status = again.exit_code;
+		store_free(&again);
+	}
+	if (status < 0)
+		fprintf(stderr, "arrow wait: the exit status of %s is gone (removed)\n", ref);
+	return status;
+}
+
+int cmd_wait(int argc, char *argv[])
+{
+	int rc = 0;
+
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		fputs(wait_usage, stdout);
+		return 0;
+	}
+	optind = 1;
+	if (argc > 1 && argv[1][0] == '-')
+		return bad_option("wait", argv[1]);
+	if (need_arrows("wait", argc))
+		return EXIT_ARROW_ERROR;
+	for (int i = 1; i < argc; i++) {
+		struct arrow_rec r;
+		int status;
+
+		if (store_lookup("wait", argv[i], &r)) {
+			rc = EXIT_ARROW_ERROR;
+			continue;
+		}
+		status = wait_one(argv[i], &r);
+		if (status < 0)
+			rc = EXIT_ARROW_ERROR;
+		else
+			printf("%d\n", status);
+		fflush(stdout);
+		store_free(&r);
+	}
+	return rc;
+}
+
+static json_t *iso_time(uint64_t ns)
+{
+	char buf[64], frac[16];
+	time_t t = (time_t)(ns / 1000000000ull);
+	struct tm tm;
+
+	if (!ns)
+		return json_string("0001-01-01T00:00:00Z");
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(frac, sizeof(frac), ".%09lluZ", (unsigned long long)(ns % 1000000000ull));
+	strncat(buf, frac, sizeof(buf) - strlen(buf) - 1);
+	return json_string(buf);
+}
+
+static json_t *inspect_one(const struct arrow_rec *r)
+{
+	json_t *cfg = r->config;
+	char log[4200];
+
+	snprintf(log, sizeof(log), "%s/%s", r->dir, STATE_LOG_FILE);
+	return json_pack(
+		"{s:s, s:s, s:o, s:O?, s:O?, s:{s:s, s:b, s:i, s:i, s:o, s:o}, "
+		"s:{s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}, "
+		"s:{s:O?, s:O?, s:O?}, s:s, s:s}",
+		"Id", r->id, "Name", store_name(r), "Created", iso_time(r->created_ns),
+		"Path", json_object_get(cfg, "program"), "Args", json_object_get(cfg, "args"),
+		"State", "Status", arrow_state_name(r), "Running", r->status == ST_RUNNING,
+		"Pid", r->status == ST_RUNNING ? r->pid : 0, "ExitCode",
+		r->status == ST_EXITED ? r->exit_code : 0, "StartedAt", iso_time(r->started_ns),
+		"FinishedAt", iso_time(r->finished_ns),
+		"Config", "Hostname", json_object_get(cfg, "hostname"), "Env",
+		json_object_get(cfg, "env"), "WorkingDir", json_object_get(cfg, "workdir"), "User",
+		json_object_get(cfg, "user"), "Tty", json_object_get(cfg, "tty"), "OpenStdin",
+		json_object_get(cfg, "interactive"), "Program", json_object_get(cfg, "path"),
+		"Argv0", json_object_get(cfg, "argv0"), "Detached", json_object_get(cfg, "detached"),
+		"HostConfig", "MemoryMiB", json_object_get(cfg, "memory_mib"), "Cpus",
+		json_object_get(cfg, "cpus"), "AutoRemove", json_object_get(cfg, "auto_remove"),
+		"StateDir", r->dir, "LogPath", log);
+}
+
+static const char inspect_usage[] =
+	"Usage: arrow inspect ARROW...\n"
+	"Print what is known about Arrows as a JSON array: config, state, resources.\n";
+
+int cmd_inspect(int argc, char *argv[])
+{
+	json_t *all = json_array();
+	char *text;
+	int rc = 0;
+
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		fputs(inspect_usage, stdout);
+		return 0;
+	}
+	optind = 1;
+	if (argc > 1 && argv[1][0] == '-')
+		return bad_option("inspect", argv[1]);
+	if (need_arrows("inspect", argc))
+		return EXIT_ARROW_ERROR;
+	for (int i = 1; i < argc; i++) {
+		struct arrow_rec r;
+
+		if (store_lookup("inspect", argv[i], &r)) {
+			rc = EXIT_ARROW_ERROR;
+			continue;
+		}
+		json_array_append_new(all, inspect_one(&r));
+		store_free(&r);
+	}
+	text = json_dumps(all, JSON_INDENT(4));
+	if (text)
+		puts(text);
+	free(text);
+	json_decref(all);
+	return rc;
+}
