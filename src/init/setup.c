@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -15,7 +16,20 @@
 #include "common/protocol.h"
 #include "init.h"
 
-#define PORT_WAIT_MS 10000
+/*
+ * Ports and hvc1 appear asynchronously after the driver handshake, which on a
+ * loaded host (many Arrows booting at once, or emulation) can take seconds.
+ * The host always sets them up, so waiting long costs nothing when all is well.
+ */
+#define PORT_WAIT_S 120
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static void mount_one(const char *src, const char *dst, const char *type, unsigned long flags,
 		      const char *data)
@@ -86,9 +100,10 @@ static int find_port(const char *want, char *dev, size_t devlen)
 static int open_port(const char *name, int flags)
 {
 	struct timespec ms = { 0, 1000000 };
+	uint64_t deadline = now_ms() + PORT_WAIT_S * 1000;
 	char dev[300];
 
-	for (int waited = 0; waited < PORT_WAIT_MS; waited++) {
+	while (now_ms() < deadline) {
 		if (find_port(name, dev, sizeof(dev))) {
 			int fd = open(dev, flags | O_CLOEXEC | O_NOCTTY);
 
@@ -128,9 +143,10 @@ void app_exec(const struct runcfg *cfg, int in, int out, int err, int report_fd)
 	if (cfg->tty) {
 		/* hvc1 appears once the driver has set up the console port. */
 		struct timespec ms = { 0, 1000000 };
+		uint64_t deadline = now_ms() + PORT_WAIT_S * 1000;
 		int t = -1;
 
-		for (int waited = 0; t < 0 && waited < PORT_WAIT_MS; waited++) {
+		while (t < 0 && now_ms() < deadline) {
 			t = open(ARROW_TTY_DEVICE, O_RDWR);
 			if (t < 0)
 				nanosleep(&ms, NULL);

@@ -4,8 +4,10 @@ They need a /dev/kvm that boots a standard guest; scripts/integration.sh runs th
 inside the helper VM (`arrow machine`) where the host's KVM cannot.
 """
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -78,6 +80,44 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "host_only" not in item.keywords:
                 item.add_marker(pytest.mark.skip(reason=problem))
+
+
+@pytest.fixture(autouse=True)
+def state_root():
+    """Each test gets its own state root (ARROW_ROOT), short enough for socket paths.
+
+    Yields its path; at the end no file under it may still be open by any process.
+    """
+    root = tempfile.mkdtemp(prefix="ar-", dir="/tmp")
+    old = os.environ.get("ARROW_ROOT")
+    os.environ["ARROW_ROOT"] = root
+    try:
+        yield root
+    finally:
+        if old is None:
+            del os.environ["ARROW_ROOT"]
+        else:
+            os.environ["ARROW_ROOT"] = old
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def open_files_under(path):
+    """(pid, fd target) for every descriptor of any process that points under path."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                except OSError:
+                    continue
+                if target.startswith(path + "/"):
+                    found.append((int(pid), target))
+        except OSError:
+            pass
+    return found
 
 
 def pytest_configure(config):
