@@ -2,14 +2,31 @@
 /* arrowh: the Arrow micro-hypervisor. One process runs one Arrow. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "common/kvmprobe.h"
+#include "common/statedir.h"
 #include "config.h"
 #include "session.h"
 
 #define EXIT_ARROW_ERROR 125
 
 static struct session session; /* large (device buffers): keep it off the stack */
+
+/*
+ * An Arrow that never ran leaves nothing behind in the foreground; when detached,
+ * `arrow run -d` shows arrowh.log and removes the directory itself.
+ */
+static void forget_arrow(const struct arrowh_config *cfg)
+{
+	char path[4200];
+
+	if (!cfg->state_dir || cfg->detached)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, STATE_FILE);
+	if (access(path, F_OK) < 0) /* never someone else's Arrow that did run */
+		statedir_remove(cfg->state_dir);
+}
 
 int main(int argc, char *argv[])
 {
@@ -34,6 +51,7 @@ int main(int argc, char *argv[])
 	if (why) {
 		fprintf(stderr, "arrowh: %s; run Arrows inside the helper VM: arrow machine -- arrow run ...\n",
 			why);
+		forget_arrow(&cfg);
 		return EXIT_ARROW_ERROR;
 	}
 
@@ -44,7 +62,9 @@ int main(int argc, char *argv[])
 	if (cfg.timing && session.t_arrowh)
 		session_print_timing(&session);
 	session_destroy(&session);
-	if (session.managed)
+	if (session.managed && session.sf.started_ns)
 		session_record_exit(&session, status);
+	else if (cfg.state_dir && session.sf.lock_fd >= 0)
+		forget_arrow(&cfg); /* it never ran: nothing to keep */
 	return status;
 }

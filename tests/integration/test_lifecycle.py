@@ -254,3 +254,15 @@ def test_clear_errors_for_bad_references_names_and_flags(state_root):
     assert r.returncode == 125 and b"invalid --time 'soon'" in r.stderr
     r = arrow("run", "-u", "alice", BUSYBOX, "true")
     assert r.returncode == 125 and b"invalid --user 'alice'" in r.stderr
+
+
+def test_an_arrow_that_cannot_start_leaves_nothing_behind(state_root):
+    # 32 MiB is refused by arrowh before boot (kernel + initramfs need more)
+    r = arrow("run", "--memory", "32m", BUSYBOX, "true")
+    assert r.returncode == 125 and b"too little" in r.stderr
+    r = arrow("run", "-d", "--name", "small", "--memory", "32m", BUSYBOX, "true")
+    assert r.returncode == 125
+    assert b"too little" in r.stderr and b"did not start" in r.stderr
+    assert r.stdout == b""
+    assert ok("ps", "-aq") == ""
+    assert os.listdir(state_root) == [".lock"]
