@@ -5,7 +5,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 arrow=build/bin/arrow
-pytest="/usr/bin/python3 -m pytest -v --durations=10 -o cache_dir=build/pytest-cache"
+cache=build/pytest-cache
+pytest="/usr/bin/python3 -m pytest -v --durations=10 -o cache_dir=$cache"
 
 echo "== host checks (machine mode, KVM probe)"
 $pytest -p no:cacheprovider tests/host
@@ -15,12 +16,25 @@ if [ ! -e /sys/module/kvm_pvm ] && [ -e /dev/kvm ]; then
 	exec $pytest tests/integration
 fi
 
-echo "== integration tests inside the helper VM: this host's /dev/kvm cannot boot a standard guest"
-if $arrow machine -- $pytest tests/integration; then
-	exit 0
-fi
 # A helper VM session can go bad (inner guests stall; docs/machine.md, "Known
-# problem"). Tests that failed get one more chance in a fresh helper VM; a real
-# bug fails there too. The first run's failures stay above for the record.
-echo "== retrying the tests that failed above in a fresh helper VM (see docs/machine.md)"
-exec $arrow machine -- $pytest --last-failed --last-failed-no-failures none tests/integration
+# problem"), and then every later test in it would time out. So the tests run
+# stepwise (pytest --sw): a failure ends the helper session, and a fresh helper
+# goes on from the failed test. The same test failing twice in a row is a real
+# failure; every failure stays in the output.
+echo "== integration tests inside the helper VM: this host's /dev/kvm cannot boot a standard guest"
+rm -rf "$cache/v/cache/stepwise"
+last=
+for attempt in 1 2 3 4 5; do
+	if $arrow machine -- $pytest --sw tests/integration; then
+		exit 0
+	fi
+	failed=$(cat "$cache/v/cache/stepwise" 2>/dev/null || echo unknown)
+	if [ "$failed" = "$last" ] || [ "$failed" = unknown ] || [ "$failed" = null ]; then
+		echo "== $failed failed again in a fresh helper VM: a real failure"
+		exit 1
+	fi
+	last=$failed
+	echo "== $failed failed; going on from it in a fresh helper VM (attempt $((attempt + 1)); see docs/machine.md)"
+done
+echo "== too many helper VM sessions failed"
+exit 1
