@@ -149,7 +149,8 @@ static bool tail_start(const char *p, size_t len, long tail, size_t *cut)
 				continue;
 			}
 			trailing = false;
-			if (++lines > tail) {
+			/* the n-th newline from the end starts the n-th line from the end */
+			if (++lines >= tail) {
 				/* Start right after this newline: split the record there. */
 				*cut = offs[r] + sizeof(h) + i + 1;
 				free(offs);
@@ -190,6 +191,10 @@ static void print_from_cut(struct out_state *o, struct buf *b, size_t cut, size_
 		struct streamrec_hdr h;
 
 		memcpy(&h, b->p + p, sizeof(h));
+		if (cut <= p + sizeof(h)) { /* the cut falls between records */
+			*pos = p;
+			break;
+		}
 		if (cut < p + sizeof(h) + h.len) {
 			emit(o, &h, b->p + cut, p + sizeof(h) + h.len - cut);
 			*pos = p + sizeof(h) + h.len;

@@ -377,8 +377,12 @@ static int exit_status(struct loop *l)
 	case VM_STOP_GUEST_RESET:
 		if (s->app_exited)
 			return s->app_status;
-		fprintf(stderr, "arrowh: the guest stopped before the app exited "
-				"(kernel panic or ainit failure)\n");
+		if (s->vm.reset_kind && s->vm.reset_rip)
+			fprintf(stderr, "arrowh: the guest stopped before the app exited: %s at rip %#llx\n",
+				s->vm.reset_kind, (unsigned long long)s->vm.reset_rip);
+		else
+			fprintf(stderr, "arrowh: the guest stopped before the app exited: %s\n",
+				s->vm.reset_kind ? s->vm.reset_kind : "kernel panic or ainit failure");
 		print_klog_tail(s);
 		return EXIT_ARROW_ERROR;
 	default:

@@ -130,8 +130,14 @@ static void i8042_write(void *opaque, uint64_t off, const void *data, uint32_t l
 {
 	struct session *s = opaque;
 
-	if (off == 0 && len == 1 && *(const uint8_t *)data == 0xfe)
+	if (off == 0 && len == 1 && *(const uint8_t *)data == 0xfe) {
+		const char *none = NULL;
+
+		__atomic_compare_exchange_n(&s->vm.reset_kind, &none,
+					    "reset request (a kernel panic, or ainit gave up)", false,
+					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 		vm_request_stop(&s->vm, VM_STOP_GUEST_RESET);
+	}
 }
 
 static void i8042_read(void *opaque, uint64_t off, void *data, uint32_t len)

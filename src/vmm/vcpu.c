@@ -13,6 +13,19 @@ static void kick_handler(int sig)
 	(void)sig; /* only here to interrupt KVM_RUN */
 }
 
+/* Remember how the guest went down, for the message when it did so before the app exited. */
+static void note_reset(struct vm *vm, struct vcpu *v, const char *kind)
+{
+	struct kvm_regs regs;
+	const char *none = NULL;
+
+	if (!__atomic_compare_exchange_n(&vm->reset_kind, &none, kind, false, __ATOMIC_SEQ_CST,
+					 __ATOMIC_SEQ_CST))
+		return;
+	if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0)
+		vm->reset_rip = regs.rip;
+}
+
 static void handle_io(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
@@ -97,6 +110,9 @@ static void *vcpu_thread(void *arg)
 		case KVM_EXIT_SHUTDOWN:
 		case KVM_EXIT_SYSTEM_EVENT:
 		case KVM_EXIT_HLT:
+			note_reset(vm, v, v->run->exit_reason == KVM_EXIT_SHUTDOWN ? "triple fault"
+					  : v->run->exit_reason == KVM_EXIT_HLT ? "halt with interrupts off"
+										: "system event");
 			vm_request_stop(vm, VM_STOP_GUEST_RESET);
 			break;
 		default:

@@ -46,6 +46,8 @@ struct vm {
 	int stop_fd; /* eventfd: written once when the VM stops */
 	pthread_mutex_t stop_lock;
 	enum vm_stop_reason stop_reason;
+	const char *reset_kind; /* VM_STOP_GUEST_RESET: "triple fault", "reset request"... */
+	uint64_t reset_rip;     /* where the vCPU that reset was, if known */
 	uint64_t t_first_run_ns; /* CLOCK_MONOTONIC of the boot vCPU's first KVM_RUN */
 };
 
