@@ -162,6 +162,24 @@ static void test_handshake_and_data(void **state)
 	assert_int_equal(sunk_len, 11);
 	assert_memory_equal(sunk, "hello world", 11);
 	assert_false(rd(0x070) & 64);
+
+	/* Input queued before the guest opens the port, then end of input: the guest must get
+	 * the bytes first and the close (PORT_OPEN 0) only after them. */
+	assert_int_equal(vconsole_port_send(&con, 1, "abc", 3), 0);
+	vconsole_port_set_host_connected(&con, 1, false);
+	assert_int_equal(used_idx(2), 4); /* no close yet: bytes are pending */
+	post(4, 0, 0xb0000, 64, 2 /* WRITE */);
+	msg = (typeof(msg)){ 1, 6, 1 }; /* the guest opens port 1 */
+	memcpy(ctl_out + 128, &msg, sizeof(msg));
+	post(3, 2, 0x80000 + 128, sizeof(msg), 0);
+	wr(0x050, 3);
+	assert_int_equal(used_idx(4), 1);
+	assert_memory_equal(mem + 0xb0000, "abc", 3);
+	assert_int_equal(used_idx(2), 5);
+	memcpy(&got, ctl_in + 4 * 64, sizeof(got));
+	assert_int_equal(got.event, 6); /* PORT_OPEN 0: end of input, after the data */
+	assert_int_equal(got.value, 0);
+	assert_int_equal(got.id, 1);
 }
 
 static void test_hostile_chain_stops_only_the_device(void **state)

@@ -176,6 +176,13 @@ static void flush_pending(struct vconsole *c, unsigned int port)
 	}
 	if (pushed)
 		virtio_mmio_notify_used(c->t, port_rxq(port));
+	/* End of input goes after the last byte, never before it. */
+	if (p->close_when_flushed && !p->pending_len) {
+		p->close_when_flushed = 0;
+		p->host_connected = 0;
+		if (p->ready)
+			send_ctrl(c, port, CTL_PORT_OPEN, 0, NULL);
+	}
 }
 
 static void handle_ctrl_msg(struct vconsole *c, const struct ctl_hdr *h)
@@ -393,7 +400,10 @@ void vconsole_port_set_host_connected(struct vconsole *c, unsigned int port, boo
 	if (port >= c->nr_ports)
 		return;
 	pthread_mutex_lock(&c->t->lock);
-	if (c->ports[port].host_connected != connected) {
+	if (!connected && c->ports[port].pending_len) {
+		c->ports[port].close_when_flushed = 1; /* flush_pending closes it */
+	} else if (c->ports[port].host_connected != connected) {
+		c->ports[port].close_when_flushed = 0;
 		c->ports[port].host_connected = connected;
 		if (c->ports[port].ready)
 			send_ctrl(c, port, CTL_PORT_OPEN, connected, NULL);

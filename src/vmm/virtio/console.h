@@ -35,6 +35,7 @@ struct vcon_port {
 	uint8_t host_connected;
 	uint8_t guest_connected;
 	uint8_t ready; /* guest acknowledged PORT_ADD */
+	uint8_t close_when_flushed; /* host closed the port with bytes still pending */
 	uint16_t rows, cols; /* console ports: terminal size, 0 if unknown */
 	vcon_sink_fn *sink;
 	void *sink_opaque;
