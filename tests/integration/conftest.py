@@ -26,6 +26,25 @@ def guest(name):
     return os.path.join(GUEST, name)
 
 
+def detached_reports():
+    """Stop this test's detached Arrows hard (each arrowh then reports where its vCPUs were)
+    and return what they wrote to their arrowh.log."""
+    root = os.environ.get("ARROW_ROOT")
+    text = ""
+    if not root or not os.path.isdir(root):
+        return text
+    running = subprocess.run([ARROW, "ps", "-q", "--no-trunc"], capture_output=True,
+                             timeout=60).stdout.split()
+    if running:
+        subprocess.run([ARROW, "kill", *[i.decode() for i in running]], capture_output=True,
+                       timeout=60)
+    for id_ in sorted(os.listdir(root)):
+        log = os.path.join(root, id_, "arrowh.log")
+        if os.path.exists(log) and os.path.getsize(log):
+            text += f"\n--- arrowh.log of {id_[:12]}:\n" + open(log, errors="replace").read()
+    return text
+
+
 def arrow(*args, input=None, timeout=TIMEOUT, **kw):
     """Run the arrow CLI; returns CompletedProcess with bytes stdout/stderr.
 
@@ -47,7 +66,8 @@ def arrow(*args, input=None, timeout=TIMEOUT, **kw):
             p.kill()
             out, err = p.communicate()
         pytest.fail(f"arrow {' '.join(args)} did not finish in {timeout}s "
-                    f"({len(out)} bytes of stdout came); stderr: {err.decode(errors='replace')}")
+                    f"({len(out)} bytes of stdout came); stderr: {err.decode(errors='replace')}"
+                    + detached_reports())
     return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
 
