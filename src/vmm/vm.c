@@ -142,6 +142,7 @@ int vm_setup_vcpus(struct vm *vm, uint64_t entry)
 			ret = cpu_setup_fpu_lapic(vm->vcpus[i].fd);
 	}
 	/* Application processors wait for INIT/SIPI in the in-kernel LAPIC. */
+	vm->entry_rip = entry;
 	if (!ret)
 		ret = cpu_setup_boot_regs(vm->vcpus[0].fd, entry);
 	free(cpuid);
@@ -212,10 +213,11 @@ void vm_report_vcpus(struct vm *vm)
 		}
 		fprintf(stderr,
 			"arrowh: vCPU %u stopped at rip %#llx (%s, interrupts %s, "
-			"pending vector %d, in service %d)\n",
+			"pending vector %d, in service %d)%s\n",
 			i, (unsigned long long)regs.rip,
 			mp.mp_state == KVM_MP_STATE_HALTED ? "halted" : "running",
-			regs.rflags & (1u << 9) ? "on" : "off", irr, isr);
+			regs.rflags & (1u << 9) ? "on" : "off", irr, isr,
+			i == 0 && regs.rip == vm->entry_rip ? "; it never ran guest code" : "");
 	}
 }
 

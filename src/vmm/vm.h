@@ -49,6 +49,7 @@ struct vm {
 	const char *reset_kind; /* VM_STOP_GUEST_RESET: "triple fault", "reset request"... */
 	uint64_t reset_rip;     /* where the vCPU that reset was, if known */
 	uint64_t t_first_run_ns; /* CLOCK_MONOTONIC of the boot vCPU's first KVM_RUN */
+	uint64_t entry_rip;      /* where the boot vCPU starts */
 };
 
 int vm_create(struct vm *vm, uint64_t mem_bytes, unsigned int nr_vcpus)
