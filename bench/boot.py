@@ -81,6 +81,14 @@ def summary(samples):
             "stdev_ms": round(statistics.pstdev(samples) * 1000, 1), "runs": len(samples)}
 
 
+def write_result(path, result):
+    """Write a result file atomically and show it."""
+    with open(path + ".tmp", "w") as f:
+        json.dump(result, f, indent=2)
+    os.replace(path + ".tmp", path)
+    print(json.dumps(result, indent=2))
+
+
 def rss_kib(pid, guest_bytes):
     """(total RSS, RSS of the guest-RAM mapping) in KiB from /proc/PID/smaps."""
     total = guest = 0
@@ -195,10 +203,7 @@ def main():
                          "initramfs_hello": os.path.getsize(initramfs)},
     }
     subprocess.run(["rm", "-rf", tmp])
-    with open(output + ".tmp", "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(output + ".tmp", output)
-    print(json.dumps(result, indent=2))
+    write_result(output, result)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ starting; procps `ps -e` over the same number of extra processes, for listing.
 
     bench/lifecycle.py ENVIRONMENT-NAME OUTPUT.json
 """
-import json
 import os
 import shutil
 import statistics
@@ -16,7 +15,7 @@ import sys
 import tempfile
 import time
 
-from boot import ARROW, KERNEL, ROOT, summary
+from boot import ARROW, KERNEL, summary, write_result
 
 BUSYBOX = "/bin/busybox"
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
@@ -87,10 +86,7 @@ def main():
                     "arrow ps -a": summary(ps_all), "arrow ps (none running)": summary(ps_running),
                     "arrow ps -a --format json": summary(ps_json), "procps ps -e": summary(procps)},
     }
-    with open(out_path + ".tmp", "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(out_path + ".tmp", out_path)
-    print(json.dumps(result, indent=2))
+    write_result(out_path, result)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/statedir.h"
@@ -14,33 +12,7 @@
 
 int attach_connect(const struct arrow_rec *r, bool with_stdin)
 {
-	struct sockaddr_un sa;
-	struct hostctl_req req = { .magic = HOSTCTL_MAGIC, .type = HOSTCTL_ATTACH,
-				   .arg = with_stdin ? HOSTCTL_ATTACH_STDIN : 0 };
-	int fd, ret;
-
-	int dir_fd;
-
-	ret = statedir_sockaddr(r->dir, &sa, &dir_fd);
-	if (ret)
-		return ret;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		ret = -errno;
-		if (dir_fd >= 0)
-			close(dir_fd);
-		return ret;
-	}
-	ret = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	if (dir_fd >= 0)
-		close(dir_fd);
-	if (ret < 0 ||
-	    send(fd, &req, sizeof(req), MSG_NOSIGNAL) != sizeof(req)) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
-	return fd;
+	return store_connect(r, HOSTCTL_ATTACH, with_stdin ? HOSTCTL_ATTACH_STDIN : 0);
 }
 
 static int write_all(int fd, const char *p, size_t len)

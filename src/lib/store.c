@@ -357,34 +357,35 @@ int store_wait_gone(const struct arrow_rec *r, int timeout_ms)
 	return 0;
 }
 
-int store_request(const struct arrow_rec *r, uint32_t type, uint32_t arg)
+int store_connect(const struct arrow_rec *r, uint32_t type, uint32_t arg)
 {
-	struct sockaddr_un sa;
 	struct hostctl_req req = { .magic = HOSTCTL_MAGIC, .type = type, .arg = arg };
-	struct hostctl_reply rep;
-	int fd, ret;
-
-	int dir_fd;
+	struct sockaddr_un sa;
+	int fd, dir_fd, ret;
 
 	ret = statedir_sockaddr(r->dir, &sa, &dir_fd);
 	if (ret)
 		return ret;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
+	ret = fd < 0 ? -errno : 0;
+	if (!ret && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		ret = -errno;
-		if (dir_fd >= 0)
-			close(dir_fd);
-		return ret;
-	}
-	ret = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	if (!ret && send(fd, &req, sizeof(req), MSG_NOSIGNAL) != sizeof(req))
+		ret = -errno;
 	if (dir_fd >= 0)
 		close(dir_fd);
-	if (ret < 0 ||
-	    send(fd, &req, sizeof(req), MSG_NOSIGNAL) != sizeof(req)) {
-		ret = -errno;
+	if (ret && fd >= 0)
 		close(fd);
-		return ret;
-	}
+	return ret ? ret : fd;
+}
+
+int store_request(const struct arrow_rec *r, uint32_t type, uint32_t arg)
+{
+	struct hostctl_reply rep;
+	int fd = store_connect(r, type, arg), ret;
+
+	if (fd < 0)
+		return fd;
 	ret = recv(fd, &rep, sizeof(rep), MSG_WAITALL) == sizeof(rep) ? rep.status : -ECONNRESET;
 	close(fd);
 	return ret;

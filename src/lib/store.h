@@ -51,6 +51,8 @@ int store_lookup(const char *cmd, const char *ref, struct arrow_rec *r);
 const char *store_name(const struct arrow_rec *r);
 /* Block until the Arrow's arrowh is gone (or timeout_ms passes; -1: forever). 0 or -ETIMEDOUT. */
 int store_wait_gone(const struct arrow_rec *r, int timeout_ms);
+/* Connect to the Arrow's control socket and send one request: the socket, or -errno. */
+int store_connect(const struct arrow_rec *r, uint32_t type, uint32_t arg);
 /* Send one request to the Arrow's control socket; returns its reply status or -errno. */
 int store_request(const struct arrow_rec *r, uint32_t type, uint32_t arg);
 /* Delete the Arrow's directory (lock held by the caller). */

@@ -45,21 +45,13 @@ int hub_listen(struct hub *h, const char *dir)
 	return ret;
 }
 
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Lock held. A client that cannot take a whole record now is cut off: a slow
  * reader must never stall the app (the log keeps everything). */
 static void send_record(struct hub_client *c, int stream, const struct iovec *iov, unsigned int n,
 			size_t len)
 {
 	struct streamrec_hdr hdr = { .magic = STREAMREC_MAGIC, .stream = (uint8_t)stream,
-				     .len = (uint32_t)len, .time_ns = realtime_ns() };
+				     .len = (uint32_t)len, .time_ns = statedir_realtime_ns() };
 	struct iovec v[VIRTQ_MAX_SEGS + 1];
 	struct msghdr m = { .msg_iov = v, .msg_iovlen = n + 1 };
 	ssize_t w;

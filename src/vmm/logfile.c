@@ -9,16 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/statedir.h"
 #include "common/streamrec.h"
 #include "virtio/queue.h"
-
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 int logfile_open(struct logfile *l, const char *path, uint64_t max_size, unsigned int max_files)
 {
@@ -87,7 +80,7 @@ void logfile_write(struct logfile *l, int stream, const struct iovec *iov, unsig
 		   size_t len)
 {
 	struct streamrec_hdr h = { .magic = STREAMREC_MAGIC, .stream = (uint8_t)stream,
-				   .len = (uint32_t)len, .time_ns = realtime_ns() };
+				   .len = (uint32_t)len, .time_ns = statedir_realtime_ns() };
 	struct iovec v[VIRTQ_MAX_SEGS + 1];
 	int ret = 0;
 
