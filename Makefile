@@ -14,7 +14,7 @@ CFLAGS     += -std=gnu11 $(WARN) -D_GNU_SOURCE -DARROW_VERSION='"$(VERSION)"' -I
 VMM_LDFLAGS := -static -pthread
 
 VMM_SRCS := $(wildcard src/vmm/*.c src/vmm/arch/x86/*.c src/vmm/virtio/*.c src/vmm/hw/*.c) \
-	    src/common/kvmprobe.c src/common/statedir.c
+	    src/common/kvmprobe.c src/common/statedir.c src/common/macaddr.c
 VMM_OBJS := $(VMM_SRCS:%.c=$(BUILD)/obj/%.o)
 VMM_LIB_OBJS := $(filter-out $(BUILD)/obj/src/vmm/main.o,$(VMM_OBJS))
 
@@ -23,13 +23,13 @@ LIB_SRCS := $(wildcard src/lib/*.c)
 CLI_SRCS := $(wildcard src/cli/*.c)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) \
 	    $(COMMON_SRCS:%.c=$(BUILD)/obj/%.o)
-CLI_LIBS := -larchive -lcrypto -ljansson
+CLI_LIBS := -larchive -lcrypto -ljansson -lnftables
 
 INIT_SRCS := $(wildcard src/init/*.c) src/common/runcfg.c
 
 LIBDIR   := $(BUILD)/lib/arrow
 BINS     := $(BUILD)/bin/arrowh $(BUILD)/bin/arrow
-GUEST    := $(LIBDIR)/ainit $(LIBDIR)/vmlinux
+GUEST    := $(LIBDIR)/ainit $(LIBDIR)/vmlinux $(LIBDIR)/vmlinux-net
 MACHINE  := $(LIBDIR)/machine/bzImage $(LIBDIR)/machine/initramfs.cpio
 TESTPROGS := $(patsubst tests/guest/%.c,$(BUILD)/tests/guest/%,$(wildcard tests/guest/*.c))
 
@@ -64,6 +64,12 @@ $(LIBDIR)/ainit: $(INIT_SRCS) $(wildcard src/init/*.h src/common/*.h)
 # The guest kernel and the helper kernel: cached outside the tree by kernel/build.sh.
 $(LIBDIR)/vmlinux: kernel/arrow.config kernel/build.sh
 	kernel/build.sh kernel/arrow.config vmlinux $@
+# The same kernel plus IPv4 and virtio-net, booted only by Arrows that have a network.
+$(BUILD)/kernel/arrow-net.config: kernel/arrow.config kernel/net.config
+	@mkdir -p $(dir $@)
+	cat $^ >$@
+$(LIBDIR)/vmlinux-net: $(BUILD)/kernel/arrow-net.config kernel/build.sh
+	kernel/build.sh $< vmlinux $@
 $(LIBDIR)/machine/bzImage: kernel/machine.config kernel/build.sh
 	kernel/build.sh kernel/machine.config bzImage $@
 $(LIBDIR)/machine/initramfs.cpio: machine/init machine/mkinitramfs.sh
@@ -87,7 +93,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/arrow/machine
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 $(LIBDIR)/ainit $(DESTDIR)$(PREFIX)/lib/arrow/
-	install -m 644 $(LIBDIR)/vmlinux $(DESTDIR)$(PREFIX)/lib/arrow/
+	install -m 644 $(LIBDIR)/vmlinux $(LIBDIR)/vmlinux-net $(DESTDIR)$(PREFIX)/lib/arrow/
 	install -m 644 $(MACHINE) $(DESTDIR)$(PREFIX)/lib/arrow/machine/
 
 uninstall:

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 
 struct arrow_rec;
 
@@ -22,6 +23,22 @@ int cmd_kill(int argc, char *argv[]);
 int cmd_rm(int argc, char *argv[]);
 int cmd_wait(int argc, char *argv[]);
 int cmd_inspect(int argc, char *argv[]);
+
+int cmd_network(int argc, char *argv[]);
+int cmd_release(int argc, char *argv[]);
+
+/* arrow run's network part (run-net.c) */
+struct run_opts;
+struct net_attach;
+/* The network an Arrow joins: --network, else 'arrow' for root and 'none' for others. */
+const char *run_network(const struct run_opts *o);
+/* Join it; prints the error and returns 125 on failure. */
+int run_net_attach(const struct run_opts *o, const char *id, const char *name, const char *dir,
+		   struct net_attach *na);
+/* ainit's records: address, gateway, nameservers, peers. */
+int run_net_config(const struct run_opts *o, const struct net_attach *na, char **buf, size_t *len);
+/* config.json's "network" object. */
+json_t *run_net_json(const struct net_attach *na);
 
 /* "Unknown option" for VERB: prints it with the help hint, returns 125. */
 int bad_option(const char *verb, const char *opt);

@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "common/statedir.h"
 #include "common/streamrec.h"
+#include "lib/netstore.h"
 #include "lib/store.h"
 
 #define HARD_STOP_WAIT_MS 5000
@@ -229,6 +230,7 @@ int cmd_rm(int argc, char *argv[])
 	}
 	if (need_arrows("rm", argc))
 		return EXIT_ARROW_ERROR;
+	net_prune(); /* addresses and ports of Arrows whose arrowh was killed */
 	for (int i = optind; i < argc; i++) {
 		struct arrow_rec r;
 		int lock, ret;
@@ -352,7 +354,7 @@ static json_t *inspect_one(const struct arrow_rec *r)
 	return json_pack(
 		"{s:s, s:s, s:o, s:O?, s:O?, s:{s:s, s:b, s:i, s:i, s:o, s:o}, "
 		"s:{s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}, "
-		"s:{s:O?, s:O?, s:O?}, s:s, s:s}",
+		"s:{s:O?, s:O?, s:O?}, s:O?, s:s, s:s}",
 		"Id", r->id, "Name", store_name(r), "Created", iso_time(r->created_ns),
 		"Path", json_object_get(cfg, "program"), "Args", json_object_get(cfg, "args"),
 		"State", "Status", arrow_state_name(r), "Running", r->status == ST_RUNNING,
@@ -366,7 +368,7 @@ static json_t *inspect_one(const struct arrow_rec *r)
 		"Argv0", json_object_get(cfg, "argv0"), "Detached", json_object_get(cfg, "detached"),
 		"HostConfig", "MemoryMiB", json_object_get(cfg, "memory_mib"), "Cpus",
 		json_object_get(cfg, "cpus"), "AutoRemove", json_object_get(cfg, "auto_remove"),
-		"StateDir", r->dir, "LogPath", log);
+		"NetworkSettings", json_object_get(cfg, "network"), "StateDir", r->dir, "LogPath", log);
 }
 
 static const char inspect_usage[] =

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "common/statedir.h"
+#include "lib/netstore.h"
 #include "lib/store.h"
 
 static const char usage[] =
@@ -96,20 +97,36 @@ static void command_text(const struct arrow_rec *r, char *out, size_t len, bool 
 		snprintf(out + 19, len - 19, "...\"");
 }
 
+/* "0.0.0.0:8080->80/tcp, ..." while the Arrow runs. */
+static void ports_text(const struct arrow_rec *r, char *out, size_t len)
+{
+	json_t *ports = json_object_get(json_object_get(r->config, "network"), "ports"), *p;
+	size_t i, used = 0;
+
+	out[0] = '\0';
+	if (r->status != ST_RUNNING)
+		return;
+	json_array_foreach(ports, i, p)
+		if (used < len)
+			used += (size_t)snprintf(out + used, len - used, "%s%s", i ? ", " : "",
+						 json_string_value(p) ?: "");
+}
+
 static void print_json(const struct arrow_rec *r)
 {
-	char status[128], cmd[4096];
+	char status[128], cmd[4096], ports[1024];
 	json_t *o;
 	char *text;
 
 	arrow_status_text(r, status, sizeof(status));
 	command_text(r, cmd, sizeof(cmd), false);
-	o = json_pack("{s:s, s:s, s:s?, s:s, s:I, s:s, s:s, s:i, s:i}", "ID", r->id, "Names",
+	ports_text(r, ports, sizeof(ports));
+	o = json_pack("{s:s, s:s, s:s?, s:s, s:I, s:s, s:s, s:i, s:i, s:s}", "ID", r->id, "Names",
 		      store_name(r), "Program",
 		      json_string_value(json_object_get(r->config, "program")), "Command", cmd,
 		      "CreatedAt", (json_int_t)(r->created_ns / 1000000000ull), "State",
 		      arrow_state_name(r), "Status", status, "ExitCode",
-		      r->status == ST_EXITED ? r->exit_code : 0, "Pid", r->pid);
+		      r->status == ST_EXITED ? r->exit_code : 0, "Pid", r->pid, "Ports", ports);
 	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	if (text)
 		puts(text);
@@ -117,7 +134,7 @@ static void print_json(const struct arrow_rec *r)
 	json_decref(o);
 }
 
-#define PS_COLS 6
+#define PS_COLS 7
 
 /* Columns as wide as their widest cell, three spaces apart (docker's layout). */
 static void print_table(const struct arrow_rec *list, int n, bool all, bool trunc)
@@ -148,6 +165,7 @@ static void print_table(const struct arrow_rec *list, int n, bool all, bool trun
 		human_duration(since(r->created_ns), d, sizeof(d));
 		snprintf(cells[rows][4], 256, "%s ago", d);
 		arrow_status_text(r, cells[rows][5], 256);
+		ports_text(r, cells[rows][6], 256);
 		rows++;
 	}
 	for (int i = 0; i < rows; i++)
@@ -205,6 +223,7 @@ int cmd_ps(int argc, char *argv[])
 			argv[optind]);
 		return EXIT_ARROW_ERROR;
 	}
+	net_prune(); /* addresses and ports of Arrows whose arrowh was killed */
 	n = store_list(&list);
 	if (n < 0) {
 		fprintf(stderr, "arrow ps: cannot read %s: %s\n", store_root(), strerror(-n));

@@ -19,6 +19,7 @@
 #include "lib/paths.h"
 #include "lib/piece.h"
 #include "lib/runopts.h"
+#include "lib/netstore.h"
 #include "lib/store.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -107,10 +108,10 @@ static bool env_has(const struct run_opts *o, const char *key)
 	return false;
 }
 
-static int build_config(const struct run_opts *o, const char *guest_prog, const char *argv0,
-			char **buf, size_t *len)
+static int build_config(const struct run_opts *o, const struct net_attach *na,
+			const char *hostname, const char *guest_prog, const char *argv0, char **buf,
+			size_t *len)
 {
-	const char *hostname = o->hostname ? o->hostname : "arrow";
 	char *kv = NULL;
 	int ret = 0;
 
@@ -155,6 +156,8 @@ static int build_config(const struct run_opts *o, const char *guest_prog, const 
 	}
 	if (o->tty)
 		ret |= runcfg_append(buf, len, RUNCFG_TTY, "1");
+	if (na)
+		ret |= run_net_config(o, na, buf, len);
 	return ret ? -ENOMEM : 0;
 }
 
@@ -241,7 +244,7 @@ static int register_arrow(const struct run_opts *o, const char *prog_path, struc
 			"program", o->program, "path", prog_path,
 			"args", string_array(o->args, o->nr_args), "env", env,
 			"workdir", o->workdir ? o->workdir : "/", "user", o->user,
-			"hostname", o->hostname ? o->hostname : "arrow",
+			"hostname", o->hostname ? o->hostname : a->name,
 			"memory_mib", (json_int_t)o->memory_mib, "cpus", (int)o->cpus,
 			"auto_remove", o->remove, "detached", o->detach, "interactive", o->interactive,
 			"tty", o->tty, "argv0", o->argv0);
@@ -260,10 +263,32 @@ static int register_arrow(const struct run_opts *o, const char *prog_path, struc
 
 static void unregister_arrow(const struct new_arrow *a)
 {
-	int lock = store_lock();
+	int lock;
+
+	net_release(a->id);
+	lock = store_lock();
 
 	statedir_remove(a->dir);
 	store_unlock(lock);
+}
+
+/* Record the Arrow's network in its config.json (written before the network was joined). */
+static int record_network(const struct new_arrow *a, const struct net_attach *na)
+{
+	json_t *cfg;
+	char path[4200], *text;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/%s", a->dir, STATE_CONFIG_FILE);
+	cfg = json_load_file(path, 0, NULL);
+	if (!cfg)
+		return -EIO;
+	json_object_set_new(cfg, "network", run_net_json(na));
+	text = json_dumps(cfg, JSON_INDENT(2));
+	ret = text ? statedir_write_file(a->dir, STATE_CONFIG_FILE, text, strlen(text)) : -ENOMEM;
+	free(text);
+	json_decref(cfg);
+	return ret;
 }
 
 /* Copy what arrowh said before it gave up to our stderr. */
@@ -340,10 +365,13 @@ int cmd_run(int argc, char *argv[])
 	char *prog_path, *base = NULL, *prog = NULL, *config = NULL, *cfgbuf, *guest_prog;
 	char *prog_copy, *argv0, mem[32], cpus[16], t0s[32], logsize[32], logfiles[16];
 	struct new_arrow arrow;
+	struct net_attach net;
+	char tapfd[16], self[4096];
+	bool has_net;
 	void *ainit_data, *prog_data;
 	size_t ainit_len, prog_len, cfglen;
 	const char *cache = arrow_cache_dir();
-	const char *hv[48];
+	const char *hv[64];
 	int n = 0, ret;
 
 	if (runopts_parse(&o, argc, argv, err, sizeof(err))) {
@@ -366,8 +394,9 @@ int cmd_run(int argc, char *argv[])
 		return ret;
 
 	snprintf(kernel, sizeof(kernel), "%s", o.kernel ? o.kernel : "");
-	if (!o.kernel)
-		snprintf(kernel, sizeof(kernel), "%s/vmlinux", arrow_libdir());
+	has_net = strcmp(run_network(&o), "none") != 0;
+	if (!o.kernel) /* an Arrow without a network boots a kernel without an IP stack */
+		snprintf(kernel, sizeof(kernel), "%s/%s", arrow_libdir(), has_net ? "vmlinux-net" : "vmlinux");
 	if (access(kernel, R_OK) < 0) {
 		fprintf(stderr, "arrow: guest kernel %s: %s; build it with 'make' or pass --kernel PATH\n",
 			kernel, strerror(errno));
@@ -395,6 +424,20 @@ int cmd_run(int argc, char *argv[])
 		return EXIT_CANNOT_INVOKE;
 	}
 
+	/* From here on the Arrow exists: failures unregister it (and release its network). */
+	ret = register_arrow(&o, prog_path, &arrow);
+	if (ret)
+		return ret;
+	if (has_net) {
+		ret = run_net_attach(&o, arrow.id, arrow.name, arrow.dir, &net);
+		if (!ret && record_network(&arrow, &net))
+			ret = EXIT_ARROW_ERROR;
+		if (ret) {
+			unregister_arrow(&arrow);
+			return ret;
+		}
+	}
+
 	prog_copy = strdup(prog_path);
 	argv0 = basename(prog_copy);
 	if (asprintf(&guest_prog, "/app/%s", argv0) < 0)
@@ -410,7 +453,7 @@ int cmd_run(int argc, char *argv[])
 		ret = piece_cached(cache, pf, 2, &prog);
 	}
 	if (!ret)
-		ret = build_config(&o, guest_prog, argv0, &cfgbuf, &cfglen);
+		ret = build_config(&o, has_net ? &net : NULL, o.hostname ? o.hostname : arrow.name, guest_prog, argv0, &cfgbuf, &cfglen);
 	if (!ret) {
 		const struct piece_file cf[] = {
 			{ ".arrow", S_IFDIR | 0700 },
@@ -420,14 +463,11 @@ int cmd_run(int argc, char *argv[])
 	}
 	if (ret) {
 		fprintf(stderr, "arrow: cannot assemble the initramfs: %s\n", strerror(-ret));
+		unregister_arrow(&arrow);
 		return EXIT_ARROW_ERROR;
 	}
 	free(prog_data);
 	free(ainit_data);
-
-	ret = register_arrow(&o, prog_path, &arrow);
-	if (ret)
-		return ret;
 
 	snprintf(mem, sizeof(mem), "%llu", (unsigned long long)o.memory_mib);
 	snprintf(cpus, sizeof(cpus), "%u", o.cpus);
@@ -477,9 +517,30 @@ int cmd_run(int argc, char *argv[])
 		hv[n++] = "--cmdline";
 		hv[n++] = o.kernel_args;
 	}
+	if (has_net) {
+		ssize_t l = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+		self[l > 0 ? l : 0] = '\0';
+		snprintf(tapfd, sizeof(tapfd), "%d", net.tap_fd);
+		hv[n++] = "--tap-fd";
+		hv[n++] = tapfd;
+		hv[n++] = "--mac";
+		hv[n++] = net.mac;
+		/* when the Arrow ends, `arrow _release ID` gives its address and ports back */
+		hv[n++] = "--exit-hook";
+		hv[n++] = self;
+		hv[n++] = "--exit-hook";
+		hv[n++] = "_release";
+		hv[n++] = "--exit-hook";
+		hv[n++] = arrow.id;
+	}
 	hv[n] = NULL;
-	if (o.detach)
-		return start_detached(&arrow, arrowh, hv, n);
+	if (o.detach) {
+		ret = start_detached(&arrow, arrowh, hv, n);
+		if (has_net)
+			net_attach_free(&net);
+		return ret;
+	}
 	/* arrowh takes over this process: signals, stdio and the exit status are its. */
 	execv(arrowh, (char *const *)hv);
 	fprintf(stderr, "arrow: cannot start %s: %s\n", arrowh, strerror(errno));

@@ -20,6 +20,7 @@ static const char usage[] =
 	"  wait      wait for Arrows to exit and print their exit status\n"
 	"  rm        remove Arrows\n"
 	"  inspect   show Arrows' configuration and state as JSON\n"
+	"  network   create, list, inspect and remove Arrow networks\n"
 	"  machine   run a command inside the helper VM that provides KVM (machine mode)\n"
 	"  version   print the version\n"
 	"\n"
@@ -36,7 +37,7 @@ static const struct {
 	{ "run", cmd_run },	  { "ps", cmd_ps },	    { "logs", cmd_logs },
 	{ "attach", cmd_attach }, { "stop", cmd_stop },	    { "kill", cmd_kill },
 	{ "wait", cmd_wait },	  { "rm", cmd_rm },	    { "inspect", cmd_inspect },
-	{ "machine", cmd_machine },
+	{ "machine", cmd_machine }, { "network", cmd_network }, { "_release", cmd_release },
 };
 
 int main(int argc, char *argv[])

@@ -63,6 +63,22 @@ int runcfg_parse(char *buf, size_t len, struct runcfg *cfg)
 		case RUNCFG_TTY:
 			cfg->tty = !strcmp(value, "1");
 			break;
+		case RUNCFG_ADDRESS:
+			cfg->address = value;
+			break;
+		case RUNCFG_GATEWAY:
+			cfg->gateway = value;
+			break;
+		case RUNCFG_DNS:
+			if (cfg->nr_dns >= RUNCFG_MAX_DNS)
+				return -E2BIG;
+			cfg->dns[cfg->nr_dns++] = value;
+			break;
+		case RUNCFG_HOST:
+			if (cfg->nr_hosts >= RUNCFG_MAX_HOSTS || strchr(value, '\n'))
+				return -E2BIG;
+			cfg->hosts[cfg->nr_hosts++] = value;
+			break;
 		case RUNCFG_UID:
 			if (parse_id(value, &id))
 				return -EINVAL;

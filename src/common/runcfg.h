@@ -24,7 +24,14 @@ enum runcfg_tag {
 	RUNCFG_GID = 'g',      /* decimal gid */
 	RUNCFG_HOSTNAME = 'h', /* hostname */
 	RUNCFG_TTY = 't',      /* "1": the app's stdio is the terminal /dev/hvc1 */
+	RUNCFG_ADDRESS = 'i',  /* eth0's IPv4 address with prefix: "10.201.0.5/16" */
+	RUNCFG_GATEWAY = 'r',  /* the default route's gateway: "10.201.0.1" */
+	RUNCFG_DNS = 'd',      /* one nameserver for /etc/resolv.conf */
+	RUNCFG_HOST = 'H',     /* one /etc/hosts line: "IP NAME [ALIAS...]" */
 };
+
+#define RUNCFG_MAX_DNS 3
+#define RUNCFG_MAX_HOSTS 1024
 
 struct runcfg {
 	const char *program;
@@ -33,6 +40,11 @@ struct runcfg {
 	uid_t uid;
 	gid_t gid;
 	bool tty;
+	const char *address; /* NULL: no eth0 to configure */
+	const char *gateway;
+	size_t nr_dns, nr_hosts;
+	const char *dns[RUNCFG_MAX_DNS];
+	const char *hosts[RUNCFG_MAX_HOSTS];
 	size_t argc;
 	size_t envc;
 	const char *argv[RUNCFG_MAX_ITEMS + 1]; /* NULL-terminated */

@@ -15,6 +15,8 @@
 #define STATE_ROOT_LOCK ".lock"
 
 /* Write data to dir/name through dir/.name.tmp and rename; fsync-free (tmpfs). 0 or -errno. */
+/* Open (creating, 0600) and flock path exclusively, waiting: the fd, or -errno. */
+int statedir_lock_file(const char *path);
 int statedir_write_file(const char *dir, const char *name, const void *data, size_t len);
 /* Remove every entry of dir (flat: files and sockets), then dir. 0 or -errno. */
 int statedir_remove(const char *dir);

@@ -215,6 +215,7 @@ int main(void)
 	if (sethostname(cfg->hostname ? cfg->hostname : "arrow",
 			strlen(cfg->hostname ? cfg->hostname : "arrow")) < 0)
 		ainit_fatal("sethostname: %s", strerror(errno));
+	net_setup(cfg);
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);

@@ -20,6 +20,11 @@ void setup_filesystems(void);
 void ports_open(struct ports *p);
 enum app_stage { APP_STAGE_STDIO = 1, APP_STAGE_WORKDIR, APP_STAGE_IDS, APP_STAGE_EXEC };
 
+/* lo, eth0, the default route, /etc/hosts and /etc/resolv.conf from cfg. */
+void net_setup(const struct runcfg *cfg);
+/* Rewrite /etc/hosts with these peer lines ("IP NAME..."). */
+void net_write_hosts(const struct runcfg *cfg, const char *const *hosts, size_t nr_hosts);
+
 /* In the child: become the app. Writes {stage, errno} to report_fd on failure. */
 void app_exec(const struct runcfg *cfg, int in, int out, int err, int report_fd);
 

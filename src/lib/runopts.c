@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "runopts.h"
 
+#include "netstore.h"
+#include "common/macaddr.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -32,7 +35,14 @@ const char runopts_usage[] =
 	"      --cpus N          virtual CPUs (1-32); default 1\n"
 	"  -e, --env KEY=VALUE   set an environment variable (KEY alone: copy it from here)\n"
 	"  -w, --workdir DIR     working directory inside the Arrow (absolute); default /\n"
-	"      --hostname NAME   hostname inside the Arrow; default arrow\n"
+	"      --hostname NAME   hostname inside the Arrow; default the Arrow's name\n"
+	"      --network NAME    network to join (default 'arrow' as root, 'none' otherwise);\n"
+	"                        'none': no network device and no IP stack at all\n"
+	"  -p, --publish [HOSTIP:]HOSTPORT:PORT[/tcp|/udp]  publish a port on the host\n"
+	"      --ip ADDR         the Arrow's IPv4 address on its network\n"
+	"      --mac-address MAC the Arrow's MAC address; default derived from its address\n"
+	"      --dns ADDR        nameserver for /etc/resolv.conf (repeatable, up to 3);\n"
+	"                        default the host's, loopback ones left out\n"
 	"      --kernel PATH     guest kernel (vmlinux); default: the one installed with arrow\n"
 	"      --kernel-arg ARG  append ARG to the guest kernel command line (repeatable)\n"
 	"      --timing          print boot phases on stderr when the Arrow exits\n"
@@ -45,7 +55,7 @@ const char runopts_usage[] =
 static char joined[2048]; /* --kernel-arg values, space-joined */
 
 enum { OPT_CPUS = 256, OPT_KERNEL, OPT_KERNEL_ARG, OPT_TIMING, OPT_DEBUG, OPT_HOSTNAME, OPT_NAME,
-       OPT_RM, OPT_ENV_FILE, OPT_ARGV0, OPT_LOG_OPT };
+       OPT_RM, OPT_ENV_FILE, OPT_ARGV0, OPT_LOG_OPT, OPT_NETWORK, OPT_IP, OPT_MAC, OPT_DNS };
 
 static const struct option options[] = {
 	{ "memory", required_argument, NULL, 'm' },
@@ -66,6 +76,12 @@ static const struct option options[] = {
 	{ "env-file", required_argument, NULL, OPT_ENV_FILE },
 	{ "argv0", required_argument, NULL, OPT_ARGV0 },
 	{ "log-opt", required_argument, NULL, OPT_LOG_OPT },
+	{ "network", required_argument, NULL, OPT_NETWORK },
+	{ "net", required_argument, NULL, OPT_NETWORK },
+	{ "publish", required_argument, NULL, 'p' },
+	{ "ip", required_argument, NULL, OPT_IP },
+	{ "mac-address", required_argument, NULL, OPT_MAC },
+	{ "dns", required_argument, NULL, OPT_DNS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -247,7 +263,7 @@ int runopts_parse(struct run_opts *o, int argc, char *const argv[], char *err, u
 	o->cpus = 1;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+m:e:w:u:dith", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+m:e:w:u:p:dith", options, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			o->detach = true;
@@ -269,6 +285,55 @@ int runopts_parse(struct run_opts *o, int argc, char *const argv[], char *err, u
 			}
 			o->name = optarg;
 			break;
+		case OPT_NETWORK:
+			if (strcmp(optarg, "none") && !netstore_valid_name(optarg)) {
+				snprintf(err, errlen, "invalid --network '%s'", optarg);
+				return -EINVAL;
+			}
+			o->network = optarg;
+			break;
+		case 'p':
+			if (o->nr_ports >= RUNOPTS_MAX_PORTS ||
+			    port_map_parse(optarg, &o->ports[o->nr_ports])) {
+				snprintf(err, errlen, "invalid --publish '%s': expected "
+						      "[HOSTIP:]HOSTPORT:PORT[/tcp|/udp] (at most %d)",
+					 optarg, RUNOPTS_MAX_PORTS);
+				return -EINVAL;
+			}
+			o->nr_ports++;
+			break;
+		case OPT_IP: {
+			uint32_t ip;
+
+			if (ip_parse(optarg, &ip)) {
+				snprintf(err, errlen, "invalid --ip '%s': expected an IPv4 address", optarg);
+				return -EINVAL;
+			}
+			o->ip = optarg;
+			break;
+		}
+		case OPT_MAC: {
+			uint8_t mac[6];
+
+			if (mac_parse(optarg, mac)) {
+				snprintf(err, errlen, "invalid --mac-address '%s': expected a unicast "
+						      "address like 02:42:ac:11:00:02", optarg);
+				return -EINVAL;
+			}
+			o->mac = optarg;
+			break;
+		}
+		case OPT_DNS: {
+			uint32_t ip;
+
+			if (ip_parse(optarg, &ip) || o->nr_dns >= RUNOPTS_MAX_DNS) {
+				snprintf(err, errlen, "invalid --dns '%s': expected an IPv4 address (at most %d)",
+					 optarg, RUNOPTS_MAX_DNS);
+				return -EINVAL;
+			}
+			o->dns[o->nr_dns++] = optarg;
+			break;
+		}
 		case 'u':
 			if (parse_user(o, optarg)) {
 				snprintf(err, errlen, "invalid --user '%s': expected UID or UID:GID (numbers)",
@@ -374,6 +439,12 @@ int runopts_parse(struct run_opts *o, int argc, char *const argv[], char *err, u
 				snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
 			return -EINVAL;
 		}
+	}
+	if (o->network && !strcmp(o->network, "none") &&
+	    (o->nr_ports || o->ip || o->mac || o->nr_dns)) {
+		snprintf(err, errlen, "--publish, --ip, --mac-address and --dns need a network, "
+				      "not --network none");
+		return -EINVAL;
 	}
 	if (optind >= argc) {
 		snprintf(err, errlen, "'arrow run' needs a PROGRAM to run");

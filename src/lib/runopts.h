@@ -6,7 +6,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "netaddr.h"
+
 #define RUNOPTS_MAX_ENV 1024
+#define RUNOPTS_MAX_PORTS 64
+#define RUNOPTS_MAX_DNS 3
 
 struct run_opts {
 	uint64_t memory_mib;
@@ -27,6 +31,14 @@ struct run_opts {
 	bool tty;             /* -t */
 	uint64_t log_max_size; /* --log-opt max-size=, 0: default */
 	unsigned int log_max_files; /* --log-opt max-file=, 0: default */
+	/* network (docs/network.md) */
+	const char *network;  /* --network NAME; "none"; NULL: the default for this user */
+	const char *ip;       /* --ip */
+	const char *mac;      /* --mac-address */
+	struct port_map ports[RUNOPTS_MAX_PORTS]; /* -p */
+	unsigned int nr_ports;
+	const char *dns[RUNOPTS_MAX_DNS]; /* --dns */
+	unsigned int nr_dns;
 	bool timing;
 	bool debug_console;
 	bool help;

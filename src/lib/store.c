@@ -45,21 +45,9 @@ int store_ensure_root(void)
 int store_lock(void)
 {
 	char path[4200];
-	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", store_root(), STATE_ROOT_LOCK);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			int ret = -errno;
-
-			close(fd);
-			return ret;
-		}
-	}
-	return fd;
+	return statedir_lock_file(path);
 }
 
 void store_unlock(int fd)
@@ -93,7 +81,7 @@ static uint64_t json_u64(json_t *o, const char *key)
 }
 
 /* Is the Arrow's arrowh alive? It holds arrowh.lock for its whole life. */
-static bool arrowh_alive(const char *dir)
+bool store_dir_alive(const char *dir)
 {
 	char path[4200];
 	int fd;
@@ -143,7 +131,7 @@ int store_load(const char *id, struct arrow_rec *r)
 		json_decref(st);
 	}
 	/* arrowh writes "exited" before it lets go of the lock: running + free lock = killed. */
-	if (r->status == ST_RUNNING && !arrowh_alive(r->dir)) {
+	if (r->status == ST_RUNNING && !store_dir_alive(r->dir)) {
 		char buf[256];
 		int n;
 

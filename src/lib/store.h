@@ -49,6 +49,8 @@ void store_free_list(struct arrow_rec *list, int n);
 /* Resolve ref and print docker-style errors: 0 or EXIT 125 cases already reported. */
 int store_lookup(const char *cmd, const char *ref, struct arrow_rec *r);
 const char *store_name(const struct arrow_rec *r);
+/* Whether an arrowh holds the lock of the Arrow directory dir (it runs). */
+bool store_dir_alive(const char *dir);
 /* Block until the Arrow's arrowh is gone (or timeout_ms passes; -1: forever). 0 or -ETIMEDOUT. */
 int store_wait_gone(const struct arrow_rec *r, int timeout_ms);
 /* Connect to the Arrow's control socket and send one request: the socket, or -errno. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/macaddr.h"
 #include "vm.h"
 
 const char arrowh_usage[] =
@@ -31,12 +32,16 @@ const char arrowh_usage[] =
 	"  --log-max-size N    rotate the log at N bytes (default 16 MiB, 0: never)\n"
 	"  --log-max-files N   keep N log files, the current one included (default 3)\n"
 	"  --ready-fd FD       write one byte to FD once the Arrow runs, then close it\n"
+	"  --tap-fd FD         a virtio-net NIC on this tap (IFF_TAP, IFF_NO_PI, IFF_VNET_HDR)\n"
+	"  --tap NAME          a virtio-net NIC on the tap interface NAME (opened or created)\n"
+	"  --mac MAC           the NIC's address (default: random, locally administered)\n"
+	"  --exit-hook ARG     run a command when the Arrow ended; repeat for each argv entry\n"
 	"  -h, --help          this text\n"
 	"  --version           version\n";
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_MEMORY, OPT_CPUS, OPT_CMDLINE, OPT_CONSOLE_LOG, OPT_DEBUG, OPT_TIMING,
        OPT_T0, OPT_VERSION, OPT_STATE_DIR, OPT_DETACHED, OPT_ATTACH_STDIN, OPT_RM, OPT_LOG_SIZE,
-       OPT_LOG_FILES, OPT_READY_FD, OPT_TTY };
+       OPT_LOG_FILES, OPT_READY_FD, OPT_TTY, OPT_TAP_FD, OPT_TAP, OPT_MAC, OPT_EXIT_HOOK };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -56,6 +61,10 @@ static const struct option options[] = {
 	{ "log-max-size", required_argument, NULL, OPT_LOG_SIZE },
 	{ "log-max-files", required_argument, NULL, OPT_LOG_FILES },
 	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
+	{ "tap-fd", required_argument, NULL, OPT_TAP_FD },
+	{ "tap", required_argument, NULL, OPT_TAP },
+	{ "mac", required_argument, NULL, OPT_MAC },
+	{ "exit-hook", required_argument, NULL, OPT_EXIT_HOOK },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -88,6 +97,7 @@ int arrowh_config_parse(struct arrowh_config *cfg, int argc, char *const argv[],
 	cfg->log_max_size = 16ull << 20;
 	cfg->log_max_files = 3;
 	cfg->ready_fd = -1;
+	cfg->tap_fd = -1;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
@@ -174,6 +184,35 @@ int arrowh_config_parse(struct arrowh_config *cfg, int argc, char *const argv[],
 			}
 			cfg->ready_fd = (int)v;
 			break;
+		case OPT_TAP_FD:
+			if (parse_u64(optarg, 3, 65535, &v)) {
+				snprintf(err, errlen, "--tap-fd takes a descriptor number, not '%s'", optarg);
+				return -EINVAL;
+			}
+			cfg->tap_fd = (int)v;
+			break;
+		case OPT_TAP:
+			if (!*optarg || strlen(optarg) >= 16) {
+				snprintf(err, errlen, "--tap takes an interface name of 1 to 15 bytes");
+				return -EINVAL;
+			}
+			cfg->tap_name = optarg;
+			break;
+		case OPT_MAC:
+			if (mac_parse(optarg, cfg->mac)) {
+				snprintf(err, errlen, "--mac takes a unicast address like 02:00:0a:58:00:05, not '%s'",
+					 optarg);
+				return -EINVAL;
+			}
+			cfg->has_mac = true;
+			break;
+		case OPT_EXIT_HOOK:
+			if (cfg->nr_exit_hook >= ARROWH_MAX_HOOK_ARGS) {
+				snprintf(err, errlen, "at most %d --exit-hook arguments", ARROWH_MAX_HOOK_ARGS);
+				return -EINVAL;
+			}
+			cfg->exit_hook[cfg->nr_exit_hook++] = optarg;
+			break;
 		case 'h':
 			cfg->help = true;
 			return 0;
@@ -191,6 +230,14 @@ int arrowh_config_parse(struct arrowh_config *cfg, int argc, char *const argv[],
 	}
 	if (!cfg->state_dir && (cfg->detached || cfg->attach_stdin || cfg->remove)) {
 		snprintf(err, errlen, "--detached, --attach-stdin and --rm need --state-dir");
+		return -EINVAL;
+	}
+	if (cfg->tap_fd >= 0 && cfg->tap_name) {
+		snprintf(err, errlen, "--tap-fd and --tap are one NIC each; give one of them");
+		return -EINVAL;
+	}
+	if (cfg->has_mac && cfg->tap_fd < 0 && !cfg->tap_name) {
+		snprintf(err, errlen, "--mac needs a NIC (--tap-fd or --tap)");
 		return -EINVAL;
 	}
 	if (!cfg->kernel) {

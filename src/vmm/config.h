@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #define ARROWH_MAX_INITRDS 16
+#define ARROWH_MAX_HOOK_ARGS 16
 
 struct arrowh_config {
 	const char *kernel;
@@ -28,6 +29,14 @@ struct arrowh_config {
 	unsigned int log_max_files;
 	int ready_fd;          /* written once the vCPUs run, then closed; -1 if none */
 	bool tty;              /* the app's stdio is a terminal (hvc1) */
+	/* Network (docs/network.md): a virtio-net NIC on a tap */
+	int tap_fd;            /* inherited tap descriptor, or -1 */
+	const char *tap_name;  /* or a tap interface to open */
+	bool has_mac;
+	uint8_t mac[6];
+	/* run once the Arrow ended, before the state lock is released */
+	const char *exit_hook[ARROWH_MAX_HOOK_ARGS + 1];
+	unsigned int nr_exit_hook;
 	bool help;
 	bool version;
 };

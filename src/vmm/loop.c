@@ -412,7 +412,9 @@ int session_run(struct session *s)
 		raw_tty = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
 		sync_tty_size(&l);
 	}
-	ret = vm_start(&s->vm);
+	ret = s->has_net ? vnet_start(&s->net) : 0;
+	if (!ret)
+		ret = vm_start(&s->vm);
 	if (ret) {
 		fprintf(stderr, "arrowh: cannot start vCPUs: %s\n", strerror(-ret));
 		vm_request_stop(&s->vm, VM_STOP_HOST);
@@ -482,6 +484,8 @@ int session_run(struct session *s)
 		/* Where a guest that had to be stopped was, and what its console waited for. */
 		vm_report_vcpus(&s->vm);
 		virtio_mmio_report(&s->console_mmio, stderr);
+		if (s->has_net)
+			virtio_mmio_report(&s->net_mmio, stderr);
 	}
 	if (s->cfg->debug_console)
 		serial8250_flush(&s->uart);
@@ -534,6 +538,14 @@ void session_destroy(struct session *s)
 		close(s->klog_fd);
 	if (s->console_mmio.irq_fd > 0)
 		close(s->console_mmio.irq_fd);
+	if (s->has_net && s->net.version) {
+		vnet_stop(&s->net);
+		if (s->net_mmio.irq_fd > 0)
+			close(s->net_mmio.irq_fd);
+	}
+	if (s->tap_fd >= 0)
+		close(s->tap_fd); /* a tap nobody else holds disappears now */
+	s->tap_fd = -1;
 	vm_destroy(&s->vm);
 	if (s->managed) {
 		hub_destroy(&s->hub, s->cfg->state_dir);

@@ -17,6 +17,7 @@
 #include "statefile.h"
 #include "virtio/console.h"
 #include "virtio/mmio.h"
+#include "virtio/net.h"
 #include "vm.h"
 
 #define MMIO_DEVICES_GPA 0xd0000000ull
@@ -41,6 +42,11 @@ struct session {
 	struct virtio_mmio console_mmio;
 	struct vconsole console;
 	struct serial8250 uart;
+	/* --tap-fd / --tap: the Arrow's NIC */
+	bool has_net;
+	int tap_fd;
+	struct virtio_mmio net_mmio;
+	struct vnet net;
 	unsigned int port_stdin, port_stdout, port_stderr, port_control;
 	unsigned int port_tty;   /* --tty: console port hvc1, the app's terminal */
 	unsigned int port_input; /* where host input goes: port_tty or port_stdin */
@@ -78,5 +84,7 @@ void session_print_timing(const struct session *s);
 void session_destroy(struct session *s);
 /* Managed Arrows: write the final state (or delete the directory for --rm). */
 void session_record_exit(struct session *s, int status);
+/* --exit-hook: run the hook command and wait for it. */
+void session_run_exit_hook(const struct arrowh_config *cfg);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -206,6 +207,66 @@ out:
 	return ret;
 }
 
+/* The NIC: virtio-net on the second device slot, over the caller's tap. */
+static int add_net(struct session *s, char *cmdline, size_t cmdlen)
+{
+	const struct arrowh_config *cfg = s->cfg;
+	uint64_t base = MMIO_DEVICES_GPA + VIRTIO_MMIO_SIZE;
+	unsigned int irq = FIRST_DEVICE_IRQ + 1;
+	uint8_t mac[6];
+	int irqfd, ret;
+
+	if (cfg->has_mac) {
+		memcpy(mac, cfg->mac, sizeof(mac));
+	} else {
+		if (getrandom(mac, sizeof(mac), 0) != sizeof(mac))
+			return -EIO;
+		mac[0] = (uint8_t)((mac[0] & 0xfc) | 0x02); /* unicast, locally administered */
+	}
+	irqfd = vm_irqfd(&s->vm, irq);
+	if (irqfd < 0)
+		return irqfd;
+	virtio_mmio_init(&s->net_mmio, base, irq, irqfd, &s->vm.gm, &vnet_ops, &s->net);
+	ret = vnet_init(&s->net, &s->net_mmio, s->tap_fd, mac);
+	if (ret)
+		return ret;
+	ret = bus_add(&s->vm.mmio, base, VIRTIO_MMIO_SIZE, mmio_read, mmio_write, &s->net_mmio);
+	if (ret)
+		return ret;
+	snprintf(cmdline, cmdlen, " virtio_mmio.device=4K@0x%llx:%u", (unsigned long long)base, irq);
+	return 0;
+}
+
+/* --tap-fd or --tap: a tap with vnet headers, or a clear error. */
+static int open_tap(struct session *s)
+{
+	const struct arrowh_config *cfg = s->cfg;
+	int fd = cfg->tap_fd, ret;
+
+	if (cfg->tap_name) {
+		fd = vnet_tap_open(cfg->tap_name);
+		if (fd < 0) {
+			fprintf(stderr, "arrowh: cannot open the tap %s: %s\n", cfg->tap_name,
+				strerror(-fd));
+			return fd;
+		}
+	}
+	ret = vnet_tap_prepare(fd);
+	if (ret) {
+		fprintf(stderr, "arrowh: descriptor %d is not a usable tap: %s\n", fd,
+			ret == -ENOTTY	 ? "not a tap without packet information (IFF_TAP | IFF_NO_PI)"
+			: ret == -EPROTO ? "it was opened without IFF_VNET_HDR"
+					 : strerror(-ret));
+		if (cfg->tap_name)
+			close(fd);
+		return ret;
+	}
+	fcntl(fd, F_SETFD, FD_CLOEXEC); /* the exit hook does not inherit it */
+	s->tap_fd = fd;
+	s->has_net = true;
+	return 0;
+}
+
 static int add_devices(struct session *s, char *cmdline, size_t cmdlen)
 {
 	const struct arrowh_config *cfg = s->cfg;
@@ -251,6 +312,13 @@ static int add_devices(struct session *s, char *cmdline, size_t cmdlen)
 	used += (size_t)snprintf(cmdline + used, cmdlen - used,
 				 " virtio_mmio.device=4K@0x%llx:%d",
 				 (unsigned long long)MMIO_DEVICES_GPA, FIRST_DEVICE_IRQ);
+
+	if (s->has_net) {
+		ret = add_net(s, cmdline + used, cmdlen - used);
+		if (ret)
+			return ret;
+		used = strlen(cmdline);
+	}
 
 	/* Legacy bits: the reset line, and a UART only when asked for. */
 	ret = bus_add(&s->vm.pio, 0x64, 1, i8042_read, i8042_write, s);
@@ -309,7 +377,10 @@ int session_setup(struct session *s, const struct arrowh_config *cfg)
 	s->hub.listen_fd = -1;
 	s->log.fd = -1;
 	s->sf.lock_fd = -1;
+	s->tap_fd = -1;
 	if (cfg->state_dir && managed_setup(s))
+		return EXIT_ARROW_ERROR;
+	if ((cfg->tap_fd >= 0 || cfg->tap_name) && open_tap(s))
 		return EXIT_ARROW_ERROR;
 	if (cfg->console_log) {
 		s->klog_fd = open(cfg->console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-net (virtio 1.x, section 5.1) with a tap backend. Frames carry the
+ * 12-byte virtio_net_hdr_v1 both ways, which the tap understands natively
+ * (IFF_VNET_HDR): checksum and segmentation offloads pass through untouched.
+ *
+ * Transmit runs in the vCPU thread that kicks (a tap write never blocks).
+ * Receive runs in a thread of the device's own that sleeps in epoll while the
+ * tap is empty or the guest has no receive buffers: nothing spins when idle.
+ */
+#ifndef ARROW_VIRTIO_NET_H
+#define ARROW_VIRTIO_NET_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mmio.h"
+
+#define VNET_HDR_LEN 12          /* struct virtio_net_hdr_v1 */
+#define VNET_FRAME_MAX 65550     /* a 64 KiB GSO frame plus its Ethernet header */
+#define VNET_RX_CHAINS_MAX 64    /* receive buffers one frame may span (MRG_RXBUF) */
+
+/* Bumped whenever the saved part of struct vnet changes layout. */
+#define VNET_STATE_VERSION 1
+
+struct vnet_stats {
+	uint64_t rx_frames, rx_bytes, rx_dropped;
+	uint64_t tx_frames, tx_bytes, tx_dropped;
+};
+
+struct vnet {
+	uint32_t version; /* VNET_STATE_VERSION */
+	uint8_t mac[6];
+	struct virtio_mmio *t;
+	int tap_fd;        /* tap with IFF_VNET_HDR (or, in tests, a datagram socket) */
+	bool tap_is_tun;   /* offload ioctls apply */
+	int ep;            /* receive thread's epoll */
+	int kick_fd;       /* eventfd: the guest posted receive buffers, or the device was (re)set */
+	int stop_fd;       /* eventfd: the receive thread must end */
+	bool tap_polled;   /* the tap is in the epoll set with EPOLLIN */
+	bool thread_started;
+	pthread_t thread;
+	struct vnet_stats stats;
+	/* a frame read from the tap and not yet delivered (the guest had no room) */
+	uint32_t pending_len;
+	uint8_t frame[VNET_HDR_LEN + VNET_FRAME_MAX];
+	struct virtq_elem chains[VNET_RX_CHAINS_MAX];
+};
+
+extern const struct virtio_device_ops vnet_ops;
+
+/*
+ * Prepare the device on tap_fd (non-blocking after this call). Returns 0 or
+ * -errno. mac is the guest's address.
+ */
+int vnet_init(struct vnet *n, struct virtio_mmio *t, int tap_fd, const uint8_t mac[6]);
+/* Start and stop the receive thread. */
+int vnet_start(struct vnet *n);
+void vnet_stop(struct vnet *n);
+/*
+ * Move frames from the tap to the guest until the tap is empty or the guest
+ * has no room (the receive thread's work; exposed for tests). Takes the lock.
+ * Returns the number of frames delivered.
+ */
+unsigned int vnet_rx_pump(struct vnet *n);
+
+/*
+ * The tap side, for whoever owns the fd: check that fd is a tap with vnet
+ * headers and set the header size. 0 or -errno (-ENOTTY: not a tap,
+ * -EPROTO: no IFF_VNET_HDR).
+ */
+int vnet_tap_prepare(int fd);
+/* Open (or create) the tap interface name with vnet headers. fd or -errno. */
+int vnet_tap_open(const char *name);
+
+#endif
