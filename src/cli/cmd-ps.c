@@ -140,7 +140,7 @@ static void print_json(const struct arrow_rec *r)
 static void print_table(const struct arrow_rec *list, int n, bool all, bool trunc)
 {
 	static const char *const head[PS_COLS] = { "ID", "NAME", "PROGRAM", "COMMAND", "CREATED",
-						   "STATUS" };
+						   "STATUS", "PORTS" };
 	char(*cells)[PS_COLS][256] = calloc((size_t)n + 1, sizeof(*cells));
 	size_t width[PS_COLS] = { 0 };
 	int rows = 0;

@@ -1,0 +1,245 @@
+"""Arrow networks: real Arrows on bridges inside the helper VM (which has no way out:
+every packet here stays on its bridges and loopback)."""
+import json
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import BUSYBOX, arrow, guest
+
+NET_ROOT = os.environ.get("ARROW_NET_ROOT", "/run/arrow/networks")
+CYCLES = int(os.environ.get("ARROW_TEST_NET_CYCLES", "100"))
+
+
+def run_d(*args):
+    r = arrow("run", "-d", *args)
+    assert r.returncode == 0, r.stderr.decode()
+    return r.stdout.decode().strip()
+
+
+def ok(r):
+    assert r.returncode == 0, (r.stdout + r.stderr).decode(errors="replace")
+    return r.stdout.decode()
+
+
+def inspect(ref):
+    return json.loads(ok(arrow("inspect", ref)))[0]
+
+
+def taps():
+    return sorted(n for n in os.listdir("/sys/class/net") if n.startswith("at"))
+
+
+def arrow_rules():
+    """nftables rules owned by Arrows (published ports), across Arrow's table."""
+    r = subprocess.run(["nft", "-j", "list", "table", "ip", "arrow"], capture_output=True)
+    if r.returncode:
+        return []
+    return [i["rule"] for i in json.loads(r.stdout)["nftables"]
+            if "rule" in i and i["rule"].get("comment", "").startswith("arrow:")]
+
+
+def leases(net="arrow"):
+    try:
+        with open(os.path.join(NET_ROOT, net + ".leases")) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return []
+
+
+def http_get(url, timeout=90):
+    """curl url until it answers (the server Arrow may still be booting)."""
+    deadline = time.time() + timeout
+    while True:
+        r = subprocess.run(["curl", "-sS", "-m", "5", url], capture_output=True)
+        if r.returncode == 0 or time.time() > deadline:
+            return r
+        time.sleep(0.5)
+
+
+# A client inside an Arrow that retries while the server Arrow boots.
+RETRY = "for i in $(seq 150); do {cmd} && exit 0; sleep 0.2; done; exit 1"
+
+
+@pytest.fixture
+def user_networks():
+    made = []
+    yield made
+    for name in made:
+        arrow("network", "rm", name)
+
+
+@pytest.fixture
+def stop_all():
+    yield
+    ids = arrow("ps", "-q", "--no-trunc").stdout.split()
+    if ids:
+        arrow("rm", "-f", *[i.decode() for i in ids])
+
+
+def test_network_none_has_no_eth0():
+    r = ok(arrow("run", "--rm", "--network", "none", BUSYBOX, "sh", "-c",
+                 "ls /sys/class/net; cat /proc/net/dev"))
+    assert "eth0" not in r
+
+
+def test_default_network_identity(stop_all):
+    r = ok(arrow("run", "--rm", "--name", "idcheck", "--dns", "192.0.2.53", BUSYBOX, "sh", "-c",
+                 "ip -o -4 addr show eth0; ip route; cat /etc/resolv.conf /etc/hosts; hostname; "
+                 "cat /sys/class/net/eth0/address"))
+    assert "inet 10.201." in r
+    assert "default via 10.201.0.1 dev eth0" in r
+    assert "nameserver 192.0.2.53" in r
+    assert "127.0.0.1\tlocalhost" in r
+    ip = r.split("inet ")[1].split("/")[0]
+    assert f"{ip}\tidcheck" in r
+    assert "\nidcheck\n" in r
+    a, b, c, d = (int(x) for x in ip.split("."))
+    assert f"02:a7:{a:02x}:{b:02x}:{c:02x}:{d:02x}" in r
+
+
+def test_tcp_echo_and_ping_by_ip_and_name(stop_all):
+    server = run_d("--name", "echo", BUSYBOX, "nc", "-ll", "-p", "7000", "-e", "/app/busybox",
+                   "cat")
+    ip = inspect(server)["NetworkSettings"]["ip"]
+    by_ip = RETRY.format(cmd=f"echo hello-by-ip | nc -w 3 {ip} 7000 | grep -q hello-by-ip")
+    ok(arrow("run", "--rm", BUSYBOX, "sh", "-c", by_ip))
+    by_name = RETRY.format(cmd="echo hello-by-name | nc -w 3 echo 7000 | grep -q hello-by-name")
+    ok(arrow("run", "--rm", BUSYBOX, "sh", "-c", by_name))
+    r = ok(arrow("run", "--rm", BUSYBOX, "sh", "-c",
+                 f"ping -c 2 -W 5 {ip} && ping -c 2 -W 5 echo && ping -c 1 -W 5 10.201.0.1"))
+    assert "0% packet loss" in r
+    # the host reaches the Arrow's address directly over the bridge
+    with socket.create_connection((ip, 7000), timeout=10) as s:
+        s.sendall(b"from-host\n")
+        assert s.recv(100) == b"from-host\n"
+
+
+def test_published_http_port(stop_all, tmp_path):
+    web = run_d("--name", "web", "-p", "8080:80", BUSYBOX, "httpd", "-f", "-p", "80", "-h", "/etc")
+    r = http_get("http://127.0.0.1:8080/hosts")
+    assert r.returncode == 0, r.stderr.decode()
+    assert b"\tweb\n" in r.stdout
+    r = http_get("http://10.201.0.1:8080/hosts")
+    assert r.returncode == 0 and b"\tweb\n" in r.stdout, r.stderr.decode()
+    ps = ok(arrow("ps"))
+    assert "0.0.0.0:8080->80/tcp" in ps
+    # another Arrow cannot take the same host port
+    r = arrow("run", "--rm", "-p", "8080:80", BUSYBOX, "true")
+    assert r.returncode == 125
+    assert b"8080" in r.stderr and b"already in use" in r.stderr
+    ok(arrow("stop", web))
+    r = subprocess.run(["curl", "-sS", "-m", "3", "http://127.0.0.1:8080/hosts"],
+                       capture_output=True)
+    assert r.returncode != 0
+
+
+def test_published_udp_port(stop_all):
+    run_d("-p", "127.0.0.1:5353:53/udp", guest("udpecho"), "53")
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(1)
+    deadline = time.time() + 90
+    while True:
+        s.sendto(b"ping-udp", ("127.0.0.1", 5353))
+        try:
+            data, _ = s.recvfrom(100)
+            break
+        except socket.timeout:
+            assert time.time() < deadline, "no UDP echo through the published port"
+    assert data == b"ping-udp"
+
+
+def test_user_networks_are_isolated(stop_all, user_networks):
+    for name in ("front", "back"):
+        ok(arrow("network", "create", name))
+        user_networks.append(name)
+    nets = {n["Name"]: n for n in json.loads(ok(arrow("network", "inspect", "front", "back")))}
+    assert nets["front"]["Subnet"] != nets["back"]["Subnet"]
+    assert nets["front"]["Bridge"] != nets["back"]["Bridge"]
+    server = run_d("--network", "front", "--name", "svc", BUSYBOX, "nc", "-ll", "-p", "7000",
+                   "-e", "/app/busybox", "cat")
+    ip = inspect(server)["NetworkSettings"]["ip"]
+    assert ip.startswith(nets["front"]["Subnet"].rsplit(".", 2)[0])
+    # same network: by name and by address
+    ok(arrow("run", "--rm", "--network", "front", BUSYBOX, "sh", "-c",
+             RETRY.format(cmd="echo x | nc -w 3 svc 7000 | grep -q x")))
+    # the other network: neither the name nor the address
+    r = arrow("run", "--rm", "--network", "back", BUSYBOX, "sh", "-c",
+              f"echo x | nc -w 5 {ip} 7000; ping -c 1 -W 3 {ip}; grep -c svc /etc/hosts")
+    assert r.returncode != 0
+    assert b"x" not in r.stdout.split(b"\n")[0]
+    assert r.stdout.strip().endswith(b"0")
+    listed = ok(arrow("network", "ls"))
+    assert "front" in listed and "back" in listed
+    r = arrow("network", "rm", "front")
+    assert r.returncode == 125 and b"running Arrows" in r.stderr
+    ok(arrow("rm", "-f", server))
+    ok(arrow("network", "rm", "front"))
+    user_networks.remove("front")
+    assert "front" not in ok(arrow("network", "ls"))
+
+
+def test_fixed_ip_and_mac(stop_all, user_networks):
+    ok(arrow("network", "create", "--subnet", "10.230.0.0/24", "fixed"))
+    user_networks.append("fixed")
+    r = ok(arrow("run", "--rm", "--network", "fixed", "--ip", "10.230.0.77", "--mac-address",
+                 "02:11:22:33:44:55", BUSYBOX, "sh", "-c",
+                 "ip -o -4 addr show eth0; cat /sys/class/net/eth0/address"))
+    assert "inet 10.230.0.77/24" in r
+    assert "02:11:22:33:44:55" in r
+
+
+def test_network_errors(user_networks):
+    r = arrow("run", "--rm", "--network", "nosuch", BUSYBOX, "true")
+    assert r.returncode == 125 and b"network 'nosuch' not found" in r.stderr
+    r = arrow("run", "--rm", "--ip", "192.0.2.9", BUSYBOX, "true")
+    assert r.returncode == 125 and b"--ip 192.0.2.9" in r.stderr
+    for bad in ("80", "a:80", "8080:0", "8080:80/sctp", "1.2.3:8080:80"):
+        r = arrow("run", "--rm", "-p", bad, BUSYBOX, "true")
+        assert r.returncode == 125 and b"invalid --publish" in r.stderr, bad
+    r = arrow("run", "--rm", "--network", "none", "-p", "8080:80", BUSYBOX, "true")
+    assert r.returncode == 125 and b"need a network" in r.stderr
+    ok(arrow("network", "create", "--subnet", "10.231.0.0/16", "dup"))
+    user_networks.append("dup")
+    r = arrow("network", "create", "dup")
+    assert r.returncode == 125 and b"already exists" in r.stderr
+    r = arrow("network", "create", "--subnet", "10.231.128.0/17", "overlap")
+    assert r.returncode == 125 and b"overlaps the Arrow network 'dup'" in r.stderr
+    r = arrow("network", "create", "--subnet", "10.232.0.1/16", "hostbits")
+    assert r.returncode == 125 and b"invalid subnet" in r.stderr
+    r = arrow("network", "rm", "nosuch")
+    assert r.returncode == 125 and b"no such network" in r.stderr
+    # nothing was left behind by the failed runs
+    assert not [l for l in leases() if l.get("name") is None]
+
+
+def test_cycles_leave_nothing_behind(stop_all):
+    before_taps, before_rules = taps(), arrow_rules()
+    for i in range(CYCLES):
+        a = run_d("-p", f"{9000 + i % 50}:80", BUSYBOX, "sleep", "600")
+        ok(arrow("stop", "-t", "0", a))
+        ok(arrow("rm", a))
+    assert taps() == before_taps
+    assert arrow_rules() == before_rules
+    assert leases() == []
+
+
+def test_kill_9_releases_tap_and_address(stop_all):
+    a = run_d("-p", "8181:80", BUSYBOX, "sleep", "600")
+    info = inspect(a)
+    tap, ip = info["NetworkSettings"]["tap"], info["NetworkSettings"]["ip"]
+    assert tap in taps()
+    assert any(l["ip"] == ip for l in leases())
+    assert len(arrow_rules()) == 1
+    os.kill(info["State"]["Pid"], 9)
+    deadline = time.time() + 10
+    while tap in taps() and time.time() < deadline:
+        time.sleep(0.1)
+    assert tap not in taps()  # the kernel removed it with arrowh's descriptor
+    assert "Exited (137)" in ok(arrow("ps", "-a"))
+    assert not any(l["ip"] == ip for l in leases())
+    assert arrow_rules() == []
+    ok(arrow("rm", a))
