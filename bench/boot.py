@@ -34,7 +34,7 @@ def capture_initramfs(program, dest):
     """The exact initramfs `arrow run PROGRAM` would boot, as one file."""
     env = dict(os.environ, ARROW_ARROWH=os.path.join(ROOT, "bench/capture-arrowh.sh"),
                CAPTURE_INITRAMFS=dest)
-    subprocess.run([ARROW, "run", program], env=env, check=True)
+    subprocess.run([ARROW, "run", "--network", "none", program], env=env, check=True)
 
 
 def qemu_cmd(initramfs, out, ctl):
@@ -124,7 +124,8 @@ def memory(tmp):
     res = {}
     log("memory: arrowh")
     out = os.path.join(tmp, "arrow-mem.out")
-    p = subprocess.Popen([ARROW, "run", "--memory", str(MEM_MIB), SIGWAIT],
+    p = subprocess.Popen([ARROW, "run", "--network", "none", "--memory", str(MEM_MIB),
+                          SIGWAIT],
                          stdin=subprocess.DEVNULL, stdout=open(out, "wb"),
                          stderr=subprocess.DEVNULL)
     if not wait_for(out, b"ready"):
@@ -159,12 +160,12 @@ def main():
     out, ctl = os.path.join(tmp, "q.out"), os.path.join(tmp, "q.ctl")
 
     # one warm-up each, then alternate so that drift hits both alike
-    timed([ARROW, "run", HELLO])
+    timed([ARROW, "run", "--network", "none", HELLO])
     timed(qemu_cmd(initramfs, out, ctl), stdin=subprocess.DEVNULL)
     arrow_s, qemu_s, arrow_hello, qemu_hello, arrow_phases = [], [], [], [], []
     for i in range(RUNS):
         log(f"boot run {i + 1}/{RUNS}")
-        dt, r = timed([ARROW, "run", "--timing", HELLO])
+        dt, r = timed([ARROW, "run", "--network", "none", "--timing", HELLO])
         assert r.stdout == b"hello from an Arrow\n", r
         arrow_s.append(dt)
         for line in r.stderr.decode().splitlines():

@@ -38,7 +38,11 @@ enum arrow_ctl_type {
 	ARROW_CTL_EXIT = 3,  /* app ended; arg = status (0-255, 128+signal) */
 	/* host -> guest */
 	ARROW_CTL_SIGNAL = 16, /* deliver signal number arg to the app */
+	ARROW_CTL_HOSTS = 17,  /* arg bytes follow: the network's peers, "IP\tNAME\n" lines */
 };
+
+/* Largest ARROW_CTL_HOSTS payload (it must fit the control port's host-side buffer). */
+#define ARROW_HOSTS_MAX 3072
 
 /* All fields little-endian; every record is exactly this size. */
 struct arrow_ctl_msg {

@@ -34,6 +34,7 @@ enum hostctl_type {
 	HOSTCTL_SIGNAL = 1, /* arg = signal number for the app (SIGKILL: hard stop) */
 	HOSTCTL_STOP = 2,   /* stop the VM now (exit status 137) */
 	HOSTCTL_ATTACH = 3, /* arg = HOSTCTL_ATTACH_* flags; the connection then carries records */
+	HOSTCTL_HOSTS = 4,  /* arg bytes follow: the network's peers for the guest's /etc/hosts */
 };
 
 #define HOSTCTL_ATTACH_STDIN 1u

@@ -110,7 +110,26 @@ struct app {
 	int status;
 	uint8_t ctl_buf[sizeof(struct arrow_ctl_msg)];
 	size_t ctl_have;
+	/* an ARROW_CTL_HOSTS payload being received */
+	size_t hosts_want, hosts_have;
+	char hosts[ARROW_HOSTS_MAX + 1];
+	const struct runcfg *cfg;
 };
+
+/* The host's new list of peers: "IP\tNAME" lines into /etc/hosts. */
+static void apply_hosts(struct app *app)
+{
+	static const char *lines[RUNCFG_MAX_HOSTS];
+	size_t n = 0;
+	char *save = NULL;
+
+	app->hosts[app->hosts_have] = '\0';
+	for (char *l = strtok_r(app->hosts, "\n", &save); l && n < RUNCFG_MAX_HOSTS;
+	     l = strtok_r(NULL, "\n", &save))
+		if (strlen(l) == strcspn(l, "\r") && strchr(l, '\t'))
+			lines[n++] = l;
+	net_write_hosts(app->cfg, lines, n);
+}
 
 /* Start the app; returns its pid, or reports the exec failure and finishes. */
 static pid_t start_app(const struct runcfg *cfg, int in, int out, int err)
@@ -153,7 +172,7 @@ static pid_t start_app(const struct runcfg *cfg, int in, int out, int err)
 	return pid;
 }
 
-/* Records from the host: signals for the app. */
+/* Records from the host: signals for the app, peers for /etc/hosts. */
 static void read_control(struct app *app)
 {
 	uint8_t buf[256];
@@ -164,11 +183,27 @@ static void read_control(struct app *app)
 	for (ssize_t i = 0; i < n; i++) {
 		struct arrow_ctl_msg m;
 
+		if (app->hosts_want) {
+			app->hosts[app->hosts_have++] = (char)buf[i];
+			if (app->hosts_have == app->hosts_want) {
+				apply_hosts(app);
+				app->hosts_want = 0;
+			}
+			continue;
+		}
 		app->ctl_buf[app->ctl_have++] = buf[i];
 		if (app->ctl_have < sizeof(m))
 			continue;
 		app->ctl_have = 0;
 		memcpy(&m, app->ctl_buf, sizeof(m));
+		if (m.magic == ARROW_CTL_MAGIC && m.type == ARROW_CTL_HOSTS &&
+		    m.arg <= ARROW_HOSTS_MAX) {
+			app->hosts_have = 0;
+			app->hosts_want = m.arg;
+			if (!m.arg)
+				apply_hosts(app);
+			continue;
+		}
 		if (m.magic != ARROW_CTL_MAGIC || m.type != ARROW_CTL_SIGNAL)
 			continue;
 		if (m.arg >= 1 && m.arg < NSIG)
@@ -187,7 +222,7 @@ int main(void)
 {
 	struct ports ports;
 	struct runcfg *cfg = calloc(1, sizeof(*cfg));
-	struct app app = { 0 };
+	static struct app app;
 	struct pollfd pfd[2];
 	sigset_t set;
 	char *raw;
@@ -223,6 +258,7 @@ int main(void)
 	if (sfd < 0)
 		ainit_fatal("signalfd: %s", strerror(errno));
 
+	app.cfg = cfg;
 	app.pid = start_app(cfg, ports.in, ports.out, ports.err);
 	/* The app holds its own copies of the stdio ports now. */
 	close(ports.in);

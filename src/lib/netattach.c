@@ -9,9 +9,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/protocol.h"
+#include "common/streamrec.h"
 #include "nethost.h"
 #include "netstore.h"
 #include "nft.h"
+#include "store.h"
 
 static json_t *port_json(const struct port_map *m)
 {
@@ -131,6 +134,45 @@ static void collect_hosts(struct net_attach *a, json_t *leases)
 	}
 }
 
+/* Tell every running Arrow on a network its peers now: each named Arrow but itself. */
+static void notify_peers(json_t *leases)
+{
+	size_t i, k;
+	json_t *to, *l;
+
+	json_array_foreach(leases, i, to) {
+		const char *dir = json_string_value(json_object_get(to, "dir"));
+		char buf[ARROW_HOSTS_MAX];
+		struct arrow_rec r;
+		size_t len = 0;
+		int fd;
+
+		if (!dir || !store_dir_alive(dir))
+			continue; /* not running yet: its start-up list is current */
+		json_array_foreach(leases, k, l) {
+			const char *ip = json_string_value(json_object_get(l, "ip"));
+			const char *name = json_string_value(json_object_get(l, "name"));
+			int w;
+
+			if (k == i || !ip || !name)
+				continue;
+			w = snprintf(buf + len, sizeof(buf) - len, "%s\t%s\n", ip, name);
+			if (w < 0 || (size_t)w >= sizeof(buf) - len)
+				break; /* the rest does not fit one update */
+			len += (size_t)w;
+		}
+		memset(&r, 0, sizeof(r));
+		snprintf(r.dir, sizeof(r.dir), "%s", dir);
+		fd = store_connect(&r, HOSTCTL_HOSTS, (uint32_t)len);
+		if (fd < 0)
+			continue;
+		if (send(fd, buf, len, MSG_NOSIGNAL) < 0) {
+			/* it just ended: nothing to tell */
+		}
+		close(fd);
+	}
+}
+
 static int attach_locked(const struct net_request *req, struct net_attach *a, char *err,
 			 unsigned int errlen)
 {
@@ -197,6 +239,8 @@ static int attach_locked(const struct net_request *req, struct net_attach *a, ch
 	ret = netstore_save_file(a->net.name, NETSTORE_LEASES, leases);
 	if (ret)
 		snprintf(err, errlen, "cannot record the address lease: %s", strerror(-ret));
+	else
+		notify_peers(leases);
 out:
 	json_decref(leases);
 	json_decref(everyone);
@@ -258,8 +302,14 @@ int net_release(const char *id)
 			if (!lid || strcmp(lid, id))
 				json_array_append(keep, l);
 		}
-		if (json_array_size(keep) != json_array_size(all))
+		if (json_array_size(keep) != json_array_size(all)) {
+			json_t *live;
+
 			netstore_save_file(nets[i].name, NETSTORE_LEASES, keep);
+			live = netstore_leases(&nets[i]);
+			notify_peers(live);
+			json_decref(live);
+		}
 		json_decref(keep);
 		json_decref(all);
 	}

@@ -219,11 +219,29 @@ static void resume_input(struct loop *l)
 	client_input(l, h->input);
 }
 
+/* The peers on the Arrow's network changed: pass the new list to ainit. */
+static int send_hosts(struct loop *l, int fd, uint32_t len)
+{
+	uint8_t buf[sizeof(struct arrow_ctl_msg) + ARROW_HOSTS_MAX];
+	struct arrow_ctl_msg m;
+
+	if (len > ARROW_HOSTS_MAX)
+		return -E2BIG;
+	/* the connection has a receive timeout (hub_accept): a silent client cannot hold us */
+	if (len && recv(fd, buf + sizeof(m), len, MSG_WAITALL) != (ssize_t)len)
+		return -EPROTO;
+	ctl_encode(&m, ARROW_CTL_HOSTS, len, 0);
+	memcpy(buf, &m, sizeof(m));
+	return vconsole_port_send(&l->s->console, l->s->port_control, buf, sizeof(m) + len);
+}
+
 static void handle_request(struct loop *l, const struct hostctl_req *req, int fd)
 {
 	struct hostctl_reply r = { 0 };
 
-	if (req->type == HOSTCTL_STOP || (req->type == HOSTCTL_SIGNAL && req->arg == SIGKILL))
+	if (req->type == HOSTCTL_HOSTS)
+		r.status = send_hosts(l, fd, req->arg);
+	else if (req->type == HOSTCTL_STOP || (req->type == HOSTCTL_SIGNAL && req->arg == SIGKILL))
 		hard_stop(l, EXIT_HARD_STOP);
 	else if (req->type == HOSTCTL_SIGNAL && req->arg >= 1 && req->arg < (uint32_t)SIGRTMAX)
 		r.status = send_signal(l, (int)req->arg);

@@ -51,6 +51,8 @@ int main(int argc, char *argv[])
 	if (why) {
 		fprintf(stderr, "arrowh: %s; run Arrows inside the helper VM: arrow machine -- arrow run ...\n",
 			why);
+		if (cfg.nr_exit_hook)
+			session_run_exit_hook(&cfg);
 		forget_arrow(&cfg);
 		return EXIT_ARROW_ERROR;
 	}

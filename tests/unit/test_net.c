@@ -196,18 +196,6 @@ static void test_tiny_buffers_drop_big_frame(void **state)
 	assert_int_equal(d.mem[DATA + 12], 2);
 }
 
-static void test_parse_mac(void **state)
-{
-	uint8_t mac[6];
-
-	(void)state;
-	assert_int_equal(mac_parse("02:00:0a:58:00:05", mac), 0);
-	assert_int_equal(mac[3], 0x58);
-	assert_int_equal(mac_parse("03:00:0a:58:00:05", mac), -EINVAL); /* multicast */
-	assert_int_equal(mac_parse("02:00:0a:58:00", mac), -EINVAL);
-	assert_int_equal(mac_parse("02:00:0a:58:00:05:07", mac), -EINVAL);
-	assert_int_equal(mac_parse("zz:00:0a:58:00:05", mac), -EINVAL);
-}
 
 int main(void)
 {
@@ -220,7 +208,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hostile_receive_buffer, setup_mrg, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_chain_outside_memory, setup_mrg, teardown),
 		cmocka_unit_test_setup_teardown(test_tiny_buffers_drop_big_frame, setup_mrg, teardown),
-		cmocka_unit_test(test_parse_mac),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

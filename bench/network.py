@@ -1,0 +1,133 @@
+#!/usr/bin/python3
+"""HTTP over Arrow networks: wrk against busybox httpd (static, from Debian) inside an Arrow,
+vs the same binary natively in a network namespace behind a veth pair, in the same run.
+
+Targets: the Arrow's own address over the bridge (tap + virtio-net), the Arrow through its
+published port on 127.0.0.1 (adds DNAT), and the native server's veth address. Two pages: a
+small one (the Arrow's /etc/hosts, ~60 bytes) and a 60 KiB one (ainit, the Arrow's /init);
+the native server gets byte-identical copies.
+
+    bench/network.py ENVIRONMENT-NAME OUTPUT.json
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from boot import ARROW, ROOT, write_result
+
+BUSYBOX = "/bin/busybox"
+DURATION = os.environ.get("BENCH_WRK_SECONDS", "8")
+CONNS = os.environ.get("BENCH_WRK_CONNECTIONS", "8")
+NS = "arrow-bench"
+NATIVE_IP = "10.199.0.2"
+
+
+def sh(*cmd, check=True):
+    return subprocess.run(cmd, capture_output=True, check=check, timeout=300)
+
+
+def wait_http(url, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if subprocess.run(["curl", "-sf", "-m", "5", "-o", "/dev/null", url]).returncode == 0:
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} never answered")
+
+
+def unit(value, suffix):
+    scale = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "": 1.0, "k": 1e3, "M": 1e6,
+             "B": 1.0, "KB": 1024.0, "MB": 1048576.0, "GB": 1073741824.0}
+    return float(value) * scale[suffix]
+
+
+def wrk(url):
+    """Requests/s, transfer MiB/s and latency percentiles (ms) from `wrk --latency`."""
+    r = sh("wrk", "-t1", f"-c{CONNS}", f"-d{DURATION}s", "--latency", url)
+    text = r.stdout.decode()
+    res = {"requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))}
+    m = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", text)
+    res["mib_per_s"] = round(unit(m.group(1), m.group(2)) / 1048576, 2)
+    for pct in ("50", "90", "99"):
+        m = re.search(rf"\s{pct}%\s+([\d.]+)(\w+)", text)
+        res[f"p{pct}_ms"] = round(unit(m.group(1), m.group(2)), 2)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: .*", text)
+    if errors:
+        raise RuntimeError(f"wrk reported errors against {url}:\n{text}")
+    return res
+
+
+def native_server(docroot):
+    sh("ip", "netns", "del", NS, check=False)
+    sh("ip", "netns", "add", NS)
+    sh("ip", "link", "add", "ab-host", "type", "veth", "peer", "name", "ab-ns", "netns", NS)
+    sh("ip", "addr", "add", "10.199.0.1/30", "dev", "ab-host")
+    sh("ip", "link", "set", "ab-host", "up")
+    sh("ip", "netns", "exec", NS, "ip", "addr", "add", f"{NATIVE_IP}/30", "dev", "ab-ns")
+    sh("ip", "netns", "exec", NS, "ip", "link", "set", "ab-ns", "up")
+    sh("ip", "netns", "exec", NS, "ip", "link", "set", "lo", "up")
+    return subprocess.Popen(["ip", "netns", "exec", NS, BUSYBOX, "httpd", "-f", "-p", "80",
+                             "-h", docroot])
+
+
+def main():
+    env_name, out_path = sys.argv[1], sys.argv[2]
+    root = tempfile.mkdtemp(prefix="an-", dir="/tmp")
+    env = dict(os.environ, ARROW_ROOT=root)
+    docroot = tempfile.mkdtemp(prefix="an-www-")
+    arrow_id = None
+    native = None
+    try:
+        arrow_id = subprocess.run(
+            [ARROW, "run", "-d", "-p", "18080:80", "--memory", "128m", BUSYBOX, "httpd", "-f",
+             "-p", "80", "-h", "/"], env=env, capture_output=True, check=True,
+            timeout=300).stdout.decode().strip()
+        info = json.loads(subprocess.run([ARROW, "inspect", arrow_id], env=env,
+                                         capture_output=True, check=True).stdout)[0]
+        arrow_ip = info["NetworkSettings"]["ip"]
+        wait_http(f"http://{arrow_ip}/etc/hosts")
+        # byte-identical pages for the native server
+        os.makedirs(os.path.join(docroot, "etc"))
+        for page in ("etc/hosts", "init"):
+            data = subprocess.run(["curl", "-sf", f"http://{arrow_ip}/{page}"],
+                                  capture_output=True, check=True).stdout
+            with open(os.path.join(docroot, page), "wb") as f:
+                f.write(data)
+        native = native_server(docroot)
+        wait_http(f"http://{NATIVE_IP}/etc/hosts")
+        sizes = {"small": "etc/hosts", "60k": "init"}
+        targets = {"arrow (bridge address)": f"http://{arrow_ip}",
+                   "arrow (published port, 127.0.0.1)": "http://127.0.0.1:18080",
+                   "native (veth, netns)": f"http://{NATIVE_IP}"}
+        results = {}
+        for size, page in sizes.items():
+            for name, base in targets.items():  # warm-up
+                sh("wrk", "-t1", "-c2", "-d1s", f"{base}/{page}")
+            for name, base in targets.items():
+                print(f"bench: wrk {size} page, {name}", file=sys.stderr)
+                results.setdefault(size, {})[name] = wrk(f"{base}/{page}")
+        result = {"environment": env_name, "wrk": {"threads": 1, "connections": int(CONNS),
+                                                   "seconds": int(DURATION)},
+                  "page_bytes": {k: os.path.getsize(os.path.join(docroot, v))
+                                 for k, v in sizes.items()},
+                  "http": results}
+        write_result(out_path, result)
+    finally:
+        if native:
+            native.kill()
+            native.wait()
+        sh("ip", "netns", "del", NS, check=False)
+        sh("ip", "link", "del", "ab-host", check=False)
+        if arrow_id:
+            subprocess.run([ARROW, "rm", "-f", arrow_id], env=env, capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(docroot, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
