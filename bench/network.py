@@ -48,8 +48,10 @@ def unit(value, suffix):
 
 def wrk(url):
     """Requests/s, transfer MiB/s and latency percentiles (ms) from `wrk --latency`."""
-    r = sh("wrk", "-t1", f"-c{CONNS}", f"-d{DURATION}s", "--latency", url)
+    r = sh("wrk", "-t1", f"-c{CONNS}", f"-d{DURATION}s", "--latency", url, check=False)
     text = r.stdout.decode()
+    if r.returncode:
+        raise RuntimeError(f"wrk {url} failed ({r.returncode}): {text} {r.stderr.decode()}")
     res = {"requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))}
     m = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", text)
     res["mib_per_s"] = round(unit(m.group(1), m.group(2)) / 1048576, 2)
@@ -106,8 +108,8 @@ def main():
                    "native (veth, netns)": f"http://{NATIVE_IP}"}
         results = {}
         for size, page in sizes.items():
-            for name, base in targets.items():  # warm-up
-                sh("wrk", "-t1", "-c2", "-d1s", f"{base}/{page}")
+            for name, base in targets.items():  # warm-up (its figures are not kept)
+                sh("wrk", "-t1", "-c2", "-d2s", f"{base}/{page}", check=False)
             for name, base in targets.items():
                 print(f"bench: wrk {size} page, {name}", file=sys.stderr)
                 results.setdefault(size, {})[name] = wrk(f"{base}/{page}")

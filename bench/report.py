@@ -128,10 +128,10 @@ def main():
             "## Reproduce by hand", "",
             "```sh",
             "make bench                       # everything above",
-            "arrow run --timing build/tests/guest/hello",
+            "arrow run --network none --timing build/tests/guest/hello",
             "# where /dev/kvm is kvm-pvm: prefix with  arrow machine --",
             "ARROW_ARROWH=bench/capture-arrowh.sh CAPTURE_INITRAMFS=/tmp/hello.cpio \\",
-            "    arrow run build/tests/guest/hello   # the exact initramfs, for QEMU",
+            "    arrow run --network none build/tests/guest/hello   # the exact initramfs, for QEMU",
             "qemu-system-x86_64 -M microvm,x-option-roms=off,isa-serial=off,rtc=off,acpi=off \\",
             "    -accel kvm -cpu host -m 128 -nodefaults -no-user-config -display none -no-reboot \\",
             "    -kernel build/lib/arrow/vmlinux -initrd /tmp/hello.cpio \\",
@@ -141,6 +141,14 @@ def main():
             "    -chardev file,id=out,path=/dev/stdout -device virtserialport,chardev=out,name=arrow.stdout \\",
             "    -chardev null,id=err -device virtserialport,chardev=err,name=arrow.stderr \\",
             "    -chardev null,id=ctl -device virtserialport,chardev=ctl,name=arrow.control",
+            "# HTTP (bench/network.py): an Arrow vs the same busybox httpd in a netns behind a veth",
+            "arrow run -d -p 18080:80 /bin/busybox httpd -f -p 80 -h /",
+            "wrk -t1 -c8 -d8s --latency http://127.0.0.1:18080/etc/hosts",
+            "ip netns add nb; ip link add ab-host type veth peer name ab-ns netns nb",
+            "ip addr add 10.199.0.1/30 dev ab-host; ip link set ab-host up",
+            "ip -n nb addr add 10.199.0.2/30 dev ab-ns; ip -n nb link set ab-ns up",
+            "ip netns exec nb busybox httpd -f -p 80 -h DIR_WITH_THE_SAME_PAGES &",
+            "wrk -t1 -c8 -d8s --latency http://10.199.0.2/etc/hosts",
             "```", ""]
     with open(sys.argv[2] + ".tmp", "w") as f:
         f.write("\n".join(out))

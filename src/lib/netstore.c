@@ -343,6 +343,17 @@ void *netstore_leases(const struct netdef *d)
 	return live;
 }
 
+/* After the last network went: nothing of Arrow's stays in nftables. */
+static void drop_table_if_last(void)
+{
+	struct netdef *left;
+	int n = netstore_list(&left);
+
+	free(left);
+	if (n == 0)
+		nft_table_delete();
+}
+
 int netstore_remove(const struct netdef *d)
 {
 	char path[4200];
@@ -357,5 +368,8 @@ int netstore_remove(const struct netdef *d)
 	snprintf(path, sizeof(path), "%s/%s%s", netstore_dir(), d->name, NETSTORE_LEASES);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/%s.json", netstore_dir(), d->name);
-	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	drop_table_if_last();
+	return 0;
 }

@@ -135,6 +135,11 @@ int nft_network_remove(const char *name, const char *bridge)
 	return 0;
 }
 
+int nft_table_delete(void)
+{
+	return nft_table_exists() ? run("delete table " T "\n", false, NULL) : 0;
+}
+
 int nft_publish(const char *id, uint32_t ip, const struct port_map *maps, unsigned int n)
 {
 	char *cmds = NULL;

@@ -19,8 +19,10 @@
 bool nft_table_exists(void);
 /* The table, its chains and the network's rules (replacing older ones of its name). */
 int nft_network_add(const char *name, const char *bridge, const struct subnet *n);
-/* Remove the network's rules (and the table once it is empty of networks). */
+/* Remove the network's rules. */
 int nft_network_remove(const char *name, const char *bridge);
+/* Remove Arrow's table altogether (when no network is left). */
+int nft_table_delete(void);
 /* DNAT rules for the Arrow's published ports to ip. */
 int nft_publish(const char *id, uint32_t ip, const struct port_map *maps, unsigned int n);
 /* Remove every rule of the Arrow (no-op when it has none). */

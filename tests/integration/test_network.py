@@ -307,3 +307,76 @@ def test_bulk_tcp_both_ways_is_byte_exact(stop_all):
     assert arrow("wait", src).stdout.strip() == b"0"
     assert got == size
     assert arrow("logs", src).stdout.split()[0].decode() == h.hexdigest()
+
+
+OUTSIDE_SERVER = """
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.250.0.2", 9000))
+s.listen(1)
+print("listening", flush=True)
+c, peer = s.accept()
+c.sendall(("seen-from %s\\n" % peer[0]).encode())
+c.close()
+"""
+
+
+def test_outbound_traffic_is_masqueraded(stop_all):
+    """An "outside" host in a network namespace behind a veth pair: an Arrow reaches it and
+    it sees the host's address, not the Arrow's private one."""
+    ns = "arrow-outside"
+    subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    subprocess.run(["ip", "link", "del", "ao-host"], capture_output=True)
+    for cmd in (["ip", "netns", "add", ns],
+                ["ip", "link", "add", "ao-host", "type", "veth", "peer", "name", "ao-ns",
+                 "netns", ns],
+                ["ip", "addr", "add", "10.250.0.1/24", "dev", "ao-host"],
+                ["ip", "link", "set", "ao-host", "up"],
+                ["ip", "netns", "exec", ns, "ip", "addr", "add", "10.250.0.2/24", "dev", "ao-ns"],
+                ["ip", "netns", "exec", ns, "ip", "link", "set", "ao-ns", "up"]):
+        subprocess.run(cmd, check=True, capture_output=True)
+    server = subprocess.Popen(["ip", "netns", "exec", ns, "/usr/bin/python3", "-c",
+                               OUTSIDE_SERVER], stdout=subprocess.PIPE)
+    try:
+        assert server.stdout.readline() == b"listening\n"
+        r = ok(arrow("run", "--rm", BUSYBOX, "sh", "-c",
+                     RETRY.format(cmd="nc -w 5 10.250.0.2 9000")))
+        assert "seen-from 10.250.0.1" in r
+    finally:
+        server.kill()
+        server.wait()
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        subprocess.run(["ip", "link", "del", "ao-host"], capture_output=True)
+
+
+def cpu_seconds(pid):
+    """utime + stime of every thread of pid, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_an_idle_arrow_with_a_network_does_not_spin(stop_all):
+    a = run_d(BUSYBOX, "sleep", "600")
+    pid = inspect(a)["State"]["Pid"]
+    time.sleep(5)  # let the boot settle
+    before = cpu_seconds(pid)
+    time.sleep(10)
+    used = cpu_seconds(pid) - before
+    # a spinning thread would burn ~10 s here; an idle Arrow burns (almost) nothing
+    assert used < 1.0, f"arrowh used {used:.2f} s of CPU in 10 s while idle"
+
+
+def test_removing_every_network_leaves_nothing_in_nftables_or_links(stop_all):
+    ok(arrow("run", "--rm", BUSYBOX, "true"))  # the default network exists now
+    names = ok(arrow("network", "ls", "-q")).split()
+    assert "arrow" in names
+    ok(arrow("network", "rm", *names))
+    assert ok(arrow("network", "ls", "-q")) == ""
+    r = subprocess.run(["nft", "list", "table", "ip", "arrow"], capture_output=True)
+    assert r.returncode != 0, r.stdout.decode()
+    assert not [n for n in os.listdir("/sys/class/net") if n.startswith(("arrow", "at"))]
+    # and the default network comes back on first use
+    r = ok(arrow("run", "--rm", BUSYBOX, "sh", "-c", "ip -o -4 addr show eth0"))
+    assert "inet 10.201." in r

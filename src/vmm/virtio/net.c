@@ -335,7 +335,7 @@ static void vnet_reset(void *dev)
 {
 	struct vnet *n = dev;
 
-	n->pending_len = 0;
+	/* A frame already read stays with the receive thread (its owner) for the next driver. */
 	set_offloads(n, false);
 	kick(n);
 }
