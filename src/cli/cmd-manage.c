@@ -284,8 +284,11 @@ static int wait_one(const char *ref, const struct arrow_rec *r)
 			status = attach_relay_output(fd, -1, -1);
 			close(fd);
 		}
-		if (status >= 0)
+		if (status >= 0) {
+			/* and arrowh finished: state written, exit hook (network release) done */
+			store_wait_gone(r, 60000);
 			return status;
+		}
 		store_wait_gone(r, -1);
 	}
 	if (store_load(r->id, &again) == 0) {

@@ -2,8 +2,9 @@
 /*
  * --exit-hook: once the Arrow ended and its devices are gone (the tap closed),
  * run the caller's clean-up command, such as `arrow` releasing the Arrow's IP
- * address and published ports. It runs before the state lock is released, so
- * nobody sees the Arrow as gone while its resources are still held.
+ * address and published ports. It runs after state.json says exited but before
+ * the state lock is released: whoever waits for the lock (arrow stop, wait) sees
+ * the Arrow's resources released when it returns.
  */
 #include <errno.h>
 #include <signal.h>

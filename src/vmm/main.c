@@ -64,11 +64,12 @@ int main(int argc, char *argv[])
 	if (cfg.timing && session.t_arrowh)
 		session_print_timing(&session);
 	session_destroy(&session);
-	if (cfg.nr_exit_hook)
-		session_run_exit_hook(&cfg);
 	if (session.managed && session.sf.started_ns)
 		session_record_exit(&session, status);
 	else if (cfg.state_dir && session.sf.lock_fd >= 0)
 		forget_arrow(&cfg); /* it never ran: nothing to keep */
+	/* Still holding the state lock: nobody sees the Arrow gone before its resources are. */
+	if (cfg.nr_exit_hook)
+		session_run_exit_hook(&cfg);
 	return status;
 }
