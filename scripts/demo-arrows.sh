@@ -1,6 +1,7 @@
 #!/bin/sh
 # The demo itself (scripts/demo.sh runs it natively or inside the helper VM): one Arrow in
-# the foreground, then a detached service managed like a container.
+# the foreground, then a detached service managed like a container, then a web server on the
+# Arrow network.
 set -eu
 arrow=${1:?usage: demo-arrows.sh ARROW}
 name=demo-service-$$
@@ -26,3 +27,22 @@ say arrow logs --tail 2 "$name"
 "$arrow" logs --tail 2 "$name"
 say arrow rm "$name"
 "$arrow" rm "$name"
+
+# The Arrow network (docs/network.md): a web server with a published port, reached from the
+# host and, by name, from another Arrow. Everything stays on this machine's bridge.
+web=demo-web-$$
+say arrow run -d --name "$web" -p 8080:80 /bin/busybox httpd -f -p 80 -h /etc
+"$arrow" run -d --name "$web" -p 8080:80 /bin/busybox httpd -f -p 80 -h /etc
+tries=0
+say curl http://127.0.0.1:8080/hosts
+until curl -sf http://127.0.0.1:8080/hosts; do
+	tries=$((tries + 1))
+	[ "$tries" -lt 120 ] || { echo "demo: the web Arrow did not answer" >&2; exit 1; }
+	sleep 0.5
+done
+say arrow run --rm /bin/busybox wget -qO- "http://$web/hosts"
+"$arrow" run --rm /bin/busybox wget -qO- "http://$web/hosts"
+say arrow ps
+"$arrow" ps
+say arrow rm -f "$web"
+"$arrow" rm -f "$web"

@@ -42,6 +42,12 @@ def detached_reports():
         log = os.path.join(root, id_, "arrowh.log")
         if os.path.exists(log) and os.path.getsize(log):
             text += f"\n--- arrowh.log of {id_[:12]}:\n" + open(log, errors="replace").read()
+        state = os.path.join(root, id_, "state.json")
+        if os.path.exists(state) and '"exited"' in open(state).read():
+            out = subprocess.run([ARROW, "logs", id_], capture_output=True, timeout=60)
+            text += (f"\n--- state and last output of the exited {id_[:12]}: "
+                     f"{open(state).read().strip()}\n"
+                     + (out.stdout + out.stderr)[-2000:].decode(errors="replace"))
     return text
 
 

@@ -7,7 +7,7 @@ import re
 import signal
 import time
 
-from conftest import ARROW, BUSYBOX, arrow, arrowh_pids, open_files_under
+from conftest import ARROW, BUSYBOX, arrow, arrowh_pids, detached_reports, open_files_under
 
 LOOP = "while true; do sleep 1; done"
 
@@ -22,7 +22,10 @@ def run_d(*args):
 
 def ok(*args, **kw):
     r = arrow(*args, **kw)
-    assert r.returncode == 0, (args, r.stderr)
+    if r.returncode != 0:
+        # what the Arrows' arrowh said (an Arrow that ended early says why there)
+        raise AssertionError(f"arrow {' '.join(args)}: {r.stderr.decode(errors='replace')}"
+                             + detached_reports())
     return r.stdout.decode()
 
 
