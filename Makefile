@@ -23,7 +23,7 @@ LIB_SRCS := $(wildcard src/lib/*.c)
 CLI_SRCS := $(wildcard src/cli/*.c)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) \
 	    $(COMMON_SRCS:%.c=$(BUILD)/obj/%.o)
-CLI_LIBS := -larchive -lcrypto -ljansson -lnftables
+CLI_LIBS := -larchive -lcrypto -ljansson
 
 INIT_SRCS := $(wildcard src/init/*.c) src/common/runcfg.c
 

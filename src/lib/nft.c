@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "nft.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <jansson.h>
 #include <nftables/libnftables.h>
@@ -23,27 +24,76 @@ static const char base_table[] =
 	"add rule " T " prerouting fib daddr type local jump publish\n"
 	"add rule " T " output fib daddr type local jump publish\n";
 
+/*
+ * libnftables is loaded on first use: every `arrow` command would otherwise pay
+ * for loading it and its five dependencies, although only network set-up needs it.
+ */
+static struct {
+	void *handle;
+	__typeof__(nft_ctx_new) *ctx_new;
+	__typeof__(nft_ctx_free) *ctx_free;
+	__typeof__(nft_ctx_buffer_output) *buffer_output;
+	__typeof__(nft_ctx_buffer_error) *buffer_error;
+	__typeof__(nft_ctx_output_set_flags) *set_flags;
+	__typeof__(nft_run_cmd_from_buffer) *run_cmd;
+	__typeof__(nft_ctx_get_output_buffer) *output;
+	__typeof__(nft_ctx_get_error_buffer) *error;
+} lib;
+
+static int load_lib(void)
+{
+	void *h;
+
+	if (lib.handle)
+		return 0;
+	h = dlopen("libnftables.so.1", RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		fprintf(stderr, "arrow: cannot load libnftables (apt-get install libnftables1): %s\n",
+			dlerror());
+		return -ENOSYS;
+	}
+	*(void **)&lib.ctx_new = dlsym(h, "nft_ctx_new");
+	*(void **)&lib.ctx_free = dlsym(h, "nft_ctx_free");
+	*(void **)&lib.buffer_output = dlsym(h, "nft_ctx_buffer_output");
+	*(void **)&lib.buffer_error = dlsym(h, "nft_ctx_buffer_error");
+	*(void **)&lib.set_flags = dlsym(h, "nft_ctx_output_set_flags");
+	*(void **)&lib.run_cmd = dlsym(h, "nft_run_cmd_from_buffer");
+	*(void **)&lib.output = dlsym(h, "nft_ctx_get_output_buffer");
+	*(void **)&lib.error = dlsym(h, "nft_ctx_get_error_buffer");
+	if (!lib.ctx_new || !lib.ctx_free || !lib.buffer_output || !lib.buffer_error ||
+	    !lib.set_flags || !lib.run_cmd || !lib.output || !lib.error) {
+		fprintf(stderr, "arrow: libnftables lacks a function Arrow needs\n");
+		dlclose(h);
+		return -ENOSYS;
+	}
+	lib.handle = h;
+	return 0;
+}
+
 /* Run cmd; with json, return nft's JSON output (caller frees). */
 static int run(const char *cmd, bool quiet, json_t **json)
 {
-	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	struct nft_ctx *ctx;
 	int ret;
 
+	if (load_lib())
+		return -EIO;
+	ctx = lib.ctx_new(NFT_CTX_DEFAULT);
 	if (!ctx)
 		return -ENOMEM;
-	nft_ctx_buffer_output(ctx);
-	nft_ctx_buffer_error(ctx);
+	lib.buffer_output(ctx);
+	lib.buffer_error(ctx);
 	if (json)
-		nft_ctx_output_set_flags(ctx, NFT_CTX_OUTPUT_JSON | NFT_CTX_OUTPUT_HANDLE);
-	ret = nft_run_cmd_from_buffer(ctx, cmd);
+		lib.set_flags(ctx, NFT_CTX_OUTPUT_JSON | NFT_CTX_OUTPUT_HANDLE);
+	ret = lib.run_cmd(ctx, cmd);
 	if (ret && !quiet)
-		fprintf(stderr, "arrow: nftables: %s", nft_ctx_get_error_buffer(ctx));
+		fprintf(stderr, "arrow: nftables: %s", lib.error(ctx));
 	if (!ret && json) {
-		*json = json_loads(nft_ctx_get_output_buffer(ctx), 0, NULL);
+		*json = json_loads(lib.output(ctx), 0, NULL);
 		if (!*json)
 			ret = -1;
 	}
-	nft_ctx_free(ctx);
+	lib.ctx_free(ctx);
 	return ret ? -EIO : 0;
 }
 
