@@ -27,24 +27,37 @@ static struct virtio_mmio t;
 static struct vnet n;
 static int peer; /* the host side of the "tap" */
 
-static int start(uint64_t features)
+static int start_q(uint64_t features, uint16_t qnum)
 {
 	int sv[2];
 	static const uint8_t mac[6] = { 2, 0, 10, 88, 0, 5 };
 
-	fd_alloc(&d, MEM, QNUM);
+	fd_alloc(&d, MEM, qnum);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
 	peer = sv[1];
+	/* room for a few hundred queued frames, as a tap has (sends must not block the test) */
+	setsockopt(peer, SOL_SOCKET, SO_SNDBUF, &(int){ 4 << 20 }, sizeof(int));
 	virtio_mmio_init(&t, 0xd0001000, 6, -1, &d.gm, &vnet_ops, &n);
 	assert_int_equal(vnet_init(&n, &t, sv[0], mac), 0);
 	assert_int_equal(fd_start(&d, &t, features | (1ull << 5), 2) & 0x48, 0x08);
 	return 0;
 }
 
+static int start(uint64_t features)
+{
+	return start_q(features, QNUM);
+}
+
 static int setup_mrg(void **state)
 {
 	(void)state;
 	return start(MRG_RXBUF);
+}
+
+static int setup_big_ring(void **state)
+{
+	(void)state;
+	return start_q(MRG_RXBUF, 256);
 }
 
 static int setup_plain(void **state)
@@ -105,7 +118,7 @@ static void send_frame(size_t len, uint8_t fill)
 	uint8_t *f = calloc(1, len);
 
 	memset(f + 12, fill, len - 12);
-	assert_int_equal(send(peer, f, len, 0), (ssize_t)len);
+	assert_int_equal(send(peer, f, len, MSG_DONTWAIT), (ssize_t)len);
 	free(f);
 }
 
@@ -148,6 +161,22 @@ static void test_receive_waits_for_room(void **state)
 	assert_int_equal(vnet_rx_pump(&n), 1);
 	assert_int_equal(d.mem[DATA + 0x1000 + 12], 2);
 	assert_int_equal(n.stats.rx_dropped, 0);
+}
+
+static void test_resumed_receive_keeps_polling_past_its_budget(void **state)
+{
+	(void)state;
+	/* more frames than one pump moves, arriving while the guest has no buffers */
+	for (int i = 0; i < 300; i++)
+		send_frame(12 + 100, (uint8_t)i);
+	assert_int_equal(vnet_rx_pump(&n), 0);
+	assert_false(n.tap_polled); /* waiting for a kick */
+	for (unsigned int i = 0; i < 256; i++)
+		fd_post(&d, RX, DATA + 256 * i, 256, 2);
+	fd_wr(&d, 0x050, RX);
+	assert_int_equal(vnet_rx_pump(&n), 256);
+	/* frames are left: the tap must be watched again, else nothing ever wakes the pump */
+	assert_true(n.tap_polled);
 }
 
 static void test_receive_without_mergeable(void **state)
@@ -204,6 +233,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_transmit, setup_mrg, teardown),
 		cmocka_unit_test_setup_teardown(test_receive_mergeable, setup_mrg, teardown),
 		cmocka_unit_test_setup_teardown(test_receive_waits_for_room, setup_mrg, teardown),
+		cmocka_unit_test_setup_teardown(test_resumed_receive_keeps_polling_past_its_budget,
+						setup_big_ring, teardown),
 		cmocka_unit_test_setup_teardown(test_receive_without_mergeable, setup_plain, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_receive_buffer, setup_mrg, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_chain_outside_memory, setup_mrg, teardown),

@@ -194,8 +194,9 @@ static int read_frame(struct vnet *n)
 unsigned int vnet_rx_pump(struct vnet *n)
 {
 	unsigned int delivered = 0;
+	int budget;
 
-	for (int budget = RX_BUDGET; budget > 0; budget--) {
+	for (budget = RX_BUDGET; budget > 0; budget--) {
 		int r;
 
 		if (!n->pending_len) {
@@ -239,6 +240,12 @@ unsigned int vnet_rx_pump(struct vnet *n)
 		n->pending_len = 0;
 		pthread_mutex_unlock(&n->t->lock);
 	}
+	/*
+	 * Out of budget with frames still coming: the tap must be polled again, or a
+	 * pump that resumed after a wait for room (tap not polled) would sleep forever.
+	 */
+	if (!budget)
+		tap_poll(n, true);
 	if (delivered) {
 		pthread_mutex_lock(&n->t->lock);
 		virtio_mmio_notify_used(n->t, RXQ);
