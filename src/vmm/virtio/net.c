@@ -178,6 +178,10 @@ static int read_frame(struct vnet *n)
 			continue;
 		if (r < 0 && errno == EAGAIN)
 			return 0;
+		if (r < 0 && (errno == EFAULT || errno == EINVAL || errno == EMSGSIZE)) {
+			n->stats.rx_dropped++; /* one frame we could not take: drop it, go on */
+			continue;
+		}
 		if (r < 0) {
 			perror("arrowh: reading the tap");
 			return -1;
