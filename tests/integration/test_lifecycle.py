@@ -269,3 +269,36 @@ def test_an_arrow_that_cannot_start_leaves_nothing_behind(state_root):
     assert r.stdout == b""
     assert ok("ps", "-aq") == ""
     assert os.listdir(state_root) == [".lock"]
+
+
+def kernel_mapping(pid):
+    """Rss, Pss, Shared_Clean and Private_Dirty (KiB) of arrowh's mappings of the kernel
+    file, and the file's size in KiB."""
+    totals = {"Rss": 0, "Pss": 0, "Shared_Clean": 0, "Private_Dirty": 0, "file_kib": 0}
+    inside = False
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            parts = line.split()
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                inside = len(parts) >= 6 and os.path.basename(parts[5]).startswith("vmlinux")
+                if inside:
+                    totals["file_kib"] = os.path.getsize(parts[5]) // 1024
+            elif inside and parts[0][:-1] in totals:
+                totals[parts[0][:-1]] += int(parts[1])
+    return totals
+
+
+def test_arrows_share_the_kernel_pages_they_do_not_write(state_root):
+    """Cold boots map the kernel copy-on-write from its file instead of copying it: pages the
+    guest never touches cost nothing, and pages two running Arrows only read are the same
+    page-cache pages in both (Shared_Clean)."""
+    ids = [run_d("--network", "none", BUSYBOX, "sh", "-c", "echo up; " + LOOP) for _ in range(2)]
+    for i in ids:
+        wait_for_log(i, "up")
+    maps = [kernel_mapping(inspect(i)["State"]["Pid"]) for i in ids]
+    for m in maps:
+        assert m["file_kib"] > 0, maps            # the kernel file is mapped...
+        assert m["Rss"] < m["file_kib"] // 2, maps  # ...not copied in whole
+        assert m["Shared_Clean"] >= 256, maps     # read-only pages shared by both Arrows
+        assert m["Pss"] < m["Rss"], maps
+    ok("rm", "-f", *ids)

@@ -85,6 +85,75 @@ static void test_vmlinux_load(void **state)
 	close(fd);
 }
 
+/* The inode of the mapping that holds addr in /proc/self/maps (0: anonymous). */
+static unsigned long mapping_inode(const void *addr)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	unsigned long lo, hi, inode = 0, found = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %lu", &lo, &hi, &inode) == 3 &&
+		    (uintptr_t)addr >= lo && (uintptr_t)addr < hi) {
+			found = inode;
+			break;
+		}
+	fclose(f);
+	return found;
+}
+
+static void test_vmlinux_pages_shared_from_the_file(void **state)
+{
+	enum { PG = 4096, OFF = 4096 + 100, PADDR = 0x1000000 + 100, FILESZ = 3 * PG };
+	struct guest_mem mgm;
+	struct vmlinux_info info;
+	const char *why;
+	char path[] = "/tmp/arrow-test-elf.XXXXXX";
+	int fd = mkstemp(path);
+	Elf64_Ehdr eh = { 0 };
+	Elf64_Phdr ph = { 0 };
+	uint8_t body[FILESZ], *k;
+
+	(void)state;
+	unlink(path);
+	memcpy(eh.e_ident, ELFMAG, SELFMAG);
+	eh.e_ident[EI_CLASS] = ELFCLASS64;
+	eh.e_ident[EI_DATA] = ELFDATA2LSB;
+	eh.e_type = ET_EXEC;
+	eh.e_machine = EM_X86_64;
+	eh.e_entry = PADDR;
+	eh.e_phoff = sizeof(eh);
+	eh.e_phentsize = sizeof(ph);
+	eh.e_phnum = 1;
+	ph = (Elf64_Phdr){ .p_type = PT_LOAD, .p_offset = OFF, .p_paddr = PADDR,
+			   .p_vaddr = 0xffffffff80000000ull + PADDR, .p_filesz = FILESZ,
+			   .p_memsz = FILESZ + PG };
+	for (unsigned int i = 0; i < FILESZ; i++)
+		body[i] = (uint8_t)(i * 7 + i / 251);
+	assert_int_equal(pwrite(fd, &eh, sizeof(eh), 0), sizeof(eh));
+	assert_int_equal(pwrite(fd, &ph, sizeof(ph), sizeof(eh)), sizeof(ph));
+	assert_int_equal(pwrite(fd, body, FILESZ, OFF), FILESZ);
+	assert_int_equal(pwrite(fd, "trailer", 7, OFF + FILESZ), 7); /* must not leak into bss */
+
+	assert_int_equal(gm_init(&mgm, MEM), 0);
+	assert_int_equal(vmlinux_load(&mgm, fd, &info, &why), 0);
+	k = gm_ptr(&mgm, PADDR, FILESZ + PG);
+	assert_memory_equal(k, body, FILESZ);
+	for (unsigned int i = FILESZ; i < FILESZ + PG; i++)
+		assert_int_equal(k[i], 0);
+	/* the 2 whole pages inside the segment come from the file; the partial ends were read */
+	assert_int_equal(info.shared_bytes, 2 * PG);
+	assert_true(mapping_inode(k + PG) != 0);
+	assert_int_equal(mapping_inode(k), 0);
+	/* a guest write is private: the file keeps its bytes */
+	k[PG] ^= 0xff;
+	assert_int_equal(pread(fd, body, 1, OFF + PG), 1);
+	assert_int_equal(body[0], (uint8_t)(k[PG] ^ 0xff));
+	gm_destroy(&mgm);
+	close(fd);
+}
+
 static void test_vmlinux_rejects(void **state)
 {
 	struct vmlinux_info info;
@@ -240,6 +309,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vmlinux_load),
+		cmocka_unit_test(test_vmlinux_pages_shared_from_the_file),
 		cmocka_unit_test(test_vmlinux_rejects),
 		cmocka_unit_test(test_e820),
 		cmocka_unit_test(test_boot_params),

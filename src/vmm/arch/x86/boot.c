@@ -4,6 +4,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /* Offsets into struct boot_params (arch/x86/include/uapi/asm/bootparam.h). */
@@ -47,14 +48,47 @@ static int read_full(int fd, void *buf, size_t len, off_t off)
 	return 0;
 }
 
+/*
+ * Put a segment's file bytes at dst. The whole pages whose file offset and host
+ * address agree modulo the page size are mapped from the file copy-on-write
+ * (MAP_PRIVATE) instead of read: every Arrow that boots this kernel file shares
+ * them through the page cache until its guest writes one, which then becomes a
+ * private copy. Partial pages at either end are read. Returns the number of
+ * bytes mapped, or -errno.
+ */
+static int64_t segment_place(uint8_t *dst, int fd, uint64_t off, uint64_t len)
+{
+	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t head = (pg - off % pg) % pg, mid = 0;
+	int ret;
+
+	if ((uintptr_t)dst % pg == off % pg && len >= head + pg)
+		mid = (len - head) / pg * pg;
+	if (!mid)
+		return read_full(fd, dst, len, (off_t)off);
+	ret = read_full(fd, dst, head, (off_t)off);
+	if (ret)
+		return ret;
+	if (mmap(dst + head, mid, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd,
+		 (off_t)(off + head)) == MAP_FAILED)
+		return -errno;
+	/* The same advice as the rest of guest RAM (gm_init). */
+	madvise(dst + head, mid, MADV_DONTDUMP);
+	madvise(dst + head, mid, MADV_DONTFORK);
+	ret = read_full(fd, dst + head + mid, len - head - mid, (off_t)(off + head + mid));
+	return ret ? ret : (int64_t)mid;
+}
+
 int vmlinux_load(const struct guest_mem *gm, int fd, struct vmlinux_info *info, const char **why)
 {
 	Elf64_Ehdr eh;
 	Elf64_Phdr ph;
 	uint64_t end = 0;
 	unsigned int loaded = 0, in_kernel_map = 0;
+	int64_t mapped;
 
 	*why = NULL;
+	info->shared_bytes = 0;
 	if (read_full(fd, &eh, sizeof(eh), 0)) {
 		*why = "too short for an ELF header";
 		return -ENOEXEC;
@@ -88,10 +122,16 @@ int vmlinux_load(const struct guest_mem *gm, int fd, struct vmlinux_info *info, 
 			*why = "kernel does not fit in guest memory (raise --memory)";
 			return -ENOMEM;
 		}
-		if (read_full(fd, dst, ph.p_filesz, (off_t)ph.p_offset)) {
+		mapped = segment_place(dst, fd, ph.p_offset, ph.p_filesz);
+		if (mapped == -EIO) {
 			*why = "truncated segment";
 			return -ENOEXEC;
 		}
+		if (mapped < 0) {
+			*why = "cannot map or read a segment";
+			return (int)mapped;
+		}
+		info->shared_bytes += (uint64_t)mapped;
 		memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
 		if (ph.p_paddr + ph.p_memsz > end)
 			end = ph.p_paddr + ph.p_memsz;

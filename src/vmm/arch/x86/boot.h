@@ -42,12 +42,16 @@ struct e820_entry {
 struct vmlinux_info {
 	uint64_t entry;      /* physical entry point */
 	uint64_t kernel_end; /* first byte after the highest loaded segment */
+	uint64_t shared_bytes; /* mapped copy-on-write from the file, not copied */
 };
 
 /*
  * Load the PT_LOAD segments of the vmlinux ELF image in fd. Every segment
- * must lie in guest RAM above 1 MiB. Returns 0 or a negative errno; *why
- * names what is wrong with the file.
+ * must lie in guest RAM above 1 MiB. Whole pages are mapped from the file
+ * copy-on-write where the layout allows (shared between every guest booting
+ * the same file; the file must be replaced by rename, never rewritten in
+ * place, while guests run). Returns 0 or a negative errno; *why names what is
+ * wrong with the file.
  */
 int vmlinux_load(const struct guest_mem *gm, int fd, struct vmlinux_info *info,
 		 const char **why) __attribute__((warn_unused_result));
