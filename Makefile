@@ -25,7 +25,7 @@ CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) \
 	    $(COMMON_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_LIBS := -larchive -lcrypto -ljansson
 
-INIT_SRCS := $(wildcard src/init/*.c) src/common/runcfg.c
+INIT_SRCS := $(wildcard src/init/*.c) src/common/runcfg.c src/common/proctcp.c
 
 LIBDIR   := $(BUILD)/lib/arrow
 BINS     := $(BUILD)/bin/arrowh $(BUILD)/bin/arrow

@@ -28,6 +28,7 @@
 #include "init.h"
 
 #define EXIT_ARROW_ERROR 125
+#define DRAIN_MS 10000 /* at most, and only while TCP still has something to deliver */
 
 static int ctl_fd = -1;
 static int err_fd = -1;
@@ -54,6 +55,19 @@ static void __attribute__((noreturn)) finish(int status)
 {
 	/* Like a container: when the app is gone, so is everything it left behind. */
 	kill(-1, SIGKILL);
+	/*
+	 * Once every process is gone (so every socket is closed), give TCP a bounded
+	 * time to deliver what the app sent before it exited.
+	 */
+	for (unsigned int ms = 0; ms < DRAIN_MS; ms += 10) {
+		pid_t r;
+
+		while ((r = waitpid(-1, NULL, WNOHANG)) > 0)
+			;
+		if (r < 0 && errno == ECHILD && !net_has_unsent())
+			break;
+		usleep(10000);
+	}
 	send_ctl(ARROW_CTL_EXIT, (uint32_t)status);
 	sync();
 	reboot(RB_AUTOBOOT);

@@ -3,6 +3,7 @@
 #ifndef ARROW_INIT_H
 #define ARROW_INIT_H
 
+#include <stdbool.h>
 #include "common/runcfg.h"
 
 struct ports {
@@ -24,6 +25,12 @@ enum app_stage { APP_STAGE_STDIO = 1, APP_STAGE_WORKDIR, APP_STAGE_IDS, APP_STAG
 void net_setup(const struct runcfg *cfg);
 /* Rewrite /etc/hosts with these peer lines ("IP NAME..."). */
 void net_write_hosts(const struct runcfg *cfg, const char *const *hosts, size_t nr_hosts);
+
+/*
+ * Does a TCP socket still hold data or a FIN its peer has not acknowledged?
+ * (Closed sockets keep sending; powering off would cut the stream short.)
+ */
+bool net_has_unsent(void);
 
 /* In the child: become the app. Writes {stage, errno} to report_fd on failure. */
 void app_exec(const struct runcfg *cfg, int in, int out, int err, int report_fd);

@@ -2,9 +2,11 @@
 /* Option parsing (arrow run, arrowh), the run configuration and the control stream. */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/proctcp.h"
 #include "common/runcfg.h"
 #include "lib/runopts.h"
 #include "unit.h"
@@ -216,6 +218,39 @@ static void test_control_hostile(void **state)
 	assert_int_equal(seen, 0);
 }
 
+/* ainit waits before power-off while TCP still has something to deliver. */
+static void test_proctcp_unsent(void **state)
+{
+	const char *hdr = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when "
+			  "retrnsmt   uid  timeout inode\n";
+	char text[1024];
+
+	(void)state;
+	assert_false(proctcp_unsent(hdr));
+	assert_false(proctcp_unsent(""));
+	/* listening, and established with nothing queued */
+	snprintf(text, sizeof(text), "%s%s%s", hdr,
+		 "   0: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 1 1\n",
+		 "   1: 0200C90A:D6DA 0100C90A:A9FD 01 00000000:00000000 00:00000000 00000000 0 0 2 1\n");
+	assert_false(proctcp_unsent(text));
+	/* data still queued */
+	snprintf(text, sizeof(text), "%s%s", hdr,
+		 "   0: 0200C90A:D6DA 0100C90A:A9FD 01 0001F000:00000000 01:00000014 00000000 0 0 2 1\n");
+	assert_true(proctcp_unsent(text));
+	/* FIN not acknowledged yet (FIN_WAIT1), and LAST_ACK */
+	snprintf(text, sizeof(text), "%s%s", hdr,
+		 "   0: 0200C90A:D6DA 0100C90A:A9FD 04 00000000:00000000 01:00000014 00000000 0 0 0 1\n");
+	assert_true(proctcp_unsent(text));
+	snprintf(text, sizeof(text), "%s%s", hdr,
+		 "   0: 0200C90A:D6DA 0100C90A:A9FD 09 00000000:00000000 01:00000014 00000000 0 0 0 1\n");
+	assert_true(proctcp_unsent(text));
+	/* FIN_WAIT2 and TIME_WAIT: the peer has everything */
+	snprintf(text, sizeof(text), "%s%s%s", hdr,
+		 "   0: 0200C90A:D6DA 0100C90A:A9FD 05 00000000:00000000 00:00000000 00000000 0 0 0 1\n",
+		 "   1: 0200C90A:D6DB 0100C90A:A9FD 06 00000000:00000000 03:00000100 00000000 0 0 0 3\n");
+	assert_false(proctcp_unsent(text));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +258,7 @@ int main(void)
 		cmocka_unit_test(test_memory_units),    cmocka_unit_test(test_runcfg_roundtrip),
 		cmocka_unit_test(test_runcfg_malformed), cmocka_unit_test(test_arrowh_config),
 		cmocka_unit_test(test_control_stream),  cmocka_unit_test(test_control_hostile),
+		cmocka_unit_test(test_proctcp_unsent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
