@@ -502,8 +502,10 @@ int session_run(struct session *s)
 		/* Where a guest that had to be stopped was, and what its console waited for. */
 		vm_report_vcpus(&s->vm);
 		virtio_mmio_report(&s->console_mmio, stderr);
-		if (s->has_net)
+		if (s->has_net) {
 			virtio_mmio_report(&s->net_mmio, stderr);
+			vnet_report(&s->net, stderr);
+		}
 	}
 	if (s->cfg->debug_console)
 		serial8250_flush(&s->uart);

@@ -100,12 +100,17 @@ static void *vcpu_thread(void *arg)
 		}
 		switch (v->run->exit_reason) {
 		case KVM_EXIT_IO:
+			v->exits_io++;
+			v->last_exit_addr = v->run->io.port;
 			handle_io(v);
 			break;
 		case KVM_EXIT_MMIO:
+			v->exits_mmio++;
+			v->last_exit_addr = v->run->mmio.phys_addr;
 			handle_mmio(v);
 			break;
 		case KVM_EXIT_INTR:
+			v->exits_intr++;
 			break;
 		case KVM_EXIT_SHUTDOWN:
 		case KVM_EXIT_SYSTEM_EVENT:

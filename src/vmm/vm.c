@@ -218,6 +218,11 @@ void vm_report_vcpus(struct vm *vm)
 			mp.mp_state == KVM_MP_STATE_HALTED ? "halted" : "running",
 			regs.rflags & (1u << 9) ? "on" : "off", irr, isr,
 			i == 0 && regs.rip == vm->entry_rip ? "; it never ran guest code" : "");
+		fprintf(stderr, "arrowh: vCPU %u exits to arrowh: %llu port I/O, %llu MMIO (last at %#llx), "
+			"%llu signal\n", i, (unsigned long long)vm->vcpus[i].exits_io,
+			(unsigned long long)vm->vcpus[i].exits_mmio,
+			(unsigned long long)vm->vcpus[i].last_exit_addr,
+			(unsigned long long)vm->vcpus[i].exits_intr);
 	}
 }
 

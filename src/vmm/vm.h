@@ -32,6 +32,9 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	int started;
+	/* for the report of a guest stopped by the host: exits to arrowh and the last address */
+	uint64_t exits_io, exits_mmio, exits_intr;
+	uint64_t last_exit_addr;
 };
 
 struct vm {

@@ -258,6 +258,20 @@ unsigned int vnet_rx_pump(struct vnet *n)
 	return delivered;
 }
 
+void vnet_report(struct vnet *n, FILE *out)
+{
+	pthread_mutex_lock(&n->t->lock);
+	fprintf(out,
+		"arrowh: net: rx %llu frames %llu bytes %llu dropped, tx %llu frames %llu bytes "
+		"%llu dropped; %s, tap %s\n",
+		(unsigned long long)n->stats.rx_frames, (unsigned long long)n->stats.rx_bytes,
+		(unsigned long long)n->stats.rx_dropped, (unsigned long long)n->stats.tx_frames,
+		(unsigned long long)n->stats.tx_bytes, (unsigned long long)n->stats.tx_dropped,
+		n->pending_len ? "a frame waits for receive buffers" : "no frame waiting",
+		n->tap_polled ? "polled" : "not polled");
+	pthread_mutex_unlock(&n->t->lock);
+}
+
 /* vCPU thread, lock held: send every frame the guest queued. */
 static void transmit(struct vnet *n, struct virtq *q)
 {

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "mmio.h"
 
@@ -64,6 +65,8 @@ void vnet_stop(struct vnet *n);
  * Returns the number of frames delivered.
  */
 unsigned int vnet_rx_pump(struct vnet *n);
+/* Counters and receive state, for the report of a guest stopped by the host. */
+void vnet_report(struct vnet *n, FILE *out);
 
 /*
  * The tap side, for whoever owns the fd: check that fd is a tap with vnet
