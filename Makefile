@@ -120,7 +120,8 @@ test: setup
 	$(MAKE) unit-test
 	$(MAKE) integration-test
 
-bench: setup
+bench:
+	scripts/setup.sh bench
 	$(MAKE) all
 	bench/run.sh
 

@@ -1,5 +1,7 @@
 #!/usr/bin/python3
-"""Boot-to-app and memory of arrowh vs QEMU microvm, same kernel, same initramfs, same run.
+"""Boot-to-app and memory of arrowh vs QEMU microvm, same kernel, same initramfs, same run;
+boot-to-app also against an OCI container runtime (crun, else runc) running the same static
+binary from a bundle, and against a plain exec of it.
 
 Runs where /dev/kvm boots a standard guest (natively, or inside the machine-mode helper VM:
 bench/run.sh picks). Writes one JSON result file; bench/report.py turns results into
@@ -10,6 +12,7 @@ docs/performance.md.
 import json
 import os
 import platform
+import shutil
 import statistics
 import struct
 import subprocess
@@ -23,7 +26,7 @@ ARROWH = os.path.join(ROOT, "build/bin/arrowh")
 KERNEL = os.path.join(ROOT, "build/lib/arrow/vmlinux")
 HELLO = os.path.join(ROOT, "build/tests/guest/hello")
 SIGWAIT = os.path.join(ROOT, "build/tests/guest/sigwait")
-RUNS = int(os.environ.get("BENCH_RUNS", "10"))
+RUNS = int(os.environ.get("BENCH_RUNS", "20"))
 TIMEOUT = 120
 MEM_MIB = 128
 CTL_MAGIC = 0x41525257
@@ -50,6 +53,51 @@ def qemu_cmd(initramfs, out, ctl):
             "-chardev", "null,id=err", "-device", "virtserialport,chardev=err,name=arrow.stderr",
             "-chardev", f"file,id=ctl,path={ctl}",
             "-device", "virtserialport,chardev=ctl,name=arrow.control"]
+
+
+HELLO_OUT = b"hello from an Arrow\n"
+
+
+def version(program):
+    return subprocess.run([program, "--version"], capture_output=True,
+                          text=True).stdout.splitlines()[0]
+
+
+def oci_bundle(tmp):
+    """An OCI bundle whose rootfs holds only the hello binary; config from `runc spec`-style
+    defaults (namespaces, read-only root), process /hello."""
+    bundle = os.path.join(tmp, "bundle")
+    os.makedirs(os.path.join(bundle, "rootfs"))
+    shutil.copy(HELLO, os.path.join(bundle, "rootfs/hello"))
+    return bundle
+
+
+def container_runtime(tmp):
+    """(runtime, bundle, None) for the first of crun and runc that runs the bundle, else
+    (None, None, why not)."""
+    bundle = oci_bundle(tmp)
+    why = []
+    for rt in ("crun", "runc"):
+        if not shutil.which(rt):
+            why.append(f"{rt} is not installed")
+            continue
+        cfg = os.path.join(bundle, "config.json")
+        if os.path.exists(cfg):
+            os.unlink(cfg)
+        spec = subprocess.run([rt, "spec"], cwd=bundle, capture_output=True)
+        if spec.returncode:
+            why.append(f"{rt} spec: {spec.stderr.decode().strip()}")
+            continue
+        c = json.load(open(cfg))
+        c["process"]["args"], c["process"]["terminal"] = ["/hello"], False
+        c["root"]["readonly"] = True
+        json.dump(c, open(cfg, "w"))
+        r = subprocess.run([rt, "run", "--bundle", bundle, "bench-probe"], capture_output=True,
+                           stdin=subprocess.DEVNULL, timeout=TIMEOUT)
+        if r.returncode == 0 and r.stdout == HELLO_OUT:
+            return rt, bundle, None
+        why.append(f"{rt} run: {(r.stderr or r.stdout).decode(errors='replace').strip()}")
+    return None, None, "; ".join(why)
 
 
 def control_marks(path):
@@ -90,21 +138,34 @@ def write_result(path, result):
 
 
 def rss_kib(pid, guest_bytes):
-    """(total RSS, RSS of the guest-RAM mapping) in KiB from /proc/PID/smaps."""
-    total = guest = 0
-    size = 0
+    """(total RSS, RSS of guest RAM) in KiB from /proc/PID/smaps. Guest RAM is the one
+    mapping of exactly guest_bytes (QEMU), or the run of mappings arrowh marked
+    MADV_DONTFORK + MADV_DONTDUMP ("dc", "dd"): its kernel pages are file-backed pieces
+    inside the anonymous guest-RAM mapping."""
+    vmas, cur = [], None
     with open(f"/proc/{pid}/smaps") as f:
         for line in f:
             parts = line.split()
             if "-" in parts[0] and len(parts) >= 5 and ":" not in parts[0]:
                 lo, hi = (int(x, 16) for x in parts[0].split("-"))
-                size = hi - lo
+                cur = {"lo": lo, "hi": hi, "rss": 0, "flags": []}
+                vmas.append(cur)
             elif parts[0] == "Rss:":
-                kib = int(parts[1])
-                total += kib
-                if size == guest_bytes:
-                    guest += kib
-    return total, guest
+                cur["rss"] = int(parts[1])
+            elif parts[0] == "VmFlags:":
+                cur["flags"] = parts[1:]
+    total = sum(v["rss"] for v in vmas)
+    whole = [v for v in vmas if v["hi"] - v["lo"] == guest_bytes]
+    if whole:
+        return total, whole[0]["rss"]
+    marked = [v for v in vmas if "dc" in v["flags"] and "dd" in v["flags"]]
+    if not marked:
+        raise SystemExit(f"bench: cannot find the guest RAM of process {pid}")
+    lo = marked[0]["lo"]
+    ram = [v for v in vmas if lo <= v["lo"] and v["hi"] <= lo + guest_bytes]
+    if sum(v["hi"] - v["lo"] for v in ram) != guest_bytes:
+        raise SystemExit(f"bench: the guest RAM of process {pid} is not where expected")
+    return total, sum(v["rss"] for v in ram)
 
 
 def wait_for(path, needle, timeout=120):
@@ -159,12 +220,26 @@ def main():
     capture_initramfs(HELLO, initramfs)
     out, ctl = os.path.join(tmp, "q.out"), os.path.join(tmp, "q.ctl")
 
-    # one warm-up each, then alternate so that drift hits both alike
+    runtime, bundle, runtime_why = container_runtime(tmp)
+    if runtime_why:
+        log(f"no container peer: {runtime_why}")
+
+    # one warm-up each, then alternate so that drift hits every peer alike
     timed([ARROW, "run", "--network", "none", HELLO])
     timed(qemu_cmd(initramfs, out, ctl), stdin=subprocess.DEVNULL)
+    timed([HELLO])
     arrow_s, qemu_s, arrow_hello, qemu_hello, arrow_phases = [], [], [], [], []
+    native_s, container_s = [], []
     for i in range(RUNS):
         log(f"boot run {i + 1}/{RUNS}")
+        dt, r = timed([HELLO])
+        assert r.stdout == HELLO_OUT, r
+        native_s.append(dt)
+        if runtime:
+            dt, r = timed([runtime, "run", "--bundle", bundle, f"bench-{i}"],
+                          stdin=subprocess.DEVNULL)
+            assert r.stdout == HELLO_OUT, r
+            container_s.append(dt)
         dt, r = timed([ARROW, "run", "--network", "none", "--timing", HELLO])
         assert r.stdout == b"hello from an Arrow\n", r
         arrow_s.append(dt)
@@ -194,7 +269,12 @@ def main():
                                  capture_output=True, text=True).stdout.strip(),
         "host": platform.node(), "cpus": os.cpu_count(), "kernel_release": platform.release(),
         "guest_memory_mib": MEM_MIB,
-        "end_to_end": {"arrow run": summary(arrow_s), "qemu microvm": summary(qemu_s)},
+        "end_to_end": {"arrow run": summary(arrow_s), "qemu microvm": summary(qemu_s),
+                       "native exec": summary(native_s)},
+        # each run's arrow/QEMU pair measured back to back: the median of their ratios
+        "pair_ratio_median": round(statistics.median(a / q for a, q in zip(arrow_s, qemu_s)), 3),
+        "container": ({"runtime": runtime, "version": version(runtime), **summary(container_s)}
+                      if runtime else {"runtime": None, "why": runtime_why}),
         "guest_clock_at_ainit_ms": {
             "arrowh": round(statistics.median(arrow_hello), 1) if arrow_hello else None,
             "qemu microvm": round(statistics.median(qemu_hello), 1) if qemu_hello else None},

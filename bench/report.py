@@ -3,6 +3,8 @@
 import glob
 import json
 import os
+import shutil
+import subprocess
 import sys
 
 ENV_TEXT = {
@@ -21,19 +23,102 @@ def kib(v):
     return f"{v / 1024:.2f} MiB" if v is not None else "-"
 
 
+def chart(png, script, data):
+    """Render one PNG with gnuplot; returns the Markdown that shows it (or says why not)."""
+    if not shutil.which("gnuplot"):
+        return ["(chart not drawn: gnuplot is not installed; `scripts/setup.sh bench` installs it)", ""]
+    r = subprocess.run(["gnuplot"], input=f"set terminal pngcairo size 760,380 font 'sans,10'\n"
+                       f"set output '{png}'\n{script}\n" + data, text=True, capture_output=True)
+    if r.returncode:
+        return [f"(chart not drawn: gnuplot failed: {r.stderr.strip()})", ""]
+    return [f"![{os.path.basename(png)}]({os.path.basename(png)})", ""]
+
+
+def peers_table(r, docs):
+    """Boot to app of every peer, in one table and one chart."""
+    e2e = r["end_to_end"]
+    rows = [("native exec", e2e.get("native exec"))]
+    c = r.get("container", {})
+    if c.get("runtime"):
+        rows.append((f"{c['runtime']} run (OCI bundle)", c))
+    rows += [("arrow run", e2e["arrow run"]), ("QEMU microvm", e2e["qemu microvm"])]
+    rows = [(n, v) for n, v in rows if v]
+    native = e2e.get("native exec", {}).get("median_ms")
+    out = ["All peers, same static hello, same run (alternating, one warm-up each):", "",
+           "| peer | median | spread (min-max, stdev) | runs | × native |", "|---|---|---|---|---|"]
+    for name, v in rows:
+        x = f"{v['median_ms'] / native:.0f}×" if native else "-"
+        out += [f"| {name} | {v['median_ms']:.1f} ms | {v['min_ms']:.1f}-{v['max_ms']:.1f} ms, "
+                f"σ {v['stdev_ms']:.1f} | {v['runs']} | {x} |"]
+    if not c.get("runtime"):
+        out += ["", f"No container peer in this run: {c.get('why', 'not measured')}."]
+    elif "version" in c:
+        out += ["", f"Container runtime: {c['version']}, default `{c['runtime']} spec` config "
+                "(new PID, mount, network, IPC, UTS namespaces) with a read-only rootfs holding "
+                "only the binary."]
+    out += [""]
+    data = "".join(f'"{n}" {v["median_ms"]}\n' for n, v in rows) + "e\n"
+    out += chart(os.path.join(docs, f"perf-boot-{r['environment']}.png"),
+                 "set style fill solid 0.6\nset boxwidth 0.6\nset logscale y\n"
+                 "set ylabel 'ms to app exit (median, log scale)'\nset grid ytics\n"
+                 f"set title 'Boot to app, {r['environment']}'\nunset key\n"
+                 "plot '-' using 0:2:xtic(1) with boxes, "
+                 "'' using 0:2:(sprintf('%.0f ms', $2)) with labels offset 0,0.8", data + data)
+    return out
+
+
+def density_section(d, docs):
+    if not d:
+        return []
+    a, q = d["arrowh"], d["qemu microvm"]
+    out = ["### Many idle Arrows (bench/density.py)", "",
+           f"Idle instances of the same program (prints \"ready\", then waits), guest memory "
+           f"{d['guest_memory_mib']} MiB each; host PSS from /proc/PID/smaps_rollup summed over "
+           "all instances (PSS splits each shared page between the processes that map it; guest "
+           "RAM the guest touched is included).", "",
+           "| instances | arrowh PSS per instance | private | QEMU PSS per instance | private |",
+           "|---|---|---|---|---|"]
+    for ra, rq in zip(a["by_count"], q["by_count"]):
+        out += [f"| {ra['instances']} | {kib(ra['pss_kib_per_instance'])} | "
+                f"{kib(ra['private_kib_per_instance'])} | {kib(rq['pss_kib_per_instance'])} | "
+                f"{kib(rq['private_kib_per_instance'])} |"]
+    out += ["", "| | arrowh | QEMU microvm |", "|---|---|---|",
+            f"| started one after another until all {a['start']['instances']} were ready | "
+            f"{a['start']['seconds_to_all_ready']} s ({a['start']['per_second']}/s) | "
+            f"{q['start']['seconds_to_all_ready']} s ({q['start']['per_second']}/s) |",
+            f"| idle instances in {d['budget_mib']} MiB at the PSS per instance of the largest fleet "
+            f"(computed) | {a['fit_in_budget']} | {q['fit_in_budget']} |", ""]
+    data = "".join(f"{ra['instances']} {ra['pss_kib_per_instance'] / 1024:.2f} "
+                   f"{rq['pss_kib_per_instance'] / 1024:.2f}\n"
+                   for ra, rq in zip(a["by_count"], q["by_count"])) + "e\n"
+    out += chart(os.path.join(docs, f"perf-pss-{d['environment']}.png"),
+                 "set xlabel 'idle instances'\nset ylabel 'PSS per instance (MiB)'\n"
+                 "set logscale x\nset grid\nset yrange [0:*]\nset key top right\n"
+                 f"set title 'Host memory per idle instance, {d['environment']}'\n"
+                 "plot '-' using 1:2 with linespoints title 'arrowh', "
+                 "'' using 1:3 with linespoints title 'QEMU microvm'", data + data)
+    return out
+
+
 def main():
     paths = sorted(glob.glob(os.path.join(sys.argv[1], "*.json")))
-    side = (".lifecycle.json", ".network.json")
-    results = [json.load(open(p)) for p in paths if not p.endswith(side)]
-    lifecycle, network = {}, {}
+    side = {".lifecycle.json": {}, ".network.json": {}, ".density.json": {}}
+    results = [json.load(open(p)) for p in paths if not p.endswith(tuple(side))]
     for p in paths:
-        if p.endswith(side):
-            extra = json.load(open(p))
-            (lifecycle if p.endswith(side[0]) else network)[extra["environment"]] = extra
+        for suffix, by_env in side.items():
+            if p.endswith(suffix):
+                extra = json.load(open(p))
+                by_env[extra["environment"]] = extra
+    lifecycle, network, density = side.values()
+    docs = os.path.dirname(os.path.abspath(sys.argv[2]))
     out = ["# Performance", "",
            "Generated by `make bench` (bench/run.sh → bench/boot.py → bench/report.py); raw results in",
            "`bench/results/`. Each environment is measured in one run, peers side by side; figures from",
-           "different environments are never compared with each other.", ""]
+           "different environments are never compared with each other.", "",
+           "Noise control: one warm-up run per peer, then the peers alternate run by run so that",
+           "drift hits all alike; medians with min/max and σ; ratios also taken pair by pair. No CPU",
+           "pinning: the helper VM's 2 vCPUs are all the host has, shared by every peer in turn,",
+           "so it was not tried.", ""]
     for r in results:
         e2e = r["end_to_end"]
         a, q = e2e["arrow run"], e2e["qemu microvm"]
@@ -48,6 +133,8 @@ def main():
                 "| | arrowh (`arrow run`) | QEMU `-M microvm` | ratio |",
                 "|---|---|---|---|",
                 f"| end-to-end, median | {ms(a)} | {ms(q)} | {a['median_ms'] / q['median_ms']:.2f}× |",
+                f"| median of the {a['runs']} per-run ratios (each pair back to back) | | | "
+                f"{r['pair_ratio_median']:.2f}× |" if "pair_ratio_median" in r else "| | | | |",
                 f"| guest clock when ainit starts | {r['guest_clock_at_ainit_ms']['arrowh']} ms | "
                 f"{r['guest_clock_at_ainit_ms']['qemu microvm']} ms | |",
                 "",
@@ -55,6 +142,7 @@ def main():
                 "protocol) with the same initramfs bytes (captured from `arrow run`), the same ainit and",
                 "the same virtio-console ports. `arrow run` includes the CLI (program check, cached",
                 "initramfs pieces) and exec of arrowh.", "",
+                ] + peers_table(r, docs) + [
                 "Phases reported by `arrow run --timing` (medians, host clock):", "",
                 "| phase | ms |", "|---|---|"]
         out += [f"| {k} | {v} |" for k, v in r["arrow_phases_median_ms"].items()]
@@ -69,6 +157,7 @@ def main():
                 f"Sizes: arrowh {r['binary_sizes']['arrowh'] / 1024:.0f} KiB (static), vmlinux "
                 f"{r['binary_sizes']['vmlinux'] / 1048576:.1f} MiB, hello initramfs "
                 f"{r['binary_sizes']['initramfs_hello'] / 1024:.0f} KiB.", ""]
+        out += density_section(density.get(r["environment"]), docs)
         lc = lifecycle.get(r["environment"])
         if lc:
             st, ls = lc["start"], lc["listing"]
@@ -123,7 +212,12 @@ def main():
             rss_row += " - |"
         ratio = a["median_ms"] / q["median_ms"]
         boot_row += f" {ratio:.2f}× ({'met' if ratio <= 0.25 else 'not met'}) |"
-    out += [mem_row, rss_row, boot_row, ""]
+    pss_row = "| per-Arrow PSS trend as N grows | host PSS per idle Arrow at N = 1, 10, 50 |"
+    for r in results:
+        d = density.get(r["environment"])
+        pss_row += (" " + " → ".join(kib(x["pss_kib_per_instance"]) for x in d["arrowh"]["by_count"])
+                    + " |") if d else " - |"
+    out += [mem_row, rss_row, boot_row, pss_row, ""]
     out += [
             "## Reproduce by hand", "",
             "```sh",
@@ -141,6 +235,14 @@ def main():
             "    -chardev file,id=out,path=/dev/stdout -device virtserialport,chardev=out,name=arrow.stdout \\",
             "    -chardev null,id=err -device virtserialport,chardev=err,name=arrow.stderr \\",
             "    -chardev null,id=ctl -device virtserialport,chardev=ctl,name=arrow.control",
+            "# the same binary natively, and in an OCI bundle (rootfs with only the binary)",
+            "build/tests/guest/hello",
+            "mkdir -p /tmp/b/rootfs && cp build/tests/guest/hello /tmp/b/rootfs/ && cd /tmp/b && crun spec",
+            "#   config.json: process.args [\"/hello\"], terminal false, root.readonly true",
+            "crun run --bundle /tmp/b hello1     # runc where crun refuses a hybrid cgroup host",
+            "# many idle Arrows (bench/density.py): start 50, read PSS per arrowh",
+            "for i in $(seq 50); do arrow run -d --network none build/tests/guest/sigwait; done",
+            "for p in $(pgrep -x arrowh); do grep ^Pss: /proc/$p/smaps_rollup; done",
             "# HTTP (bench/network.py): an Arrow vs the same busybox httpd in a netns behind a veth",
             "arrow run -d -p 18080:80 /bin/busybox httpd -f -p 80 -h /",
             "wrk -t1 -c8 -d8s --latency http://127.0.0.1:18080/etc/hosts",

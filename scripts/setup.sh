@@ -8,7 +8,7 @@ packages="make gcc libc6-dev musl-tools pkg-config libarchive-dev libjansson-dev
 python3 python3-pytest linux-source-6.12 flex bison bc libelf-dev xz-utils cpio
 libnftables-dev nftables iproute2 curl
 busybox-static qemu-system-x86 qemu-system-data"
-[ "${1:-}" = bench ] && packages="$packages hyperfine gnuplot-nox wrk"
+[ "${1:-}" = bench ] && packages="$packages hyperfine gnuplot-nox wrk crun runc"
 
 missing=
 for p in $packages; do

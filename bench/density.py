@@ -1,0 +1,149 @@
+#!/usr/bin/python3
+"""Memory per idle Arrow as their number grows, how many fit in a budget, and how fast they start.
+
+For N = 1, 10 and 50 (BENCH_DENSITY) idle instances of the same program (tests/guest/sigwait:
+prints "ready", then waits) the host's proportional set size (PSS, /proc/PID/smaps_rollup:
+shared pages are split between the processes that map them) summed over every instance, for
+arrowh (`arrow run -d --network none`) and QEMU microvm (`-daemonize`, same kernel, same
+initramfs bytes). The fleet grows in place: the first instance stays for N = 10 and 50.
+
+Start rate: the instances are started one after another, as fast as the launcher returns,
+and the clock stops when the last one has printed "ready"; rate = instances / that time.
+Density: how many idle instances a memory budget holds at the PSS per instance measured at
+the largest N (a computation from the measurement, shown as such in the report).
+
+    bench/density.py ENVIRONMENT-NAME OUTPUT.json
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from boot import ARROW, MEM_MIB, SIGWAIT, capture_initramfs, log, qemu_cmd, write_result
+
+COUNTS = [int(n) for n in os.environ.get("BENCH_DENSITY", "1,10,50").split(",")]
+BUDGET_MIB = 1024
+READY_TIMEOUT = 600
+
+
+def pss_kib(pid):
+    """PSS and private (clean + dirty) memory of one process, KiB."""
+    fields = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
+                fields[parts[0][:-1]] = int(parts[1])
+    return fields["Pss"], fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
+
+
+def wait_ready(paths, timeout=READY_TIMEOUT):
+    """Wait until every file in paths holds "ready"."""
+    end = time.time() + timeout
+    pending = list(paths)
+    while pending and time.time() < end:
+        pending = [p for p in pending if not (os.path.exists(p) and b"ready" in open(p, "rb").read())]
+        if pending:
+            time.sleep(0.1)
+    if pending:
+        raise SystemExit(f"bench: {len(pending)} instances never became ready, e.g. {pending[0]}")
+
+
+class Arrows:
+    name = "arrowh"
+
+    def __init__(self, tmp):
+        self.root = os.path.join(tmp, "arrows")
+        os.mkdir(self.root)
+        self.env = dict(os.environ, ARROW_ROOT=self.root)
+        self.ids = []
+
+    def start(self):
+        r = subprocess.run([ARROW, "run", "-d", "--network", "none", "--memory", str(MEM_MIB),
+                            SIGWAIT], env=self.env, capture_output=True, timeout=300)
+        if r.returncode:
+            raise SystemExit(f"bench: arrow run -d failed: {r.stderr.decode()}")
+        self.ids.append(r.stdout.decode().strip())
+        return os.path.join(self.root, self.ids[-1], "log")
+
+    def pids(self):
+        import json
+        return [json.load(open(os.path.join(self.root, i, "state.json")))["pid"] for i in self.ids]
+
+    def stop_all(self):
+        subprocess.run([ARROW, "rm", "-f", *self.ids], env=self.env, capture_output=True,
+                       timeout=600)
+
+
+class Qemus:
+    name = "qemu microvm"
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.initramfs = os.path.join(tmp, "sigwait.cpio")
+        capture_initramfs(SIGWAIT, self.initramfs)
+        self.n = 0
+
+    def start(self):
+        self.n += 1
+        base = os.path.join(self.tmp, f"q{self.n}")
+        cmd = qemu_cmd(self.initramfs, base + ".out", base + ".ctl")
+        cmd += ["-daemonize", "-pidfile", base + ".pid"]
+        subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=300)
+        return base + ".out"
+
+    def pids(self):
+        return [int(open(os.path.join(self.tmp, f"q{i}.pid")).read())
+                for i in range(1, self.n + 1)]
+
+    def stop_all(self):
+        for pid in self.pids():
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+
+
+def measure(fleet):
+    rows, outputs = [], []
+    t0 = time.perf_counter()
+    for n in COUNTS:
+        log(f"density: {fleet.name} x{n}")
+        while len(outputs) < n:
+            outputs.append(fleet.start())
+        wait_ready(outputs)
+        if n == COUNTS[-1]:
+            elapsed = time.perf_counter() - t0
+        time.sleep(2)  # let the last ones settle after "ready"
+        pss = priv = 0
+        for pid in fleet.pids():
+            p, q = pss_kib(pid)
+            pss += p
+            priv += q
+        rows.append({"instances": n, "pss_kib_total": pss,
+                     "pss_kib_per_instance": round(pss / n), "private_kib_per_instance": round(priv / n)})
+    fleet.stop_all()
+    last = rows[-1]
+    return {"by_count": rows,
+            "start": {"instances": COUNTS[-1], "seconds_to_all_ready": round(elapsed, 2),
+                      "per_second": round(COUNTS[-1] / elapsed, 2)},
+            "fit_in_budget": BUDGET_MIB * 1024 // last["pss_kib_per_instance"]}
+
+
+def main():
+    env_name, output = sys.argv[1], sys.argv[2]
+    tmp = tempfile.mkdtemp(prefix="arrow-density.", dir="/tmp")
+    try:
+        result = {"environment": env_name, "guest_memory_mib": MEM_MIB, "budget_mib": BUDGET_MIB,
+                  "counts": COUNTS, "arrowh": measure(Arrows(tmp)),
+                  "qemu microvm": measure(Qemus(tmp))}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    write_result(output, result)
+
+
+if __name__ == "__main__":
+    main()
