@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import time
+import warnings
 
 import pytest
 
@@ -288,32 +289,123 @@ def test_bulk_tcp_to_an_arrow_is_byte_exact(stop_all):
     assert reply.split()[0].decode() == hashlib.sha256(data).hexdigest()
 
 
-@pytest.mark.xfail(reason="known bug: in some helper-VM sessions this Arrow-to-host stream "
-                   "stalls (no data for 120 s); under investigation, see docs/network.md",
-                   strict=False)
-def test_bulk_tcp_from_an_arrow_is_byte_exact(stop_all):
-    """20 MiB from an Arrow to the host: the host's digest against the one the Arrow logged."""
+def arrowh_threads(pid):
+    """Each arrowh thread's name, state and CPU ticks (user, of which in the guest, and
+    system), twice 2 s apart."""
+    text = ""
+    for sample in range(2):
+        for tid in sorted(os.listdir(f"/proc/{pid}/task")):
+            try:
+                d = f"/proc/{pid}/task/{tid}"
+                stat = open(f"{d}/stat").read().rsplit(")", 1)[1].split()
+                text += (f"{tid} {open(d + '/comm').read().strip()} state {stat[0]} "
+                         f"utime {stat[11]} (guest {stat[40]}) stime {stat[12]}\n")
+            except OSError as e:
+                text += f"{tid}: {e}\n"
+        time.sleep(2)
+    return text
+
+
+def stall_report(src, port, phase, got):
+    """What both ends looked like when a stream stopped: the host socket (ss) and, after a
+    host stop, arrowh's queue and counter report."""
+    ss = subprocess.run(["ss", "-tinoe", "state", "all", f"( sport = :{port} or dport = :{port} )"],
+                        capture_output=True).stdout.decode(errors="replace")
+    dev = open("/proc/net/dev").read()
+    logs = arrow("logs", src).stdout.decode(errors="replace")
+    state = inspect(src)["State"]
+    threads = arrowh_threads(state["Pid"]) if state["Running"] else "(not running)"
+    arrow("kill", src)
+    time.sleep(2)
+    log = open(os.path.join(os.environ["ARROW_ROOT"], inspect(src)["Id"], "arrowh.log"),
+               errors="replace").read()
+    return f"stalled while {phase} after {got} bytes; Arrow state {state}\n--- ss:\n{ss}\n--- /proc/net/dev:\n{dev}" \
+           f"\n--- arrowh threads (two samples 2 s apart):\n{threads}" \
+           f"\n--- Arrow output (its /proc/net/tcp every 15 s):\n{logs[-6000:]}\n--- arrowh.log:\n{log}"
+
+
+def guest_cpu_share(pid, seconds=2):
+    """The largest share of one CPU that any arrowh thread spent running guest code over
+    `seconds` (guest_time ticks from /proc/PID/task/TID/stat)."""
+    def ticks():
+        out = {}
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                out[tid] = int(open(f"/proc/{pid}/task/{tid}/stat").read().rsplit(")", 1)[1]
+                               .split()[40])
+            except OSError:
+                pass
+        return out
+    a = ticks()
+    time.sleep(seconds)
+    b = ticks()
+    return max((b[t] - a.get(t, b[t]) for t in b), default=0) / (seconds * os.sysconf("SC_CLK_TCK"))
+
+
+def send_from_an_arrow(size):
+    """An Arrow sends `size` random bytes to a host socket. Returns (digest the Arrow logged,
+    digest of what arrived, bytes arrived, Arrow id); or raises Stalled with a report."""
     import hashlib
-    size = 20 * 1024 * 1024
     srv = socket.socket()
     srv.bind(("10.201.0.1", 0))
     srv.listen(1)
-    srv.settimeout(120)
+    srv.settimeout(240)
     port = srv.getsockname()[1]
     src = run_d("--memory", "256m", BUSYBOX, "sh", "-c",
                 f"head -c {size} /dev/urandom >/tmp/f && sha256sum /tmp/f && "
-                f"nc 10.201.0.1 {port} </tmp/f")
-    conn, _ = srv.accept()
-    conn.settimeout(120)
-    h, got = hashlib.sha256(), 0
-    while chunk := conn.recv(1 << 16):
-        h.update(chunk)
-        got += len(chunk)
+                f"{{ (while sleep 15; do cat /proc/net/tcp; done) & m=$!; "
+                f"nc 10.201.0.1 {port} </tmp/f; r=$?; kill $m; exit $r; }}")
+    h, got, phase = hashlib.sha256(), 0, "waiting for the connection"
+    try:
+        conn, _ = srv.accept()
+        conn.settimeout(90)
+        phase = "receiving"
+        while chunk := conn.recv(1 << 16):
+            h.update(chunk)
+            got += len(chunk)
+    except socket.timeout:
+        state = inspect(src)["State"]
+        share = guest_cpu_share(state["Pid"]) if state["Running"] else 0
+        raise Stalled(share, stall_report(src, port, phase, got))
+    finally:
+        srv.close()
     conn.close()
-    srv.close()
     assert arrow("wait", src).stdout.strip() == b"0"
+    return arrow("logs", src).stdout.split()[0].decode(), h.hexdigest(), got, src
+
+
+class Stalled(Exception):
+    def __init__(self, guest_share, report):
+        super().__init__(report)
+        self.guest_share, self.report = guest_share, report
+
+
+def test_bulk_tcp_from_an_arrow_is_byte_exact(stop_all):
+    """20 MiB from an Arrow to the host: the host's digest against the one the Arrow logged.
+
+    Inside the helper VM a guest vCPU sometimes wedges in the nested virtualization below
+    arrowh (docs/machine.md, "Known problem"): it runs guest code at full speed at one rip
+    with a timer interrupt pending that is never delivered, and never exits to arrowh again.
+    That case, recognised by the vCPU thread spending most of a CPU in guest mode while the
+    stream has been silent for 90 s, is reported and retried once with a fresh Arrow; any
+    other stall, or a second one, fails."""
+    size = 20 * 1024 * 1024
+    if not os.path.exists("/sys/class/net/arrow0"):
+        ok(arrow("run", "--rm", BUSYBOX, "true"))  # the default network comes with a first Arrow
+    for attempt in (1, 2):
+        try:
+            logged, arrived, got, _ = send_from_an_arrow(size)
+            break
+        except Stalled as e:
+            if attempt == 2 or e.guest_share < 0.5:
+                pytest.fail(f"guest CPU share {e.guest_share:.2f}\n{e.report}")
+            warnings.warn("the helper VM wedged an Arrow's vCPU during the Arrow-to-host "
+                          "stream; retried once with a fresh Arrow (report in the test output)")
+            print(f"\nthe helper's nested virtualization wedged the Arrow's vCPU (it spent "
+                  f"{e.guest_share:.0%} of a CPU in guest mode with the stream silent); "
+                  f"retrying once with a fresh Arrow. Report:\n{e.report}")
     assert got == size
-    assert arrow("logs", src).stdout.split()[0].decode() == h.hexdigest()
+    assert logged == arrived
 
 
 OUTSIDE_SERVER = """
