@@ -37,6 +37,11 @@ int run_net_attach(const struct run_opts *o, const char *id, const char *name, c
 		   struct net_attach *na);
 /* ainit's records: address, gateway, nameservers, peers. */
 int run_net_config(const struct run_opts *o, const struct net_attach *na, char **buf, size_t *len);
+/*
+ * The per-run initramfs piece (run-config.c): ainit's records cfg and the --config files,
+ * in a memfd whose /proc/self/fd path goes to *path. 0, or 125 after printing why.
+ */
+int run_config_piece(const struct run_opts *o, const void *cfg, size_t cfg_len, char **path);
 /* config.json's "network" object. */
 json_t *run_net_json(const struct net_attach *na);
 

@@ -454,15 +454,12 @@ int cmd_run(int argc, char *argv[])
 	}
 	if (!ret)
 		ret = build_config(&o, has_net ? &net : NULL, o.hostname ? o.hostname : arrow.name, guest_prog, argv0, &cfgbuf, &cfglen);
-	if (!ret) {
-		const struct piece_file cf[] = {
-			{ ".arrow", S_IFDIR | 0700 },
-			{ ARROW_CONFIG_PATH + 1, S_IFREG | 0600, cfgbuf, cfglen },
-		};
-		ret = piece_memfd(cf, 2, &config);
-	}
 	if (ret) {
 		fprintf(stderr, "arrow: cannot assemble the initramfs: %s\n", strerror(-ret));
+		unregister_arrow(&arrow);
+		return EXIT_ARROW_ERROR;
+	}
+	if (run_config_piece(&o, cfgbuf, cfglen, &config)) {
 		unregister_arrow(&arrow);
 		return EXIT_ARROW_ERROR;
 	}

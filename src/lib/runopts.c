@@ -30,6 +30,8 @@ const char runopts_usage[] =
 	"  -u, --user UID[:GID]  run the app as this numeric user (and group)\n"
 	"      --env-file FILE   read KEY=VALUE lines (# comments) into the environment\n"
 	"      --argv0 NAME      what the app sees as argv[0]; default the program's name\n"
+	"      --config FILE:GUESTPATH  place a host file (up to 4 MiB) at GUESTPATH inside\n"
+	"                        the Arrow, with its permissions (repeatable)\n"
 	"      --log-opt max-size=SIZE|max-file=N  log rotation (default 16m, 3 files)\n"
 	"  -m, --memory SIZE     guest memory: MiB, or with a unit (512m, 1g); default 128\n"
 	"      --cpus N          virtual CPUs (1-32); default 1\n"
@@ -55,7 +57,8 @@ const char runopts_usage[] =
 static char joined[2048]; /* --kernel-arg values, space-joined */
 
 enum { OPT_CPUS = 256, OPT_KERNEL, OPT_KERNEL_ARG, OPT_TIMING, OPT_DEBUG, OPT_HOSTNAME, OPT_NAME,
-       OPT_RM, OPT_ENV_FILE, OPT_ARGV0, OPT_LOG_OPT, OPT_NETWORK, OPT_IP, OPT_MAC, OPT_DNS };
+       OPT_RM, OPT_ENV_FILE, OPT_ARGV0, OPT_LOG_OPT, OPT_NETWORK, OPT_IP, OPT_MAC, OPT_DNS,
+       OPT_CONFIG };
 
 static const struct option options[] = {
 	{ "memory", required_argument, NULL, 'm' },
@@ -74,6 +77,7 @@ static const struct option options[] = {
 	{ "tty", no_argument, NULL, 't' },
 	{ "user", required_argument, NULL, 'u' },
 	{ "env-file", required_argument, NULL, OPT_ENV_FILE },
+	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "argv0", required_argument, NULL, OPT_ARGV0 },
 	{ "log-opt", required_argument, NULL, OPT_LOG_OPT },
 	{ "network", required_argument, NULL, OPT_NETWORK },
@@ -127,6 +131,72 @@ static int parse_user(struct run_opts *o, const char *s)
 static bool valid_env_name(const char *s, size_t len);
 
 /* KEY=VALUE per line; blank lines and # comments skipped; KEY alone copies it from here. */
+const char *runopts_config_path_ok(const char *path)
+{
+	/* ainit mounts file systems over these, or they are the Arrow's own */
+	static const char *const hidden[] = { "/proc", "/sys", "/dev", "/tmp", "/run", "/.arrow",
+					      "/app", "/init" };
+	/* ainit writes these for every Arrow with a network */
+	static const char *const managed[] = { "/etc/hosts", "/etc/resolv.conf", "/etc/hostname" };
+	const char *c;
+
+	if (path[0] != '/' || !path[1])
+		return "must be an absolute path to a file";
+	if (strlen(path) > 255)
+		return "is longer than 255 bytes";
+	for (c = path; c; c = strchr(c + 1, '/')) {
+		const char *next = c + 1;
+		size_t len = strcspn(next, "/");
+
+		if (len == 0 || (len == 1 && next[0] == '.') || (len == 2 && !strncmp(next, "..", 2)))
+			return "has an empty, '.' or '..' component";
+	}
+	for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++) {
+		size_t n = strlen(hidden[i]);
+
+		if (!strncmp(path, hidden[i], n) && (path[n] == 0 || path[n] == '/'))
+			return "is a place the Arrow mounts over or owns";
+	}
+	for (size_t i = 0; i < sizeof(managed) / sizeof(managed[0]); i++)
+		if (!strcmp(path, managed[i]))
+			return "is written by Arrow (use --hostname, --dns)";
+	return NULL;
+}
+
+static int add_config(struct run_opts *o, const char *arg, char *err, unsigned int errlen)
+{
+	const char *colon = strrchr(arg, ':');
+	const char *why;
+	char *copy;
+
+	if (!colon || colon == arg) {
+		snprintf(err, errlen, "invalid --config '%s': expected FILE:GUESTPATH", arg);
+		return -1;
+	}
+	why = runopts_config_path_ok(colon + 1);
+	if (why) {
+		snprintf(err, errlen, "invalid --config '%s': the guest path %s", arg, why);
+		return -1;
+	}
+	if (o->nr_configs == RUNOPTS_MAX_CONFIGS) {
+		snprintf(err, errlen, "too many --config files (at most %d)", RUNOPTS_MAX_CONFIGS);
+		return -1;
+	}
+	for (unsigned int i = 0; i < o->nr_configs; i++)
+		if (!strcmp(o->configs[i].guest, colon + 1)) {
+			snprintf(err, errlen, "--config: %s is given twice", colon + 1);
+			return -1;
+		}
+	copy = strdup(arg);
+	if (!copy) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	copy[colon - arg] = 0;
+	o->configs[o->nr_configs++] = (struct config_file){ copy, copy + (colon - arg) + 1 };
+	return 0;
+}
+
 static int read_env_file(struct run_opts *o, const char *path, char *err, unsigned int errlen)
 {
 	FILE *f = fopen(path, "re");
@@ -343,6 +413,10 @@ int runopts_parse(struct run_opts *o, int argc, char *const argv[], char *err, u
 			break;
 		case OPT_ENV_FILE:
 			if (read_env_file(o, optarg, err, errlen))
+				return -EINVAL;
+			break;
+		case OPT_CONFIG:
+			if (add_config(o, optarg, err, errlen))
 				return -EINVAL;
 			break;
 		case OPT_ARGV0:

@@ -11,6 +11,14 @@
 #define RUNOPTS_MAX_ENV 1024
 #define RUNOPTS_MAX_PORTS 64
 #define RUNOPTS_MAX_DNS 3
+#define RUNOPTS_MAX_CONFIGS 32
+#define RUNOPTS_CONFIG_MAX_BYTES (4u << 20) /* one --config file */
+
+/* --config FILE:GUESTPATH: one host file placed in the Arrow's root filesystem */
+struct config_file {
+	char *host; /* malloc'ed copy of FILE */
+	const char *guest; /* absolute, checked by runopts_config_path_ok(); inside host's buffer */
+};
 
 struct run_opts {
 	uint64_t memory_mib;
@@ -39,6 +47,8 @@ struct run_opts {
 	unsigned int nr_ports;
 	const char *dns[RUNOPTS_MAX_DNS]; /* --dns */
 	unsigned int nr_dns;
+	struct config_file configs[RUNOPTS_MAX_CONFIGS]; /* --config */
+	unsigned int nr_configs;
 	bool timing;
 	bool debug_console;
 	bool help;
@@ -54,6 +64,12 @@ struct run_opts {
 int runopts_parse(struct run_opts *o, int argc, char *const argv[], char *err, unsigned int errlen);
 /* "512", "512m", "1g", "262144k" -> MiB; 0 on error. */
 uint64_t runopts_parse_memory(const char *s);
+/*
+ * May --config place a file at this guest path? Absolute, no empty, "." or ".."
+ * component, at most 255 bytes, and not where the Arrow's own files or the
+ * file systems ainit mounts would hide or replace it. NULL: yes; else why not.
+ */
+const char *runopts_config_path_ok(const char *path);
 /* Arrow names: [a-zA-Z0-9][a-zA-Z0-9_.-]{0,127} */
 bool runopts_valid_name(const char *s);
 extern const char runopts_usage[];

@@ -125,3 +125,30 @@ def test_timing_prints_phases():
                   "app exit -> arrowh exit", "total"):
         assert phase in err
     assert r.stdout == b"hello from an Arrow\n"
+
+
+def test_config_files_are_placed_with_their_permissions(tmp_path):
+    """--config FILE:GUESTPATH puts a host file into the Arrow (parents created), byte-exact,
+    with its permission bits; the app piece stays the same cached one."""
+    conf = tmp_path / "app.conf"
+    conf.write_text("answer=42\n")
+    conf.chmod(0o640)
+    blob = tmp_path / "blob"
+    blob.write_bytes(bytes(range(256)) * 64)
+    r = arrow("run", "--network", "none", "--config", f"{conf}:/etc/app/app.conf",
+              "--config", f"{blob}:/srv/data/blob", BUSYBOX, "sh", "-c",
+              "cat /etc/app/app.conf; stat -c %a /etc/app/app.conf; sha256sum /srv/data/blob")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.decode().splitlines()
+    assert lines[0] == "answer=42" and lines[1] == "640"
+    assert lines[2].split()[0] == hashlib.sha256(bytes(range(256)) * 64).hexdigest()
+
+
+def test_config_file_errors(tmp_path):
+    for args, needle in ((["--config", f"{tmp_path}/missing:/etc/x"], b"cannot read --config"),
+                         (["--config", f"{tmp_path}:/etc/x"], b"not a regular file"),
+                         (["--config", "/etc/hostname:/proc/x"], b"mounts over"),
+                         (["--config", "/etc/hostname:/etc/../x"], b"'..' component")):
+        r = arrow("run", "--network", "none", *args, BUSYBOX, "true")
+        assert r.returncode == 125, (args, r.stderr)
+        assert needle in r.stderr, (args, r.stderr)

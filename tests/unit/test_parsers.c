@@ -69,6 +69,44 @@ static void test_runopts_errors(void **state)
 	expect_bad(4, a9, "--hostname");
 }
 
+static void test_config_files(void **state)
+{
+	struct run_opts o;
+	char err[256] = "";
+	char *ok[] = { "run", "--config", "/host/a.conf:/etc/app/a.conf", "--config",
+		       "we:ird:/srv/b", "p", NULL };
+	char *twice[] = { "run", "--config", "a:/etc/x", "--config", "b:/etc/x", "p", NULL };
+	char *bad[][5] = {
+		{ "run", "--config", "nocolon", "p", NULL },
+		{ "run", "--config", ":/etc/x", "p", NULL },
+		{ "run", "--config", "a:etc/x", "p", NULL },
+		{ "run", "--config", "a:/etc/../x", "p", NULL },
+		{ "run", "--config", "a:/etc//x", "p", NULL },
+		{ "run", "--config", "a:/etc/./x", "p", NULL },
+		{ "run", "--config", "a:/etc/x/", "p", NULL },
+		{ "run", "--config", "a:/", "p", NULL },
+		{ "run", "--config", "a:/proc/x", "p", NULL },
+		{ "run", "--config", "a:/tmp", "p", NULL },
+		{ "run", "--config", "a:/.arrow/config", "p", NULL },
+		{ "run", "--config", "a:/init", "p", NULL },
+		{ "run", "--config", "a:/etc/resolv.conf", "p", NULL },
+	};
+
+	(void)state;
+	assert_int_equal(runopts_parse(&o, 6, ok, err, sizeof(err)), 0);
+	assert_int_equal(o.nr_configs, 2);
+	assert_string_equal(o.configs[0].host, "/host/a.conf");
+	assert_string_equal(o.configs[0].guest, "/etc/app/a.conf");
+	assert_string_equal(o.configs[1].host, "we:ird"); /* split at the last colon */
+	assert_string_equal(o.configs[1].guest, "/srv/b");
+	assert_null(runopts_config_path_ok("/procfile"));
+	assert_null(runopts_config_path_ok("/etc/hosts.allow"));
+	assert_null(runopts_config_path_ok("/a/..b/.c"));
+	expect_bad(6, twice, "twice");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_bad(4, bad[i], "--config");
+}
+
 static void test_memory_units(void **state)
 {
 	(void)state;
@@ -258,7 +296,7 @@ int main(void)
 		cmocka_unit_test(test_memory_units),    cmocka_unit_test(test_runcfg_roundtrip),
 		cmocka_unit_test(test_runcfg_malformed), cmocka_unit_test(test_arrowh_config),
 		cmocka_unit_test(test_control_stream),  cmocka_unit_test(test_control_hostile),
-		cmocka_unit_test(test_proctcp_unsent),
+		cmocka_unit_test(test_proctcp_unsent), cmocka_unit_test(test_config_files),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
