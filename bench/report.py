@@ -56,6 +56,8 @@ def peers_table(r, docs):
         out += ["", f"Container runtime: {c['version']}, default `{c['runtime']} spec` config "
                 "(new PID, mount, network, IPC, UTS namespaces) with a read-only rootfs holding "
                 "only the binary."]
+    for note in r.get("notes", []):
+        out += ["", f"Note: {note}"]
     out += [""]
     data = "".join(f'"{n}" {v["median_ms"]}\n' for n, v in rows) + "e\n"
     out += chart(os.path.join(docs, f"perf-boot-{r['environment']}.png"),
