@@ -31,38 +31,38 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* A minimal vmlinux-like ELF: one PT_LOAD at paddr with filesz bytes of 0xab and bss. */
+/* A minimal vmlinux-like ELF (deleted file): one PT_LOAD of body at file offset off. */
 static uint64_t vaddr_base = 0xffffffff80000000ull;
 
-static int make_elf(uint64_t paddr, uint64_t filesz, uint64_t memsz, uint16_t machine)
+static int elf_file(uint64_t paddr, uint64_t off, const uint8_t *body, uint64_t filesz,
+		    uint64_t memsz, uint16_t machine)
 {
-	uint64_t vaddr = vaddr_base + paddr;
-	char path[] = "/tmp/arrow-test-elf.XXXXXX";
+	char path[] = "/tmp/arrow-test-elf.XXXXXX"; /* mkstemp's template */
 	int fd = mkstemp(path);
-	Elf64_Ehdr eh = { 0 };
-	Elf64_Phdr ph = { 0 };
-	uint8_t *body = malloc(filesz);
+	Elf64_Ehdr eh = { .e_type = ET_EXEC, .e_machine = machine, .e_entry = paddr,
+			  .e_phoff = sizeof(eh), .e_phentsize = sizeof(Elf64_Phdr), .e_phnum = 1 };
+	Elf64_Phdr ph = { .p_type = PT_LOAD, .p_offset = off, .p_paddr = paddr,
+			  .p_vaddr = vaddr_base + paddr, .p_filesz = filesz, .p_memsz = memsz };
 
+	assert_true(fd >= 0);
 	unlink(path);
 	memcpy(eh.e_ident, ELFMAG, SELFMAG);
 	eh.e_ident[EI_CLASS] = ELFCLASS64;
 	eh.e_ident[EI_DATA] = ELFDATA2LSB;
-	eh.e_type = ET_EXEC;
-	eh.e_machine = machine;
-	eh.e_entry = paddr;
-	eh.e_phoff = sizeof(eh);
-	eh.e_phentsize = sizeof(ph);
-	eh.e_phnum = 1;
-	ph.p_type = PT_LOAD;
-	ph.p_offset = 4096;
-	ph.p_paddr = paddr;
-	ph.p_vaddr = vaddr;
-	ph.p_filesz = filesz;
-	ph.p_memsz = memsz;
-	memset(body, 0xab, filesz);
 	assert_int_equal(pwrite(fd, &eh, sizeof(eh), 0), sizeof(eh));
 	assert_int_equal(pwrite(fd, &ph, sizeof(ph), sizeof(eh)), sizeof(ph));
-	assert_int_equal(pwrite(fd, body, filesz, 4096), (ssize_t)filesz);
+	assert_int_equal(pwrite(fd, body, filesz, (off_t)off), (ssize_t)filesz);
+	return fd;
+}
+
+/* ... with filesz bytes of 0xab at offset 4096 and bss. */
+static int make_elf(uint64_t paddr, uint64_t filesz, uint64_t memsz, uint16_t machine)
+{
+	uint8_t *body = malloc(filesz);
+	int fd;
+
+	memset(body, 0xab, filesz);
+	fd = elf_file(paddr, 4096, body, filesz, memsz, machine);
 	free(body);
 	return fd;
 }
@@ -109,31 +109,13 @@ static void test_vmlinux_pages_shared_from_the_file(void **state)
 	struct guest_mem mgm;
 	struct vmlinux_info info;
 	const char *why;
-	char path[] = "/tmp/arrow-test-elf.XXXXXX";
-	int fd = mkstemp(path);
-	Elf64_Ehdr eh = { 0 };
-	Elf64_Phdr ph = { 0 };
 	uint8_t body[FILESZ], *k;
+	int fd;
 
 	(void)state;
-	unlink(path);
-	memcpy(eh.e_ident, ELFMAG, SELFMAG);
-	eh.e_ident[EI_CLASS] = ELFCLASS64;
-	eh.e_ident[EI_DATA] = ELFDATA2LSB;
-	eh.e_type = ET_EXEC;
-	eh.e_machine = EM_X86_64;
-	eh.e_entry = PADDR;
-	eh.e_phoff = sizeof(eh);
-	eh.e_phentsize = sizeof(ph);
-	eh.e_phnum = 1;
-	ph = (Elf64_Phdr){ .p_type = PT_LOAD, .p_offset = OFF, .p_paddr = PADDR,
-			   .p_vaddr = 0xffffffff80000000ull + PADDR, .p_filesz = FILESZ,
-			   .p_memsz = FILESZ + PG };
 	for (unsigned int i = 0; i < FILESZ; i++)
 		body[i] = (uint8_t)(i * 7 + i / 251);
-	assert_int_equal(pwrite(fd, &eh, sizeof(eh), 0), sizeof(eh));
-	assert_int_equal(pwrite(fd, &ph, sizeof(ph), sizeof(eh)), sizeof(ph));
-	assert_int_equal(pwrite(fd, body, FILESZ, OFF), FILESZ);
+	fd = elf_file(PADDR, OFF, body, FILESZ, FILESZ + PG, EM_X86_64);
 	assert_int_equal(pwrite(fd, "trailer", 7, OFF + FILESZ), 7); /* must not leak into bss */
 
 	assert_int_equal(gm_init(&mgm, MEM), 0);

@@ -70,11 +70,19 @@ static int64_t segment_place(uint8_t *dst, int fd, uint64_t off, uint64_t len)
 	if (ret)
 		return ret;
 	if (mmap(dst + head, mid, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd,
-		 (off_t)(off + head)) == MAP_FAILED)
-		return -errno;
+		 (off_t)(off + head)) == MAP_FAILED) {
+		/*
+		 * A file system without mmap: put anonymous memory back (a failed
+		 * MAP_FIXED may have unmapped the range) and copy, as without sharing.
+		 */
+		if (mmap(dst + head, mid, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
+			return -errno;
+		mid = 0;
+	}
 	/* The same advice as the rest of guest RAM (gm_init). */
-	madvise(dst + head, mid, MADV_DONTDUMP);
-	madvise(dst + head, mid, MADV_DONTFORK);
+	madvise(dst + head, len - head, MADV_DONTDUMP);
+	madvise(dst + head, len - head, MADV_DONTFORK);
 	ret = read_full(fd, dst + head + mid, len - head - mid, (off_t)(off + head + mid));
 	return ret ? ret : (int64_t)mid;
 }
