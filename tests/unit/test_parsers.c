@@ -261,32 +261,36 @@ static void test_proctcp_unsent(void **state)
 {
 	const char *hdr = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when "
 			  "retrnsmt   uid  timeout inode\n";
+	static const struct {
+		const char *sockets;
+		bool unsent;
+	} cases[] = {
+		{ "", false },
+		/* listening, and established with nothing queued */
+		{ "   0: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 1 1\n"
+		  "   1: 0200C90A:D6DA 0100C90A:A9FD 01 00000000:00000000 00:00000000 00000000 0 0 2 1\n",
+		  false },
+		/* data still queued */
+		{ "   0: 0200C90A:D6DA 0100C90A:A9FD 01 0001F000:00000000 01:00000014 00000000 0 0 2 1\n",
+		  true },
+		/* FIN not acknowledged yet: FIN_WAIT1, LAST_ACK */
+		{ "   0: 0200C90A:D6DA 0100C90A:A9FD 04 00000000:00000000 01:00000014 00000000 0 0 0 1\n",
+		  true },
+		{ "   0: 0200C90A:D6DA 0100C90A:A9FD 09 00000000:00000000 01:00000014 00000000 0 0 0 1\n",
+		  true },
+		/* FIN_WAIT2 and TIME_WAIT: the peer has everything */
+		{ "   0: 0200C90A:D6DA 0100C90A:A9FD 05 00000000:00000000 00:00000000 00000000 0 0 0 1\n"
+		  "   1: 0200C90A:D6DB 0100C90A:A9FD 06 00000000:00000000 03:00000100 00000000 0 0 0 3\n",
+		  false },
+	};
 	char text[1024];
 
 	(void)state;
-	assert_false(proctcp_unsent(hdr));
 	assert_false(proctcp_unsent(""));
-	/* listening, and established with nothing queued */
-	snprintf(text, sizeof(text), "%s%s%s", hdr,
-		 "   0: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 1 1\n",
-		 "   1: 0200C90A:D6DA 0100C90A:A9FD 01 00000000:00000000 00:00000000 00000000 0 0 2 1\n");
-	assert_false(proctcp_unsent(text));
-	/* data still queued */
-	snprintf(text, sizeof(text), "%s%s", hdr,
-		 "   0: 0200C90A:D6DA 0100C90A:A9FD 01 0001F000:00000000 01:00000014 00000000 0 0 2 1\n");
-	assert_true(proctcp_unsent(text));
-	/* FIN not acknowledged yet (FIN_WAIT1), and LAST_ACK */
-	snprintf(text, sizeof(text), "%s%s", hdr,
-		 "   0: 0200C90A:D6DA 0100C90A:A9FD 04 00000000:00000000 01:00000014 00000000 0 0 0 1\n");
-	assert_true(proctcp_unsent(text));
-	snprintf(text, sizeof(text), "%s%s", hdr,
-		 "   0: 0200C90A:D6DA 0100C90A:A9FD 09 00000000:00000000 01:00000014 00000000 0 0 0 1\n");
-	assert_true(proctcp_unsent(text));
-	/* FIN_WAIT2 and TIME_WAIT: the peer has everything */
-	snprintf(text, sizeof(text), "%s%s%s", hdr,
-		 "   0: 0200C90A:D6DA 0100C90A:A9FD 05 00000000:00000000 00:00000000 00000000 0 0 0 1\n",
-		 "   1: 0200C90A:D6DB 0100C90A:A9FD 06 00000000:00000000 03:00000100 00000000 0 0 0 3\n");
-	assert_false(proctcp_unsent(text));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "%s%s", hdr, cases[i].sockets);
+		assert_int_equal(proctcp_unsent(text), cases[i].unsent);
+	}
 }
 
 int main(void)
