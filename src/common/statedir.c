@@ -103,3 +103,33 @@ int statedir_lock_file(const char *path)
 	}
 	return fd;
 }
+
+static int ofd_lock(int fd, int cmd, short type)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+
+	return fcntl(fd, cmd, &fl) < 0 ? -errno : 0;
+}
+
+int statedir_claim(int fd)
+{
+	int ret = ofd_lock(fd, F_OFD_SETLK, F_WRLCK);
+
+	return ret == -EAGAIN || ret == -EACCES ? -EBUSY : ret;
+}
+
+bool statedir_claimed(int fd)
+{
+	struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+
+	return fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+}
+
+int statedir_wait_unclaimed(int fd)
+{
+	int ret;
+
+	while ((ret = ofd_lock(fd, F_OFD_SETLKW, F_RDLCK)) == -EINTR)
+		;
+	return ret;
+}

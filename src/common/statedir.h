@@ -3,6 +3,7 @@
 #ifndef ARROW_STATEDIR_H
 #define ARROW_STATEDIR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,9 +15,22 @@
 #define STATE_ARROWH_LOG "arrowh.log"
 #define STATE_ROOT_LOCK ".lock"
 
-/* Write data to dir/name through dir/.name.tmp and rename; fsync-free (tmpfs). 0 or -errno. */
 /* Open (creating, 0600) and flock path exclusively, waiting: the fd, or -errno. */
 int statedir_lock_file(const char *path);
+
+/*
+ * arrowh's liveness lock on arrowh.lock is an open-file-description write lock, held
+ * for arrowh's whole life. Others only *test* it (F_OFD_GETLK), so a probe never makes
+ * a starting arrowh's claim fail, as a briefly taken shared flock did.
+ */
+/* Take it without waiting: 0, -EBUSY (someone holds it) or -errno. */
+int statedir_claim(int fd);
+/* Does someone hold it? (false also when the test itself fails) */
+bool statedir_claimed(int fd);
+/* Wait until nobody holds it. 0 or -errno. */
+int statedir_wait_unclaimed(int fd);
+
+/* Write data to dir/name through dir/.name.tmp and rename; fsync-free (tmpfs). 0 or -errno. */
 int statedir_write_file(const char *dir, const char *name, const void *data, size_t len);
 /* Remove every entry of dir (flat: files and sockets), then dir. 0 or -errno. */
 int statedir_remove(const char *dir);

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -91,7 +90,7 @@ bool store_dir_alive(const char *dir)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	alive = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	alive = statedir_claimed(fd);
 	close(fd);
 	return alive;
 }
@@ -324,14 +323,14 @@ int store_wait_gone(const struct arrow_rec *r, int timeout_ms)
 	if (fd < 0)
 		return 0;
 	if (timeout_ms < 0) {
-		while (flock(fd, LOCK_SH) < 0 && errno == EINTR)
-			;
+		int ret = statedir_wait_unclaimed(fd);
+
 		close(fd);
-		return 0;
+		return ret;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
-		if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+		if (!statedir_claimed(fd))
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >=

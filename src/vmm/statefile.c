@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "common/statedir.h"
@@ -13,6 +12,7 @@
 int statefile_claim(struct statefile *sf, const char *dir)
 {
 	char path[4096];
+	int ret;
 
 	memset(sf, 0, sizeof(*sf));
 	sf->dir = dir;
@@ -22,9 +22,8 @@ int statefile_claim(struct statefile *sf, const char *dir)
 	sf->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (sf->lock_fd < 0)
 		return -errno;
-	if (flock(sf->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		int ret = errno == EWOULDBLOCK ? -EBUSY : -errno;
-
+	ret = statedir_claim(sf->lock_fd);
+	if (ret) {
 		close(sf->lock_fd);
 		sf->lock_fd = -1;
 		return ret;

@@ -157,7 +157,7 @@ static void test_store_notices_a_dead_arrowh(void **state)
 	/* while the lock is held, it is running */
 	snprintf(path, sizeof(path), "%s/%s/%s", root, id, STATE_LOCK_FILE);
 	fd = open(path, O_RDWR | O_CREAT, 0644);
-	assert_int_equal(flock(fd, LOCK_EX), 0);
+	assert_int_equal(statedir_claim(fd), 0);
 	assert_int_equal(store_load(id, &r), 0);
 	assert_int_equal(r.status, ST_RUNNING);
 	store_free(&r);
