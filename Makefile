@@ -11,10 +11,11 @@ WARN       := -Wall -Wextra -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes 
 CFLAGS     ?= -O2 -g
 CFLAGS     += -std=gnu11 $(WARN) -D_GNU_SOURCE -DARROW_VERSION='"$(VERSION)"' -Isrc
 # arrowh is static: it starts faster (no dynamic loader) and needs nothing at run time.
-VMM_LDFLAGS := -static -pthread
+VMM_LDFLAGS := -static -pthread -lz
 
-VMM_SRCS := $(wildcard src/vmm/*.c src/vmm/arch/x86/*.c src/vmm/virtio/*.c src/vmm/hw/*.c) \
-	    src/common/kvmprobe.c src/common/statedir.c src/common/macaddr.c
+VMM_SRCS := $(wildcard src/vmm/*.c src/vmm/arch/x86/*.c src/vmm/virtio/*.c src/vmm/hw/*.c \
+	    src/vmm/snap/*.c) src/common/kvmprobe.c src/common/statedir.c src/common/macaddr.c \
+	    src/common/runcfg.c
 VMM_OBJS := $(VMM_SRCS:%.c=$(BUILD)/obj/%.o)
 VMM_LIB_OBJS := $(filter-out $(BUILD)/obj/src/vmm/main.o,$(VMM_OBJS))
 
@@ -87,7 +88,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 $(BUILD)/tests/unit/%: tests/unit/%.c $(VMM_LIB_OBJS) $(filter-out $(BUILD)/obj/src/cli/main.o,$(CLI_OBJS))
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CCLD    $@")
-	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $^ -lcmocka -pthread $(CLI_LIBS)
+	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $^ -lcmocka -pthread $(CLI_LIBS) -lz
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/arrow/machine

@@ -7,6 +7,7 @@
 #define EXIT_CANNOT_INVOKE 126
 #define EXIT_NOT_FOUND 127
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
@@ -56,5 +57,50 @@ const char *arrow_state_name(const struct arrow_rec *r);
 
 /* Find an executable: a path with '/' as is, else along $PATH. malloc'ed, or NULL. */
 char *find_program(const char *name);
+
+/* arrow run's pieces shared by boots, clones and templates (cmd-run.c) */
+struct new_arrow {
+	char id[64 + 1];
+	char dir[4096];
+	char name[160];
+};
+
+/* Text arrowh's options point into. */
+struct hv_bufs {
+	char mem[32], cpus[16], t0s[32], logsize[32], logfiles[16], tapfd[16], self[4096];
+};
+
+/* The Arrow's directory and config.json; 0 or 125 after printing why. */
+int register_arrow(const struct run_opts *o, const char *prog_path, struct new_arrow *a);
+/* Remove it again and give its network back (a start that failed). */
+void unregister_arrow(const struct new_arrow *a);
+int record_network(const struct new_arrow *a, const struct net_attach *na);
+/* -d: start arrowh detached and print the id once it runs. */
+int start_detached(const struct new_arrow *a, const char *arrowh, const char **hv, int n);
+/* arrowh's options every start has: memory, state, logs, stdio, network. Returns the new n. */
+int arrowh_common_args(const struct run_opts *o, const struct new_arrow *a,
+		       const struct net_attach *net, uint64_t t0, struct hv_bufs *b, const char **hv,
+		       int n);
+/* The arrowh binary into out; 0 or 125 after printing why. */
+int find_arrowh(char *out, size_t len);
+/* arrow run PROGRAM; with template, `arrow template create TEMPLATE` instead. */
+int run_program(int argc, char *argv[], const char *template);
+
+/* Snapshots, clones and templates (run-clone.c, cmd-snapshot.c; docs/snapshots.md) */
+extern const char template_usage[];
+/* A snapshot's meta.json (steals args). */
+json_t *snapshot_meta_new(const char *name, const char *kind, const char *source,
+			  const char *program, json_t *args, uint64_t memory_mib, unsigned int cpus,
+			  bool tty, const char *network);
+/* arrow run --from: start a clone of o->from. */
+int run_clone(struct run_opts *o, uint64_t t0);
+/* The template's hidden directory in the store, with its meta.json. 0 or 125. */
+int template_begin(const char *name, const struct run_opts *o, const char *prog_path,
+		   const struct net_attach *net, char *tmp, size_t len);
+/* Run arrowh until it wrote the template, then put it in place. The exit status. */
+int template_finish(const struct new_arrow *a, const char *arrowh, const char **hv,
+		    const char *tmp, const char *name);
+int cmd_snapshot(int argc, char *argv[]);
+int cmd_template(int argc, char *argv[]);
 
 #endif

@@ -192,12 +192,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-struct new_arrow {
-	char id[ARROW_ID_LEN + 1];
-	char dir[4096];
-	char name[160];
-};
-
 static json_t *string_array(char *const *v, int n)
 {
 	json_t *a = json_array();
@@ -208,7 +202,7 @@ static json_t *string_array(char *const *v, int n)
 }
 
 /* The Arrow's directory and config.json, under the root lock (names stay unique). */
-static int register_arrow(const struct run_opts *o, const char *prog_path, struct new_arrow *a)
+int register_arrow(const struct run_opts *o, const char *prog_path, struct new_arrow *a)
 {
 	json_t *cfg, *env = json_array();
 	char *text;
@@ -239,7 +233,7 @@ static int register_arrow(const struct run_opts *o, const char *prog_path, struc
 	for (unsigned int i = 0; i < o->nr_env; i++)
 		json_array_append_new(env, json_string(o->env[i]));
 	cfg = json_pack("{s:s, s:s, s:I, s:s, s:s, s:o, s:o, s:s, s:s?, s:s, s:I, s:i, s:b, s:b, "
-			"s:b, s:b, s:s?}",
+			"s:b, s:b, s:s?, s:s?}",
 			"id", a->id, "name", a->name, "created_ns", (json_int_t)statedir_realtime_ns(),
 			"program", o->program, "path", prog_path,
 			"args", string_array(o->args, o->nr_args), "env", env,
@@ -247,7 +241,7 @@ static int register_arrow(const struct run_opts *o, const char *prog_path, struc
 			"hostname", o->hostname ? o->hostname : a->name,
 			"memory_mib", (json_int_t)o->memory_mib, "cpus", (int)o->cpus,
 			"auto_remove", o->remove, "detached", o->detach, "interactive", o->interactive,
-			"tty", o->tty, "argv0", o->argv0);
+			"tty", o->tty, "argv0", o->argv0, "from", o->from);
 	text = cfg ? json_dumps(cfg, JSON_INDENT(2)) : NULL;
 	ret = text ? statedir_write_file(a->dir, STATE_CONFIG_FILE, text, strlen(text)) : -ENOMEM;
 	free(text);
@@ -261,7 +255,7 @@ static int register_arrow(const struct run_opts *o, const char *prog_path, struc
 	return ret ? EXIT_ARROW_ERROR : 0;
 }
 
-static void unregister_arrow(const struct new_arrow *a)
+void unregister_arrow(const struct new_arrow *a)
 {
 	int lock;
 
@@ -273,7 +267,7 @@ static void unregister_arrow(const struct new_arrow *a)
 }
 
 /* Record the Arrow's network in its config.json (written before the network was joined). */
-static int record_network(const struct new_arrow *a, const struct net_attach *na)
+int record_network(const struct new_arrow *a, const struct net_attach *na)
 {
 	json_t *cfg;
 	char path[4200], *text;
@@ -308,7 +302,7 @@ static void show_arrowh_log(const char *dir)
 }
 
 /* -d: arrowh in its own session, stdio detached; print the id once it runs. */
-static int start_detached(const struct new_arrow *a, const char *arrowh, const char **hv, int n)
+int start_detached(const struct new_arrow *a, const char *arrowh, const char **hv, int n)
 {
 	char fdnum[16], logpath[4200];
 	int ready[2], st;
@@ -357,16 +351,95 @@ static int start_detached(const struct new_arrow *a, const char *arrowh, const c
 	return EXIT_ARROW_ERROR;
 }
 
-int cmd_run(int argc, char *argv[])
+int arrowh_common_args(const struct run_opts *o, const struct new_arrow *a,
+		       const struct net_attach *net, uint64_t t0, struct hv_bufs *b, const char **hv,
+		       int n)
+{
+	snprintf(b->mem, sizeof(b->mem), "%llu", (unsigned long long)o->memory_mib);
+	snprintf(b->cpus, sizeof(b->cpus), "%u", o->cpus);
+	snprintf(b->t0s, sizeof(b->t0s), "%llu", (unsigned long long)t0);
+	hv[n++] = "--memory";
+	hv[n++] = b->mem;
+	hv[n++] = "--cpus";
+	hv[n++] = b->cpus;
+	hv[n++] = "--state-dir";
+	hv[n++] = a->dir;
+	if (o->log_max_size) {
+		snprintf(b->logsize, sizeof(b->logsize), "%llu", (unsigned long long)o->log_max_size);
+		hv[n++] = "--log-max-size";
+		hv[n++] = b->logsize;
+	}
+	if (o->log_max_files) {
+		snprintf(b->logfiles, sizeof(b->logfiles), "%u", o->log_max_files);
+		hv[n++] = "--log-max-files";
+		hv[n++] = b->logfiles;
+	}
+	if (o->remove)
+		hv[n++] = "--rm";
+	if (o->tty)
+		hv[n++] = "--tty";
+	if (o->detach) {
+		hv[n++] = "--detached";
+		if (o->interactive)
+			hv[n++] = "--attach-stdin";
+	}
+	if (o->timing) {
+		hv[n++] = "--timing";
+		hv[n++] = "--t0";
+		hv[n++] = b->t0s;
+	}
+	if (o->debug_console)
+		hv[n++] = "--debug-console";
+	if (o->kernel_args) {
+		hv[n++] = "--cmdline";
+		hv[n++] = o->kernel_args;
+	}
+	if (net) {
+		ssize_t l = readlink("/proc/self/exe", b->self, sizeof(b->self) - 1);
+
+		b->self[l > 0 ? l : 0] = '\0';
+		snprintf(b->tapfd, sizeof(b->tapfd), "%d", net->tap_fd);
+		hv[n++] = "--tap-fd";
+		hv[n++] = b->tapfd;
+		hv[n++] = "--mac";
+		hv[n++] = net->mac;
+		/* when the Arrow ends, `arrow _release ID` gives its address and ports back */
+		hv[n++] = "--exit-hook";
+		hv[n++] = b->self;
+		hv[n++] = "--exit-hook";
+		hv[n++] = "_release";
+		hv[n++] = "--exit-hook";
+		hv[n++] = a->id;
+	}
+	hv[n] = NULL;
+	return n;
+}
+
+int find_arrowh(char *out, size_t len)
+{
+	/* ARROW_ARROWH: another hypervisor binary (development, benchmarks). */
+	if (getenv("ARROW_ARROWH") && *getenv("ARROW_ARROWH"))
+		snprintf(out, len, "%s", getenv("ARROW_ARROWH"));
+	else
+		snprintf(out, len, "%s/arrowh", arrow_bindir());
+	if (access(out, X_OK) < 0) {
+		fprintf(stderr, "arrow: %s is missing; reinstall arrow\n", out);
+		return EXIT_ARROW_ERROR;
+	}
+	return 0;
+}
+
+/* Boot PROGRAM as an Arrow; with template set, stop it at the template point and keep that. */
+int run_program(int argc, char *argv[], const char *template)
 {
 	uint64_t t0 = now_ns();
 	struct run_opts o;
-	char err[512], kernel[4096], ainit_path[4096], arrowh[4096];
+	char err[512], kernel[4096], ainit_path[4096], arrowh[4096], template_tmp[4200];
 	char *prog_path, *base = NULL, *prog = NULL, *config = NULL, *cfgbuf, *guest_prog;
-	char *prog_copy, *argv0, mem[32], cpus[16], t0s[32], logsize[32], logfiles[16];
+	char *prog_copy, *argv0;
 	struct new_arrow arrow;
 	struct net_attach net;
-	char tapfd[16], self[4096];
+	struct hv_bufs hb;
 	bool has_net;
 	void *ainit_data, *prog_data;
 	size_t ainit_len, prog_len, cfglen;
@@ -379,9 +452,17 @@ int cmd_run(int argc, char *argv[])
 		return EXIT_ARROW_ERROR;
 	}
 	if (o.help) {
-		fputs(runopts_usage, stdout);
+		fputs(template ? template_usage : runopts_usage, stdout);
 		return 0;
 	}
+	if (o.from && !template)
+		return run_clone(&o, t0);
+	if (template && (o.detach || o.from)) {
+		fprintf(stderr, "arrow template create: -d and --from do not apply: a template is made "
+				"in the foreground from a PROGRAM\n");
+		return EXIT_ARROW_ERROR;
+	}
+	o.remove = o.remove || template; /* the Arrow a template is made from goes away */
 
 	prog_path = find_program(o.program);
 	if (!prog_path) {
@@ -403,15 +484,8 @@ int cmd_run(int argc, char *argv[])
 		return EXIT_ARROW_ERROR;
 	}
 	snprintf(ainit_path, sizeof(ainit_path), "%s/ainit", arrow_libdir());
-	/* ARROW_ARROWH: another hypervisor binary (development, benchmarks). */
-	if (getenv("ARROW_ARROWH") && *getenv("ARROW_ARROWH"))
-		snprintf(arrowh, sizeof(arrowh), "%s", getenv("ARROW_ARROWH"));
-	else
-		snprintf(arrowh, sizeof(arrowh), "%s/arrowh", arrow_bindir());
-	if (access(arrowh, X_OK) < 0) {
-		fprintf(stderr, "arrow: %s is missing; reinstall arrow\n", arrowh);
+	if (find_arrowh(arrowh, sizeof(arrowh)))
 		return EXIT_ARROW_ERROR;
-	}
 
 	ret = read_whole_file(ainit_path, &ainit_data, &ainit_len);
 	if (ret) {
@@ -454,21 +528,22 @@ int cmd_run(int argc, char *argv[])
 	}
 	if (!ret)
 		ret = build_config(&o, has_net ? &net : NULL, o.hostname ? o.hostname : arrow.name, guest_prog, argv0, &cfgbuf, &cfglen);
+	if (!ret && template)
+		ret = runcfg_append(&cfgbuf, &cfglen, RUNCFG_TEMPLATE, "1");
 	if (ret) {
 		fprintf(stderr, "arrow: cannot assemble the initramfs: %s\n", strerror(-ret));
 		unregister_arrow(&arrow);
 		return EXIT_ARROW_ERROR;
 	}
-	if (run_config_piece(&o, cfgbuf, cfglen, &config)) {
+	if (run_config_piece(&o, cfgbuf, cfglen, &config) ||
+	    (template && template_begin(template, &o, prog_path, has_net ? &net : NULL, template_tmp,
+					sizeof(template_tmp)))) {
 		unregister_arrow(&arrow);
 		return EXIT_ARROW_ERROR;
 	}
 	free(prog_data);
 	free(ainit_data);
 
-	snprintf(mem, sizeof(mem), "%llu", (unsigned long long)o.memory_mib);
-	snprintf(cpus, sizeof(cpus), "%u", o.cpus);
-	snprintf(t0s, sizeof(t0s), "%llu", (unsigned long long)t0);
 	hv[n++] = "arrowh";
 	hv[n++] = "--kernel";
 	hv[n++] = kernel;
@@ -478,60 +553,14 @@ int cmd_run(int argc, char *argv[])
 	hv[n++] = prog;
 	hv[n++] = "--initrd";
 	hv[n++] = config;
-	hv[n++] = "--memory";
-	hv[n++] = mem;
-	hv[n++] = "--cpus";
-	hv[n++] = cpus;
-	hv[n++] = "--state-dir";
-	hv[n++] = arrow.dir;
-	if (o.log_max_size) {
-		snprintf(logsize, sizeof(logsize), "%llu", (unsigned long long)o.log_max_size);
-		hv[n++] = "--log-max-size";
-		hv[n++] = logsize;
+	if (template) {
+		hv[n++] = "--template-out";
+		hv[n++] = template_tmp;
 	}
-	if (o.log_max_files) {
-		snprintf(logfiles, sizeof(logfiles), "%u", o.log_max_files);
-		hv[n++] = "--log-max-files";
-		hv[n++] = logfiles;
-	}
-	if (o.remove)
-		hv[n++] = "--rm";
-	if (o.tty)
-		hv[n++] = "--tty";
-	if (o.detach) {
-		hv[n++] = "--detached";
-		if (o.interactive)
-			hv[n++] = "--attach-stdin";
-	}
-	if (o.timing) {
-		hv[n++] = "--timing";
-		hv[n++] = "--t0";
-		hv[n++] = t0s;
-	}
-	if (o.debug_console)
-		hv[n++] = "--debug-console";
-	if (o.kernel_args) {
-		hv[n++] = "--cmdline";
-		hv[n++] = o.kernel_args;
-	}
-	if (has_net) {
-		ssize_t l = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-		self[l > 0 ? l : 0] = '\0';
-		snprintf(tapfd, sizeof(tapfd), "%d", net.tap_fd);
-		hv[n++] = "--tap-fd";
-		hv[n++] = tapfd;
-		hv[n++] = "--mac";
-		hv[n++] = net.mac;
-		/* when the Arrow ends, `arrow _release ID` gives its address and ports back */
-		hv[n++] = "--exit-hook";
-		hv[n++] = self;
-		hv[n++] = "--exit-hook";
-		hv[n++] = "_release";
-		hv[n++] = "--exit-hook";
-		hv[n++] = arrow.id;
-	}
+	n = arrowh_common_args(&o, &arrow, has_net ? &net : NULL, t0, &hb, hv, n);
 	hv[n] = NULL;
+	if (template)
+		return template_finish(&arrow, arrowh, hv, template_tmp, template);
 	if (o.detach) {
 		ret = start_detached(&arrow, arrowh, hv, n);
 		if (has_net)
@@ -543,4 +572,9 @@ int cmd_run(int argc, char *argv[])
 	fprintf(stderr, "arrow: cannot start %s: %s\n", arrowh, strerror(errno));
 	unregister_arrow(&arrow);
 	return EXIT_ARROW_ERROR;
+}
+
+int cmd_run(int argc, char *argv[])
+{
+	return run_program(argc, argv, NULL);
 }

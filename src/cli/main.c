@@ -21,6 +21,8 @@ static const char usage[] =
 	"  rm        remove Arrows\n"
 	"  inspect   show Arrows' configuration and state as JSON\n"
 	"  network   create, list, inspect and remove Arrow networks\n"
+	"  snapshot  save a running Arrow's whole state; list and remove snapshots\n"
+	"  template  boot a program to its start and keep that as a template for clones\n"
 	"  machine   run a command inside the helper VM that provides KVM (machine mode)\n"
 	"  version   print the version\n"
 	"\n"
@@ -38,6 +40,7 @@ static const struct {
 	{ "attach", cmd_attach }, { "stop", cmd_stop },	    { "kill", cmd_kill },
 	{ "wait", cmd_wait },	  { "rm", cmd_rm },	    { "inspect", cmd_inspect },
 	{ "machine", cmd_machine }, { "network", cmd_network }, { "_release", cmd_release },
+	{ "snapshot", cmd_snapshot }, { "template", cmd_template },
 };
 
 int main(int argc, char *argv[])

@@ -36,12 +36,19 @@ enum arrow_ctl_type {
 	ARROW_CTL_HELLO = 1, /* ainit runs; value = guest CLOCK_MONOTONIC ns */
 	ARROW_CTL_EXEC = 2,  /* app started; arg = guest pid; value = time */
 	ARROW_CTL_EXIT = 3,  /* app ended; arg = status (0-255, 128+signal) */
+	ARROW_CTL_TEMPLATE = 4, /* ainit waits at the template point: snapshot now */
 	/* host -> guest */
 	ARROW_CTL_SIGNAL = 16, /* deliver signal number arg to the app */
 	ARROW_CTL_HOSTS = 17,  /* arg bytes follow: the network's peers, "IP\tNAME\n" lines */
+	/*
+	 * A clone starts: arg bytes of runcfg records follow (hostname, address, gateway,
+	 * DNS, hosts, MAC, RNG seed); value = the host's CLOCK_REALTIME in ns.
+	 */
+	ARROW_CTL_IDENTITY = 18,
 };
 
-/* Largest ARROW_CTL_HOSTS payload (it must fit the control port's host-side buffer). */
+/* Largest ARROW_CTL_HOSTS or ARROW_CTL_IDENTITY payload (it must fit the control
+ * port's host-side buffer). */
 #define ARROW_HOSTS_MAX 3072
 
 /* All fields little-endian; every record is exactly this size. */

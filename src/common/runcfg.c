@@ -21,13 +21,18 @@ static int parse_id(const char *s, unsigned int *out)
 	return 0;
 }
 
-int runcfg_parse(char *buf, size_t len, struct runcfg *cfg)
+/* Tags a clone's identity may carry (ARROW_CTL_IDENTITY); the rest belongs to the app. */
+static bool identity_tag(char tag)
 {
+	return strchr("hirdHms", tag) != NULL;
+}
+
+static int parse_records(char *buf, size_t len, struct runcfg *cfg, bool identity)
+{
+	bool new_dns = identity, new_hosts = identity;
 	size_t pos = 0;
 	unsigned int id;
 
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->workdir = "/";
 	while (pos < len) {
 		char tag = buf[pos];
 		char *value = buf + pos + 1;
@@ -36,6 +41,8 @@ int runcfg_parse(char *buf, size_t len, struct runcfg *cfg)
 		if (pos + 1 > len || !nul)
 			return -EINVAL;
 		pos = (size_t)(nul - buf) + 1;
+		if (identity != identity_tag(tag) && (identity || tag == RUNCFG_MAC || tag == RUNCFG_SEED))
+			return -EINVAL;
 		switch (tag) {
 		case RUNCFG_PROGRAM:
 			cfg->program = value;
@@ -70,14 +77,29 @@ int runcfg_parse(char *buf, size_t len, struct runcfg *cfg)
 			cfg->gateway = value;
 			break;
 		case RUNCFG_DNS:
+			if (new_dns) /* an identity's list replaces the old one */
+				cfg->nr_dns = 0;
+			new_dns = false;
 			if (cfg->nr_dns >= RUNCFG_MAX_DNS)
 				return -E2BIG;
 			cfg->dns[cfg->nr_dns++] = value;
 			break;
 		case RUNCFG_HOST:
+			if (new_hosts)
+				cfg->nr_hosts = 0;
+			new_hosts = false;
 			if (cfg->nr_hosts >= RUNCFG_MAX_HOSTS || strchr(value, '\n'))
 				return -E2BIG;
 			cfg->hosts[cfg->nr_hosts++] = value;
+			break;
+		case RUNCFG_TEMPLATE:
+			cfg->template = !strcmp(value, "1");
+			break;
+		case RUNCFG_MAC:
+			cfg->mac = value;
+			break;
+		case RUNCFG_SEED:
+			cfg->seed = value;
 			break;
 		case RUNCFG_UID:
 			if (parse_id(value, &id))
@@ -93,6 +115,23 @@ int runcfg_parse(char *buf, size_t len, struct runcfg *cfg)
 			return -EINVAL;
 		}
 	}
+	return 0;
+}
+
+int runcfg_parse_identity(char *buf, size_t len, struct runcfg *cfg)
+{
+	return parse_records(buf, len, cfg, true);
+}
+
+int runcfg_parse(char *buf, size_t len, struct runcfg *cfg)
+{
+	int ret;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->workdir = "/";
+	ret = parse_records(buf, len, cfg, false);
+	if (ret)
+		return ret;
 	if (!cfg->program || cfg->program[0] != '/' || cfg->argc == 0)
 		return -EINVAL;
 	cfg->argv[cfg->argc] = NULL;

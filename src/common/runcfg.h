@@ -28,6 +28,9 @@ enum runcfg_tag {
 	RUNCFG_GATEWAY = 'r',  /* the default route's gateway: "10.201.0.1" */
 	RUNCFG_DNS = 'd',      /* one nameserver for /etc/resolv.conf */
 	RUNCFG_HOST = 'H',     /* one /etc/hosts line: "IP NAME [ALIAS...]" */
+	RUNCFG_TEMPLATE = 'T', /* "1": stop at the template point until a clone's identity comes */
+	RUNCFG_MAC = 'm',      /* identity only: eth0's MAC, "02:00:0a:c9:00:05" */
+	RUNCFG_SEED = 's',     /* identity only: 64 hex digits for the kernel's RNG */
 };
 
 #define RUNCFG_MAX_DNS 3
@@ -42,6 +45,9 @@ struct runcfg {
 	bool tty;
 	const char *address; /* NULL: no eth0 to configure */
 	const char *gateway;
+	bool template;       /* RUNCFG_TEMPLATE */
+	const char *mac;     /* from an identity: eth0's new MAC */
+	const char *seed;    /* from an identity: RNG seed, hex */
 	size_t nr_dns, nr_hosts;
 	const char *dns[RUNCFG_MAX_DNS];
 	const char *hosts[RUNCFG_MAX_HOSTS];
@@ -57,6 +63,13 @@ struct runcfg {
  * bad number, no program, no argv[0]) or -E2BIG for too many items.
  */
 int runcfg_parse(char *buf, size_t len, struct runcfg *cfg);
+
+/*
+ * A clone's identity (ARROW_CTL_IDENTITY) over an already parsed cfg: only the tags
+ * hostname, address, gateway, DNS, host, MAC and seed; DNS and host lists given
+ * replace the old ones. buf must outlive cfg. 0, -EINVAL or -E2BIG.
+ */
+int runcfg_parse_identity(char *buf, size_t len, struct runcfg *cfg);
 
 /* Append one record to *buf (realloc'ed). Returns 0 or -ENOMEM/-EINVAL. */
 int runcfg_append(char **buf, size_t *len, char tag, const char *value);

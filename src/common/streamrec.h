@@ -35,6 +35,7 @@ enum hostctl_type {
 	HOSTCTL_STOP = 2,   /* stop the VM now (exit status 137) */
 	HOSTCTL_ATTACH = 3, /* arg = HOSTCTL_ATTACH_* flags; the connection then carries records */
 	HOSTCTL_HOSTS = 4,  /* arg bytes follow: the network's peers for the guest's /etc/hosts */
+	HOSTCTL_SNAPSHOT = 5, /* arg bytes follow: a directory; snapshot the Arrow into it */
 };
 
 #define HOSTCTL_ATTACH_STDIN 1u
@@ -47,7 +48,7 @@ struct hostctl_req {
 	uint32_t reserved;
 };
 
-/* Reply to SIGNAL and STOP: 0 or a negative errno. ATTACH gets no reply. */
+/* Reply to SIGNAL, STOP, HOSTS and SNAPSHOT: 0 or a negative errno. ATTACH gets none. */
 struct hostctl_reply {
 	int32_t status;
 };

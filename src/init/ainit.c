@@ -124,10 +124,12 @@ struct app {
 	int status;
 	uint8_t ctl_buf[sizeof(struct arrow_ctl_msg)];
 	size_t ctl_have;
-	/* an ARROW_CTL_HOSTS payload being received */
+	/* the payload of an ARROW_CTL_HOSTS or ARROW_CTL_IDENTITY record being received */
+	struct arrow_ctl_msg payload_of;
 	size_t hosts_want, hosts_have;
 	char hosts[ARROW_HOSTS_MAX + 1];
-	const struct runcfg *cfg;
+	bool identified; /* an ARROW_CTL_IDENTITY was applied */
+	struct runcfg *cfg;
 };
 
 /* The host's new list of peers: "IP\tNAME" lines into /etc/hosts. */
@@ -186,7 +188,19 @@ static pid_t start_app(const struct runcfg *cfg, int in, int out, int err)
 	return pid;
 }
 
-/* Records from the host: signals for the app, peers for /etc/hosts. */
+/* A record's payload is complete. */
+static void apply_payload(struct app *app)
+{
+	if (app->payload_of.type == ARROW_CTL_HOSTS) {
+		apply_hosts(app);
+		return;
+	}
+	/* a clone: before the app started (template) or under a running app (snapshot) */
+	identity_apply(app->cfg, app->hosts, app->hosts_have, app->payload_of.value, app->pid > 0);
+	app->identified = true;
+}
+
+/* Records from the host: signals for the app, peers for /etc/hosts, a clone's identity. */
 static void read_control(struct app *app)
 {
 	uint8_t buf[256];
@@ -200,8 +214,8 @@ static void read_control(struct app *app)
 		if (app->hosts_want) {
 			app->hosts[app->hosts_have++] = (char)buf[i];
 			if (app->hosts_have == app->hosts_want) {
-				apply_hosts(app);
 				app->hosts_want = 0;
+				apply_payload(app);
 			}
 			continue;
 		}
@@ -210,12 +224,14 @@ static void read_control(struct app *app)
 			continue;
 		app->ctl_have = 0;
 		memcpy(&m, app->ctl_buf, sizeof(m));
-		if (m.magic == ARROW_CTL_MAGIC && m.type == ARROW_CTL_HOSTS &&
+		if (m.magic == ARROW_CTL_MAGIC &&
+		    (m.type == ARROW_CTL_HOSTS || m.type == ARROW_CTL_IDENTITY) &&
 		    m.arg <= ARROW_HOSTS_MAX) {
+			app->payload_of = m;
 			app->hosts_have = 0;
 			app->hosts_want = m.arg;
 			if (!m.arg)
-				apply_hosts(app);
+				apply_payload(app);
 			continue;
 		}
 		if (m.magic != ARROW_CTL_MAGIC || m.type != ARROW_CTL_SIGNAL)
@@ -261,6 +277,21 @@ int main(void)
 	raw = read_config(&len);
 	if (!cfg || runcfg_parse(raw, len, cfg))
 		ainit_fatal("malformed run configuration %s", ARROW_CONFIG_PATH);
+	app.cfg = cfg;
+	if (cfg->template) {
+		/* the template point: arrowh snapshots us here; each clone goes on with its identity */
+		send_ctl(ARROW_CTL_TEMPLATE, 0);
+		while (!app.identified) {
+			struct pollfd one = { .fd = ctl_fd, .events = POLLIN };
+
+			if (poll(&one, 1, -1) < 0 && errno != EINTR)
+				ainit_fatal("poll: %s", strerror(errno));
+			if (one.revents & (POLLHUP | POLLERR))
+				ainit_fatal("the host closed the control channel at the template point");
+			if (one.revents & POLLIN)
+				read_control(&app);
+		}
+	}
 	if (sethostname(cfg->hostname ? cfg->hostname : "arrow",
 			strlen(cfg->hostname ? cfg->hostname : "arrow")) < 0)
 		ainit_fatal("sethostname: %s", strerror(errno));
@@ -272,7 +303,6 @@ int main(void)
 	if (sfd < 0)
 		ainit_fatal("signalfd: %s", strerror(errno));
 
-	app.cfg = cfg;
 	app.pid = start_app(cfg, ports.in, ports.out, ports.err);
 	/* The app holds its own copies of the stdio ports now. */
 	close(ports.in);

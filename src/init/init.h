@@ -4,6 +4,8 @@
 #define ARROW_INIT_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include "common/runcfg.h"
 
 struct ports {
@@ -31,6 +33,14 @@ void net_write_hosts(const struct runcfg *cfg, const char *const *hosts, size_t 
  * (Closed sockets keep sending; powering off would cut the stream short.)
  */
 bool net_has_unsent(void);
+
+/*
+ * Take a clone's identity (ARROW_CTL_IDENTITY payload, runcfg records) into cfg and
+ * the guest: RNG reseed, clock, hostname, MAC; live (a running app) also re-applies
+ * the network.
+ */
+void identity_apply(struct runcfg *cfg, const char *payload, size_t len, uint64_t realtime_ns,
+		    bool live);
 
 /* In the child: become the app. Writes {stage, errno} to report_fd on failure. */
 void app_exec(const struct runcfg *cfg, int in, int out, int err, int report_fd);

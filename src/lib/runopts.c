@@ -18,6 +18,7 @@
 
 const char runopts_usage[] =
 	"Usage: arrow run [OPTIONS] PROGRAM [ARGS...]\n"
+	"       arrow run [OPTIONS] --from SNAPSHOT\n"
 	"Run a static Linux program as an Arrow: in its own micro-VM with a single-task kernel.\n"
 	"Standard input, output and error flow through; the exit status is the program's.\n"
 	"\n"
@@ -49,6 +50,8 @@ const char runopts_usage[] =
 	"      --kernel-arg ARG  append ARG to the guest kernel command line (repeatable)\n"
 	"      --timing          print boot phases on stderr when the Arrow exits\n"
 	"      --debug-console   show kernel messages on stderr (serial console)\n"
+	"      --from NAME       start a clone of snapshot or template NAME instead of a\n"
+	"                        PROGRAM (also --template NAME; see 'arrow snapshot')\n"
 	"  -h, --help            this text\n"
 	"\n"
 	"Exit status: the program's; 125 when Arrow itself fails, 126 when the program\n"
@@ -58,7 +61,7 @@ static char joined[2048]; /* --kernel-arg values, space-joined */
 
 enum { OPT_CPUS = 256, OPT_KERNEL, OPT_KERNEL_ARG, OPT_TIMING, OPT_DEBUG, OPT_HOSTNAME, OPT_NAME,
        OPT_RM, OPT_ENV_FILE, OPT_ARGV0, OPT_LOG_OPT, OPT_NETWORK, OPT_IP, OPT_MAC, OPT_DNS,
-       OPT_CONFIG };
+       OPT_CONFIG, OPT_FROM };
 
 static const struct option options[] = {
 	{ "memory", required_argument, NULL, 'm' },
@@ -86,9 +89,30 @@ static const struct option options[] = {
 	{ "ip", required_argument, NULL, OPT_IP },
 	{ "mac-address", required_argument, NULL, OPT_MAC },
 	{ "dns", required_argument, NULL, OPT_DNS },
+	{ "from", required_argument, NULL, OPT_FROM },
+	{ "template", required_argument, NULL, OPT_FROM },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* Options a clone cannot take (its snapshot decided them): the option's name, or NULL. */
+static const char *fixed_by_snapshot(int c)
+{
+	switch (c) {
+	case 'm': return "--memory";
+	case 'e': return "--env";
+	case 'w': return "--workdir";
+	case 'u': return "--user";
+	case 't': return "--tty";
+	case OPT_CPUS: return "--cpus";
+	case OPT_KERNEL: return "--kernel";
+	case OPT_KERNEL_ARG: return "--kernel-arg";
+	case OPT_ENV_FILE: return "--env-file";
+	case OPT_CONFIG: return "--config";
+	case OPT_ARGV0: return "--argv0";
+	default: return NULL;
+	}
+}
 
 bool runopts_valid_name(const char *s)
 {
@@ -334,6 +358,8 @@ int runopts_parse(struct run_opts *o, int argc, char *const argv[], char *err, u
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+m:e:w:u:p:dith", options, NULL)) != -1) {
+		if (!o->fixed_by_snapshot)
+			o->fixed_by_snapshot = fixed_by_snapshot(c);
 		switch (c) {
 		case 'd':
 			o->detach = true;
@@ -499,6 +525,13 @@ int runopts_parse(struct run_opts *o, int argc, char *const argv[], char *err, u
 		case OPT_TIMING:
 			o->timing = true;
 			break;
+		case OPT_FROM:
+			if (!runopts_valid_name(optarg)) {
+				snprintf(err, errlen, "invalid snapshot name '%s'", optarg);
+				return -EINVAL;
+			}
+			o->from = optarg;
+			break;
 		case OPT_DEBUG:
 			o->debug_console = true;
 			break;
@@ -520,6 +553,18 @@ int runopts_parse(struct run_opts *o, int argc, char *const argv[], char *err, u
 				      "not --network none");
 		return -EINVAL;
 	}
+	if (o->from && o->fixed_by_snapshot) {
+		snprintf(err, errlen, "%s cannot change a clone: the snapshot fixes the program, its "
+				      "environment, memory, CPUs and terminal", o->fixed_by_snapshot);
+		return -EINVAL;
+	}
+	if (o->from && optind < argc) {
+		snprintf(err, errlen, "a clone runs the snapshot's program; '%s' cannot follow --from",
+			 argv[optind]);
+		return -EINVAL;
+	}
+	if (o->from)
+		return 0;
 	if (optind >= argc) {
 		snprintf(err, errlen, "'arrow run' needs a PROGRAM to run");
 		return -EINVAL;

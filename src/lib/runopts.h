@@ -51,6 +51,9 @@ struct run_opts {
 	unsigned int nr_configs;
 	bool timing;
 	bool debug_console;
+	/* snapshots (docs/snapshots.md) */
+	const char *from;     /* --from/--template NAME: start a clone of this snapshot */
+	const char *fixed_by_snapshot; /* the first option a clone cannot take, if any */
 	bool help;
 	const char *program;  /* as the user typed it */
 	char *const *args;    /* arguments after PROGRAM */

@@ -36,12 +36,16 @@ const char arrowh_usage[] =
 	"  --tap NAME          a virtio-net NIC on the tap interface NAME (opened or created)\n"
 	"  --mac MAC           the NIC's address (default: random, locally administered)\n"
 	"  --exit-hook ARG     run a command when the Arrow ended; repeat for each argv entry\n"
+	"  --restore DIR       start from the snapshot in DIR instead of booting (a clone)\n"
+	"  --identity FILE     with --restore: the clone's hostname and network for ainit\n"
+	"  --template-out DIR  when ainit reports the template point, snapshot into DIR and end\n"
 	"  -h, --help          this text\n"
 	"  --version           version\n";
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_MEMORY, OPT_CPUS, OPT_CMDLINE, OPT_CONSOLE_LOG, OPT_DEBUG, OPT_TIMING,
        OPT_T0, OPT_VERSION, OPT_STATE_DIR, OPT_DETACHED, OPT_ATTACH_STDIN, OPT_RM, OPT_LOG_SIZE,
-       OPT_LOG_FILES, OPT_READY_FD, OPT_TTY, OPT_TAP_FD, OPT_TAP, OPT_MAC, OPT_EXIT_HOOK };
+       OPT_LOG_FILES, OPT_READY_FD, OPT_TTY, OPT_TAP_FD, OPT_TAP, OPT_MAC, OPT_EXIT_HOOK,
+       OPT_RESTORE, OPT_IDENTITY, OPT_TEMPLATE_OUT };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -65,6 +69,9 @@ static const struct option options[] = {
 	{ "tap", required_argument, NULL, OPT_TAP },
 	{ "mac", required_argument, NULL, OPT_MAC },
 	{ "exit-hook", required_argument, NULL, OPT_EXIT_HOOK },
+	{ "restore", required_argument, NULL, OPT_RESTORE },
+	{ "identity", required_argument, NULL, OPT_IDENTITY },
+	{ "template-out", required_argument, NULL, OPT_TEMPLATE_OUT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -213,6 +220,15 @@ int arrowh_config_parse(struct arrowh_config *cfg, int argc, char *const argv[],
 			}
 			cfg->exit_hook[cfg->nr_exit_hook++] = optarg;
 			break;
+		case OPT_RESTORE:
+			cfg->restore_dir = optarg;
+			break;
+		case OPT_IDENTITY:
+			cfg->identity = optarg;
+			break;
+		case OPT_TEMPLATE_OUT:
+			cfg->template_out = optarg;
+			break;
 		case 'h':
 			cfg->help = true;
 			return 0;
@@ -240,6 +256,17 @@ int arrowh_config_parse(struct arrowh_config *cfg, int argc, char *const argv[],
 		snprintf(err, errlen, "--mac needs a NIC (--tap-fd or --tap)");
 		return -EINVAL;
 	}
+	if (cfg->restore_dir && (cfg->kernel || cfg->nr_initrds || cfg->template_out)) {
+		snprintf(err, errlen, "--restore starts from a snapshot: no --kernel, --initrd or "
+				      "--template-out with it");
+		return -EINVAL;
+	}
+	if (cfg->identity && !cfg->restore_dir) {
+		snprintf(err, errlen, "--identity goes with --restore");
+		return -EINVAL;
+	}
+	if (cfg->restore_dir)
+		return 0;
 	if (!cfg->kernel) {
 		snprintf(err, errlen, "--kernel is required");
 		return -EINVAL;

@@ -37,6 +37,10 @@ struct arrowh_config {
 	/* run once the Arrow ended, before the state lock is released */
 	const char *exit_hook[ARROWH_MAX_HOOK_ARGS + 1];
 	unsigned int nr_exit_hook;
+	/* Snapshots (docs/snapshots.md) */
+	const char *restore_dir;  /* --restore: start from this snapshot */
+	const char *identity;     /* --identity: runcfg records for the clone's ainit */
+	const char *template_out; /* --template-out: snapshot here at the template point */
 	bool help;
 	bool version;
 };

@@ -18,6 +18,7 @@ static bool valid(const struct arrow_ctl_msg *m)
 	switch (m->type) {
 	case ARROW_CTL_HELLO:
 	case ARROW_CTL_EXEC:
+	case ARROW_CTL_TEMPLATE:
 		return true;
 	case ARROW_CTL_EXIT:
 		return m->arg <= 255;

@@ -22,10 +22,10 @@ void gm_layout(struct guest_mem *gm, uint8_t *base, uint64_t size)
 	}
 }
 
-int gm_init(struct guest_mem *gm, uint64_t size)
+int gm_init(struct guest_mem *gm, uint64_t size, int fd)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		       MAP_PRIVATE | MAP_NORESERVE | (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
 
 	if (p == MAP_FAILED)
 		return -errno;

@@ -29,8 +29,12 @@ struct guest_mem {
 	struct gm_region regions[2];
 };
 
-/* Map size bytes of anonymous memory and split it around the MMIO hole. */
-int gm_init(struct guest_mem *gm, uint64_t size) __attribute__((warn_unused_result));
+/*
+ * Map size bytes and split them around the MMIO hole: anonymous memory (fd -1), or a
+ * snapshot's memory file copy-on-write (MAP_PRIVATE: pages the guest never writes
+ * stay shared with every other clone of that snapshot).
+ */
+int gm_init(struct guest_mem *gm, uint64_t size, int fd) __attribute__((warn_unused_result));
 /* Lay out regions over an existing mapping (used by gm_init and unit tests). */
 void gm_layout(struct guest_mem *gm, uint8_t *base, uint64_t size);
 void gm_destroy(struct guest_mem *gm);

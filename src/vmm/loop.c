@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "session.h"
+#include "snapshot.h"
 
 #define EXIT_ARROW_ERROR 125
 #define FORCE_AFTER_SIGINTS 3
@@ -235,12 +236,50 @@ static int send_hosts(struct loop *l, int fd, uint32_t len)
 	return vconsole_port_send(&l->s->console, l->s->port_control, buf, sizeof(m) + len);
 }
 
+/* `arrow snapshot`: pause, save into the directory the client names, run on. */
+static int snapshot_request(struct loop *l, int fd, uint32_t len)
+{
+	char dir[4096];
+	int ret;
+
+	if (len == 0 || len >= sizeof(dir))
+		return -EINVAL;
+	if (recv(fd, dir, len, MSG_WAITALL) != (ssize_t)len)
+		return -EPROTO;
+	dir[len] = '\0';
+	if (strlen(dir) != len || dir[0] != '/')
+		return -EINVAL;
+	ret = session_snapshot(l->s, dir);
+	vm_resume(&l->s->vm);
+	return ret;
+}
+
+/* ainit reached the template point: snapshot there, then this Arrow's work is done. */
+static void template_point(struct loop *l)
+{
+	struct session *s = l->s;
+	int ret;
+
+	if (!s->template_ready || s->template_taken)
+		return;
+	s->template_taken = true;
+	ret = session_snapshot(s, s->cfg->template_out);
+	if (ret) {
+		fprintf(stderr, "arrowh: cannot write the template snapshot to %s: %s\n",
+			s->cfg->template_out, strerror(-ret));
+		l->host_status = EXIT_ARROW_ERROR;
+	}
+	vm_request_stop(&s->vm, VM_STOP_TEMPLATE);
+}
+
 static void handle_request(struct loop *l, const struct hostctl_req *req, int fd)
 {
 	struct hostctl_reply r = { 0 };
 
 	if (req->type == HOSTCTL_HOSTS)
 		r.status = send_hosts(l, fd, req->arg);
+	else if (req->type == HOSTCTL_SNAPSHOT)
+		r.status = snapshot_request(l, fd, req->arg);
 	else if (req->type == HOSTCTL_STOP || (req->type == HOSTCTL_SIGNAL && req->arg == SIGKILL))
 		hard_stop(l, EXIT_HARD_STOP);
 	else if (req->type == HOSTCTL_SIGNAL && req->arg >= 1 && req->arg < (uint32_t)SIGRTMAX)
@@ -392,6 +431,8 @@ static int exit_status(struct loop *l)
 		return s->app_status;
 	case VM_STOP_HOST:
 		return l->host_status ? l->host_status : EXIT_ARROW_ERROR;
+	case VM_STOP_TEMPLATE:
+		return l->host_status;
 	case VM_STOP_GUEST_RESET:
 		if (s->app_exited)
 			return s->app_status;
@@ -478,6 +519,7 @@ int session_run(struct session *s)
 			case EV_WAKE:
 				if (read(s->wake_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 					perror("arrowh: wake");
+				template_point(&l);
 				if (!s->cfg->attach_stdin)
 					stdin_pump(&l);
 				resume_input(&l);

@@ -64,6 +64,11 @@ struct session {
 	int klog_fd; /* --console-log, or -1 */
 	uint64_t klog_total;
 
+	/* snapshots */
+	bool restored;       /* started from --restore */
+	bool template_ready; /* ainit waits at the template point (set on a vCPU thread) */
+	bool template_taken;
+
 	/* what ainit told us */
 	bool app_started;
 	bool app_exited;

@@ -16,6 +16,7 @@
 #include "common/statedir.h"
 #include "common/streamrec.h"
 #include "session.h"
+#include "snapshot.h"
 
 #define EXIT_ARROW_ERROR 125
 #define GUEST_MIN_FREE (24ull << 20) /* kernel working memory at boot */
@@ -96,6 +97,16 @@ static void control_handler(void *opaque, const struct arrow_ctl_msg *m)
 	case ARROW_CTL_EXEC:
 		s->t_exec = monotonic_ns();
 		s->app_started = true;
+		break;
+	case ARROW_CTL_TEMPLATE:
+		if (s->cfg->template_out) {
+			uint64_t one = 1;
+
+			/* the main thread takes the snapshot: a vCPU cannot pause itself */
+			__atomic_store_n(&s->template_ready, true, __ATOMIC_SEQ_CST);
+			if (write(s->wake_fd, &one, sizeof(one)) < 0)
+				perror("arrowh: wake");
+		}
 		break;
 	case ARROW_CTL_EXIT:
 		if (s->app_exited)
@@ -361,6 +372,34 @@ static int managed_setup(struct session *s)
 	return ret;
 }
 
+/* --restore: the VM from a snapshot, devices as a boot would make them, then their state. */
+static int setup_restore(struct session *s)
+{
+	char cmdline[BOOT_CMDLINE_MAX] = "";
+	struct snap_image img;
+	int mem_fd = -1, ret;
+
+	s->restored = true;
+	if (session_restore_memory(s, &img, &mem_fd))
+		return EXIT_ARROW_ERROR;
+	ret = vm_create(&s->vm, s->cfg->memory_mib << 20, s->cfg->cpus, mem_fd);
+	close(mem_fd);
+	if (ret) {
+		fprintf(stderr, "arrowh: cannot create the VM: %s\n", strerror(-ret));
+		snap_image_free(&img);
+		return EXIT_ARROW_ERROR;
+	}
+	ret = add_devices(s, cmdline, sizeof(cmdline));
+	if (ret)
+		fprintf(stderr, "arrowh: cannot set up devices: %s\n", strerror(-ret));
+	if (!ret)
+		ret = session_restore_state(s, &img);
+	snap_image_free(&img);
+	if (!ret && (ret = session_send_identity(s)))
+		fprintf(stderr, "arrowh: cannot pass the clone its identity: %s\n", strerror(-ret));
+	return ret ? EXIT_ARROW_ERROR : 0;
+}
+
 int session_setup(struct session *s, const struct arrowh_config *cfg)
 {
 	char cmdline[BOOT_CMDLINE_MAX];
@@ -390,7 +429,9 @@ int session_setup(struct session *s, const struct arrowh_config *cfg)
 		}
 	}
 
-	ret = vm_create(&s->vm, cfg->memory_mib << 20, cfg->cpus);
+	if (cfg->restore_dir)
+		return setup_restore(s);
+	ret = vm_create(&s->vm, cfg->memory_mib << 20, cfg->cpus, -1);
 	if (ret) {
 		fprintf(stderr, "arrowh: cannot create the VM: %s\n", strerror(-ret));
 		return EXIT_ARROW_ERROR;

@@ -75,6 +75,61 @@ static void report_kvm_error(struct vcpu *v)
 			run->exit_reason);
 }
 
+/*
+ * Kicked out of KVM_RUN: park while a pause lasts. false when the VM stops (the
+ * thread ends), true to run on.
+ */
+static bool vcpu_park(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	bool run_on;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	if (vm->pause_requested && vm->stop_reason == VM_RUNNING) {
+		vm->nr_parked++;
+		pthread_cond_broadcast(&vm->pause_cond);
+		while (vm->pause_requested && vm->stop_reason == VM_RUNNING)
+			pthread_cond_wait(&vm->pause_cond, &vm->stop_lock);
+		vm->nr_parked--;
+	}
+	run_on = vm->stop_reason == VM_RUNNING;
+	if (run_on) /* only under the lock: vm_pause and vm_request_stop set it under it too */
+		__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&vm->stop_lock);
+	return run_on;
+}
+
+int vm_pause(struct vm *vm)
+{
+	unsigned int started = 0;
+	int ret;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	vm->pause_requested = true;
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (!v->started)
+			continue;
+		started++;
+		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		pthread_kill(v->thread, SIGRTMIN);
+	}
+	while (vm->nr_parked < started && vm->stop_reason == VM_RUNNING)
+		pthread_cond_wait(&vm->pause_cond, &vm->stop_lock);
+	ret = vm->stop_reason == VM_RUNNING ? 0 : -ECANCELED;
+	pthread_mutex_unlock(&vm->stop_lock);
+	return ret;
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->stop_lock);
+	vm->pause_requested = false;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->stop_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -90,7 +145,9 @@ static void *vcpu_thread(void *arg)
 			vm->t_first_run_ns = monotonic_ns();
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
-				if (__atomic_load_n(&v->run->immediate_exit, __ATOMIC_SEQ_CST))
+				/* KVM_RUN completed the last exit's I/O before it returned */
+				if (__atomic_load_n(&v->run->immediate_exit, __ATOMIC_SEQ_CST) &&
+				    !vcpu_park(v))
 					break;
 				continue;
 			}
@@ -125,7 +182,9 @@ static void *vcpu_thread(void *arg)
 			vm_request_stop(vm, VM_STOP_KVM_ERROR);
 			break;
 		}
-		if (__atomic_load_n(&v->run->immediate_exit, __ATOMIC_SEQ_CST))
+		/* a pause goes round once more: KVM_RUN then completes this exit's I/O */
+		if (__atomic_load_n(&v->run->immediate_exit, __ATOMIC_SEQ_CST) &&
+		    __atomic_load_n(&vm->stop_reason, __ATOMIC_SEQ_CST) != VM_RUNNING)
 			break;
 	}
 	return NULL;

@@ -32,7 +32,7 @@ static int check_extension(int kvm_fd, int cap)
 	return ioctl(kvm_fd, KVM_CHECK_EXTENSION, cap) > 0;
 }
 
-int vm_create(struct vm *vm, uint64_t mem_bytes, unsigned int nr_vcpus)
+int vm_create(struct vm *vm, uint64_t mem_bytes, unsigned int nr_vcpus, int mem_fd)
 {
 	struct kvm_pit_config pit = { .flags = 0 };
 	int ret;
@@ -40,6 +40,7 @@ int vm_create(struct vm *vm, uint64_t mem_bytes, unsigned int nr_vcpus)
 	memset(vm, 0, sizeof(*vm));
 	vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
 	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	for (unsigned int i = 0; i < VM_MAX_VCPUS; i++)
 		vm->vcpus[i].fd = -1;
 	if (nr_vcpus == 0 || nr_vcpus > VM_MAX_VCPUS)
@@ -74,7 +75,7 @@ int vm_create(struct vm *vm, uint64_t mem_bytes, unsigned int nr_vcpus)
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
 		return -errno;
 
-	ret = gm_init(&vm->gm, mem_bytes);
+	ret = gm_init(&vm->gm, mem_bytes, mem_fd);
 	if (ret)
 		return ret;
 	for (unsigned int i = 0; i < vm->gm.nr_regions; i++) {
@@ -156,20 +157,22 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason)
 
 	pthread_mutex_lock(&vm->stop_lock);
 	first = vm->stop_reason == VM_RUNNING;
-	if (first)
-		vm->stop_reason = reason;
+	if (first) {
+		__atomic_store_n(&vm->stop_reason, reason, __ATOMIC_SEQ_CST);
+		pthread_cond_broadcast(&vm->pause_cond); /* parked vCPUs end, vm_pause gives up */
+		for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+			struct vcpu *v = &vm->vcpus[i];
+
+			if (!v->started)
+				continue;
+			__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+			if (!pthread_equal(v->thread, pthread_self()))
+				pthread_kill(v->thread, SIGRTMIN);
+		}
+	}
 	pthread_mutex_unlock(&vm->stop_lock);
 	if (!first)
 		return;
-	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
-		struct vcpu *v = &vm->vcpus[i];
-
-		if (!v->started)
-			continue;
-		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-		if (!pthread_equal(v->thread, pthread_self()))
-			pthread_kill(v->thread, SIGRTMIN);
-	}
 	if (write(vm->stop_fd, &one, sizeof(one)) < 0)
 		perror("arrowh: stop");
 }

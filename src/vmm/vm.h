@@ -8,6 +8,7 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "bus.h"
@@ -21,6 +22,7 @@ enum vm_stop_reason {
 	VM_STOP_GUEST_RESET, /* the guest rebooted, powered off or triple-faulted */
 	VM_STOP_HOST,       /* the host asked (signal, error in a device) */
 	VM_STOP_KVM_ERROR,  /* KVM could not run the guest */
+	VM_STOP_TEMPLATE,   /* --template-out: the snapshot at the template point is taken */
 };
 
 struct vm;
@@ -53,9 +55,14 @@ struct vm {
 	uint64_t reset_rip;     /* where the vCPU that reset was, if known */
 	uint64_t t_first_run_ns; /* CLOCK_MONOTONIC of the boot vCPU's first KVM_RUN */
 	uint64_t entry_rip;      /* where the boot vCPU starts */
+	/* vm_pause: vCPUs park outside KVM_RUN, their pending I/O completed (stop_lock) */
+	pthread_cond_t pause_cond;
+	bool pause_requested;
+	unsigned int nr_parked;
 };
 
-int vm_create(struct vm *vm, uint64_t mem_bytes, unsigned int nr_vcpus)
+/* mem_fd: -1 for fresh memory, or a snapshot's memory file mapped copy-on-write. */
+int vm_create(struct vm *vm, uint64_t mem_bytes, unsigned int nr_vcpus, int mem_fd)
 	__attribute__((warn_unused_result));
 /* An eventfd bound to a guest interrupt line (edge-triggered); or -errno. */
 int vm_irqfd(struct vm *vm, unsigned int gsi);
@@ -65,6 +72,13 @@ int vm_start(struct vm *vm) __attribute__((warn_unused_result));
 /* Ask every vCPU to stop; the first reason given wins. Safe from any thread. */
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
 void vm_join(struct vm *vm);
+/*
+ * Park every running vCPU outside KVM_RUN with its last exit completed, so that its
+ * state and guest memory are consistent (for a snapshot). Not from a vCPU thread.
+ * 0, or -ECANCELED when the VM stopped instead.
+ */
+int vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
 /* One line per vCPU on stderr: its instruction pointer (after vm_join). */
 void vm_report_vcpus(struct vm *vm);
 void vm_destroy(struct vm *vm);

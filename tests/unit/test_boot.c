@@ -118,7 +118,7 @@ static void test_vmlinux_pages_shared_from_the_file(void **state)
 	fd = elf_file(PADDR, OFF, body, FILESZ, FILESZ + PG, EM_X86_64);
 	assert_int_equal(pwrite(fd, "trailer", 7, OFF + FILESZ), 7); /* must not leak into bss */
 
-	assert_int_equal(gm_init(&mgm, MEM), 0);
+	assert_int_equal(gm_init(&mgm, MEM, -1), 0);
 	assert_int_equal(vmlinux_load(&mgm, fd, &info, &why), 0);
 	k = gm_ptr(&mgm, PADDR, FILESZ + PG);
 	assert_memory_equal(k, body, FILESZ);

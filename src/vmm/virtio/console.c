@@ -84,6 +84,66 @@ int vconsole_add_port(struct vconsole *c, const char *name, bool is_console, vco
 	return (int)c->nr_ports++;
 }
 
+void vconsole_save(struct vconsole *c, struct vconsole_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->version = c->version;
+	st->nr_ports = c->nr_ports;
+	st->device_ready = c->device_ready;
+	st->ctrl_count = c->ctrl_count;
+	memcpy(st->ctrl, c->ctrl, sizeof(st->ctrl));
+	for (unsigned int i = 0; i < c->nr_ports; i++) {
+		const struct vcon_port *p = &c->ports[i];
+		struct vcon_port_state *ps = &st->ports[i];
+
+		memcpy(ps->name, p->name, sizeof(ps->name));
+		ps->is_console = p->is_console;
+		ps->host_connected = p->host_connected;
+		ps->guest_connected = p->guest_connected;
+		ps->ready = p->ready;
+		ps->close_when_flushed = p->close_when_flushed;
+		ps->rows = p->rows;
+		ps->cols = p->cols;
+		ps->pending_len = p->pending_len;
+		memcpy(ps->pending, p->pending, p->pending_len);
+	}
+}
+
+int vconsole_restore(struct vconsole *c, const struct vconsole_state *st)
+{
+	_Static_assert(sizeof(st->ctrl) == sizeof(c->ctrl), "control queue layout");
+	if (st->version != VCONSOLE_STATE_VERSION || st->nr_ports != c->nr_ports ||
+	    st->ctrl_count > sizeof(st->ctrl) / sizeof(st->ctrl[0]))
+		return -EINVAL;
+	for (unsigned int i = 0; i < c->nr_ports; i++) {
+		const struct vcon_port_state *ps = &st->ports[i];
+
+		if (strncmp(ps->name, c->ports[i].name, VCON_NAME_MAX) ||
+		    ps->pending_len > VCON_PENDING_MAX)
+			return -EINVAL;
+	}
+	for (unsigned int i = 0; i < st->ctrl_count; i++)
+		if (st->ctrl[i].len > sizeof(st->ctrl[i].data))
+			return -EINVAL;
+	c->device_ready = (uint8_t)st->device_ready;
+	c->ctrl_count = st->ctrl_count;
+	memcpy(c->ctrl, st->ctrl, sizeof(c->ctrl));
+	for (unsigned int i = 0; i < c->nr_ports; i++) {
+		const struct vcon_port_state *ps = &st->ports[i];
+		struct vcon_port *p = &c->ports[i];
+
+		p->host_connected = ps->host_connected;
+		p->guest_connected = ps->guest_connected;
+		p->ready = ps->ready;
+		p->close_when_flushed = ps->close_when_flushed;
+		p->rows = ps->rows;
+		p->cols = ps->cols;
+		p->pending_len = ps->pending_len;
+		memcpy(p->pending, ps->pending, ps->pending_len);
+	}
+	return 0;
+}
+
 static void wake(struct vconsole *c)
 {
 	uint64_t one = 1;

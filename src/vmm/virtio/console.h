@@ -59,7 +59,34 @@ struct vconsole {
 	} ctrl[4 * VCON_MAX_PORTS + 8];
 };
 
+/* The console as a snapshot keeps it: plain fields, no host pointers or fds. */
+struct vcon_port_state {
+	char name[VCON_NAME_MAX];
+	uint8_t is_console, host_connected, guest_connected, ready, close_when_flushed;
+	uint8_t reserved[3];
+	uint16_t rows, cols;
+	uint32_t pending_len;
+	uint8_t pending[VCON_PENDING_MAX];
+};
+
+struct vconsole_state {
+	uint32_t version; /* VCONSOLE_STATE_VERSION */
+	uint32_t nr_ports;
+	uint32_t device_ready;
+	uint32_t ctrl_count;
+	struct vcon_port_state ports[VCON_MAX_PORTS];
+	struct {
+		uint32_t len;
+		uint8_t data[8 + VCON_NAME_MAX];
+	} ctrl[4 * VCON_MAX_PORTS + 8];
+};
+
 extern const struct virtio_device_ops vconsole_ops;
+
+/* Take the transport lock (or hold it already: locked) and copy the state out. */
+void vconsole_save(struct vconsole *c, struct vconsole_state *st);
+/* Into a console with the same ports (names, order): 0, or -EINVAL (another layout). */
+int vconsole_restore(struct vconsole *c, const struct vconsole_state *st);
 
 void vconsole_init(struct vconsole *c, struct virtio_mmio *t, int wake_fd);
 /* Returns the port id, or -ENOSPC. */

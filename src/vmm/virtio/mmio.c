@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "mmio.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -302,4 +303,27 @@ void virtio_mmio_write(struct virtio_mmio *t, uint64_t offset, const void *data,
 		write_reg(t, offset, v);
 	}
 	pthread_mutex_unlock(&t->lock);
+}
+
+void virtio_mmio_save(struct virtio_mmio *t, struct virtio_mmio_state *st)
+{
+	*st = t->s;
+}
+
+int virtio_mmio_restore(struct virtio_mmio *t, const struct virtio_mmio_state *st)
+{
+	if (st->version != VIRTIO_MMIO_STATE_VERSION)
+		return -EINVAL;
+	for (unsigned int i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++) {
+		const struct virtq *q = &st->queues[i];
+
+		if (!q->ready)
+			continue;
+		if (i >= t->ops->num_queues || virtq_validate_layout(q, t->gm))
+			return -EINVAL;
+	}
+	pthread_mutex_lock(&t->lock);
+	t->s = *st;
+	pthread_mutex_unlock(&t->lock);
+	return 0;
 }

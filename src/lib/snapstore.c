@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: MIT
+#include "snapstore.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runopts.h"
+
+const char *snapstore_dir(void)
+{
+	static char dir[4096];
+	const char *env = getenv("ARROW_SNAPSHOTS");
+
+	if (env && *env)
+		return env;
+	if (geteuid() == 0)
+		return "/var/lib/arrow/snapshots";
+	env = getenv("XDG_DATA_HOME");
+	if (env && *env)
+		snprintf(dir, sizeof(dir), "%s/arrow/snapshots", env);
+	else
+		snprintf(dir, sizeof(dir), "%s/.local/share/arrow/snapshots",
+			 getenv("HOME") ? getenv("HOME") : "/");
+	return dir;
+}
+
+int snapstore_path(const char *name, char *out, size_t len)
+{
+	return snprintf(out, len, "%s/%s", snapstore_dir(), name) >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+/* mkdir -p for the store itself (0700: memory images hold everything the guests held). */
+static int ensure_dir(const char *path)
+{
+	char tmp[4096];
+
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int snapstore_begin(const char *name, json_t *meta, char *tmp, size_t len)
+{
+	char final[4200], path[4200];
+	int ret = ensure_dir(snapstore_dir());
+
+	if (ret)
+		return ret;
+	if (!runopts_valid_name(name))
+		return -EINVAL;
+	ret = snapstore_path(name, final, sizeof(final));
+	if (ret)
+		return ret;
+	if (access(final, F_OK) == 0)
+		return -EEXIST;
+	if (snprintf(tmp, len, "%s/.%s.tmp-%d", snapstore_dir(), name, (int)getpid()) >= (int)len)
+		return -ENAMETOOLONG;
+	snapstore_remove_dir(tmp); /* a leftover of a killed run with our pid */
+	if (mkdir(tmp, 0700) < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/%s", tmp, SNAP_META_FILE);
+	if (json_dump_file(meta, path, JSON_INDENT(2)) < 0) {
+		snapstore_remove_dir(tmp);
+		return -EIO;
+	}
+	return 0;
+}
+
+int snapstore_commit(const char *tmp, const char *name)
+{
+	char final[4200];
+	int ret = snapstore_path(name, final, sizeof(final));
+
+	if (ret)
+		return ret;
+	/* RENAME_NOREPLACE: a snapshot of the same name made meanwhile is never replaced */
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, final, RENAME_NOREPLACE) < 0)
+		return -errno;
+	return 0;
+}
+
+int snapstore_remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+	return rmdir(dir) < 0 ? -errno : 0;
+}
+
+json_t *snapstore_meta(const char *name, int *err)
+{
+	char path[4200];
+	json_t *meta;
+
+	*err = 0;
+	if (!runopts_valid_name(name)) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	if (snprintf(path, sizeof(path), "%s/%s/%s", snapstore_dir(), name, SNAP_META_FILE) >=
+	    (int)sizeof(path)) {
+		*err = -ENAMETOOLONG;
+		return NULL;
+	}
+	if (access(path, R_OK) < 0) {
+		*err = -errno;
+		return NULL;
+	}
+	meta = json_load_file(path, 0, NULL);
+	if (!meta || !json_is_object(meta)) {
+		json_decref(meta);
+		*err = -EBADMSG;
+		return NULL;
+	}
+	return meta;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int snapstore_list(char ***names)
+{
+	DIR *d = opendir(snapstore_dir());
+	struct dirent *e;
+	char **v = NULL;
+	int n = 0;
+
+	*names = NULL;
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d))) {
+		char **nv;
+
+		if (e->d_name[0] == '.' || !runopts_valid_name(e->d_name))
+			continue; /* temporary directories of snapshots being made */
+		nv = realloc(v, (size_t)(n + 1) * sizeof(*v));
+		if (!nv)
+			break;
+		v = nv;
+		v[n++] = strdup(e->d_name);
+	}
+	closedir(d);
+	qsort(v, (size_t)n, sizeof(*v), by_name);
+	*names = v;
+	return n;
+}
