@@ -83,7 +83,7 @@ struct vconsole_state {
 
 extern const struct virtio_device_ops vconsole_ops;
 
-/* Take the transport lock (or hold it already: locked) and copy the state out. */
+/* Copy the state out; the caller holds the transport lock. */
 void vconsole_save(struct vconsole *c, struct vconsole_state *st);
 /* Into a console with the same ports (names, order): 0, or -EINVAL (another layout). */
 int vconsole_restore(struct vconsole *c, const struct vconsole_state *st);

@@ -324,6 +324,9 @@ int virtio_mmio_restore(struct virtio_mmio *t, const struct virtio_mmio_state *s
 	}
 	pthread_mutex_lock(&t->lock);
 	t->s = *st;
+	/* the driver set DRIVER_OK before the snapshot: the host side goes live as it did then */
+	if ((t->s.status & VIRTIO_STATUS_DRIVER_OK) && t->ops->activate)
+		t->ops->activate(t->dev, t);
 	pthread_mutex_unlock(&t->lock);
 	return 0;
 }

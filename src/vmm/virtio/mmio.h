@@ -93,8 +93,8 @@ void virtio_mmio_report(struct virtio_mmio *t, FILE *out);
 bool virtio_mmio_driver_ok(const struct virtio_mmio *t);
 /*
  * Snapshots: the transport state out (lock held by the caller), and back in before
- * the guest runs: 0, or -EINVAL when it is another version or a live queue's rings
- * do not lie in guest RAM.
+ * the guest runs, activating the device again if the driver had: 0, or -EINVAL when
+ * it is another version or a live queue's rings do not lie in guest RAM.
  */
 void virtio_mmio_save(struct virtio_mmio *t, struct virtio_mmio_state *st);
 int virtio_mmio_restore(struct virtio_mmio *t, const struct virtio_mmio_state *st);
