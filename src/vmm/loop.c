@@ -581,9 +581,15 @@ void session_print_timing(const struct session *s)
 	fprintf(stderr, "arrow timing (host clock):\n");
 	if (s->cfg->t0_ns)
 		row("arrow CLI -> arrowh", ms(s->cfg->t0_ns, s->t_arrowh));
-	row("arrowh setup", ms(s->t_arrowh, s->vm.t_first_run_ns));
-	row("kernel entry -> ainit", ms(s->vm.t_first_run_ns, s->t_hello));
-	row("ainit -> app exec", ms(s->t_hello, s->t_exec));
+	if (s->restored) {
+		/* a clone: no boot; ainit takes its identity, then starts the app */
+		row("arrowh restore", ms(s->t_arrowh, s->vm.t_first_run_ns));
+		row("resume -> app exec", ms(s->vm.t_first_run_ns, s->t_exec));
+	} else {
+		row("arrowh setup", ms(s->t_arrowh, s->vm.t_first_run_ns));
+		row("kernel entry -> ainit", ms(s->vm.t_first_run_ns, s->t_hello));
+		row("ainit -> app exec", ms(s->t_hello, s->t_exec));
+	}
 	row("app run", ms(s->t_exec, s->t_exit));
 	row("app exit -> arrowh exit", ms(s->t_exit, s->t_stop));
 	row("total", ms(start, s->t_stop));
