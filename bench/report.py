@@ -117,7 +117,8 @@ def clones_section(c):
            "The same static hello, cold-booted (`arrow run --network none hello`) and as a clone "
            "of a template made from that command (`arrow run --from`; docs/snapshots.md), "
            f"alternating, {cold['runs']} pairs after a warm-up pair; from launch until "
-           "`arrow run` returns after the app exited.", "",
+           "`arrow run` returns after the app exited. This section may come from another helper "
+           "session than the ones above: compare within it (its cold boots are its baseline).", "",
            "| start to app exit | median | min | max | σ |", "|---|---|---|---|---|",
            f"| cold boot | {cold['median_ms']} ms | {cold['min_ms']} ms | {cold['max_ms']} ms | "
            f"{cold['stdev_ms']} ms |",
@@ -135,6 +136,8 @@ def clones_section(c):
         out += [f"| {rc['instances']} | {kib(rc['pss_kib_per_instance'])} | "
                 f"{kib(rc['private_kib_per_instance'])} | {kib(rk['pss_kib_per_instance'])} | "
                 f"{kib(rk['private_kib_per_instance'])} |"]
+    out += ["", "With one clone alone every page it maps of the memory file counts as its own "
+            "(nobody shares it yet); from N = 10 on those pages are split between the clones."]
     sp = mem.get("clone_private_split_kib")
     if sp:
         out += ["", f"A clone's private memory at N = {mem['counts'][-1]}: {kib(sp['guest_ram_written'])} "
@@ -304,6 +307,11 @@ def main():
             "# many idle Arrows (bench/density.py): start 50, read PSS per arrowh",
             "for i in $(seq 50); do arrow run -d --network none build/tests/guest/sigwait; done",
             "for p in $(pgrep -x arrowh); do grep ^Pss: /proc/$p/smaps_rollup; done",
+            "# clones (bench/clones.py): a template, then clones of it vs cold boots",
+            "arrow template create h --network none build/tests/guest/hello",
+            "arrow run --rm --from h; arrow run --rm --network none build/tests/guest/hello",
+            "arrow template create idle --network none build/tests/guest/sigwait",
+            "for i in $(seq 50); do arrow run -d --network none --from idle; done",
             "# HTTP (bench/network.py): an Arrow vs the same busybox httpd in a netns behind a veth",
             "arrow run -d -p 18080:80 /bin/busybox httpd -f -p 80 -h /",
             "wrk -t1 -c8 -d8s --latency http://127.0.0.1:18080/etc/hosts",
