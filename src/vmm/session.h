@@ -81,7 +81,8 @@ struct session {
 
 /* Block the forwarded signals in every thread; call before any thread starts. */
 void session_block_signals(void);
-/* Build the VM: memory, kernel, initramfs, devices, boot structures. 0 or exit code. */
+/* Build the VM: memory, kernel, initramfs, devices, boot structures (or restore it from a
+ * snapshot). s must be zeroed (arrowh's static session). 0 or exit code. */
 int session_setup(struct session *s, const struct arrowh_config *cfg);
 /* Run until the guest stops; returns the exit status for arrowh. */
 int session_run(struct session *s);

@@ -408,7 +408,8 @@ int session_setup(struct session *s, const struct arrowh_config *cfg)
 	uint64_t initrd_gpa = 0, initrd_size = 0;
 	int kfd, ret;
 
-	memset(s, 0, sizeof(*s));
+	/* s is arrowh's static session, zero from the start: not memset, so the pages of its
+	 * device buffers are not made resident (and private) before a device uses them */
 	s->cfg = cfg;
 	s->wake_fd = -1;
 	s->klog_fd = -1;
