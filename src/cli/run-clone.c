@@ -117,6 +117,16 @@ static int clone_options(struct run_opts *o, json_t *meta, const char **net_name
 		fprintf(stderr, "arrow: snapshot %s: its %s is damaged\n", o->from, SNAP_META_FILE);
 		return EXIT_ARROW_ERROR;
 	}
+	/* the command the snapshot runs, for config.json and `arrow ps` */
+	if (json_array_size(json_object_get(meta, "args")) <= 256) {
+		json_t *args = json_object_get(meta, "args");
+		char **v = calloc(json_array_size(args) + 1, sizeof(*v));
+
+		for (size_t i = 0; v && i < json_array_size(args); i++)
+			if (json_is_string(json_array_get(args, i)))
+				v[o->nr_args++] = strdup(json_string_value(json_array_get(args, i)));
+		o->args = v;
+	}
 	o->memory_mib = (uint64_t)mem;
 	o->cpus = (unsigned int)cpus;
 	o->tty = json_is_true(json_object_get(meta, "tty"));
