@@ -24,7 +24,9 @@ LIB_SRCS := $(wildcard src/lib/*.c)
 CLI_SRCS := $(wildcard src/cli/*.c)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) \
 	    $(COMMON_SRCS:%.c=$(BUILD)/obj/%.o)
-CLI_LIBS := -larchive -lcrypto -ljansson
+CLI_LIBS := -ljansson -ldl
+# libarchive and libcrypto are loaded when first needed (src/lib/lazylib.h); tests link them
+UNIT_LIBS := -larchive -lcrypto
 
 INIT_SRCS := $(wildcard src/init/*.c) src/common/runcfg.c src/common/proctcp.c
 
@@ -88,7 +90,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 $(BUILD)/tests/unit/%: tests/unit/%.c $(VMM_LIB_OBJS) $(filter-out $(BUILD)/obj/src/cli/main.o,$(CLI_OBJS))
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CCLD    $@")
-	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $^ -lcmocka -pthread $(CLI_LIBS) -lz
+	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $^ -lcmocka -pthread $(CLI_LIBS) $(UNIT_LIBS) -lz
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/arrow/machine

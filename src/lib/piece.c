@@ -1,11 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "piece.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,86 +10,95 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lazylib.h"
+
 #define PIECE_FORMAT_VERSION "arrow-piece-1"
 
 int piece_write(int fd, const struct piece_file *files, size_t n)
 {
-	struct archive *a = archive_write_new();
-	struct archive_entry *e = archive_entry_new();
+	const struct archive_lib *L = archive_lib();
+	struct archive *a = L ? L->archive_write_new() : NULL;
+	struct archive_entry *e = L ? L->archive_entry_new() : NULL;
 	int ret = 0;
 
+	if (!L)
+		return -ELIBACC;
 	if (!a || !e) {
 		ret = -ENOMEM;
 		goto out;
 	}
 	/* newc is what the kernel reads; no padding of the last block. */
-	if (archive_write_set_format_cpio_newc(a) != ARCHIVE_OK ||
-	    archive_write_add_filter_none(a) != ARCHIVE_OK ||
-	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
-	    archive_write_open_fd(a, fd) != ARCHIVE_OK) {
+	if (L->archive_write_set_format_cpio_newc(a) != ARCHIVE_OK ||
+	    L->archive_write_add_filter_none(a) != ARCHIVE_OK ||
+	    L->archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
+	    L->archive_write_open_fd(a, fd) != ARCHIVE_OK) {
 		ret = -EIO;
 		goto out;
 	}
 	for (size_t i = 0; i < n && !ret; i++) {
 		const struct piece_file *f = &files[i];
 
-		archive_entry_clear(e);
-		archive_entry_set_pathname(e, f->guest_path);
-		archive_entry_set_mode(e, f->mode);
-		archive_entry_set_uid(e, 0);
-		archive_entry_set_gid(e, 0);
-		archive_entry_set_nlink(e, S_ISDIR(f->mode) ? 2 : 1);
-		archive_entry_set_ino(e, (la_int64_t)(i + 1));
-		archive_entry_set_size(e, S_ISREG(f->mode) ? (la_int64_t)f->size : 0);
+		L->archive_entry_clear(e);
+		L->archive_entry_set_pathname(e, f->guest_path);
+		L->archive_entry_set_mode(e, f->mode);
+		L->archive_entry_set_uid(e, 0);
+		L->archive_entry_set_gid(e, 0);
+		L->archive_entry_set_nlink(e, S_ISDIR(f->mode) ? 2 : 1);
+		L->archive_entry_set_ino(e, (la_int64_t)(i + 1));
+		L->archive_entry_set_size(e, S_ISREG(f->mode) ? (la_int64_t)f->size : 0);
 		if (S_ISLNK(f->mode))
-			archive_entry_set_symlink(e, f->data);
+			L->archive_entry_set_symlink(e, f->data);
 		if (S_ISCHR(f->mode) || S_ISBLK(f->mode)) {
-			archive_entry_set_rdevmajor(e, f->rdev_major);
-			archive_entry_set_rdevminor(e, f->rdev_minor);
+			L->archive_entry_set_rdevmajor(e, f->rdev_major);
+			L->archive_entry_set_rdevminor(e, f->rdev_minor);
 		}
-		if (archive_write_header(a, e) != ARCHIVE_OK) {
+		if (L->archive_write_header(a, e) != ARCHIVE_OK) {
 			fprintf(stderr, "arrow: cpio entry %s: %s\n", f->guest_path,
-				archive_error_string(a));
+				L->archive_error_string(a));
 			ret = -EIO;
 			break;
 		}
 		if (S_ISREG(f->mode) && f->size &&
-		    archive_write_data(a, f->data, f->size) != (la_ssize_t)f->size)
+		    L->archive_write_data(a, f->data, f->size) != (la_ssize_t)f->size)
 			ret = -EIO;
 	}
-	if (archive_write_close(a) != ARCHIVE_OK && !ret)
+	if (L->archive_write_close(a) != ARCHIVE_OK && !ret)
 		ret = -EIO;
 out:
 	if (e)
-		archive_entry_free(e);
+		L->archive_entry_free(e);
 	if (a)
-		archive_write_free(a);
+		L->archive_write_free(a);
 	return ret;
 }
 
-void piece_digest(const struct piece_file *files, size_t n, char out[65])
+int piece_digest(const struct piece_file *files, size_t n, char out[65])
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	const struct crypto_lib *C = crypto_lib();
+	EVP_MD_CTX *ctx = C ? C->EVP_MD_CTX_new() : NULL;
 	unsigned char md[32];
 	unsigned int mdlen = 0;
 
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	EVP_DigestUpdate(ctx, PIECE_FORMAT_VERSION, sizeof(PIECE_FORMAT_VERSION));
+	if (!ctx)
+		return C ? -ENOMEM : -ELIBACC;
+	C->EVP_DigestInit_ex(ctx, C->EVP_sha256(), NULL);
+	C->EVP_DigestUpdate(ctx, PIECE_FORMAT_VERSION, sizeof(PIECE_FORMAT_VERSION));
 	for (size_t i = 0; i < n; i++) {
 		char meta[64];
 		int len = snprintf(meta, sizeof(meta), "|%o|%zu|%u:%u|", (unsigned int)files[i].mode,
 				   files[i].size, files[i].rdev_major, files[i].rdev_minor);
 
-		EVP_DigestUpdate(ctx, files[i].guest_path, strlen(files[i].guest_path) + 1);
-		EVP_DigestUpdate(ctx, meta, (size_t)len);
+		C->EVP_DigestUpdate(ctx, files[i].guest_path, strlen(files[i].guest_path) + 1);
+		C->EVP_DigestUpdate(ctx, meta, (size_t)len);
 		if (files[i].data && (S_ISREG(files[i].mode) || S_ISLNK(files[i].mode)))
-			EVP_DigestUpdate(ctx, files[i].data,
+			C->EVP_DigestUpdate(ctx, files[i].data,
 					 S_ISLNK(files[i].mode) ? strlen(files[i].data) : files[i].size);
 	}
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	EVP_MD_CTX_free(ctx);
+	C->EVP_DigestFinal_ex(ctx, md, &mdlen);
+	C->EVP_MD_CTX_free(ctx);
 	for (unsigned int i = 0; i < 32; i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
 }
 
 int piece_memfd(const struct piece_file *files, size_t n, char **path)
@@ -136,7 +142,9 @@ int piece_cached(const char *cache_dir, const struct piece_file *files, size_t n
 	char digest[65], *final = NULL, *tmp = NULL, *dir = NULL;
 	int fd = -1, ret;
 
-	piece_digest(files, n, digest);
+	ret = piece_digest(files, n, digest);
+	if (ret)
+		return ret;
 	if (!cache_dir || asprintf(&dir, "%s/pieces", cache_dir) < 0 || mkdir_p(dir) ||
 	    asprintf(&final, "%s/%s.cpio", dir, digest) < 0) {
 		free(dir);

@@ -33,7 +33,8 @@ int piece_cached(const char *cache_dir, const struct piece_file *files, size_t n
 /* A memfd holding a piece, returned as /proc/self/fd/N in *path (fd inheritable). */
 int piece_memfd(const struct piece_file *files, size_t n, char **path);
 
-/* Hex SHA-256 of the files' names, modes and contents (65 bytes with NUL). */
-void piece_digest(const struct piece_file *files, size_t n, char out[65]);
+/* Hex SHA-256 of the files' names, modes and contents (65 bytes with NUL). 0 or -errno
+ * (-ELIBACC: libcrypto is missing, said on stderr). */
+int piece_digest(const struct piece_file *files, size_t n, char out[65]);
 
 #endif
