@@ -2,6 +2,7 @@
 /* Building an Arrow's VM from the configuration, in a visible order. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -397,6 +398,9 @@ static int setup_restore(struct session *s)
 	snap_image_free(&img);
 	if (!ret && (ret = session_send_identity(s)))
 		fprintf(stderr, "arrowh: cannot pass the clone its identity: %s\n", strerror(-ret));
+	/* the state file and CPUID tables were read into the heap: give those pages back, they
+	 * would stay private to every clone */
+	malloc_trim(0);
 	return ret ? EXIT_ARROW_ERROR : 0;
 }
 
