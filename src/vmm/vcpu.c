@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 
 #include "vm.h"
 
@@ -102,6 +103,7 @@ static bool vcpu_park(struct vcpu *v)
 int vm_pause(struct vm *vm)
 {
 	unsigned int started = 0;
+	struct timespec deadline;
 	int ret;
 
 	pthread_mutex_lock(&vm->stop_lock);
@@ -115,9 +117,21 @@ int vm_pause(struct vm *vm)
 		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 		pthread_kill(v->thread, SIGRTMIN);
 	}
-	while (vm->nr_parked < started && vm->stop_reason == VM_RUNNING)
-		pthread_cond_wait(&vm->pause_cond, &vm->stop_lock);
-	ret = vm->stop_reason == VM_RUNNING ? 0 : -ECANCELED;
+	/*
+	 * A vCPU blocked in a device (its output sink full because the host reader stalled)
+	 * cannot park: give up after a while rather than hold the main thread for good.
+	 */
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += VM_PAUSE_TIMEOUT_S;
+	ret = 0;
+	while (vm->nr_parked < started && vm->stop_reason == VM_RUNNING && !ret)
+		ret = -pthread_cond_timedwait(&vm->pause_cond, &vm->stop_lock, &deadline);
+	if (vm->stop_reason != VM_RUNNING)
+		ret = -ECANCELED;
+	if (ret) { /* the parked ones run on */
+		vm->pause_requested = false;
+		pthread_cond_broadcast(&vm->pause_cond);
+	}
 	pthread_mutex_unlock(&vm->stop_lock);
 	return ret;
 }

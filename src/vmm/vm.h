@@ -75,8 +75,10 @@ void vm_join(struct vm *vm);
 /*
  * Park every running vCPU outside KVM_RUN with its last exit completed, so that its
  * state and guest memory are consistent (for a snapshot). Not from a vCPU thread.
- * 0, or -ECANCELED when the VM stopped instead.
+ * 0, -ECANCELED when the VM stopped instead, or -ETIMEDOUT when a vCPU did not park
+ * within VM_PAUSE_TIMEOUT_S (then nothing stays paused).
  */
+#define VM_PAUSE_TIMEOUT_S 10
 int vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
 /* One line per vCPU on stderr: its instruction pointer (after vm_join). */
