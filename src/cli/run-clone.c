@@ -131,6 +131,11 @@ static int clone_options(struct run_opts *o, json_t *meta, const char **net_name
 	o->cpus = (unsigned int)cpus;
 	o->tty = json_is_true(json_object_get(meta, "tty"));
 	/* a NIC is part of the snapshot: the clone joins a network if and only if it had one */
+	if (!strcmp(network, "none") && (o->nr_ports || o->ip || o->mac || o->nr_dns)) {
+		fprintf(stderr, "arrow: snapshot %s has no network device; -p, --ip, --mac-address "
+				"and --dns need one\n", o->from);
+		return EXIT_ARROW_ERROR;
+	}
 	if (!strcmp(network, "none") && o->network && strcmp(o->network, "none")) {
 		fprintf(stderr, "arrow: snapshot %s has no network device; its clones cannot join "
 				"network '%s'\n", o->from, o->network);

@@ -182,6 +182,11 @@ def test_damaged_snapshots_are_refused_clearly(snapshots):
     os.truncate(memory, size)
     # the intact one still runs
     assert b"hello from an Arrow" in arrow("run", "--rm", "--from", "h").stdout
+    # it has no NIC: its clones cannot publish ports or join a network
+    r = arrow("run", "--rm", "--from", "h", "-p", "8099:80")
+    assert r.returncode == 125 and b"has no network device" in r.stderr
+    r = arrow("run", "--rm", "--from", "h", "--network", "arrow")
+    assert r.returncode == 125 and b"has no network device" in r.stderr
 
 
 def test_clone_errors():
