@@ -24,7 +24,8 @@ enum snap_tag {
 	SNAP_VCPU = 3,     /* one per vCPU, index = vCPU id */
 	SNAP_MMIO = 4,     /* struct virtio_mmio_state, index = device slot */
 	SNAP_CONSOLE = 5,  /* the console's saved part */
-	SNAP_NET = 6,      /* the NIC's saved part */
+	/* 6: reserved. The NIC keeps no state beyond its transport (a frame read from the tap
+	 * and not yet delivered is dropped, as a network may) */
 	SNAP_XSAVE = 7,    /* one per vCPU: the XSAVE area */
 	SNAP_MSRS = 8,     /* one per vCPU: struct kvm_msr_entry[] */
 };
