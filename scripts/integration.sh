@@ -22,19 +22,47 @@ fi
 # a failure), and the tests run stepwise (pytest --sw): a failure ends the helper
 # session, and a fresh helper goes on from the failed test. The same test failing
 # twice in a row is a real failure; every failure stays in the output.
+# A helper VM can also stop as a whole (docs/machine.md): then no test ends and no output
+# comes. A session silent for $quiet_limit seconds (the longest test is silent for about 5
+# minutes) is ended and counted as a bad session.
+quiet_limit=${ARROW_TEST_QUIET_S:-900}
+watch_quiet() {
+	pid=$1 log=$2 last=-1 quiet=0
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 10
+		size=$(wc -c <"$log" 2>/dev/null || echo 0)
+		if [ "$size" = "$last" ]; then quiet=$((quiet + 10)); else quiet=0 last=$size; fi
+		if [ "$quiet" -ge "$quiet_limit" ]; then
+			echo "== no output for $quiet_limit s: this helper VM session hangs; ending it"
+			touch build/helper-hung
+			kill "$pid"
+			return
+		fi
+	done
+}
+
 echo "== integration tests inside the helper VM: this host's /dev/kvm cannot boot a standard guest"
 rm -rf "$cache/v/cache/stepwise"
 last=
 bad_sessions=0
 for attempt in 1 2 3 4 5 6 7 8; do
+	rm -f build/helper-hung build/helper-session.log
 	{
 		status=0
-		$arrow machine -- sh scripts/helper-tests.sh $pytest --sw tests/integration || status=$?
+		$arrow machine -- sh scripts/helper-tests.sh $pytest --sw tests/integration &
+		machine=$!
+		watch_quiet "$machine" build/helper-session.log &
+		watcher=$!
+		wait "$machine" || status=$?
+		kill "$watcher" 2>/dev/null || true
 		echo "$status" >build/helper-status
 	} 2>&1 | tee build/helper-session.log
 	status=$(cat build/helper-status)
 	if [ "$status" = 0 ]; then
 		exit 0
+	fi
+	if [ -e build/helper-hung ]; then
+		status=99 # a bad session, as below; pytest goes on from its last recorded failure
 	fi
 	# A guest whose vCPU never ran its first instruction is the helper's stall, not a test's.
 	if grep -q "it never ran guest code" build/helper-session.log; then
