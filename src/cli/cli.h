@@ -81,6 +81,9 @@ int start_detached(const struct new_arrow *a, const char *arrowh, const char **h
 int arrowh_common_args(const struct run_opts *o, const struct new_arrow *a,
 		       const struct net_attach *net, uint64_t t0, struct hv_bufs *b, const char **hv,
 		       int n);
+/* -d: start it detached; else exec it (returns only on failure, after unregistering). */
+int launch_arrowh(const struct run_opts *o, const struct new_arrow *a, struct net_attach *net,
+		  const char *arrowh, const char **hv, int n);
 /* The arrowh binary into out; 0 or 125 after printing why. */
 int find_arrowh(char *out, size_t len);
 /* arrow run PROGRAM; with template, `arrow template create TEMPLATE` instead. */

@@ -561,16 +561,24 @@ int run_program(int argc, char *argv[], const char *template)
 	hv[n] = NULL;
 	if (template)
 		return template_finish(&arrow, arrowh, hv, template_tmp, template);
-	if (o.detach) {
-		ret = start_detached(&arrow, arrowh, hv, n);
-		if (has_net)
-			net_attach_free(&net);
+	return launch_arrowh(&o, &arrow, has_net ? &net : NULL, arrowh, hv, n);
+}
+
+int launch_arrowh(const struct run_opts *o, const struct new_arrow *a, struct net_attach *net,
+		  const char *arrowh, const char **hv, int n)
+{
+	int ret;
+
+	if (o->detach) {
+		ret = start_detached(a, arrowh, hv, n);
+		if (net)
+			net_attach_free(net);
 		return ret;
 	}
 	/* arrowh takes over this process: signals, stdio and the exit status are its. */
 	execv(arrowh, (char *const *)hv);
 	fprintf(stderr, "arrow: cannot start %s: %s\n", arrowh, strerror(errno));
-	unregister_arrow(&arrow);
+	unregister_arrow(a);
 	return EXIT_ARROW_ERROR;
 }
 

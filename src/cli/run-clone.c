@@ -218,14 +218,5 @@ int run_clone(struct run_opts *o, uint64_t t0)
 	hv[n++] = "--identity";
 	hv[n++] = identity;
 	n = arrowh_common_args(o, &arrow, has_net ? &net : NULL, t0, &hb, hv, n);
-	if (o->detach) {
-		ret = start_detached(&arrow, arrowh, hv, n);
-		if (has_net)
-			net_attach_free(&net);
-		return ret;
-	}
-	execv(arrowh, (char *const *)hv);
-	fprintf(stderr, "arrow: cannot start %s: %s\n", arrowh, strerror(errno));
-	unregister_arrow(&arrow);
-	return EXIT_ARROW_ERROR;
+	return launch_arrowh(o, &arrow, has_net ? &net : NULL, arrowh, hv, n);
 }

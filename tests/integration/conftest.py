@@ -77,6 +77,16 @@ def arrow(*args, input=None, timeout=TIMEOUT, **kw):
     return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
 
+def http_get(url, timeout=90):
+    """curl url until it answers (the server Arrow may still be booting)."""
+    deadline = time.time() + timeout
+    while True:
+        r = subprocess.run(["curl", "-sS", "-m", "5", url], capture_output=True)
+        if r.returncode == 0 or time.time() > deadline:
+            return r
+        time.sleep(0.5)
+
+
 def arrowh_pids():
     pids = []
     for pid in os.listdir("/proc"):

@@ -9,7 +9,7 @@ import warnings
 
 import pytest
 
-from conftest import BUSYBOX, arrow, guest
+from conftest import BUSYBOX, arrow, guest, http_get
 
 NET_ROOT = os.environ.get("ARROW_NET_ROOT", "/run/arrow/networks")
 CYCLES = int(os.environ.get("ARROW_TEST_NET_CYCLES", "100"))
@@ -49,16 +49,6 @@ def leases(net="arrow"):
             return json.load(f)
     except FileNotFoundError:
         return []
-
-
-def http_get(url, timeout=90):
-    """curl url until it answers (the server Arrow may still be booting)."""
-    deadline = time.time() + timeout
-    while True:
-        r = subprocess.run(["curl", "-sS", "-m", "5", url], capture_output=True)
-        if r.returncode == 0 or time.time() > deadline:
-            return r
-        time.sleep(0.5)
 
 
 # A client inside an Arrow that retries while the server Arrow boots.

@@ -4,12 +4,11 @@ import json
 import os
 import re
 import struct
-import subprocess
 import time
 
 import pytest
 
-from conftest import BUSYBOX, arrow, arrowh_pids, guest
+from conftest import BUSYBOX, arrow, arrowh_pids, guest, http_get
 
 N_CLONES = int(os.environ.get("ARROW_TEST_CLONES", "50"))
 
@@ -33,15 +32,6 @@ def stop_all():
 def ok(r):
     assert r.returncode == 0, (r.stdout + r.stderr).decode(errors="replace")
     return r.stdout.decode()
-
-
-def http_get(url, timeout=90):
-    deadline = time.time() + timeout
-    while True:
-        r = subprocess.run(["curl", "-sS", "-m", "5", url], capture_output=True)
-        if r.returncode == 0 or time.time() > deadline:
-            return r
-        time.sleep(0.5)
 
 
 # What a clone reports about itself: address, hostname, MAC, 16 random bytes, the time,
