@@ -5,9 +5,11 @@
 # pytest with the given arguments.
 set -u
 root=$(mktemp -d /tmp/canary-XXXXXX)
-if ! ARROW_ROOT=$root timeout -s KILL 90 build/bin/arrow run --rm /bin/busybox true; then
+t0=$(date +%s)
+if ! ARROW_ROOT=$root timeout -s KILL 150 build/bin/arrow run --rm /bin/busybox true; then
 	echo "== this helper VM session cannot boot an Arrow (canary failed): a bad session"
 	exit 99
 fi
+echo "== canary Arrow booted and ended in $(($(date +%s) - t0)) s"
 rm -rf "$root"
 exec "$@"

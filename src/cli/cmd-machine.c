@@ -174,6 +174,31 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return remove(path);
 }
 
+/* The last lines the helper kernel printed (its warnings and panics), on stderr. */
+static void show_console_tail(const char *dir)
+{
+	char path[4200], buf[4096];
+	ssize_t len;
+	off_t size;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/console.log", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	size = lseek(fd, 0, SEEK_END);
+	len = size > 0 ? pread(fd, buf, sizeof(buf), size > (off_t)sizeof(buf) ? size - (off_t)sizeof(buf) : 0) : 0;
+	close(fd);
+	if (len <= 0) {
+		fputs("arrow machine: the helper kernel printed no warning or panic\n", stderr);
+		return;
+	}
+	fputs("arrow machine: the helper kernel's last console output:\n", stderr);
+	fwrite(buf, 1, (size_t)len, stderr);
+	if (buf[len - 1] != '\n')
+		fputc('\n', stderr);
+}
+
 static int read_status(const char *dir)
 {
 	char path[4200];
@@ -199,7 +224,7 @@ int cmd_machine(int argc, char *argv[])
 	};
 	char ctl[] = "/tmp/arrow-machine.XXXXXX";
 	char cwd[4096], kernel[4200], initrd[4200], mem[32], fs_ctl[4300], fs_work[8300];
-	char chr_out[64], chr_err[64];
+	char chr_out[64], chr_err[64], console[4300];
 	int po[2], pe[2];
 	const char *qemu_argv[64];
 	uint64_t memory = 4096;
@@ -286,7 +311,7 @@ int cmd_machine(int argc, char *argv[])
 		 cwd);
 	qemu_argv[n++] = "qemu-system-x86_64";
 	qemu_argv[n++] = "-M";
-	qemu_argv[n++] = debug ? "microvm,acpi=off,rtc=off" : "microvm,acpi=off,rtc=off,isa-serial=off";
+	qemu_argv[n++] = "microvm,acpi=off,rtc=off";
 	if (why || tcg) {
 		qemu_argv[n++] = "-accel";
 		qemu_argv[n++] = "tcg,thread=multi";
@@ -312,16 +337,20 @@ int cmd_machine(int argc, char *argv[])
 	qemu_argv[n++] = "-display";
 	qemu_argv[n++] = "none";
 	qemu_argv[n++] = "-no-reboot";
-	if (debug) {
-		qemu_argv[n++] = "-serial";
-		qemu_argv[n++] = "file:/proc/self/fd/2";
-	}
+	/*
+	 * The helper kernel's console: all of it on stderr with --debug; otherwise
+	 * (loglevel quiet: warnings, oopses, panics) in a file shown only when the
+	 * helper stops without a result.
+	 */
+	snprintf(console, sizeof(console), "file:%s/console.log", ctl);
+	qemu_argv[n++] = "-serial";
+	qemu_argv[n++] = debug ? "file:/proc/self/fd/2" : console;
 	qemu_argv[n++] = "-kernel";
 	qemu_argv[n++] = kernel;
 	qemu_argv[n++] = "-initrd";
 	qemu_argv[n++] = initrd;
 	qemu_argv[n++] = "-append";
-	qemu_argv[n++] = debug ? "console=ttyS0 panic=-1 reboot=t" : "quiet panic=-1 reboot=t";
+	qemu_argv[n++] = debug ? "console=ttyS0 panic=-1 reboot=t" : "console=ttyS0 quiet panic=-1 reboot=t";
 	qemu_argv[n++] = "-fsdev";
 	qemu_argv[n++] = "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap";
 	qemu_argv[n++] = "-device";
@@ -402,6 +431,7 @@ int cmd_machine(int argc, char *argv[])
 		} else {
 			fprintf(stderr, "arrow machine: the helper VM stopped without a result "
 					"(QEMU exit %d; try --debug)\n", WEXITSTATUS(wstatus));
+			show_console_tail(ctl);
 			status = EXIT_ARROW_ERROR;
 		}
 	}
