@@ -9,6 +9,7 @@ steps='py=/usr/bin/python3; r=bench/results/$0
 $py bench/boot.py $0 $r.json &&
 $py bench/density.py $0 $r.density.json &&
 $py bench/clones.py $0 $r.clones.json &&
+$py bench/images.py $0 $r.images.json &&
 $py bench/lifecycle.py $0 $r.lifecycle.json &&
 $py bench/network.py $0 $r.network.json'
 if [ -e /sys/module/kvm_pvm ] || [ ! -e /dev/kvm ]; then

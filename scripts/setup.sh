@@ -7,7 +7,8 @@ set -eu
 packages="make gcc libc6-dev musl-tools pkg-config libarchive-dev libjansson-dev libssl-dev libcmocka-dev zlib1g-dev
 python3 python3-pytest linux-source-6.12 flex bison bc libelf-dev xz-utils cpio
 libnftables-dev nftables iproute2 curl
-busybox-static qemu-system-x86 qemu-system-data"
+busybox-static qemu-system-x86 qemu-system-data
+redis-server redis-tools nginx umoci skopeo"
 [ "${1:-}" = bench ] && packages="$packages hyperfine gnuplot-nox wrk crun runc"
 
 missing=
@@ -28,5 +29,12 @@ fi
 echo "setup: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -q
+# redis-server and nginx are installed as programs to make images of (docs/images.md), not
+# as services: keep their packages from starting them.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+	$sudo chmod 755 /usr/sbin/policy-rc.d
+	trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 # shellcheck disable=SC2086
 $sudo apt-get install -y -q --no-install-recommends $missing

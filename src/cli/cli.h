@@ -105,5 +105,30 @@ int template_finish(const struct new_arrow *a, const char *arrowh, const char **
 		    const char *tmp, const char *name);
 int cmd_snapshot(int argc, char *argv[]);
 int cmd_template(int argc, char *argv[]);
+/* images (cmd-build.c, cmd-image.c, cmd-import.c; docs/images.md) */
+int cmd_build(int argc, char *argv[]);
+int cmd_images(int argc, char *argv[]);
+int cmd_rmi(int argc, char *argv[]);
+int cmd_tag(int argc, char *argv[]);
+int cmd_import(int argc, char *argv[]);
+
+/* arrow run IMAGE (run-image.c): the image's pieces and command */
+#include "lib/imgstore.h"
+#define IMAGE_MAX_LAYERS 60 /* arrowh takes 64 initramfs pieces: base and config besides */
+struct image_plan {
+	struct image img;
+	char *pieces[IMAGE_MAX_LAYERS]; /* the layers' cached initramfs pieces, lowest first */
+	unsigned int nr_pieces;
+	const char **argv; /* Entrypoint + (ARGS or Cmd); strings borrowed from img.config */
+	int argc;
+};
+/*
+ * Does o->program (no '/') name an image in the store? 1: yes, with p filled in and o
+ * given the image's defaults (args, env, workdir, user) where the user set none; 0: no;
+ * otherwise an exit status after printing why.
+ */
+struct run_opts;
+int image_plan(struct run_opts *o, struct image_plan *p);
+void image_plan_free(struct image_plan *p);
 
 #endif

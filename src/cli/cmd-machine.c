@@ -96,8 +96,9 @@ static int write_script(const char *dir, const char *cwd, char *const *cmd)
 	/* The host's home is read-only in here: keep Arrow's cache on the helper's tmpfs. */
 	fputs("export ARROW_IN_MACHINE=1\n", f);
 	fputs("[ -n \"$ARROW_CACHE\" ] || export ARROW_CACHE=/tmp/arrow-cache\n", f);
-	/* the host's / is read-only in there: snapshots live (and die) with the helper VM */
+	/* the host's / is read-only in there: snapshots and images live (and die) with the helper VM */
 	fputs("[ -n \"$ARROW_SNAPSHOTS\" ] || export ARROW_SNAPSHOTS=/tmp/arrow-snapshots\n", f);
+	fputs("[ -n \"$ARROW_IMAGES\" ] || export ARROW_IMAGES=/tmp/arrow-images\n", f);
 	fputs("cd ", f);
 	put_quoted(f, cwd);
 	fputs(" || exit 125\nexec", f);

@@ -81,9 +81,9 @@ static int check_program(const char *name, const char *path)
 		return 0;
 	case ELF_DYNAMIC:
 		fprintf(stderr,
-			"arrow: %s is dynamically linked (needs %s); an Arrow runs a statically linked "
-			"program: link it statically (e.g. musl-gcc -static)\n",
-			name, info.interp[0] ? info.interp : "an ELF interpreter");
+			"arrow: %s is dynamically linked (needs %s); run a statically linked program, "
+			"or make an image of it with its libraries: arrow build -t NAME --from-host %s\n",
+			name, info.interp[0] ? info.interp : "an ELF interpreter", name);
 		return EXIT_CANNOT_INVOKE;
 	case ELF_SCRIPT:
 		fprintf(stderr, "arrow: %s is a script; an Arrow runs a statically linked ELF program "
@@ -444,8 +444,9 @@ int run_program(int argc, char *argv[], const char *template)
 	void *ainit_data, *prog_data;
 	size_t ainit_len, prog_len, cfglen;
 	const char *cache = arrow_cache_dir();
-	const char *hv[64];
-	int n = 0, ret;
+	const char *hv[64 + 2 * IMAGE_MAX_LAYERS];
+	struct image_plan image;
+	int n = 0, ret, is_image;
 
 	if (runopts_parse(&o, argc, argv, err, sizeof(err))) {
 		fprintf(stderr, "arrow run: %s\nSee 'arrow run --help'.\n", err);
@@ -464,15 +465,22 @@ int run_program(int argc, char *argv[], const char *template)
 	}
 	o.remove = o.remove || template; /* the Arrow a template is made from goes away */
 
-	prog_path = find_program(o.program);
-	if (!prog_path) {
-		fprintf(stderr, "arrow: %s: program not found%s\n", o.program,
-			strchr(o.program, '/') ? "" : " in $PATH");
-		return EXIT_NOT_FOUND;
+	is_image = image_plan(&o, &image);
+	if (is_image > 1)
+		return is_image;
+	if (is_image) {
+		prog_path = strdup(image.img.ref);
+	} else {
+		prog_path = find_program(o.program);
+		if (!prog_path) {
+			fprintf(stderr, "arrow: %s: program not found%s\n", o.program,
+				strchr(o.program, '/') ? "" : " in $PATH or the image store");
+			return EXIT_NOT_FOUND;
+		}
+		ret = check_program(o.program, prog_path);
+		if (ret)
+			return ret;
 	}
-	ret = check_program(o.program, prog_path);
-	if (ret)
-		return ret;
 
 	snprintf(kernel, sizeof(kernel), "%s", o.kernel ? o.kernel : "");
 	has_net = strcmp(run_network(&o), "none") != 0;
@@ -492,7 +500,7 @@ int run_program(int argc, char *argv[], const char *template)
 		fprintf(stderr, "arrow: %s: %s; reinstall arrow\n", ainit_path, strerror(-ret));
 		return EXIT_ARROW_ERROR;
 	}
-	ret = read_whole_file(prog_path, &prog_data, &prog_len);
+	ret = is_image ? 0 : read_whole_file(prog_path, &prog_data, &prog_len);
 	if (ret) {
 		fprintf(stderr, "arrow: cannot read %s: %s\n", prog_path, strerror(-ret));
 		return EXIT_CANNOT_INVOKE;
@@ -512,14 +520,16 @@ int run_program(int argc, char *argv[], const char *template)
 		}
 	}
 
-	prog_copy = strdup(prog_path);
-	argv0 = basename(prog_copy);
-	if (asprintf(&guest_prog, "/app/%s", argv0) < 0)
+	prog_copy = strdup(is_image ? image.argv[0] : prog_path);
+	argv0 = is_image ? prog_copy : basename(prog_copy);
+	if (is_image)
+		guest_prog = prog_copy;
+	else if (asprintf(&guest_prog, "/app/%s", argv0) < 0)
 		return EXIT_ARROW_ERROR;
 	if (o.argv0)
 		argv0 = (char *)o.argv0;
 	ret = base_piece(cache, ainit_data, ainit_len, &base);
-	if (!ret) {
+	if (!ret && !is_image) {
 		const struct piece_file pf[] = {
 			{ "app", S_IFDIR | 0755 },
 			{ guest_prog + 1, S_IFREG | 0755, prog_data, prog_len },
@@ -541,7 +551,8 @@ int run_program(int argc, char *argv[], const char *template)
 		unregister_arrow(&arrow);
 		return EXIT_ARROW_ERROR;
 	}
-	free(prog_data);
+	if (!is_image)
+		free(prog_data);
 	free(ainit_data);
 
 	hv[n++] = "arrowh";
@@ -549,8 +560,14 @@ int run_program(int argc, char *argv[], const char *template)
 	hv[n++] = kernel;
 	hv[n++] = "--initrd";
 	hv[n++] = base;
-	hv[n++] = "--initrd";
-	hv[n++] = prog;
+	for (unsigned int i = 0; i < image.nr_pieces; i++) {
+		hv[n++] = "--initrd";
+		hv[n++] = image.pieces[i];
+	}
+	if (!is_image) {
+		hv[n++] = "--initrd";
+		hv[n++] = prog;
+	}
 	hv[n++] = "--initrd";
 	hv[n++] = config;
 	if (template) {

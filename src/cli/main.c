@@ -11,7 +11,7 @@ static const char usage[] =
 	"Run applications as Arrows: each in its own micro-VM with a single-task Linux kernel.\n"
 	"\n"
 	"Commands:\n"
-	"  run       run a static program as an Arrow (foreground, or -d in the background)\n"
+	"  run       run a program or an image as an Arrow (foreground, or -d in the background)\n"
 	"  ps        list Arrows\n"
 	"  logs      print an Arrow's output\n"
 	"  attach    connect to a running Arrow's standard streams\n"
@@ -23,6 +23,11 @@ static const char usage[] =
 	"  network   create, list, inspect and remove Arrow networks\n"
 	"  snapshot  save a running Arrow's whole state; list and remove snapshots\n"
 	"  template  boot a program to its start and keep that as a template for clones\n"
+	"  build     make an image of a program installed on this host\n"
+	"  import    import OCI image layouts and docker archives\n"
+	"  images    list images\n"
+	"  rmi       remove images\n"
+	"  tag       give an image another name\n"
 	"  machine   run a command inside the helper VM that provides KVM (machine mode)\n"
 	"  version   print the version\n"
 	"\n"
@@ -41,6 +46,8 @@ static const struct {
 	{ "wait", cmd_wait },	  { "rm", cmd_rm },	    { "inspect", cmd_inspect },
 	{ "machine", cmd_machine }, { "network", cmd_network }, { "_release", cmd_release },
 	{ "snapshot", cmd_snapshot }, { "template", cmd_template },
+	{ "build", cmd_build },	  { "images", cmd_images }, { "rmi", cmd_rmi },
+	{ "tag", cmd_tag },	  { "import", cmd_import },
 };
 
 int main(int argc, char *argv[])

@@ -134,6 +134,45 @@ static void __attribute__((noreturn)) exec_failed(int report_fd, int stage)
 	_exit(127);
 }
 
+/* $PATH from the app's environment, or the usual default. */
+static const char *app_path(const struct runcfg *cfg)
+{
+	for (unsigned int i = 0; cfg->envp[i]; i++)
+		if (!strncmp(cfg->envp[i], "PATH=", 5))
+			return cfg->envp[i] + 5;
+	return "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+}
+
+/*
+ * execve the program; a name without '/' (an image's Entrypoint may say "redis-server")
+ * is looked up along the app's $PATH as execvp does. Returns only on failure, errno set.
+ */
+static void exec_program(const struct runcfg *cfg)
+{
+	const char *p;
+	int saved = ENOENT;
+
+	if (strchr(cfg->program, '/')) {
+		execve(cfg->program, (char *const *)cfg->argv, (char *const *)cfg->envp);
+		return;
+	}
+	for (p = app_path(cfg);; p++) {
+		size_t len = strcspn(p, ":");
+		char full[4096];
+
+		if (len && len + strlen(cfg->program) + 2 <= sizeof(full)) {
+			snprintf(full, sizeof(full), "%.*s/%s", (int)len, p, cfg->program);
+			execve(full, (char *const *)cfg->argv, (char *const *)cfg->envp);
+			if (errno == EACCES || errno == ENOEXEC || errno == ETXTBSY)
+				saved = errno; /* found but not runnable: say so, as execvp does */
+		}
+		p += len;
+		if (!*p)
+			break;
+	}
+	errno = saved;
+}
+
 void app_exec(const struct runcfg *cfg, int in, int out, int err, int report_fd)
 {
 	sigset_t none;
@@ -169,6 +208,6 @@ void app_exec(const struct runcfg *cfg, int in, int out, int err, int report_fd)
 		exec_failed(report_fd, APP_STAGE_WORKDIR);
 	if (setgroups(0, NULL) < 0 || setgid(cfg->gid) < 0 || setuid(cfg->uid) < 0)
 		exec_failed(report_fd, APP_STAGE_IDS);
-	execve(cfg->program, (char *const *)cfg->argv, (char *const *)cfg->envp);
+	exec_program(cfg);
 	exec_failed(report_fd, APP_STAGE_EXEC);
 }

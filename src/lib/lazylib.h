@@ -4,7 +4,7 @@
  * start of the CLI: with them linked, `arrow` loaded 15 shared objects (libarchive
  * brings libxml2, ICU, libstdc++...) before main on every command; in the helper VM
  * that was ~80 ms of each `arrow ps`, `arrow logs` and clone start, which use neither.
- * Only building an initramfs piece needs them.
+ * Only building initramfs pieces and images needs them.
  */
 #ifndef ARROW_LAZYLIB_H
 #define ARROW_LAZYLIB_H
@@ -22,7 +22,14 @@
 	X(archive_entry_set_mode) X(archive_entry_set_uid) X(archive_entry_set_gid)            \
 	X(archive_entry_set_nlink) X(archive_entry_set_ino) X(archive_entry_set_size)          \
 	X(archive_entry_set_symlink) X(archive_entry_set_rdevmajor)                            \
-	X(archive_entry_set_rdevminor)
+	X(archive_entry_set_rdevminor) X(archive_entry_set_mtime)                              \
+	X(archive_write_set_format_pax_restricted) X(archive_read_new) X(archive_read_free)    \
+	X(archive_read_support_filter_all) X(archive_read_support_format_tar)                  \
+	X(archive_read_support_format_raw) X(archive_read_open_fd)                             \
+	X(archive_read_next_header) X(archive_read_data) X(archive_entry_pathname)             \
+	X(archive_entry_mode) X(archive_entry_size) X(archive_entry_symlink)                   \
+	X(archive_entry_hardlink) X(archive_entry_uid) X(archive_entry_gid)                    \
+	X(archive_entry_mtime) X(archive_entry_rdevmajor) X(archive_entry_rdevminor)
 
 #define CRYPTO_FUNCS(X)                                                                     \
 	X(EVP_MD_CTX_new) X(EVP_MD_CTX_free) X(EVP_sha256) X(EVP_DigestInit_ex)                 \

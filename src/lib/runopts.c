@@ -18,9 +18,13 @@
 
 const char runopts_usage[] =
 	"Usage: arrow run [OPTIONS] PROGRAM [ARGS...]\n"
+	"       arrow run [OPTIONS] IMAGE [ARGS...]\n"
 	"       arrow run [OPTIONS] --from SNAPSHOT\n"
-	"Run a static Linux program as an Arrow: in its own micro-VM with a single-task kernel.\n"
-	"Standard input, output and error flow through; the exit status is the program's.\n"
+	"Run a static Linux program, or an image from the image store ('arrow images'), as an\n"
+	"Arrow: in its own micro-VM with a single-task kernel. A name without '/' is an image\n"
+	"if the store has one by that name, else a program along $PATH. ARGS replace an\n"
+	"image's Cmd. Standard input, output and error flow through; the exit status is the\n"
+	"program's.\n"
 	"\n"
 	"Options:\n"
 	"  -d, --detach          run in the background and print the Arrow's id\n"
@@ -55,7 +59,8 @@ const char runopts_usage[] =
 	"  -h, --help            this text\n"
 	"\n"
 	"Exit status: the program's; 125 when Arrow itself fails, 126 when the program\n"
-	"cannot be run (dynamically linked, not executable), 127 when it is not found.\n";
+	"cannot be run (dynamically linked: make an image of it with 'arrow build --from-host';\n"
+	"not executable), 127 when it is not found.\n";
 
 static char joined[2048]; /* --kernel-arg values, space-joined */
 

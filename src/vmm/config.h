@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define ARROWH_MAX_INITRDS 16
+#define ARROWH_MAX_INITRDS 64
 #define ARROWH_MAX_HOOK_ARGS 16
 
 struct arrowh_config {

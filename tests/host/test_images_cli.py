@@ -1,0 +1,208 @@
+"""The image store through the CLI: build --from-host, images, tag, rmi (no VM needed)."""
+import json
+import os
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from oci_layout import make_layout  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ARROW = os.environ.get("ARROW_CLI", os.path.join(ROOT, "build", "bin", "arrow"))
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    d = tmp_path / "images"
+    monkeypatch.setenv("ARROW_IMAGES", str(d))
+    return d
+
+
+def arrow(*args):
+    return subprocess.run([ARROW, *args], capture_output=True, text=True, timeout=120)
+
+
+def ok(*args):
+    r = arrow(*args)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def blobs(store):
+    return sorted(os.listdir(store / "blobs" / "sha256"))
+
+
+def layer_names(store, ref):
+    index = json.load(open(store / "index.json"))
+    desc = next(m for m in index["manifests"]
+                if m["annotations"]["org.opencontainers.image.ref.name"] == ref)
+    manifest = json.load(open(store / "blobs" / "sha256" / desc["digest"][7:]))
+    layer = manifest["layers"][0]["digest"][7:]
+    with tarfile.open(store / "blobs" / "sha256" / layer) as t:
+        return manifest, t.getnames()
+
+
+def test_build_from_host_collects_loader_and_libraries(store, tmp_path):
+    conf = tmp_path / "redis.conf"
+    conf.write_text("port 6379\n")
+    out = ok("build", "-t", "redis", "--from-host", "redis-server", "--file",
+             f"{conf}:/etc/redis/redis.conf", "-e", "A=1", "--expose", "6379", "--",
+             "/etc/redis/redis.conf")
+    assert "redis:latest" in out and "image id" in out
+    manifest, names = layer_names(store, "redis:latest")
+    # the program, its ELF interpreter and libraries it really needs (DT_NEEDED, transitively)
+    for need in ("usr/bin/redis-server", "lib64/ld-linux-x86-64.so.2",
+                 "lib/x86_64-linux-gnu/libc.so.6", "etc/redis/redis.conf"):
+        assert need in names, names
+    assert any(n.startswith("lib/x86_64-linux-gnu/libssl.so") for n in names)
+    cfg = json.load(open(store / "blobs" / "sha256" / manifest["config"]["digest"][7:]))
+    assert cfg["config"]["Entrypoint"] == ["/usr/bin/redis-server"]
+    assert cfg["config"]["Cmd"] == ["/etc/redis/redis.conf"]
+    assert "A=1" in cfg["config"]["Env"]
+    assert cfg["config"]["ExposedPorts"] == {"6379/tcp": {}}
+    assert cfg["rootfs"]["diff_ids"] == [manifest["layers"][0]["digest"]]
+    assert json.load(open(store / "oci-layout")) == {"imageLayoutVersion": "1.0.0"}
+
+
+def test_identical_layers_are_stored_once_and_rmi_collects_garbage(store):
+    ok("build", "-t", "a", "--from-host", "/usr/bin/env")
+    before = blobs(store)
+    ok("build", "-t", "b:v2", "--from-host", "/usr/bin/env", "--", "-i")
+    after = blobs(store)
+    # a second config and manifest, but the same layer: 3 blobs + 2
+    assert len(before) == 3 and len(after) == 5
+    assert layer_names(store, "a:latest")[0]["layers"] == layer_names(store, "b:v2")[0]["layers"]
+    lines = ok("images").splitlines()
+    assert lines[0].split()[:3] == ["REPOSITORY", "TAG", "IMAGE"]
+    assert sorted(l.split()[0] + ":" + l.split()[1] for l in lines[1:]) == ["a:latest", "b:v2"]
+    rows = [json.loads(l) for l in ok("images", "--format", "json").splitlines()]
+    assert {r["Repository"] for r in rows} == {"a", "b"}
+
+    ok("tag", "a", "c:x")
+    assert "Untagged: a:latest" in ok("rmi", "a")
+    assert len(blobs(store)) == 5  # c:x still names that image
+    out = ok("rmi", "c:x")
+    assert "Untagged: c:x" in out and "Deleted: sha256:" in out
+    assert len(blobs(store)) == 3  # b's manifest, config and the shared layer
+    ok("rmi", "b:v2")
+    assert blobs(store) == []
+    assert os.listdir(store / "pieces") == []
+
+
+def test_image_id_prefix_and_errors(store):
+    out = ok("build", "-q", "-t", "e", "--from-host", "/usr/bin/env")
+    image_id = out.strip()[7:]
+    assert ok("images", "-q") == image_id[:12] + "\n"
+    ok("tag", image_id[:8], "f")
+    out = ok("rmi", image_id[:12])  # an id removes every name of the image
+    assert "Untagged: e:latest" in out and "Untagged: f:latest" in out
+    assert ok("images", "-q") == ""
+
+    r = arrow("rmi", "nothing-here")
+    assert r.returncode == 125 and "no such image" in r.stderr
+    r = arrow("build", "-t", "Bad_Name", "--from-host", "/usr/bin/env")
+    assert r.returncode == 125 and "invalid image name" in r.stderr
+    r = arrow("build", "-t", "x", "--from-host", "/no/such/program")
+    assert r.returncode == 127 and "not found" in r.stderr
+    r = arrow("build", "-t", "x", "--from-host", "/etc/passwd")
+    assert r.returncode == 125 and "not a well-formed" in r.stderr
+    r = arrow("build", "-t", "x", "--from-host", "/usr/bin/env", "--file", "/etc/hostname")
+    assert r.returncode == 125 and "SRC:DST" in r.stderr
+    r = arrow("build", "-t", "x", "--from-host", "/usr/bin/env", "--expose", "http")
+    assert r.returncode == 125 and "--expose" in r.stderr
+    r = arrow("tag", "nothing-here", "y")
+    assert r.returncode == 125 and "no such image" in r.stderr
+    # failed builds left nothing behind
+    assert blobs(store) == [] and os.listdir(store / "tmp") == []
+
+
+def test_a_damaged_index_is_reported_not_overwritten(store):
+    ok("build", "-t", "g", "--from-host", "/usr/bin/env")
+    (store / "index.json").write_text("{not json")
+    r = arrow("images")
+    assert r.returncode == 125 and "index.json is damaged" in r.stderr
+    r = arrow("build", "-t", "h", "--from-host", "/usr/bin/env")
+    assert r.returncode == 125
+    assert (store / "index.json").read_text() == "{not json"
+    assert len(blobs(store)) == 3  # g's blobs, nothing added
+
+
+def store_state(store):
+    return (sorted(os.listdir(store / "blobs" / "sha256")),
+            (store / "index.json").read_text() if (store / "index.json").exists() else None)
+
+
+def layer_blobs(store):
+    return [b for b in blobs(store)
+            if os.path.getsize(store / "blobs" / "sha256" / b) > 100000]
+
+
+def test_import_oci_layout_from_umoci_shares_layers(store, tmp_path):
+    layout = make_layout(tmp_path)
+    r = arrow("import", str(layout))
+    assert r.returncode == 125 and "only by the tag 'base'" in r.stderr
+    assert "Loaded image: demo:base" in ok("import", "-t", "demo:base", f"{layout}:base")
+    assert "Loaded image: demo:app" in ok("import", "-t", "demo:app", f"{layout}:app")
+    # app = base's busybox layer + one more: the busybox layer is stored once
+    assert len(layer_blobs(store)) == 1
+    names = {l.split()[0] + ":" + l.split()[1] for l in ok("images").splitlines()[1:]}
+    assert names == {"demo:base", "demo:app"}
+    # a docker archive of the same image (skopeo): its layers come uncompressed, so they are
+    # other blobs, but it is the same image (same config: same id)
+    archive = tmp_path / "app.tar"
+    subprocess.run(["skopeo", "copy", "-q", f"oci:{layout}:app",
+                    f"docker-archive:{archive}:demo/app:docker"], check=True, timeout=120)
+    assert "Loaded image: docker.io/demo/app:docker" in ok("import", str(archive))
+    ids = {l.split()[2] for l in ok("images").splitlines()[1:] if "app" in l}
+    assert len(ids) == 1
+
+
+def test_import_refuses_damage_and_leaves_the_store_as_it_was(store, tmp_path):
+    layout = make_layout(tmp_path)
+    ok("import", "-t", "keep", f"{layout}:base")
+    before = store_state(store)
+    archive = tmp_path / "app.tar"
+    subprocess.run(["skopeo", "copy", "-q", f"oci:{layout}:app",
+                    f"docker-archive:{archive}:demo/app:docker"], check=True, timeout=120)
+
+    # a corrupt tarball: cut in the middle of a layer
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(archive.read_bytes()[:archive.stat().st_size // 2])
+    r = arrow("import", str(cut))
+    assert r.returncode == 125 and r.stderr.count("\n") == 1, r.stderr
+    assert "damaged" in r.stderr or "missing" in r.stderr, r.stderr
+    assert store_state(store) == before
+
+    # a digest mismatch: one byte of the top layer changed
+    index = json.load(open(layout / "index.json"))
+    app = next(m for m in index["manifests"]
+               if m["annotations"]["org.opencontainers.image.ref.name"] == "app")
+    manifest = json.load(open(layout / "blobs" / "sha256" / app["digest"][7:]))
+    top = layout / "blobs" / "sha256" / manifest["layers"][-1]["digest"][7:]
+    data = bytearray(top.read_bytes())
+    data[len(data) // 2] ^= 0xff
+    top.write_bytes(bytes(data))
+    r = arrow("import", "-t", "bad", f"{layout}:app")
+    assert r.returncode == 125 and "digest mismatch" in r.stderr, r.stderr
+    assert store_state(store) == before
+
+    # a missing layer
+    top.unlink()
+    r = arrow("import", "-t", "bad", f"{layout}:app")
+    assert r.returncode == 125 and "missing from the source" in r.stderr, r.stderr
+    assert store_state(store) == before
+
+    # neither kind of image, and a path climbing out of a docker archive
+    r = arrow("import", str(tmp_path / "b1"))
+    assert r.returncode == 125 and "neither an OCI image layout" in r.stderr
+    evil = tmp_path / "evil.tar"
+    (tmp_path / "manifest.json").write_text(json.dumps(
+        [{"Config": "../../etc/passwd", "RepoTags": ["e:1"], "Layers": []}]))
+    subprocess.run(["tar", "-C", str(tmp_path), "-cf", str(evil), "manifest.json"], check=True)
+    r = arrow("import", str(evil))
+    assert r.returncode == 125 and "outside itself" in r.stderr, r.stderr
+    assert store_state(store) == before
+    assert os.listdir(store / "tmp") == []
