@@ -111,6 +111,7 @@ int cmd_images(int argc, char *argv[]);
 int cmd_rmi(int argc, char *argv[]);
 int cmd_tag(int argc, char *argv[]);
 int cmd_import(int argc, char *argv[]);
+int cmd_save(int argc, char *argv[]);
 
 /* arrow run IMAGE (run-image.c): the image's pieces and command */
 #include "lib/imgstore.h"

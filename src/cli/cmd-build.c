@@ -21,10 +21,13 @@
 
 static const char usage[] =
 	"Usage: arrow build -t NAME[:TAG] --from-host PROGRAM [OPTIONS] [-- ARGS...]\n"
+	"       arrow build -t NAME[:TAG] [-f ARROWFILE] DIR\n"
 	"Make an image of a program installed on this host: the program, its ELF\n"
 	"interpreter and every shared library it needs (DT_NEEDED, followed the way\n"
 	"the dynamic loader does), plus the files you add. ARGS become the image's\n"
 	"default arguments (Cmd); arguments given to 'arrow run IMAGE' replace them.\n"
+	"The second form reads the same from a JSON Arrowfile (DIR/Arrowfile by default;\n"
+	"docs/images.md): a program in DIR, its arguments, env, files from DIR...\n"
 	"\n"
 	"Options:\n"
 	"  -t, --tag NAME[:TAG]    name of the image (default tag 'latest')\n"
@@ -34,11 +37,17 @@ static const char usage[] =
 	"  -w, --workdir DIR       working directory (absolute)\n"
 	"      --expose PORT[/tcp|/udp]  a port the program listens on (repeatable)\n"
 	"  -u, --user UID[:GID]    numeric user the program runs as\n"
+	"  -f, --arrowfile FILE    the Arrowfile (second form)\n"
 	"  -q, --quiet             print only the image id\n"
 	"  -h, --help              this text\n";
 
 struct build_opts {
 	const char *tag, *program, *workdir, *user;
+	const char *arrowfile, *dir; /* second form */
+	json_t *spec;                /* the Arrowfile, which strings above may point into */
+	char *owned[MAX_FILES + 1];  /* paths made from DIR */
+	unsigned int nr_owned;
+	const char *prog_guest;      /* where the program goes in the image */
 	const char *files[MAX_FILES];
 	const char *env[MAX_ENV];
 	const char *ports[MAX_PORTS];
@@ -48,27 +57,137 @@ struct build_opts {
 	bool quiet;
 };
 
+/* DIR/rel, refusing absolute paths and ".."; remembered in b->owned. NULL if bad. */
+static const char *in_dir(struct build_opts *b, const char *rel)
+{
+	char clean[4096], *p;
+
+	if (!rel || rel[0] == '/' || layer_clean_path(rel, clean, sizeof(clean)) || !clean[0] ||
+	    b->nr_owned == MAX_FILES + 1 || asprintf(&p, "%s/%s", b->dir, clean) < 0)
+		return NULL;
+	return b->owned[b->nr_owned++] = p;
+}
+
+/*
+ * The Arrowfile (JSON): {"program": "bin/app", "args": [...], "env": {"K": "V"} or
+ * ["K=V"], "workdir": "/", "user": "1000", "expose": [80, "53/udp"],
+ * "files": {"conf/app.conf": "/etc/app.conf"}}. Paths are relative to DIR.
+ */
+static int read_arrowfile(struct build_opts *b)
+{
+	char path[4200], *file_arg = NULL;
+	json_error_t err;
+	json_t *v, *args, *item;
+	const char *key;
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s", b->arrowfile ? b->arrowfile : "");
+	if (!b->arrowfile)
+		snprintf(path, sizeof(path), "%s/Arrowfile", b->dir);
+	b->spec = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+	if (!json_is_object(b->spec)) {
+		fprintf(stderr, "arrow build: %s: %s\n", path,
+			b->spec ? "not a JSON object" : err.text);
+		return -1;
+	}
+	json_object_foreach(b->spec, key, v) {
+		if (strcmp(key, "program") && strcmp(key, "args") && strcmp(key, "env") &&
+		    strcmp(key, "workdir") && strcmp(key, "user") && strcmp(key, "expose") &&
+		    strcmp(key, "files")) {
+			fprintf(stderr, "arrow build: %s: unknown key '%s'\n", path, key);
+			return -1;
+		}
+	}
+	b->program = in_dir(b, json_string_value(json_object_get(b->spec, "program")));
+	if (!b->program) {
+		fprintf(stderr, "arrow build: %s: \"program\" must name a file inside %s\n", path,
+			b->dir);
+		return -1;
+	}
+	b->prog_guest = NULL; /* set from the program's name once it is found */
+	args = json_object_get(b->spec, "args");
+	b->args = calloc(json_array_size(args) + 1, sizeof(char *));
+	json_array_foreach(args, i, item) {
+		if (!json_is_string(item)) {
+			fprintf(stderr, "arrow build: %s: \"args\" must be strings\n", path);
+			return -1;
+		}
+		((const char **)b->args)[b->nr_args++] = json_string_value(item);
+	}
+	v = json_object_get(b->spec, "env");
+	if (json_is_object(v)) {
+		json_object_foreach(v, key, item) {
+			char *kv;
+
+			if (!json_is_string(item) || b->nr_env == MAX_ENV || !*key || strchr(key, '=') ||
+			    asprintf(&kv, "%s=%s", key, json_string_value(item)) < 0) {
+				fprintf(stderr, "arrow build: %s: bad \"env\" entry '%s'\n", path, key);
+				return -1;
+			}
+			b->env[b->nr_env++] = kv;
+		}
+	} else {
+		json_array_foreach(v, i, item) {
+			const char *kv = json_string_value(item);
+
+			if (!kv || !strchr(kv, '=') || kv[0] == '=' || b->nr_env == MAX_ENV) {
+				fprintf(stderr, "arrow build: %s: bad \"env\" entry\n", path);
+				return -1;
+			}
+			b->env[b->nr_env++] = kv;
+		}
+	}
+	b->workdir = json_string_value(json_object_get(b->spec, "workdir"));
+	b->user = json_string_value(json_object_get(b->spec, "user"));
+	json_array_foreach(json_object_get(b->spec, "expose"), i, item) {
+		char *port = NULL;
+
+		if (b->nr_ports == MAX_PORTS ||
+		    (json_is_integer(item) ? asprintf(&port, "%lld", (long long)json_integer_value(item))
+					   : asprintf(&port, "%s", json_string_value(item) ?: "")) < 0)
+			return -1;
+		b->ports[b->nr_ports++] = port;
+	}
+	json_object_foreach(json_object_get(b->spec, "files"), key, item) {
+		const char *src = in_dir(b, key), *dst = json_string_value(item);
+
+		if (!src || !dst || dst[0] != '/' || b->nr_files == MAX_FILES ||
+		    asprintf(&file_arg, "%s:%s", src, dst) < 0) {
+			fprintf(stderr, "arrow build: %s: bad \"files\" entry '%s' (a path inside %s: "
+				"an absolute path in the image)\n", path, key, b->dir);
+			return -1;
+		}
+		b->files[b->nr_files++] = file_arg;
+	}
+	return 0;
+}
+
 static int parse(struct build_opts *b, int argc, char *argv[])
 {
 	static const struct option options[] = {
 		{ "tag", required_argument, NULL, 't' },   { "from-host", required_argument, NULL, 'H' },
-		{ "file", required_argument, NULL, 'f' },  { "env", required_argument, NULL, 'e' },
+		{ "file", required_argument, NULL, 'F' },  { "env", required_argument, NULL, 'e' },
 		{ "workdir", required_argument, NULL, 'w' }, { "expose", required_argument, NULL, 'x' },
 		{ "user", required_argument, NULL, 'u' },  { "quiet", no_argument, NULL, 'q' },
+		{ "arrowfile", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
 	};
 	int c;
 
 	memset(b, 0, sizeof(*b));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+t:e:w:u:qh", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+t:e:w:u:f:qh", options, NULL)) != -1) {
 		switch (c) {
 		case 't': b->tag = optarg; break;
+		case 'A': b->arrowfile = optarg; break;
 		case 'H': b->program = optarg; break;
 		case 'w': b->workdir = optarg; break;
 		case 'u': b->user = optarg; break;
 		case 'q': b->quiet = true; break;
-		case 'f':
+		case 'f': /* -f is the Arrowfile, as docker's -f is the Dockerfile */
+			b->arrowfile = optarg;
+			break;
+		case 'F':
 			if (b->nr_files == MAX_FILES) {
 				fprintf(stderr, "arrow build: at most %d --file\n", MAX_FILES);
 				return EXIT_ARROW_ERROR;
@@ -99,9 +218,18 @@ static int parse(struct build_opts *b, int argc, char *argv[])
 	}
 	b->args = argv + optind;
 	b->nr_args = argc - optind;
+	if (!b->program && b->nr_args == 1) { /* the second form: DIR */
+		b->dir = b->args[0];
+		b->nr_args = 0;
+		if (read_arrowfile(b))
+			return EXIT_ARROW_ERROR;
+	} else if (b->arrowfile || (!b->program && b->nr_args)) {
+		fprintf(stderr, "arrow build: an Arrowfile build takes one DIR and no ARGS\n");
+		return EXIT_ARROW_ERROR;
+	}
 	if (!b->tag || !b->program) {
-		fprintf(stderr, "arrow build: give -t NAME and --from-host PROGRAM\n"
-				"See 'arrow build --help'.\n");
+		fprintf(stderr, "arrow build: give -t NAME and --from-host PROGRAM, or DIR with an "
+				"Arrowfile\nSee 'arrow build --help'.\n");
 		return EXIT_ARROW_ERROR;
 	}
 	if (b->workdir && b->workdir[0] != '/') {
@@ -161,7 +289,8 @@ static json_t *image_config(const struct build_opts *b, const char *guest_prog, 
 		json_object_set_new(cfg, "ExposedPorts", ports);
 	else
 		json_decref(ports);
-	if (asprintf(&by, "arrow build --from-host %s", guest_prog) < 0)
+	if (asprintf(&by, "arrow build %s %s", b->dir ? "-f Arrowfile, program" : "--from-host",
+		     guest_prog) < 0)
 		by = NULL;
 	return json_pack("{s:s, s:s, s:s, s:o, s:{s:s, s:[s]}, s:[{s:s, s:s}]}", "created", created,
 			 "architecture", "amd64", "os", "linux", "config", cfg, "rootfs", "type", "layers",
@@ -182,7 +311,7 @@ static json_t *put_json(json_t *doc, const char *media_type)
 }
 
 /* Collect the layer's files: program, loader and libraries, --file trees. */
-static int collect(const struct build_opts *b, const char *prog, struct layer_list *l,
+static int collect(const struct build_opts *b, const char *prog, const char *guest, struct layer_list *l,
 		   struct elfdeps *deps, char *why, size_t whylen)
 {
 	struct stat st;
@@ -195,7 +324,7 @@ static int collect(const struct build_opts *b, const char *prog, struct layer_li
 	ret = elfdeps_collect(prog, deps, why, whylen);
 	if (ret)
 		return ret;
-	if ((ret = layer_add(l, prog, st.st_mode, prog, st.st_mtime))) {
+	if ((ret = layer_add(l, guest, st.st_mode, prog, st.st_mtime))) {
 		snprintf(why, whylen, "%s: cannot add it", prog);
 		return ret;
 	}
@@ -246,7 +375,7 @@ int cmd_build(int argc, char *argv[])
 	struct build_opts b;
 	struct layer_list files = { 0 };
 	struct elfdeps deps = { 0 };
-	char why[1024], ref[REF_MAX], layer[DIGEST_LEN + 1], created[32], *prog = NULL;
+	char why[1024], ref[REF_MAX], layer[DIGEST_LEN + 1], created[32], *prog = NULL, *guest = NULL;
 	const char *id;
 	json_t *config = NULL, *cdesc = NULL, *manifest = NULL, *mdesc = NULL, *index = NULL;
 	uint64_t lsize = 0;
@@ -296,7 +425,15 @@ int cmd_build(int argc, char *argv[])
 	}
 	/* a damaged index stops the build before anything is written */
 	index = imgstore_index_load(why, sizeof(why));
-	ret = index ? collect(&b, prog, &files, &deps, why, sizeof(why)) : -EINVAL;
+	if (b.dir) { /* a program of the Arrowfile's directory goes to /app, as with arrow run */
+		const char *base = strrchr(prog, '/');
+
+		if (asprintf(&guest, "/app/%s", base ? base + 1 : prog) < 0)
+			guest = NULL;
+	} else {
+		guest = strdup(prog);
+	}
+	ret = index && guest ? collect(&b, prog, guest, &files, &deps, why, sizeof(why)) : -EINVAL;
 	if (!ret)
 		ret = store_layer(&files, layer, &lsize, why, sizeof(why));
 	if (ret) {
@@ -304,7 +441,7 @@ int cmd_build(int argc, char *argv[])
 		goto out;
 	}
 	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-	config = image_config(&b, prog, layer, deps.extra_path, created);
+	config = image_config(&b, guest, layer, deps.extra_path, created);
 	cdesc = config ? put_json(config, MT_CONFIG) : NULL;
 	if (cdesc)
 		manifest = json_pack("{s:i, s:s, s:O, s:[{s:s, s:s, s:I}]}", "schemaVersion", 2,
@@ -325,7 +462,7 @@ int cmd_build(int argc, char *argv[])
 	if (b.quiet)
 		printf("sha256:%s\n", id);
 	else
-		printf("%s: %zu files (%zu shared libraries), %.1f MiB; image id %.12s\n", ref,
+		printf("%s: %zu entries (%zu shared libraries), %.1f MiB; image id %.12s\n", ref,
 		       files.n, deps.n ? deps.n - 1 : 0, (double)lsize / (1 << 20), id);
 out:
 	imgstore_unlock(lock);
@@ -337,5 +474,9 @@ out:
 	layer_list_free(&files);
 	elfdeps_free(&deps);
 	free(prog);
+	free(guest);
+	for (unsigned int i = 0; i < b.nr_owned; i++)
+		free(b.owned[i]);
+	json_decref(b.spec);
 	return ret ? EXIT_ARROW_ERROR : 0;
 }

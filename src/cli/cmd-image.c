@@ -79,7 +79,7 @@ int cmd_images(int argc, char *argv[])
 		return EXIT_ARROW_ERROR;
 	}
 	if (!quiet && !json)
-		printf("%-30s %-12s %-14s %-16s %s\n", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
+		printf("%-30s %-12s %-14s %-24s %s\n", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
 	json_array_foreach(json_object_get(index, "manifests"), i, d) {
 		struct image img;
 		char name[REF_MAX], size[32], ago[64], *colon;
@@ -109,7 +109,7 @@ int cmd_images(int argc, char *argv[])
 			json_decref(o);
 		} else {
 			human_duration(t ? (uint64_t)(time(NULL) - t) * 1000000000ull : 0, ago, sizeof(ago));
-			printf("%-30s %-12s %-14.*s %-16s %s\n", name, colon + 1, trunc ? 12 : 64, id,
+			printf("%-30s %-12s %-14.*s %-24s %s\n", name, colon + 1, trunc ? 12 : 64, id,
 			       t ? strcat(ago, " ago") : "", size);
 		}
 		imgstore_image_free(&img);

@@ -25,6 +25,7 @@ static const char usage[] =
 	"  template  boot a program to its start and keep that as a template for clones\n"
 	"  build     make an image of a program installed on this host\n"
 	"  import    import OCI image layouts and docker archives\n"
+	"  save      write images as a tar of an OCI image layout\n"
 	"  images    list images\n"
 	"  rmi       remove images\n"
 	"  tag       give an image another name\n"
@@ -47,7 +48,7 @@ static const struct {
 	{ "machine", cmd_machine }, { "network", cmd_network }, { "_release", cmd_release },
 	{ "snapshot", cmd_snapshot }, { "template", cmd_template },
 	{ "build", cmd_build },	  { "images", cmd_images }, { "rmi", cmd_rmi },
-	{ "tag", cmd_tag },	  { "import", cmd_import },
+	{ "tag", cmd_tag },	  { "import", cmd_import }, { "save", cmd_save },
 };
 
 int main(int argc, char *argv[])

@@ -122,8 +122,11 @@ int image_plan(struct run_opts *o, struct image_plan *p)
 	if (strchr(o->program, '/') || access(imgstore_dir(), F_OK))
 		return 0;
 	index = imgstore_index_load(why, sizeof(why));
-	if (!index)
+	if (!index) {
+		fprintf(stderr, "arrow: warning: the image store is unusable (%s); '%s' is looked up "
+				"as a program\n", why, o->program);
 		return 0;
+	}
 	desc = imgstore_index_find(index, o->program, &ambiguous);
 	if (!desc) {
 		json_decref(index);

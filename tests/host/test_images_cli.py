@@ -206,3 +206,56 @@ def test_import_refuses_damage_and_leaves_the_store_as_it_was(store, tmp_path):
     assert r.returncode == 125 and "outside itself" in r.stderr, r.stderr
     assert store_state(store) == before
     assert os.listdir(store / "tmp") == []
+
+
+def test_save_writes_an_oci_archive_that_imports_and_skopeo_reads(store, tmp_path, monkeypatch):
+    ok("build", "-t", "s1", "--from-host", "/usr/bin/env")
+    ok("tag", "s1", "s2:v")
+    archive = tmp_path / "out.tar"
+    ok("save", "-o", str(archive), "s1", "s2:v")
+    with tarfile.open(archive) as t:
+        names = t.getnames()
+    assert {"oci-layout", "index.json"} <= set(names)
+    assert len([n for n in names if n.startswith("blobs/sha256/")]) == 3  # one image, 2 names
+    r = subprocess.run(["skopeo", "inspect", f"oci-archive:{archive}:s2:v"], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0 and '"Layers"' in r.stdout, r.stderr
+    ids = ok("images", "-q", "--no-trunc")
+    monkeypatch.setenv("ARROW_IMAGES", str(tmp_path / "other"))
+    out = ok("import", str(archive))
+    assert "Loaded image: s1:latest" in out and "Loaded image: s2:v" in out
+    assert ok("images", "-q", "--no-trunc").splitlines() == ids.splitlines()  # same ids
+    r = arrow("save", "-o", str(tmp_path / "no.tar"), "nothing")
+    assert r.returncode == 125 and "no such image" in r.stderr
+    assert not os.path.exists(tmp_path / "no.tar")
+
+
+def test_arrowfile_build_and_its_errors(store, tmp_path):
+    app = tmp_path / "app"
+    (app / "bin").mkdir(parents=True)
+    (app / "conf").mkdir()
+    subprocess.run(["cp", "/bin/busybox", str(app / "bin")], check=True)
+    (app / "conf" / "app.conf").write_text("x=1\n")
+    (app / "Arrowfile").write_text(json.dumps({
+        "program": "bin/busybox", "args": ["sh", "-c", "cat /etc/app.conf; echo $MODE; pwd"],
+        "env": {"MODE": "prod"}, "workdir": "/etc", "expose": [8080, "53/udp"],
+        "files": {"conf/app.conf": "/etc/app.conf"}}))
+    ok("build", "-t", "af", str(app))
+    manifest, names = layer_names(store, "af:latest")
+    assert names == ["app", "app/busybox", "etc", "etc/app.conf"]
+    cfg = json.load(open(store / "blobs" / "sha256" / manifest["config"]["digest"][7:]))["config"]
+    assert cfg["Entrypoint"] == ["/app/busybox"] and cfg["Cmd"][0] == "sh"
+    assert "MODE=prod" in cfg["Env"] and cfg["WorkingDir"] == "/etc"
+    assert cfg["ExposedPorts"] == {"8080/tcp": {}, "53/udp": {}}
+    for bad, why in (({"program": "../etc/passwd"}, "must name a file inside"),
+                     ({"program": "bin/busybox", "prog": 1}, "unknown key 'prog'"),
+                     ({"program": "bin/busybox", "files": {"/etc/shadow": "/x"}}, "bad \"files\""),
+                     ({"program": "bin/busybox", "files": {"conf": "relative"}}, "bad \"files\""),
+                     ({"program": "bin/busybox", "args": [1]}, "must be strings")):
+        (tmp_path / "bad.json").write_text(json.dumps(bad))
+        r = arrow("build", "-t", "bad", "-f", str(tmp_path / "bad.json"), str(app))
+        assert r.returncode == 125 and why in r.stderr, (bad, r.stderr)
+    (tmp_path / "bad.json").write_text("{not json")
+    r = arrow("build", "-t", "bad", "-f", str(tmp_path / "bad.json"), str(app))
+    assert r.returncode == 125 and "bad.json" in r.stderr
+    assert ok("images", "-q").count("\n") == 1

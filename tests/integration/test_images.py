@@ -130,3 +130,18 @@ def test_an_image_made_by_umoci_imports_and_runs_its_layers_in_order(tmp_path):
     assert out == "second layer\n"
     pieces = os.listdir(os.environ["ARROW_IMAGES"] + "/pieces")
     assert len(pieces) == 2 and all(p.endswith(".cpio") for p in pieces)
+
+
+def test_an_arrowfile_image_runs_with_its_env_workdir_and_files(tmp_path):
+    app = tmp_path / "app"
+    (app / "bin").mkdir(parents=True)
+    subprocess.run(["cp", "/bin/busybox", str(app / "bin")], check=True)
+    (app / "app.conf").write_text("x=1\n")
+    (app / "Arrowfile").write_text(json.dumps({
+        "program": "bin/busybox", "args": ["sh", "-c", "cat /etc/app.conf; echo $MODE; pwd"],
+        "env": {"MODE": "prod"}, "workdir": "/etc", "files": {"app.conf": "/etc/app.conf"}}))
+    ok(arrow("build", "-t", "af", str(app)))
+    assert ok(arrow("run", "--rm", "--network", "none", "af")) == "x=1\nprod\n/etc\n"
+    # -e and -w override the image's
+    out = ok(arrow("run", "--rm", "--network", "none", "-e", "MODE=dev", "-w", "/", "af"))
+    assert out == "x=1\ndev\n/\n"
