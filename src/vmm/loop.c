@@ -411,8 +411,8 @@ static void print_klog_tail(const struct session *s)
 	uint64_t start = s->klog_total - n;
 
 	if (!n) {
-		fprintf(stderr, "arrowh: no kernel messages were captured (the console was not up yet); "
-				"rerun with --debug-console to see them\n");
+		fprintf(stderr, "arrowh: the guest kernel printed no warning or panic (its console is "
+				"quiet; --debug-console shows its whole log)\n");
 		return;
 	}
 	fprintf(stderr, "arrowh: last guest kernel messages:\n");
@@ -436,7 +436,13 @@ static int exit_status(struct loop *l)
 	case VM_STOP_GUEST_RESET:
 		if (s->app_exited)
 			return s->app_status;
-		if (s->vm.reset_kind && s->vm.reset_rip)
+		/* On AMD, KVM resets a vCPU after a shutdown: rip 0xfff0 is the reset vector,
+		 * not where the guest was. */
+		if (s->vm.reset_kind && s->vm.reset_rip == 0xfff0 &&
+		    !strcmp(s->vm.reset_kind, "triple fault"))
+			fprintf(stderr, "arrowh: the guest stopped before the app exited: triple fault "
+					"(where it happened is lost: KVM resets the vCPU)\n");
+		else if (s->vm.reset_kind && s->vm.reset_rip)
 			fprintf(stderr, "arrowh: the guest stopped before the app exited: %s at rip %#llx\n",
 				s->vm.reset_kind, (unsigned long long)s->vm.reset_rip);
 		else

@@ -3,7 +3,6 @@
 
 #include <elf.h>
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -63,7 +62,7 @@ static int64_t segment_place(uint8_t *dst, int fd, uint64_t off, uint64_t len)
 	uint64_t head = (pg - off % pg) % pg, mid = 0;
 	int ret;
 
-	if ((uintptr_t)dst % pg == off % pg && len >= head + pg && !getenv("ARROWH_NO_KERNEL_SHARING"))
+	if ((uintptr_t)dst % pg == off % pg && len >= head + pg)
 		mid = (len - head) / pg * pg;
 	if (!mid)
 		return read_full(fd, dst, len, (off_t)off);
