@@ -377,8 +377,9 @@ def test_bulk_tcp_from_an_arrow_is_byte_exact(stop_all):
     arrowh (docs/machine.md, "Known problem"): it runs guest code at full speed at one rip
     with a timer interrupt pending that is never delivered, and never exits to arrowh again.
     That case, recognised by the vCPU thread spending most of a CPU in guest mode while the
-    stream has been silent for 90 s, is reported and retried once with a fresh Arrow; any
-    other stall, or a second one, fails."""
+    stream has been silent for 90 s, is reported and retried once with a fresh Arrow, as is
+    (inside the helper VM only) an Arrow that died in a triple fault mid-stream; any other
+    stall, or a second one, fails."""
     size = 20 * 1024 * 1024
     if not os.path.exists("/sys/class/net/arrow0"):
         ok(arrow("run", "--rm", BUSYBOX, "true"))  # the default network comes with a first Arrow
@@ -387,12 +388,17 @@ def test_bulk_tcp_from_an_arrow_is_byte_exact(stop_all):
             logged, arrived, got, _ = send_from_an_arrow(size)
             break
         except Stalled as e:
-            if attempt == 2 or e.guest_share < 0.5:
+            wedged = e.guest_share >= 0.5
+            # The helper's other signature (docs/machine.md): the guest, streaming fine,
+            # dies in a triple fault. Counted as the helper's only inside the helper VM.
+            faulted = os.environ.get("ARROW_IN_MACHINE") == "1" and "triple fault" in e.report
+            if attempt == 2 or not (wedged or faulted):
                 pytest.fail(f"guest CPU share {e.guest_share:.2f}\n{e.report}")
-            warnings.warn("the helper VM wedged an Arrow's vCPU during the Arrow-to-host "
-                          "stream; retried once with a fresh Arrow (report in the test output)")
-            print(f"\nthe helper's nested virtualization wedged the Arrow's vCPU (it spent "
-                  f"{e.guest_share:.0%} of a CPU in guest mode with the stream silent); "
+            what = "wedged an Arrow's vCPU" if wedged else "made an Arrow triple-fault"
+            warnings.warn(f"the helper VM {what} during the Arrow-to-host stream; retried "
+                          "once with a fresh Arrow (report in the test output)")
+            print(f"\nthe helper's nested virtualization {what} (vCPU in guest mode "
+                  f"{e.guest_share:.0%} of a CPU with the stream silent); "
                   f"retrying once with a fresh Arrow. Report:\n{e.report}")
     assert got == size
     assert logged == arrived
