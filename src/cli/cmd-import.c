@@ -119,7 +119,7 @@ static int copy_oci_blob(struct import *im, json_t *desc, char digest[DIGEST_LEN
 }
 
 /* Does every layer (already in the store) decompress to the config's diff id? */
-static int check_layers(struct import *im, json_t *manifest, json_t *config)
+int image_check_layers(json_t *manifest, json_t *config, char *why, size_t whylen)
 {
 	json_t *layers = json_object_get(manifest, "layers"), *l;
 	json_t *diffs = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
@@ -128,14 +128,14 @@ static int check_layers(struct import *im, json_t *manifest, json_t *config)
 	size_t i;
 
 	if ((os && strcmp(os, "linux")) || (arch && strcmp(arch, "amd64"))) {
-		snprintf(im->why, sizeof(im->why), "the image is for %s/%s; Arrows run linux/amd64",
+		snprintf(why, whylen, "the image is for %s/%s; Arrows run linux/amd64",
 			 os ? os : "?", arch ? arch : "?");
 		return -EINVAL;
 	}
 	if (!json_is_array(layers) || !json_is_array(diffs) ||
 	    json_array_size(layers) != json_array_size(diffs) ||
 	    json_array_size(layers) > IMAGE_MAX_LAYERS) {
-		snprintf(im->why, sizeof(im->why), "the config does not list one diff id per layer "
+		snprintf(why, whylen, "the config does not list one diff id per layer "
 			 "(or there are more than %d layers)", IMAGE_MAX_LAYERS);
 		return -EINVAL;
 	}
@@ -145,10 +145,10 @@ static int check_layers(struct import *im, json_t *manifest, json_t *config)
 
 		if (imgstore_blob_path(json_string_value(json_object_get(l, "digest")), path,
 				       sizeof(path)) ||
-		    layer_diff_id(path, diff, im->why, sizeof(im->why)))
+		    layer_diff_id(path, diff, why, whylen))
 			return -EINVAL;
 		if (!want || strcmp(want, diff)) {
-			snprintf(im->why, sizeof(im->why), "layer %zu decompresses to %s, but the config "
+			snprintf(why, whylen, "layer %zu decompresses to %s, but the config "
 				 "says %s", i + 1, diff, want ? want : "(none)");
 			return -EBADMSG;
 		}
@@ -234,7 +234,7 @@ static int import_manifest(struct import *im, json_t *desc, const char *ref_name
 			break;
 	}
 	if (!ret)
-		ret = check_layers(im, manifest, config);
+		ret = image_check_layers(manifest, config, im->why, sizeof(im->why));
 	if (!ret)
 		ret = name_image(im, ref_name, desc);
 	json_decref(manifest);
@@ -368,7 +368,7 @@ static int import_docker(struct import *im)
 				     "mediaType", MT_MANIFEST, "config", "mediaType", MT_CONFIG,
 				     "digest", cfg, "size", (json_int_t)size, "layers", layers);
 		if (!ret)
-			ret = check_layers(im, manifest, config);
+			ret = image_check_layers(manifest, config, im->why, sizeof(im->why));
 		if (!ret) {
 			char *text = json_dumps(manifest, JSON_COMPACT | JSON_SORT_KEYS);
 

@@ -26,6 +26,8 @@ static const char usage[] =
 	"  build     make an image of a program installed on this host\n"
 	"  import    import OCI image layouts and docker archives\n"
 	"  save      write images as a tar of an OCI image layout\n"
+	"  pull      fetch an image from a registry\n"
+	"  push      upload an image to a registry\n"
 	"  images    list images\n"
 	"  rmi       remove images\n"
 	"  tag       give an image another name\n"
@@ -49,6 +51,7 @@ static const struct {
 	{ "snapshot", cmd_snapshot }, { "template", cmd_template },
 	{ "build", cmd_build },	  { "images", cmd_images }, { "rmi", cmd_rmi },
 	{ "tag", cmd_tag },	  { "import", cmd_import }, { "save", cmd_save },
+	{ "pull", cmd_pull },	  { "push", cmd_push },
 };
 
 int main(int argc, char *argv[])

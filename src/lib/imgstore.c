@@ -329,15 +329,35 @@ static bool name_ok(const char *s, size_t len)
 	return !need_alnum;
 }
 
+/* A registry host component: "localhost", or [A-Za-z0-9.-] with a '.' or a ":port". */
+static size_t registry_prefix(const char *in)
+{
+	const char *slash = strchr(in, '/'), *colon;
+	size_t len = slash ? (size_t)(slash - in) : 0;
+
+	if (!len || len > 253)
+		return 0;
+	if (!memchr(in, '.', len) && !memchr(in, ':', len) && strncmp(in, "localhost", len))
+		return 0;
+	colon = memchr(in, ':', len);
+	for (const char *p = in; p < (colon ? colon : in + len); p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
+			return 0;
+	if (colon && (colon + 1 == in + len || strspn(colon + 1, "0123456789") != (size_t)(in + len - colon - 1)))
+		return 0;
+	return len + 1;
+}
+
 int imgstore_ref_normalize(const char *in, char *out, size_t len)
 {
-	const char *slash = strrchr(in, '/'), *colon = strrchr(in, ':');
+	size_t host = registry_prefix(in);
+	const char *name = in + host, *slash = strrchr(name, '/'), *colon = strrchr(name, ':');
 	size_t nlen;
 
 	if (colon && slash && colon < slash)
-		colon = NULL; /* a registry port, not a tag */
-	nlen = colon ? (size_t)(colon - in) : strlen(in);
-	if (nlen > 200 || !name_ok(in, nlen))
+		return -EINVAL;
+	nlen = colon ? (size_t)(colon - name) : strlen(name);
+	if (nlen > 200 || !name_ok(name, nlen))
 		return -EINVAL;
 	if (colon) {
 		const char *t = colon + 1;
@@ -349,8 +369,8 @@ int imgstore_ref_normalize(const char *in, char *out, size_t len)
 			if (!isalnum((unsigned char)t[i]) && !strchr("_.-", t[i]))
 				return -EINVAL;
 	}
-	return snprintf(out, len, "%.*s:%s", (int)nlen, in, colon ? colon + 1 : "latest") >= (int)len
-		       ? -ENAMETOOLONG : 0;
+	return snprintf(out, len, "%.*s%.*s:%s", (int)host, in, (int)nlen, name,
+			colon ? colon + 1 : "latest") >= (int)len ? -ENAMETOOLONG : 0;
 }
 
 json_t *imgstore_index_load(char *why, size_t whylen)

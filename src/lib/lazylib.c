@@ -56,3 +56,17 @@ const struct crypto_lib *crypto_lib(void)
 			     sizeof(names) / sizeof(names[0])) ? 1 : -1;
 	return state > 0 ? &lib : NULL;
 }
+
+const struct curl_lib *curl_lib(void)
+{
+	static struct curl_lib lib;
+	static int state;
+	static const char *const names[] = { CURL_FUNCS(LAZYLIB_NAME) };
+
+	_Static_assert(sizeof(lib) == sizeof(names) / sizeof(names[0]) * sizeof(void *),
+		       "one pointer per name");
+	if (!state)
+		state = load("libcurl.so.4", "libcurl4", names, (void **)&lib,
+			     sizeof(names) / sizeof(names[0])) ? 1 : -1;
+	return state > 0 ? &lib : NULL;
+}

@@ -4,13 +4,15 @@
  * start of the CLI: with them linked, `arrow` loaded 15 shared objects (libarchive
  * brings libxml2, ICU, libstdc++...) before main on every command; in the helper VM
  * that was ~80 ms of each `arrow ps`, `arrow logs` and clone start, which use neither.
- * Only building initramfs pieces and images needs them.
+ * Only building initramfs pieces and images needs them; libcurl only pull and push.
  */
 #ifndef ARROW_LAZYLIB_H
 #define ARROW_LAZYLIB_H
 
 #include <archive.h>
 #include <archive_entry.h>
+#define CURL_DISABLE_TYPECHECK /* its macros would hide our function pointers */
+#include <curl/curl.h>
 #include <openssl/evp.h>
 
 #define ARCHIVE_FUNCS(X)                                                                    \
@@ -35,6 +37,10 @@
 	X(EVP_MD_CTX_new) X(EVP_MD_CTX_free) X(EVP_sha256) X(EVP_DigestInit_ex)                 \
 	X(EVP_DigestUpdate) X(EVP_DigestFinal_ex)
 
+#define CURL_FUNCS(X)                                                                       \
+	X(curl_easy_init) X(curl_easy_setopt) X(curl_easy_perform) X(curl_easy_getinfo)        \
+	X(curl_easy_cleanup) X(curl_easy_strerror) X(curl_slist_append) X(curl_slist_free_all)
+
 #define LAZYLIB_POINTER(f) __typeof__(f) *f;
 
 struct archive_lib {
@@ -45,8 +51,13 @@ struct crypto_lib {
 	CRYPTO_FUNCS(LAZYLIB_POINTER)
 };
 
+struct curl_lib {
+	CURL_FUNCS(LAZYLIB_POINTER)
+};
+
 /* The loaded library, or NULL after printing which package is missing. */
 const struct archive_lib *archive_lib(void);
 const struct crypto_lib *crypto_lib(void);
+const struct curl_lib *curl_lib(void);
 
 #endif

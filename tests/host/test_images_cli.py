@@ -259,3 +259,64 @@ def test_arrowfile_build_and_its_errors(store, tmp_path):
     r = arrow("build", "-t", "bad", "-f", str(tmp_path / "bad.json"), str(app))
     assert r.returncode == 125 and "bad.json" in r.stderr
     assert ok("images", "-q").count("\n") == 1
+
+
+@pytest.fixture
+def registry(tmp_path):
+    """Debian's docker-registry on a free loopback port, storing under tmp_path."""
+    import socket
+    import time
+    import urllib.request
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "registry.yml").write_text(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+        f"    rootdirectory: {tmp_path / 'registry'}\nhttp:\n  addr: 127.0.0.1:{port}\n")
+    p = subprocess.Popen(["docker-registry", "serve", str(tmp_path / "registry.yml")],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2)
+            break
+        except OSError:
+            assert time.time() < deadline and p.poll() is None, "docker-registry did not start"
+            time.sleep(0.2)
+    yield f"127.0.0.1:{port}"
+    p.terminate()
+    p.wait(timeout=30)
+
+
+def test_push_and_pull_through_a_registry(store, tmp_path, monkeypatch, registry):
+    ok("build", "-t", "env1", "--from-host", "/usr/bin/env", "--", "-0")
+    image_id = ok("images", "-q", "--no-trunc").strip()
+    out = ok("push", "env1", f"{registry}/demo/env:1")
+    assert f"{registry}/demo/env:1: digest sha256:" in out
+    ok("push", "env1", f"{registry}/demo/env:1")  # again: the registry has every blob
+
+    monkeypatch.setenv("ARROW_IMAGES", str(tmp_path / "other"))
+    assert ok("pull", "-q", f"{registry}/demo/env:1") == f"{registry}/demo/env:1\n"
+    assert ok("images", "-q", "--no-trunc").strip() == image_id
+    ok("tag", f"{registry}/demo/env:1", f"{registry}/demo/env:2")
+    ok("push", f"{registry}/demo/env:2")  # the name says where
+
+    r = arrow("pull", f"{registry}/demo/none:1")
+    assert r.returncode == 125 and "not found in the registry (HTTP 404)" in r.stderr
+    r = arrow("pull", "demo/env:1")
+    assert r.returncode == 125 and "names no registry" in r.stderr
+    r = arrow("push", "nothing", f"{registry}/x:1")
+    assert r.returncode == 125 and "no such image" in r.stderr
+
+    # a registry that hands out a damaged layer: refused, nothing added
+    monkeypatch.setenv("ARROW_IMAGES", str(tmp_path / "third"))
+    data = [p for p in (tmp_path / "registry").rglob("data")
+            if p.stat().st_size > 10000]
+    assert len(data) == 1
+    raw = bytearray(data[0].read_bytes())
+    raw[len(raw) // 2] ^= 0xff
+    data[0].write_bytes(bytes(raw))
+    r = arrow("pull", "-q", f"{registry}/demo/env:1")
+    assert r.returncode == 125 and "digest mismatch" in r.stderr, r.stderr
+    assert store_state(tmp_path / "third") == ([], (tmp_path / "third" / "index.json").read_text())
+    assert ok("images", "-q") == ""

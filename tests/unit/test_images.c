@@ -44,7 +44,13 @@ static void test_ref_normalize(void **state)
 	assert_string_equal(out, "redis:latest");
 	assert_int_equal(imgstore_ref_normalize("my/app_x:v1.2-rc", out, sizeof(out)), 0);
 	assert_string_equal(out, "my/app_x:v1.2-rc");
-	assert_int_equal(imgstore_ref_normalize("localhost:5000/app", out, sizeof(out)), -EINVAL);
+	assert_int_equal(imgstore_ref_normalize("localhost:5000/app", out, sizeof(out)), 0);
+	assert_string_equal(out, "localhost:5000/app:latest");
+	assert_int_equal(imgstore_ref_normalize("127.0.0.1:5077/demo/app:1", out, sizeof(out)), 0);
+	assert_string_equal(out, "127.0.0.1:5077/demo/app:1");
+	assert_int_equal(imgstore_ref_normalize("reg.example.org/Demo:1", out, sizeof(out)), -EINVAL);
+	assert_int_equal(imgstore_ref_normalize("host:x/app", out, sizeof(out)), -EINVAL);
+	assert_int_equal(imgstore_ref_normalize("a/b:1/c", out, sizeof(out)), -EINVAL);
 	assert_int_equal(imgstore_ref_normalize("Redis", out, sizeof(out)), -EINVAL);
 	assert_int_equal(imgstore_ref_normalize("a:", out, sizeof(out)), -EINVAL);
 	assert_int_equal(imgstore_ref_normalize("a:.x", out, sizeof(out)), -EINVAL);
