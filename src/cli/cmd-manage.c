@@ -357,7 +357,7 @@ static json_t *inspect_one(const struct arrow_rec *r)
 	return json_pack(
 		"{s:s, s:s, s:o, s:O?, s:O?, s:{s:s, s:b, s:i, s:i, s:o, s:o}, "
 		"s:{s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}, "
-		"s:{s:O?, s:O?, s:O?}, s:O?, s:s, s:s}",
+		"s:{s:O?, s:O?, s:O?}, s:O?, s:O?, s:s, s:s}",
 		"Id", r->id, "Name", store_name(r), "Created", iso_time(r->created_ns),
 		"Path", json_object_get(cfg, "program"), "Args", json_object_get(cfg, "args"),
 		"State", "Status", arrow_state_name(r), "Running", r->status == ST_RUNNING,
@@ -371,7 +371,8 @@ static json_t *inspect_one(const struct arrow_rec *r)
 		"Argv0", json_object_get(cfg, "argv0"), "Detached", json_object_get(cfg, "detached"),
 		"HostConfig", "MemoryMiB", json_object_get(cfg, "memory_mib"), "Cpus",
 		json_object_get(cfg, "cpus"), "AutoRemove", json_object_get(cfg, "auto_remove"),
-		"NetworkSettings", json_object_get(cfg, "network"), "StateDir", r->dir, "LogPath", log);
+		"NetworkSettings", json_object_get(cfg, "network"), "Mounts",
+		json_object_get(cfg, "volumes"), "StateDir", r->dir, "LogPath", log);
 }
 
 static const char inspect_usage[] =

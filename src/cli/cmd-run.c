@@ -146,6 +146,13 @@ static int build_config(const struct run_opts *o, const struct net_attach *na,
 	}
 	ret |= runcfg_append(buf, len, RUNCFG_WORKDIR, o->workdir ? o->workdir : "/");
 	ret |= runcfg_append(buf, len, RUNCFG_HOSTNAME, hostname);
+	for (unsigned int i = 0; i < o->nr_volumes; i++) {
+		if (asprintf(&kv, "arrowvol%u:%s:%s", i, o->volumes[i].read_only ? "ro" : "rw",
+			     o->volumes[i].guest) < 0)
+			return -ENOMEM;
+		ret |= runcfg_append(buf, len, RUNCFG_VOLUME, kv);
+		free(kv);
+	}
 	if (o->user) {
 		char num[16];
 
@@ -242,6 +249,16 @@ int register_arrow(const struct run_opts *o, const char *prog_path, struct new_a
 			"memory_mib", (json_int_t)o->memory_mib, "cpus", (int)o->cpus,
 			"auto_remove", o->remove, "detached", o->detach, "interactive", o->interactive,
 			"tty", o->tty, "argv0", o->argv0, "from", o->from);
+	if (cfg && o->nr_volumes) {
+		json_t *vols = json_array();
+
+		for (unsigned int i = 0; i < o->nr_volumes; i++)
+			json_array_append_new(vols, json_pack("{s:s, s:s, s:b}", "host",
+							      o->volumes[i].host, "guest",
+							      o->volumes[i].guest, "read_only",
+							      o->volumes[i].read_only));
+		json_object_set_new(cfg, "volumes", vols);
+	}
 	text = cfg ? json_dumps(cfg, JSON_INDENT(2)) : NULL;
 	ret = text ? statedir_write_file(a->dir, STATE_CONFIG_FILE, text, strlen(text)) : -ENOMEM;
 	free(text);
@@ -429,6 +446,32 @@ int find_arrowh(char *out, size_t len)
 	return 0;
 }
 
+/*
+ * arrowh's --volume arguments: each -v host directory, resolved and checked here so that a
+ * typo fails before anything boots. 0, or 125 after printing why.
+ */
+static int volume_args(const struct run_opts *o, char *out[RUNOPTS_MAX_VOLUMES])
+{
+	for (unsigned int i = 0; i < o->nr_volumes; i++) {
+		char *real = realpath(o->volumes[i].host, NULL);
+		struct stat st;
+
+		if (!real || stat(real, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "arrow: volume %s: %s\n", o->volumes[i].host,
+				real ? "not a directory" : strerror(errno));
+			free(real);
+			return EXIT_ARROW_ERROR;
+		}
+		if (asprintf(&out[i], "%s:arrowvol%u%s", real, i,
+			     o->volumes[i].read_only ? ":ro" : "") < 0)
+			out[i] = NULL;
+		free(real);
+		if (!out[i])
+			return EXIT_ARROW_ERROR;
+	}
+	return 0;
+}
+
 /* Boot PROGRAM as an Arrow; with template set, stop it at the template point and keep that. */
 int run_program(int argc, char *argv[], const char *template)
 {
@@ -446,6 +489,7 @@ int run_program(int argc, char *argv[], const char *template)
 	const char *cache = arrow_cache_dir();
 	const char *hv[64 + 2 * IMAGE_MAX_LAYERS];
 	struct image_plan image;
+	char *vol_args[RUNOPTS_MAX_VOLUMES] = { NULL };
 	int n = 0, ret, is_image;
 
 	if (runopts_parse(&o, argc, argv, err, sizeof(err))) {
@@ -458,6 +502,13 @@ int run_program(int argc, char *argv[], const char *template)
 	}
 	if (o.from && !template)
 		return run_clone(&o, t0);
+	if (template && o.nr_volumes) {
+		fprintf(stderr, "arrow template create: -v does not go with templates: a volume's open "
+				"files are host state a clone cannot share\n");
+		return EXIT_ARROW_ERROR;
+	}
+	if (volume_args(&o, vol_args))
+		return EXIT_ARROW_ERROR;
 	if (template && (o.detach || o.from)) {
 		fprintf(stderr, "arrow template create: -d and --from do not apply: a template is made "
 				"in the foreground from a PROGRAM\n");
@@ -570,6 +621,10 @@ int run_program(int argc, char *argv[], const char *template)
 	}
 	hv[n++] = "--initrd";
 	hv[n++] = config;
+	for (unsigned int i = 0; i < o.nr_volumes; i++) {
+		hv[n++] = "--volume";
+		hv[n++] = vol_args[i];
+	}
 	if (template) {
 		hv[n++] = "--template-out";
 		hv[n++] = template_tmp;

@@ -76,6 +76,12 @@ static int snapshot_create(const char *ref, const char *name)
 		store_free(&r);
 		return EXIT_ARROW_ERROR;
 	}
+	if (json_array_size(json_object_get(r.config, "volumes"))) {
+		fprintf(stderr, "arrow snapshot: %s has volumes (-v): the files it has open on the "
+				"host cannot be part of a snapshot\n", ref);
+		store_free(&r);
+		return EXIT_ARROW_ERROR;
+	}
 	meta = arrow_meta(&r, name);
 	ret = meta ? snapstore_begin(name, meta, tmp, sizeof(tmp)) : -EBADMSG;
 	json_decref(meta);

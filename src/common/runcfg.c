@@ -95,6 +95,15 @@ static int parse_records(char *buf, size_t len, struct runcfg *cfg, bool identit
 		case RUNCFG_TEMPLATE:
 			cfg->template = !strcmp(value, "1");
 			break;
+		case RUNCFG_VOLUME: {
+			const char *c1 = strchr(value, ':');
+
+			if (cfg->nr_volumes >= RUNCFG_MAX_VOLUMES || !c1 || c1 == value ||
+			    (strncmp(c1, ":ro:/", 5) && strncmp(c1, ":rw:/", 5)))
+				return -EINVAL;
+			cfg->volumes[cfg->nr_volumes++] = value;
+			break;
+		}
 		case RUNCFG_MAC:
 			cfg->mac = value;
 			break;

@@ -31,7 +31,10 @@ enum runcfg_tag {
 	RUNCFG_TEMPLATE = 'T', /* "1": stop at the template point until a clone's identity comes */
 	RUNCFG_MAC = 'm',      /* identity only: eth0's MAC, "02:00:0a:c9:00:05" */
 	RUNCFG_SEED = 's',     /* identity only: 64 hex digits for the kernel's RNG */
+	RUNCFG_VOLUME = 'v',   /* a 9p volume to mount: "TAG:ro:/guest/dir" or "TAG:rw:..." */
 };
+
+#define RUNCFG_MAX_VOLUMES 8
 
 #define RUNCFG_MAX_DNS 3
 #define RUNCFG_MAX_HOSTS 1024
@@ -48,7 +51,8 @@ struct runcfg {
 	bool template;       /* RUNCFG_TEMPLATE */
 	const char *mac;     /* from an identity: eth0's new MAC */
 	const char *seed;    /* from an identity: RNG seed, hex */
-	size_t nr_dns, nr_hosts;
+	size_t nr_dns, nr_hosts, nr_volumes;
+	const char *volumes[RUNCFG_MAX_VOLUMES]; /* RUNCFG_VOLUME values */
 	const char *dns[RUNCFG_MAX_DNS];
 	const char *hosts[RUNCFG_MAX_HOSTS];
 	size_t argc;

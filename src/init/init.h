@@ -19,6 +19,9 @@ void __attribute__((noreturn, format(printf, 1, 2))) ainit_fatal(const char *fmt
 
 /* proc, sys, dev (+pts, shm), tmp, run, and the /dev/fd links. */
 void setup_filesystems(void);
+struct runcfg;
+/* Mount the run configuration's 9p volumes (docs/volumes.md); fatal if one cannot be. */
+void setup_volumes(const struct runcfg *cfg);
 /* Find the Arrow's virtio-console ports by name and open them. */
 void ports_open(struct ports *p);
 enum app_stage { APP_STAGE_STDIO = 1, APP_STAGE_WORKDIR, APP_STAGE_IDS, APP_STAGE_EXEC };

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/protocol.h"
+#include "common/runcfg.h"
 #include "init.h"
 
 /*
@@ -59,6 +60,36 @@ void setup_filesystems(void)
 	for (int fd = 0; fd < 3; fd++)
 		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
 			ainit_fatal("cannot open /dev/null as fd %d", fd);
+}
+
+/* mkdir -p for a volume's mount point (the image may not have it). */
+static void make_dirs(const char *path)
+{
+	char p[4096];
+
+	snprintf(p, sizeof(p), "%s", path);
+	for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		mkdir(p, 0755);
+		*s = '/';
+	}
+	mkdir(p, 0755);
+}
+
+void setup_volumes(const struct runcfg *cfg)
+{
+	for (size_t i = 0; i < cfg->nr_volumes; i++) {
+		const char *v = cfg->volumes[i], *c1 = strchr(v, ':'); /* "TAG:ro:/path" */
+		bool ro = !strncmp(c1, ":ro:", 4);
+		char tag[64];
+
+		snprintf(tag, sizeof(tag), "%.*s", (int)(c1 - v), v);
+		make_dirs(c1 + 4);
+		/* no cache: the host side may change files at any time, and reads see it */
+		if (mount(tag, c1 + 4, "9p", MS_NOSUID | MS_NODEV | (ro ? MS_RDONLY : 0),
+			  "trans=virtio,version=9p2000.L,msize=131096,cache=none") < 0)
+			ainit_fatal("mount volume %s on %s: %s", tag, c1 + 4, strerror(errno));
+	}
 }
 
 /* /sys/class/virtio-ports/vportNpM/name holds the name the host gave the port. */

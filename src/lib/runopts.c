@@ -37,6 +37,8 @@ const char runopts_usage[] =
 	"      --argv0 NAME      what the app sees as argv[0]; default the program's name\n"
 	"      --config FILE:GUESTPATH  place a host file (up to 4 MiB) at GUESTPATH inside\n"
 	"                        the Arrow, with its permissions (repeatable)\n"
+	"  -v, --volume HOSTDIR:GUESTDIR[:ro]  share a host directory into the Arrow\n"
+	"                        (virtio-9p; ro: read-only, enforced on the host)\n"
 	"      --log-opt max-size=SIZE|max-file=N  log rotation (default 16m, 3 files)\n"
 	"  -m, --memory SIZE     guest memory: MiB, or with a unit (512m, 1g); default 128\n"
 	"      --cpus N          virtual CPUs (1-32); default 1\n"
@@ -67,6 +69,7 @@ static char joined[2048]; /* --kernel-arg values, space-joined */
 enum { OPT_CPUS = 256, OPT_KERNEL, OPT_KERNEL_ARG, OPT_TIMING, OPT_DEBUG, OPT_HOSTNAME, OPT_NAME,
        OPT_RM, OPT_ENV_FILE, OPT_ARGV0, OPT_LOG_OPT, OPT_NETWORK, OPT_IP, OPT_MAC, OPT_DNS,
        OPT_CONFIG, OPT_FROM };
+/* -v is 'v' */
 
 static const struct option options[] = {
 	{ "memory", required_argument, NULL, 'm' },
@@ -86,6 +89,7 @@ static const struct option options[] = {
 	{ "user", required_argument, NULL, 'u' },
 	{ "env-file", required_argument, NULL, OPT_ENV_FILE },
 	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "volume", required_argument, NULL, 'v' },
 	{ "argv0", required_argument, NULL, OPT_ARGV0 },
 	{ "log-opt", required_argument, NULL, OPT_LOG_OPT },
 	{ "network", required_argument, NULL, OPT_NETWORK },
@@ -114,6 +118,7 @@ static const char *fixed_by_snapshot(int c)
 	case OPT_KERNEL_ARG: return "--kernel-arg";
 	case OPT_ENV_FILE: return "--env-file";
 	case OPT_CONFIG: return "--config";
+	case 'v': return "--volume";
 	case OPT_ARGV0: return "--argv0";
 	default: return NULL;
 	}
@@ -190,6 +195,54 @@ const char *runopts_config_path_ok(const char *path)
 		if (!strcmp(path, managed[i]))
 			return "is written by Arrow (use --hostname, --dns)";
 	return NULL;
+}
+
+/* -v HOSTDIR:GUESTDIR[:ro|rw]; the host side is checked when the Arrow starts. */
+static int add_volume(struct run_opts *o, const char *arg, char *err, unsigned int errlen)
+{
+	struct volume_opt *v = &o->volumes[o->nr_volumes];
+	char *copy, *colon, *mode = NULL;
+	const char *why;
+
+	if (o->nr_volumes == RUNOPTS_MAX_VOLUMES) {
+		snprintf(err, errlen, "too many volumes (at most %d)", RUNOPTS_MAX_VOLUMES);
+		return -1;
+	}
+	copy = strdup(arg);
+	if (!copy) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	colon = strrchr(copy, ':');
+	if (colon && (!strcmp(colon, ":ro") || !strcmp(colon, ":rw"))) {
+		mode = colon + 1;
+		*colon = '\0';
+		colon = strrchr(copy, ':');
+	}
+	if (!colon || colon == copy) {
+		snprintf(err, errlen, "invalid --volume '%s': expected HOSTDIR:GUESTDIR[:ro|rw]", arg);
+		free(copy);
+		return -1;
+	}
+	*colon = '\0';
+	why = runopts_config_path_ok(colon + 1);
+	if (why || !strcmp(colon + 1, "/etc")) {
+		snprintf(err, errlen, "invalid --volume '%s': the guest directory %s", arg,
+			 why ? why : "is where Arrow writes the Arrow's identity");
+		free(copy);
+		return -1;
+	}
+	for (unsigned int i = 0; i < o->nr_volumes; i++)
+		if (!strcmp(o->volumes[i].guest, colon + 1)) {
+			snprintf(err, errlen, "--volume: %s is given twice", colon + 1);
+			free(copy);
+			return -1;
+		}
+	v->host = copy;
+	v->guest = colon + 1;
+	v->read_only = mode && !strcmp(mode, "ro");
+	o->nr_volumes++;
+	return 0;
 }
 
 static int add_config(struct run_opts *o, const char *arg, char *err, unsigned int errlen)
@@ -362,7 +415,7 @@ int runopts_parse(struct run_opts *o, int argc, char *const argv[], char *err, u
 	o->cpus = 1;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+m:e:w:u:p:dith", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+m:e:w:u:p:v:dith", options, NULL)) != -1) {
 		if (!o->fixed_by_snapshot)
 			o->fixed_by_snapshot = fixed_by_snapshot(c);
 		switch (c) {
@@ -448,6 +501,10 @@ int runopts_parse(struct run_opts *o, int argc, char *const argv[], char *err, u
 			break;
 		case OPT_CONFIG:
 			if (add_config(o, optarg, err, errlen))
+				return -EINVAL;
+			break;
+		case 'v':
+			if (add_volume(o, optarg, err, errlen))
 				return -EINVAL;
 			break;
 		case OPT_ARGV0:

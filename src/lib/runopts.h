@@ -20,6 +20,15 @@ struct config_file {
 	const char *guest; /* absolute, checked by runopts_config_path_ok(); inside host's buffer */
 };
 
+#define RUNOPTS_MAX_VOLUMES 8
+
+/* -v HOSTDIR:GUESTDIR[:ro|rw] (docs/volumes.md) */
+struct volume_opt {
+	char *host;        /* malloc'ed copy of the argument, cut at the colons */
+	const char *guest; /* absolute, checked; inside host's buffer */
+	bool read_only;
+};
+
 struct run_opts {
 	uint64_t memory_mib;
 	unsigned int cpus;
@@ -49,6 +58,8 @@ struct run_opts {
 	unsigned int nr_dns;
 	struct config_file configs[RUNOPTS_MAX_CONFIGS]; /* --config */
 	unsigned int nr_configs;
+	struct volume_opt volumes[RUNOPTS_MAX_VOLUMES]; /* -v */
+	unsigned int nr_volumes;
 	bool timing;
 	bool debug_console;
 	/* snapshots (docs/snapshots.md) */

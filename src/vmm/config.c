@@ -35,6 +35,7 @@ const char arrowh_usage[] =
 	"  --tap-fd FD         a virtio-net NIC on this tap (IFF_TAP, IFF_NO_PI, IFF_VNET_HDR)\n"
 	"  --tap NAME          a virtio-net NIC on the tap interface NAME (opened or created)\n"
 	"  --mac MAC           the NIC's address (default: random, locally administered)\n"
+	"  --volume DIR:TAG[:ro]  serve host directory DIR over virtio-9p as mount tag TAG\n"
 	"  --exit-hook ARG     run a command when the Arrow ended; repeat for each argv entry\n"
 	"  --restore DIR       start from the snapshot in DIR instead of booting (a clone)\n"
 	"  --identity FILE     with --restore: the clone's hostname and network for ainit\n"
@@ -45,11 +46,12 @@ const char arrowh_usage[] =
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_MEMORY, OPT_CPUS, OPT_CMDLINE, OPT_CONSOLE_LOG, OPT_DEBUG, OPT_TIMING,
        OPT_T0, OPT_VERSION, OPT_STATE_DIR, OPT_DETACHED, OPT_ATTACH_STDIN, OPT_RM, OPT_LOG_SIZE,
        OPT_LOG_FILES, OPT_READY_FD, OPT_TTY, OPT_TAP_FD, OPT_TAP, OPT_MAC, OPT_EXIT_HOOK,
-       OPT_RESTORE, OPT_IDENTITY, OPT_TEMPLATE_OUT };
+       OPT_RESTORE, OPT_IDENTITY, OPT_TEMPLATE_OUT, OPT_VOLUME };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "volume", required_argument, NULL, OPT_VOLUME },
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
@@ -119,6 +121,27 @@ int arrowh_config_parse(struct arrowh_config *cfg, int argc, char *const argv[],
 			}
 			cfg->initrds[cfg->nr_initrds++] = optarg;
 			break;
+		case OPT_VOLUME: {
+			struct arrowh_volume *vol = &cfg->volumes[cfg->nr_volumes];
+			char *c1 = strrchr(optarg, ':');
+			bool ro = c1 && !strcmp(c1, ":ro");
+
+			if (c1 && (ro || !strcmp(c1, ":rw")))
+				*c1 = '\0';
+			c1 = strrchr(optarg, ':');
+			if (cfg->nr_volumes >= ARROWH_MAX_VOLUMES || !c1 || c1 == optarg || !c1[1] ||
+			    strlen(c1 + 1) >= sizeof(vol->tag)) {
+				snprintf(err, errlen, "--volume takes DIR:TAG[:ro] (TAG up to 31 bytes, "
+					 "at most %d volumes)", ARROWH_MAX_VOLUMES);
+				return -EINVAL;
+			}
+			*c1 = '\0';
+			snprintf(vol->tag, sizeof(vol->tag), "%s", c1 + 1);
+			vol->path = optarg;
+			vol->read_only = ro;
+			cfg->nr_volumes++;
+			break;
+		}
 		case OPT_MEMORY:
 			if (parse_u64(optarg, 32, 65536, &v)) {
 				snprintf(err, errlen, "--memory takes MiB between 32 and 65536, not '%s'",
@@ -254,6 +277,11 @@ int arrowh_config_parse(struct arrowh_config *cfg, int argc, char *const argv[],
 	}
 	if (cfg->has_mac && cfg->tap_fd < 0 && !cfg->tap_name) {
 		snprintf(err, errlen, "--mac needs a NIC (--tap-fd or --tap)");
+		return -EINVAL;
+	}
+	if ((cfg->restore_dir || cfg->template_out) && cfg->nr_volumes) {
+		snprintf(err, errlen, "--volume does not go with snapshots: the files a volume has "
+				      "open are host state a clone cannot share");
 		return -EINVAL;
 	}
 	if (cfg->restore_dir && (cfg->kernel || cfg->nr_initrds || cfg->template_out)) {

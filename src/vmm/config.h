@@ -8,6 +8,14 @@
 
 #define ARROWH_MAX_INITRDS 64
 #define ARROWH_MAX_HOOK_ARGS 16
+#define ARROWH_MAX_VOLUMES 8
+
+/* A host directory served to the guest over virtio-9p (docs/volumes.md). */
+struct arrowh_volume {
+	char tag[32];        /* the mount tag the guest mounts */
+	const char *path;    /* host directory */
+	bool read_only;
+};
 
 struct arrowh_config {
 	const char *kernel;
@@ -37,6 +45,8 @@ struct arrowh_config {
 	/* run once the Arrow ended, before the state lock is released */
 	const char *exit_hook[ARROWH_MAX_HOOK_ARGS + 1];
 	unsigned int nr_exit_hook;
+	struct arrowh_volume volumes[ARROWH_MAX_VOLUMES];
+	unsigned int nr_volumes;
 	/* Snapshots (docs/snapshots.md) */
 	const char *restore_dir;  /* --restore: start from this snapshot */
 	const char *identity;     /* --identity: runcfg records for the clone's ainit */

@@ -249,6 +249,8 @@ static int snapshot_request(struct loop *l, int fd, uint32_t len)
 	dir[len] = '\0';
 	if (strlen(dir) != len || dir[0] != '/')
 		return -EINVAL;
+	if (l->s->cfg->nr_volumes)
+		return -EXDEV; /* see session_snapshot */
 	ret = session_snapshot(l->s, dir);
 	vm_resume(&l->s->vm);
 	return ret;

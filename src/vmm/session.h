@@ -18,6 +18,7 @@
 #include "virtio/console.h"
 #include "virtio/mmio.h"
 #include "virtio/net.h"
+#include "virtio/p9.h"
 #include "vm.h"
 
 #define MMIO_DEVICES_GPA 0xd0000000ull
@@ -47,6 +48,9 @@ struct session {
 	int tap_fd;
 	struct virtio_mmio net_mmio;
 	struct vnet net;
+	/* --volume: host directories over virtio-9p */
+	struct virtio_mmio vol_mmio[ARROWH_MAX_VOLUMES];
+	struct vp9 vol[ARROWH_MAX_VOLUMES];
 	unsigned int port_stdin, port_stdout, port_stderr, port_control;
 	unsigned int port_tty;   /* --tty: console port hvc1, the app's terminal */
 	unsigned int port_input; /* where host input goes: port_tty or port_stdin */

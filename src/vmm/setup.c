@@ -279,6 +279,30 @@ static int open_tap(struct session *s)
 	return 0;
 }
 
+/* Volume i: virtio-9p after the console and the NIC's slot, IRQs 7 and up. */
+static int add_volume(struct session *s, unsigned int i, char *cmdline, size_t cmdlen)
+{
+	const struct arrowh_volume *v = &s->cfg->volumes[i];
+	uint64_t base = MMIO_DEVICES_GPA + (2 + i) * VIRTIO_MMIO_SIZE;
+	unsigned int irq = FIRST_DEVICE_IRQ + 2 + i;
+	int irqfd, ret;
+
+	irqfd = vm_irqfd(&s->vm, irq);
+	if (irqfd < 0)
+		return irqfd;
+	virtio_mmio_init(&s->vol_mmio[i], base, irq, irqfd, &s->vm.gm, &vp9_ops, &s->vol[i]);
+	ret = vp9_init(&s->vol[i], &s->vol_mmio[i], v->path, v->tag, v->read_only);
+	if (ret) {
+		fprintf(stderr, "arrowh: volume %s: %s\n", v->path, strerror(-ret));
+		return ret;
+	}
+	ret = bus_add(&s->vm.mmio, base, VIRTIO_MMIO_SIZE, mmio_read, mmio_write, &s->vol_mmio[i]);
+	if (ret)
+		return ret;
+	snprintf(cmdline, cmdlen, " virtio_mmio.device=4K@0x%llx:%u", (unsigned long long)base, irq);
+	return 0;
+}
+
 static int add_devices(struct session *s, char *cmdline, size_t cmdlen)
 {
 	const struct arrowh_config *cfg = s->cfg;
@@ -327,6 +351,13 @@ static int add_devices(struct session *s, char *cmdline, size_t cmdlen)
 
 	if (s->has_net) {
 		ret = add_net(s, cmdline + used, cmdlen - used);
+		if (ret)
+			return ret;
+		used = strlen(cmdline);
+	}
+
+	for (unsigned int i = 0; i < cfg->nr_volumes; i++) {
+		ret = add_volume(s, i, cmdline + used, cmdlen - used);
 		if (ret)
 			return ret;
 		used = strlen(cmdline);

@@ -78,8 +78,12 @@ static int save_locked(struct session *s, const char *dir, uint64_t *stored)
 int session_snapshot(struct session *s, const char *dir)
 {
 	uint64_t t0 = monotonic_ns(), stored = 0;
-	int ret = vm_pause(&s->vm);
+	int ret;
 
+	/* the 9p server's open files are host state a clone could not have */
+	if (s->cfg->nr_volumes)
+		return -EXDEV;
+	ret = vm_pause(&s->vm);
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&s->console_mmio.lock);

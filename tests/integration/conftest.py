@@ -177,3 +177,20 @@ def no_arrowh_left_behind():
         except OSError:
             pass
     pytest.fail(f"arrowh left running after the test: {sorted(left)}")
+
+
+@pytest.fixture
+def stop_all():
+    """Remove every Arrow of the test's state root when the test ends, running or not."""
+    yield
+    ids = arrow("ps", "-aq", "--no-trunc").stdout.split()
+    if ids:
+        arrow("rm", "-f", *[i.decode() for i in ids], timeout=600)
+
+
+@pytest.fixture
+def images(tmp_path, monkeypatch):
+    """An image store of the test's own."""
+    d = tmp_path / "images"
+    monkeypatch.setenv("ARROW_IMAGES", str(d))
+    return d

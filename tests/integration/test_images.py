@@ -11,22 +11,11 @@ import pytest
 from conftest import arrow, http_get
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from nginx_conf import NGINX_CONF  # noqa: E402
 from oci_layout import make_layout  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def images(tmp_path, monkeypatch):
-    d = tmp_path / "images"
-    monkeypatch.setenv("ARROW_IMAGES", str(d))
-    return d
-
-
-@pytest.fixture
-def stop_all():
-    yield
-    ids = arrow("ps", "-aq").stdout.split()
-    if ids:
-        arrow("rm", "-f", *[i.decode() for i in ids])
+pytestmark = pytest.mark.usefixtures("images")
 
 
 def ok(r):
@@ -72,24 +61,6 @@ def test_redis_from_the_host_answers_ping_and_a_benchmark(stop_all):
     # arguments after the image replace its Cmd
     out = ok(arrow("run", "--rm", "--network", "none", "redis", "--version"))
     assert out.startswith("Redis server v=")
-
-
-NGINX_CONF = """
-daemon off;
-worker_processes 1;
-error_log stderr;
-pid /tmp/nginx.pid;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path /tmp/body;
-    proxy_temp_path /tmp/proxy;
-    fastcgi_temp_path /tmp/fastcgi;
-    uwsgi_temp_path /tmp/uwsgi;
-    scgi_temp_path /tmp/scgi;
-    server { listen 80; root /srv/www; }
-}
-"""
 
 
 def test_nginx_from_the_host_serves_a_page(stop_all, tmp_path):

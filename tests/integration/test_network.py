@@ -63,14 +63,6 @@ def user_networks():
         arrow("network", "rm", name)
 
 
-@pytest.fixture
-def stop_all():
-    yield
-    ids = arrow("ps", "-q", "--no-trunc").stdout.split()
-    if ids:
-        arrow("rm", "-f", *[i.decode() for i in ids])
-
-
 def test_network_none_has_no_eth0():
     r = ok(arrow("run", "--rm", "--network", "none", BUSYBOX, "sh", "-c",
                  "ls /sys/class/net; cat /proc/net/dev"))

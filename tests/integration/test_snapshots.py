@@ -21,14 +21,6 @@ def snapshots(tmp_path, monkeypatch):
     return store
 
 
-@pytest.fixture
-def stop_all():
-    yield
-    ids = arrow("ps", "-aq", "--no-trunc").stdout.split()
-    if ids:
-        arrow("rm", "-f", *[i.decode() for i in ids], timeout=600)
-
-
 def ok(r):
     assert r.returncode == 0, (r.stdout + r.stderr).decode(errors="replace")
     return r.stdout.decode()

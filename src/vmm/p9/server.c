@@ -1,0 +1,812 @@
+// SPDX-License-Identifier: MIT
+#include "server.h"
+#include "wire.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Message types (9P2000.L; T is even, its R is T + 1). */
+enum {
+	P9_RLERROR = 7,
+	P9_TSTATFS = 8,
+	P9_TLOPEN = 12,
+	P9_TLCREATE = 14,
+	P9_TSYMLINK = 16,
+	P9_TMKNOD = 18,
+	P9_TRENAME = 20,
+	P9_TREADLINK = 22,
+	P9_TGETATTR = 24,
+	P9_TSETATTR = 26,
+	P9_TXATTRWALK = 30,
+	P9_TXATTRCREATE = 32,
+	P9_TREADDIR = 40,
+	P9_TFSYNC = 50,
+	P9_TLOCK = 52,
+	P9_TGETLOCK = 54,
+	P9_TLINK = 70,
+	P9_TMKDIR = 72,
+	P9_TRENAMEAT = 74,
+	P9_TUNLINKAT = 76,
+	P9_TVERSION = 100,
+	P9_TAUTH = 102,
+	P9_TATTACH = 104,
+	P9_TFLUSH = 108,
+	P9_TWALK = 110,
+	P9_TREAD = 116,
+	P9_TWRITE = 118,
+	P9_TCLUNK = 120,
+	P9_TREMOVE = 122,
+};
+
+#define HDR 7           /* size[4] type[1] tag[2] */
+#define MAX_WALK 16
+#define NAME_MAX_LEN 255
+
+/* Tsetattr valid bits */
+#define SA_MODE 0x1
+#define SA_UID 0x2
+#define SA_GID 0x4
+#define SA_SIZE 0x8
+#define SA_ATIME 0x10
+#define SA_MTIME 0x20
+#define SA_ATIME_SET 0x80
+#define SA_MTIME_SET 0x100
+
+/* open flags the guest may ask for (Linux values on x86, as 9P2000.L carries them) */
+#define OPEN_ALLOWED (O_ACCMODE | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | \
+		      O_DIRECTORY | O_LARGEFILE)
+
+struct p9_fid {
+	uint32_t id;
+	int fd;      /* O_PATH, O_NOFOLLOW: the object itself (a symlink stays a symlink) */
+	int open_fd; /* after Tlopen/Tlcreate, else -1 */
+	struct p9_fid *next;
+};
+
+static void wqid(struct wr *w, const struct stat *st)
+{
+	w8(w, S_ISDIR(st->st_mode) ? 0x80 : S_ISLNK(st->st_mode) ? 0x02 : 0);
+	w32(w, (uint32_t)st->st_mtim.tv_nsec ^ (uint32_t)st->st_mtim.tv_sec);
+	w64(w, (uint64_t)st->st_ino ^ ((uint64_t)st->st_dev << 48));
+}
+
+/* A name the guest may use: one component, not "." or "..". */
+static bool name_ok(const char *n)
+{
+	return n[0] && !strchr(n, '/') && strcmp(n, ".") && strcmp(n, "..");
+}
+
+/*
+ * The checks every request that changes the tree makes, in order: a well-formed message
+ * and name, a known fid, a writable volume.
+ */
+static int may_change(const struct p9_server *s, const struct rd *r, const struct p9_fid *f,
+		      const char *name)
+{
+	if (r->bad || (name && !name_ok(name)))
+		return -EINVAL;
+	if (!f)
+		return -EBADF;
+	return s->read_only ? -EROFS : 0;
+}
+
+static int statfd(int fd, struct stat *st)
+{
+	return fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+}
+
+/* /proc/self/fd/N: reopening an O_PATH fd reaches the same inode, no path lookup. */
+static void fd_path(int fd, char *buf, size_t len)
+{
+	snprintf(buf, len, "/proc/self/fd/%d", fd);
+}
+
+static struct p9_fid *fid_get(struct p9_server *s, uint32_t id)
+{
+	for (struct p9_fid *f = s->fids[id % 256]; f; f = f->next)
+		if (f->id == id)
+			return f;
+	return NULL;
+}
+
+static int fid_add(struct p9_server *s, uint32_t id, int fd)
+{
+	struct p9_fid *f;
+
+	if (fid_get(s, id) || s->nr_fids >= P9_MAX_FIDS) {
+		close(fd);
+		return fid_get(s, id) ? -EBADF : -ENFILE;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		close(fd);
+		return -ENOMEM;
+	}
+	f->id = id;
+	f->fd = fd;
+	f->open_fd = -1;
+	f->next = s->fids[id % 256];
+	s->fids[id % 256] = f;
+	s->nr_fids++;
+	return 0;
+}
+
+static void fid_del(struct p9_server *s, uint32_t id)
+{
+	for (struct p9_fid **pp = &s->fids[id % 256]; *pp; pp = &(*pp)->next) {
+		struct p9_fid *f = *pp;
+
+		if (f->id != id)
+			continue;
+		*pp = f->next;
+		close(f->fd);
+		if (f->open_fd >= 0)
+			close(f->open_fd);
+		free(f);
+		s->nr_fids--;
+		return;
+	}
+}
+
+int p9_server_init(struct p9_server *s, const char *path, bool read_only)
+{
+	struct stat st;
+
+	memset(s, 0, sizeof(*s));
+	s->root_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (s->root_fd < 0)
+		return -errno;
+	if (fstat(s->root_fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		close(s->root_fd);
+		return -ENOTDIR;
+	}
+	s->read_only = read_only;
+	s->msize = P9_MSIZE_MAX;
+	return 0;
+}
+
+void p9_server_reset(struct p9_server *s)
+{
+	for (unsigned int b = 0; b < 256; b++)
+		while (s->fids[b])
+			fid_del(s, s->fids[b]->id);
+}
+
+void p9_server_free(struct p9_server *s)
+{
+	p9_server_reset(s);
+	if (s->root_fd >= 0)
+		close(s->root_fd);
+	s->root_fd = -1;
+}
+
+static int reply_stat(struct wr *w, int fd)
+{
+	struct stat st;
+	int ret = statfd(fd, &st);
+
+	if (!ret)
+		wqid(w, &st);
+	return ret;
+}
+
+static int t_version(struct p9_server *s, struct rd *r, struct wr *w)
+{
+	uint32_t msize = r32(r);
+	char version[32];
+
+	rstr(r, version, sizeof(version));
+	if (r->bad || msize < 4096)
+		return -EINVAL;
+	p9_server_reset(s);
+	s->msize = msize < P9_MSIZE_MAX ? msize : P9_MSIZE_MAX;
+	w32(w, s->msize);
+	wstr(w, strcmp(version, "9P2000.L") ? "unknown" : "9P2000.L");
+	return 0;
+}
+
+static int t_attach(struct p9_server *s, struct rd *r, struct wr *w)
+{
+	uint32_t fid = r32(r);
+	char uname[256], aname[256];
+	int fd, ret;
+
+	skip(r, 4); /* afid: no authentication */
+	rstr(r, uname, sizeof(uname));
+	rstr(r, aname, sizeof(aname));
+	skip(r, 4); /* n_uname */
+	if (r->bad)
+		return -EINVAL;
+	fd = fcntl(s->root_fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	ret = fid_add(s, fid, fd);
+	return ret ? ret : reply_stat(w, s->root_fd);
+}
+
+static int t_walk(struct p9_server *s, struct rd *r, struct wr *w)
+{
+	uint32_t fid = r32(r), newfid = r32(r);
+	uint16_t n = r16(r);
+	char names[MAX_WALK][NAME_MAX_LEN + 1];
+	struct p9_fid *f = fid_get(s, fid);
+	struct stat qids[MAX_WALK];
+	int cur, next, done = 0, err = 0;
+
+	if (n > MAX_WALK)
+		return -E2BIG;
+	for (unsigned int i = 0; i < n; i++)
+		rstr(r, names[i], sizeof(names[i]));
+	if (r->bad)
+		return -EINVAL;
+	if (!f)
+		return -EBADF;
+	if (newfid != fid && fid_get(s, newfid))
+		return -EBADF;
+	cur = fcntl(f->fd, F_DUPFD_CLOEXEC, 0);
+	if (cur < 0)
+		return -errno;
+	for (; done < n; done++) {
+		if (!name_ok(names[done])) {
+			err = -ENOENT; /* ".." and "." never leave or name the directory here */
+			break;
+		}
+		/* one component, from a directory we hold, never following a symlink */
+		next = openat(cur, names[done], O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0) {
+			err = -errno;
+			break;
+		}
+		close(cur);
+		cur = next;
+		if (statfd(cur, &qids[done])) {
+			err = -EIO;
+			done++;
+			break;
+		}
+	}
+	if (done == 0 && n > 0) {
+		close(cur);
+		return err;
+	}
+	w16(w, done);
+	for (int i = 0; i < done; i++)
+		wqid(w, &qids[i]);
+	if (done < n) { /* a partial walk: the qids so far, newfid not made */
+		close(cur);
+		return 0;
+	}
+	if (newfid == fid) {
+		close(f->fd);
+		if (f->open_fd >= 0)
+			close(f->open_fd);
+		f->fd = cur;
+		f->open_fd = -1;
+		return 0;
+	}
+	return fid_add(s, newfid, cur);
+}
+
+static int t_getattr(struct p9_server *s, struct rd *r, struct wr *w)
+{
+	struct p9_fid *f = fid_get(s, r32(r));
+	struct stat st;
+	int ret;
+
+	skip(r, 8); /* request mask: everything basic is always sent */
+	if (r->bad)
+		return -EINVAL;
+	if (!f)
+		return -EBADF;
+	ret = statfd(f->fd, &st);
+	if (ret)
+		return ret;
+	w64(w, 0x7ff); /* P9_GETATTR_BASIC */
+	wqid(w, &st);
+	w32(w, st.st_mode);
+	w32(w, st.st_uid);
+	w32(w, st.st_gid);
+	w64(w, st.st_nlink);
+	w64(w, st.st_rdev);
+	w64(w, (uint64_t)st.st_size);
+	w64(w, (uint64_t)st.st_blksize);
+	w64(w, (uint64_t)st.st_blocks);
+	w64(w, (uint64_t)st.st_atim.tv_sec);
+	w64(w, (uint64_t)st.st_atim.tv_nsec);
+	w64(w, (uint64_t)st.st_mtim.tv_sec);
+	w64(w, (uint64_t)st.st_mtim.tv_nsec);
+	w64(w, (uint64_t)st.st_ctim.tv_sec);
+	w64(w, (uint64_t)st.st_ctim.tv_nsec);
+	w64(w, 0); /* btime, gen, data_version: not reported */
+	w64(w, 0);
+	w64(w, 0);
+	w64(w, 0);
+	return 0;
+}
+
+static int t_lopen(struct p9_server *s, struct rd *r, struct wr *w)
+{
+	struct p9_fid *f = fid_get(s, r32(r));
+	uint32_t flags = r32(r);
+	char path[64];
+	struct stat st;
+	int fd, ret;
+
+	if (r->bad)
+		return -EINVAL;
+	if (!f)
+		return -EBADF;
+	if (f->open_fd >= 0)
+		return -EBUSY;
+	ret = statfd(f->fd, &st);
+	if (ret)
+		return ret;
+	if (S_ISLNK(st.st_mode))
+		return -ELOOP;
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		return -EPERM; /* devices, FIFOs, sockets of the host are not the guest's */
+	flags &= OPEN_ALLOWED;
+	if (s->read_only && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)))
+		return -EROFS;
+	fd_path(f->fd, path, sizeof(path));
+	fd = open(path, (int)flags | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	f->open_fd = fd;
+	wqid(w, &st);
+	w32(w, s->msize - 24); /* iounit */
+	return 0;
+}
+
+static int t_lcreate(struct p9_server *s, struct rd *r, struct wr *w)
+{
+	struct p9_fid *f = fid_get(s, r32(r));
+	char name[NAME_MAX_LEN + 1], path[64];
+	uint32_t flags, mode;
+	struct stat st;
+	int fd, pfd, ret;
+
+	rstr(r, name, sizeof(name));
+	flags = r32(r);
+	mode = r32(r);
+	skip(r, 4); /* gid: files belong to whoever runs arrowh */
+	ret = may_change(s, r, f, name);
+	if (ret)
+		return ret;
+	fd = openat(f->fd, name, (int)(flags & OPEN_ALLOWED) | O_CREAT | O_EXCL | O_NOFOLLOW |
+					 O_CLOEXEC | O_NOCTTY, mode & 07777);
+	if (fd < 0)
+		return -errno;
+	fd_path(fd, path, sizeof(path));
+	pfd = open(path, O_PATH | O_CLOEXEC); /* the new file itself, not whatever the name is now */
+	if (pfd < 0 || fstat(fd, &st) < 0) {
+		int ret = -errno;
+
+		close(fd);
+		if (pfd >= 0)
+			close(pfd);
+		return ret;
+	}
+	close(f->fd);
+	if (f->open_fd >= 0)
+		close(f->open_fd);
+	f->fd = pfd;
+	f->open_fd = fd;
+	wqid(w, &st);
+	w32(w, s->msize - 24);
+	return 0;
+}
+
+static int t_read(struct p9_server *s, struct rd *r, struct wr *w)
+{
+	struct p9_fid *f = fid_get(s, r32(r));
+	uint64_t off = r64(r);
+	uint32_t count = r32(r);
+	size_t room;
+	ssize_t n;
+
+	if (r->bad)
+		return -EINVAL;
+	if (!f || f->open_fd < 0)
+		return -EBADF;
+	room = w->cap - w->off - 4;
+	if (count > room)
+		count = (uint32_t)room;
+	if (off > INT64_MAX)
+		return -EINVAL;
+	n = pread(f->open_fd, w->p + w->off + 4, count, (off_t)off);
+	if (n < 0)
+		return -errno;
+	w32(w, (uint32_t)n);
+	w->off += (size_t)n;
+	return 0;
+}
+
+static int t_write(struct p9_server *s, struct rd *r, struct wr *w)
+{
+	struct p9_fid *f = fid_get(s, r32(r));
+	uint64_t off = r64(r);
+	uint32_t count = r32(r);
+	const void *data = take(r, count);
+	ssize_t n;
+
+	if (r->bad || off > INT64_MAX)
+		return -EINVAL;
+	if (!f || f->open_fd < 0)
+		return -EBADF;
+	if (s->read_only)
+		return -EROFS;
+	n = pwrite(f->open_fd, data, count, (off_t)off);
+	if (n < 0)
+		return -errno;
+	w32(w, (uint32_t)n);
+	return 0;
+}
+
+static int t_clunk(struct p9_server *s, struct rd *r, struct wr *w)
+{
+	uint32_t id = r32(r);
+
+	(void)w;
+	if (r->bad)
+		return -EINVAL;
+	if (!fid_get(s, id))
+		return -EBADF;
+	fid_del(s, id);
+	return 0;
+}
+
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+static int t_readdir(struct p9_server *s, struct rd *r, struct wr *w)
+{
+	struct p9_fid *f = fid_get(s, r32(r));
+	uint64_t off = r64(r);
+	uint32_t count = r32(r);
+	size_t count_at, start;
+	char buf[8192];
+	long n;
+
+	if (r->bad || off > INT64_MAX)
+		return -EINVAL;
+	if (!f || f->open_fd < 0)
+		return -EBADF;
+	if (count > w->cap - w->off - 4)
+		count = (uint32_t)(w->cap - w->off - 4);
+	if (lseek(f->open_fd, (off_t)off, SEEK_SET) < 0)
+		return -errno;
+	count_at = w->off;
+	w32(w, 0);
+	start = w->off;
+	n = syscall(SYS_getdents64, f->open_fd, buf, sizeof(buf));
+	if (n < 0)
+		return -errno;
+	for (long pos = 0; pos < n;) {
+		struct linux_dirent64 *d = (void *)(buf + pos);
+		size_t nl = strnlen(d->d_name, (size_t)d->d_reclen);
+		size_t need = 13 + 8 + 1 + 2 + nl;
+
+		if (d->d_reclen == 0 || (size_t)pos + d->d_reclen > (size_t)n)
+			break;
+		if (w->off - start + need > count)
+			break; /* the rest comes with the next Treaddir, from this entry's offset */
+		w8(w, d->d_type == DT_DIR ? 0x80 : d->d_type == DT_LNK ? 0x02 : 0);
+		w32(w, 0);
+		w64(w, d->d_ino);
+		w64(w, (uint64_t)d->d_off);
+		w8(w, d->d_type);
+		w16(w, nl);
+		wbytes(w, d->d_name, nl);
+		pos += d->d_reclen;
+	}
+	{ /* patch the count */
+		uint32_t c = (uint32_t)(w->off - start);
+
+		for (int i = 0; i < 4; i++)
+			w->p[count_at + i] = (uint8_t)(c >> (8 * i));
+	}
+	return 0;
+}
+
+static int t_statfs(struct p9_server *s, struct rd *r, struct wr *w)
+{
+	struct p9_fid *f = fid_get(s, r32(r));
+	struct statfs sf;
+
+	if (r->bad)
+		return -EINVAL;
+	if (!f)
+		return -EBADF;
+	if (fstatfs(f->fd, &sf) < 0)
+		return -errno;
+	w32(w, (uint32_t)sf.f_type);
+	w32(w, (uint32_t)sf.f_bsize);
+	w64(w, sf.f_blocks);
+	w64(w, sf.f_bfree);
+	w64(w, sf.f_bavail);
+	w64(w, sf.f_files);
+	w64(w, sf.f_ffree);
+	w64(w, 0); /* fsid */
+	w32(w, (uint32_t)sf.f_namelen);
+	return 0;
+}
+
+/* Tmkdir, Tsymlink: a new entry in a directory fid; qid of what was made. */
+static int t_make(struct p9_server *s, struct rd *r, struct wr *w, uint8_t type)
+{
+	struct p9_fid *f = fid_get(s, r32(r));
+	char name[NAME_MAX_LEN + 1], target[4096];
+	uint32_t mode = 0;
+	struct stat st;
+	int ret;
+
+	rstr(r, name, sizeof(name));
+	if (type == P9_TSYMLINK)
+		rstr(r, target, sizeof(target));
+	else
+		mode = r32(r);
+	skip(r, 4); /* gid */
+	ret = may_change(s, r, f, name);
+	if (ret)
+		return ret;
+	/* a symlink's target is only ever read back to the guest: it is never followed here */
+	if ((type == P9_TSYMLINK ? symlinkat(target, f->fd, name)
+				 : mkdirat(f->fd, name, mode & 07777)) < 0)
+		return -errno;
+	if (fstatat(f->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	wqid(w, &st);
+	return 0;
+}
+
+static int t_readlink(struct p9_server *s, struct rd *r, struct wr *w)
+{
+	struct p9_fid *f = fid_get(s, r32(r));
+	char target[4096];
+	ssize_t n;
+
+	if (r->bad)
+		return -EINVAL;
+	if (!f)
+		return -EBADF;
+	n = readlinkat(f->fd, "", target, sizeof(target) - 1);
+	if (n < 0)
+		return -errno;
+	target[n] = '\0';
+	wstr(w, target);
+	return 0;
+}
+
+static int t_unlinkat(struct p9_server *s, struct rd *r, struct wr *w)
+{
+	struct p9_fid *f = fid_get(s, r32(r));
+	char name[NAME_MAX_LEN + 1];
+	uint32_t flags;
+	int ret;
+
+	(void)w;
+	rstr(r, name, sizeof(name));
+	flags = r32(r);
+	ret = may_change(s, r, f, name);
+	if (ret)
+		return ret;
+	return unlinkat(f->fd, name, (int)(flags & AT_REMOVEDIR)) < 0 ? -errno : 0;
+}
+
+static int t_renameat(struct p9_server *s, struct rd *r, struct wr *w)
+{
+	struct p9_fid *of = fid_get(s, r32(r)), *nf;
+	char oldname[NAME_MAX_LEN + 1], newname[NAME_MAX_LEN + 1];
+
+	(void)w;
+	rstr(r, oldname, sizeof(oldname));
+	nf = fid_get(s, r32(r));
+	rstr(r, newname, sizeof(newname));
+	if (r->bad || !name_ok(oldname) || !name_ok(newname))
+		return -EINVAL;
+	if (!of || !nf)
+		return -EBADF;
+	if (s->read_only)
+		return -EROFS;
+	return renameat(of->fd, oldname, nf->fd, newname) < 0 ? -errno : 0;
+}
+
+static int t_link(struct p9_server *s, struct rd *r, struct wr *w)
+{
+	struct p9_fid *d = fid_get(s, r32(r)), *f = fid_get(s, r32(r));
+	char name[NAME_MAX_LEN + 1], path[64];
+	struct stat st;
+
+	(void)w;
+	rstr(r, name, sizeof(name));
+	if (r->bad || !name_ok(name))
+		return -EINVAL;
+	if (!d || !f)
+		return -EBADF;
+	if (s->read_only)
+		return -EROFS;
+	if (statfd(f->fd, &st) || !S_ISREG(st.st_mode))
+		return -EPERM;
+	fd_path(f->fd, path, sizeof(path));
+	return linkat(AT_FDCWD, path, d->fd, name, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+}
+
+static int t_setattr(struct p9_server *s, struct rd *r, struct wr *w)
+{
+	struct p9_fid *f = fid_get(s, r32(r));
+	uint32_t valid = r32(r), mode = r32(r), uid = r32(r), gid = r32(r);
+	uint64_t size = r64(r), as = r64(r), ans = r64(r), ms = r64(r), mns = r64(r);
+	char path[64];
+	struct stat st;
+	int ret;
+
+	(void)w;
+	if (r->bad)
+		return -EINVAL;
+	if (!f)
+		return -EBADF;
+	if (s->read_only)
+		return -EROFS;
+	ret = statfd(f->fd, &st);
+	if (ret)
+		return ret;
+	fd_path(f->fd, path, sizeof(path));
+	if ((valid & (SA_MODE | SA_SIZE | SA_ATIME | SA_MTIME)) && S_ISLNK(st.st_mode))
+		return -EOPNOTSUPP;
+	if ((valid & SA_MODE) && chmod(path, mode & 07777) < 0)
+		return -errno;
+	if ((valid & (SA_UID | SA_GID)) &&
+	    fchownat(f->fd, "", valid & SA_UID ? uid : (uint32_t)-1, valid & SA_GID ? gid : (uint32_t)-1,
+		     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (valid & SA_SIZE) {
+		if (!S_ISREG(st.st_mode) || size > INT64_MAX)
+			return -EINVAL;
+		if (truncate(path, (off_t)size) < 0)
+			return -errno;
+	}
+	if (valid & (SA_ATIME | SA_MTIME)) {
+		struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
+
+		if (valid & SA_ATIME)
+			ts[0] = valid & SA_ATIME_SET ? (struct timespec){ (time_t)as, (long)(ans % 1000000000) }
+						     : (struct timespec){ 0, UTIME_NOW };
+		if (valid & SA_MTIME)
+			ts[1] = valid & SA_MTIME_SET ? (struct timespec){ (time_t)ms, (long)(mns % 1000000000) }
+						     : (struct timespec){ 0, UTIME_NOW };
+		if (utimensat(AT_FDCWD, path, ts, 0) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static int t_fsync(struct p9_server *s, struct rd *r, struct wr *w)
+{
+	struct p9_fid *f = fid_get(s, r32(r));
+	uint32_t datasync = r32(r);
+
+	(void)w;
+	if (r->bad)
+		return -EINVAL;
+	if (!f || f->open_fd < 0)
+		return -EBADF;
+	return (datasync ? fdatasync(f->open_fd) : fsync(f->open_fd)) < 0 ? -errno : 0;
+}
+
+/* Locks are the guest's business (one guest per volume is what Arrow sets up). */
+static int t_lock(struct p9_server *s, struct rd *r, struct wr *w, uint8_t type)
+{
+	uint32_t fid = r32(r);
+	uint8_t ltype = r8(r);
+	uint32_t flags = type == P9_TLOCK ? r32(r) : 0;
+	uint64_t start = r64(r), length = r64(r);
+	uint32_t proc = r32(r);
+	char client[256];
+
+	(void)flags;
+	rstr(r, client, sizeof(client));
+	if (r->bad)
+		return -EINVAL;
+	if (!fid_get(s, fid))
+		return -EBADF;
+	if (type == P9_TLOCK) {
+		w8(w, 0); /* P9_LOCK_SUCCESS */
+		return 0;
+	}
+	(void)ltype;
+	w8(w, F_UNLCK);
+	w64(w, start);
+	w64(w, length);
+	w32(w, proc);
+	wstr(w, client);
+	return 0;
+}
+
+static int dispatch(struct p9_server *s, uint8_t type, struct rd *r, struct wr *w)
+{
+	switch (type) {
+	case P9_TVERSION: return t_version(s, r, w);
+	case P9_TATTACH: return t_attach(s, r, w);
+	case P9_TWALK: return t_walk(s, r, w);
+	case P9_TGETATTR: return t_getattr(s, r, w);
+	case P9_TLOPEN: return t_lopen(s, r, w);
+	case P9_TLCREATE: return t_lcreate(s, r, w);
+	case P9_TREAD: return t_read(s, r, w);
+	case P9_TWRITE: return t_write(s, r, w);
+	case P9_TCLUNK: return t_clunk(s, r, w);
+	case P9_TREADDIR: return t_readdir(s, r, w);
+	case P9_TSTATFS: return t_statfs(s, r, w);
+	case P9_TMKDIR: return t_make(s, r, w, P9_TMKDIR);
+	case P9_TSYMLINK: return t_make(s, r, w, P9_TSYMLINK);
+	case P9_TREADLINK: return t_readlink(s, r, w);
+	case P9_TUNLINKAT: return t_unlinkat(s, r, w);
+	case P9_TRENAMEAT: return t_renameat(s, r, w);
+	case P9_TLINK: return t_link(s, r, w);
+	case P9_TSETATTR: return t_setattr(s, r, w);
+	case P9_TFSYNC: return t_fsync(s, r, w);
+	case P9_TLOCK: return t_lock(s, r, w, P9_TLOCK);
+	case P9_TGETLOCK: return t_lock(s, r, w, P9_TGETLOCK);
+	case P9_TFLUSH: return 0; /* requests are answered in order: nothing to cancel */
+	case P9_TXATTRWALK:
+	case P9_TXATTRCREATE:
+	case P9_TRENAME:  /* the kernel falls back from Trenameat only if that fails */
+	case P9_TREMOVE:  /* unlinkat is what 9P2000.L clients use */
+		return -EOPNOTSUPP;
+	case P9_TMKNOD:
+	case P9_TAUTH:
+	default:
+		return -EPERM;
+	}
+}
+
+size_t p9_handle(struct p9_server *s, const uint8_t *req, size_t req_len, uint8_t *resp,
+		 size_t resp_cap)
+{
+	struct rd r = { req, req_len, 0, false };
+	uint32_t size = r32(&r);
+	uint8_t type = r8(&r);
+	uint16_t tag = r16(&r);
+	struct wr w = { resp, resp_cap < s->msize ? resp_cap : s->msize, HDR, false };
+	int ret;
+
+	if (resp_cap < HDR + 4)
+		return 0;
+	if (type == P9_TVERSION) /* msize is what it negotiates: answer it in full */
+		w.cap = resp_cap < P9_MSIZE_MAX ? resp_cap : P9_MSIZE_MAX;
+	if (r.bad || size < HDR || size > req_len || (type & 1))
+		ret = -EINVAL;
+	else {
+		r.len = size;
+		ret = dispatch(s, type, &r, &w);
+	}
+	if (!ret && w.bad)
+		ret = -ENOBUFS;
+	if (ret) {
+		w.off = HDR;
+		w.bad = false;
+		w32(&w, (uint32_t)-ret);
+		type = P9_RLERROR - 1;
+	}
+	resp[0] = (uint8_t)w.off;
+	resp[1] = (uint8_t)(w.off >> 8);
+	resp[2] = (uint8_t)(w.off >> 16);
+	resp[3] = (uint8_t)(w.off >> 24);
+	resp[4] = (uint8_t)(type + 1);
+	resp[5] = (uint8_t)tag;
+	resp[6] = (uint8_t)(tag >> 8);
+	return w.off;
+}

@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The 9P2000.L volume server, driven with raw messages as a hostile guest would send
+ * them: the path-escape suite ("..", symlinks to /, a symlink swapped in mid-walk),
+ * read-only enforcement, and malformed messages.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "unit.h"
+#include "vmm/p9/server.h"
+
+#define RLERROR 7
+
+static char dir[64];
+static uint8_t resp[P9_MSIZE_MAX];
+
+struct msg {
+	uint8_t b[8192];
+	size_t n;
+};
+
+static void put(struct msg *m, uint64_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++)
+		m->b[m->n++] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_s(struct msg *m, const char *s)
+{
+	put(m, strlen(s), 2);
+	memcpy(m->b + m->n, s, strlen(s));
+	m->n += strlen(s);
+}
+
+static void start(struct msg *m, uint8_t type)
+{
+	m->n = 0;
+	put(m, 0, 4);
+	put(m, type, 1);
+	put(m, 1, 2); /* tag */
+}
+
+/* Send m; returns the reply type; *err gets the errno of an Rlerror. */
+static uint8_t send(struct p9_server *s, struct msg *m, uint32_t *err)
+{
+	size_t n;
+
+	for (int i = 0; i < 4; i++)
+		m->b[i] = (uint8_t)(m->n >> (8 * i));
+	n = p9_handle(s, m->b, m->n, resp, sizeof(resp));
+	assert_true(n >= 7);
+	assert_int_equal(resp[0] | resp[1] << 8 | resp[2] << 16 | (uint32_t)resp[3] << 24, n);
+	assert_int_equal(resp[5], 1); /* the tag comes back */
+	if (err)
+		*err = resp[4] == RLERROR ? (uint32_t)(resp[7] | resp[8] << 8 | resp[9] << 16) : 0;
+	return resp[4];
+}
+
+static uint32_t walk(struct p9_server *s, uint32_t fid, uint32_t newfid, int n, const char **names)
+{
+	struct msg m;
+	uint32_t err;
+
+	start(&m, 110);
+	put(&m, fid, 4);
+	put(&m, newfid, 4);
+	put(&m, (uint64_t)n, 2);
+	for (int i = 0; i < n; i++)
+		put_s(&m, names[i]);
+	if (send(s, &m, &err) == RLERROR)
+		return err;
+	/* a partial walk answers with fewer qids than names */
+	return (resp[7] | resp[8] << 8) == n ? 0 : ENOENT;
+}
+
+static void attach(struct p9_server *s, uint32_t fid)
+{
+	struct msg m;
+
+	start(&m, 100);
+	put(&m, 65536, 4);
+	put_s(&m, "9P2000.L");
+	assert_int_equal(send(s, &m, NULL), 101);
+	start(&m, 104);
+	put(&m, fid, 4);
+	put(&m, ~0u, 4);
+	put_s(&m, "root");
+	put_s(&m, "");
+	put(&m, 0, 4);
+	assert_int_equal(send(s, &m, NULL), 105);
+}
+
+static uint32_t lopen(struct p9_server *s, uint32_t fid, uint32_t flags)
+{
+	struct msg m;
+	uint32_t err;
+
+	start(&m, 12);
+	put(&m, fid, 4);
+	put(&m, flags, 4);
+	send(s, &m, &err);
+	return err;
+}
+
+static uint32_t lcreate(struct p9_server *s, uint32_t fid, const char *name)
+{
+	struct msg m;
+	uint32_t err;
+
+	start(&m, 14);
+	put(&m, fid, 4);
+	put_s(&m, name);
+	put(&m, O_RDWR, 4);
+	put(&m, 0644, 4);
+	put(&m, 0, 4);
+	send(s, &m, &err);
+	return err;
+}
+
+static uint32_t rw(struct p9_server *s, uint8_t type, uint32_t fid, const char *data, char *out)
+{
+	struct msg m;
+	uint32_t err;
+
+	start(&m, type);
+	put(&m, fid, 4);
+	put(&m, 0, 8);
+	if (type == 118) {
+		put(&m, strlen(data), 4);
+		memcpy(m.b + m.n, data, strlen(data));
+		m.n += strlen(data);
+	} else {
+		put(&m, 4096, 4);
+	}
+	send(s, &m, &err);
+	if (!err && out) {
+		uint32_t n = resp[7] | resp[8] << 8;
+
+		memcpy(out, resp + 11, n);
+		out[n] = '\0';
+	}
+	return err;
+}
+
+static void clunk(struct p9_server *s, uint32_t fid)
+{
+	struct msg m;
+
+	start(&m, 120);
+	put(&m, fid, 4);
+	assert_int_equal(send(s, &m, NULL), 121);
+}
+
+static void mkpath(const char *rel, const char *text)
+{
+	char p[256];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, rel);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int setup(void **state)
+{
+	char p[256];
+
+	(void)state;
+	strcpy(dir, "/tmp/arrow-p9-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(p, sizeof(p), "%s/share", dir);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/share/sub", dir);
+	mkdir(p, 0755);
+	mkpath("share/sub/file", "inside\n");
+	mkpath("secret", "outside\n");
+	snprintf(p, sizeof(p), "%s/share/to-root", dir);
+	assert_int_equal(symlink("/", p), 0);
+	snprintf(p, sizeof(p), "%s/share/to-secret", dir);
+	assert_int_equal(symlink("../secret", p), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void share_path(char *out, size_t len)
+{
+	snprintf(out, len, "%s/share", dir);
+}
+
+static void test_walk_read_and_escapes(void **state)
+{
+	struct p9_server s;
+	char path[256], out[4096];
+	const char *file[] = { "sub", "file" }, *up[] = { ".." }, *upup[] = { "sub", "..", "..", "secret" };
+	const char *via_root[] = { "to-root", "etc", "passwd" }, *slash[] = { "sub/file" };
+	const char *sec[] = { "to-secret" }, *dot[] = { "." };
+
+	(void)state;
+	share_path(path, sizeof(path));
+	assert_int_equal(p9_server_init(&s, path, false), 0);
+	attach(&s, 1);
+	assert_int_equal(walk(&s, 1, 2, 2, file), 0);
+	assert_int_equal(lopen(&s, 2, O_RDONLY), 0);
+	assert_int_equal(rw(&s, 116, 2, NULL, out), 0);
+	assert_string_equal(out, "inside\n");
+
+	/* nothing the guest names leaves the shared directory */
+	assert_int_equal(walk(&s, 1, 3, 1, up), ENOENT);
+	assert_int_equal(walk(&s, 1, 3, 4, upup), ENOENT);
+	assert_int_equal(walk(&s, 1, 3, 1, dot), ENOENT);
+	assert_int_equal(walk(&s, 1, 3, 1, slash), ENOENT);
+	/* a symlink is never followed: walking through it fails, opening it fails */
+	assert_int_not_equal(walk(&s, 1, 3, 3, via_root), 0);
+	assert_int_equal(walk(&s, 1, 3, 1, sec), 0);
+	assert_int_equal(lopen(&s, 3, O_RDONLY), ELOOP);
+	{ /* readlink gives the guest the target text, to resolve in its own tree */
+		struct msg m;
+
+		start(&m, 22);
+		put(&m, 3, 4);
+		assert_int_equal(send(&s, &m, NULL), 23);
+		assert_memory_equal(resp + 9, "../secret", 9);
+	}
+	p9_server_free(&s);
+}
+
+static void test_symlink_swapped_mid_walk(void **state)
+{
+	struct p9_server s;
+	char path[256], a[256], b[256], out[4096];
+	const char *sub[] = { "sub" }, *file[] = { "file" }, *secret[] = { "secret" };
+
+	(void)state;
+	share_path(path, sizeof(path));
+	assert_int_equal(p9_server_init(&s, path, false), 0);
+	attach(&s, 1);
+	assert_int_equal(walk(&s, 1, 2, 1, sub), 0);
+	/* the host-side directory is swapped for a symlink to the parent of the share */
+	snprintf(a, sizeof(a), "%s/share/sub", dir);
+	snprintf(b, sizeof(b), "%s/share/sub-moved", dir);
+	assert_int_equal(rename(a, b), 0);
+	assert_int_equal(symlink(dir, a), 0);
+	/* the fid still names the directory it walked to, not what the name means now */
+	assert_int_equal(walk(&s, 2, 3, 1, file), 0);
+	assert_int_equal(lopen(&s, 3, O_RDONLY), 0);
+	assert_int_equal(rw(&s, 116, 3, NULL, out), 0);
+	assert_string_equal(out, "inside\n");
+	assert_int_equal(walk(&s, 2, 4, 1, secret), ENOENT);
+	/* a fresh walk meets the symlink and stops there */
+	assert_int_not_equal(walk(&s, 1, 5, 2, (const char *[]){ "sub", "secret" }), 0);
+	unlink(a);
+	assert_int_equal(rename(b, a), 0);
+	p9_server_free(&s);
+}
+
+static void test_write_create_and_read_only(void **state)
+{
+	struct p9_server s, ro;
+	char path[256], out[4096];
+	const char *sub[] = { "sub" }, *file[] = { "sub", "file" };
+	struct msg m;
+	uint32_t err;
+
+	(void)state;
+	share_path(path, sizeof(path));
+	assert_int_equal(p9_server_init(&s, path, false), 0);
+	attach(&s, 1);
+	assert_int_equal(walk(&s, 1, 2, 1, sub), 0);
+	assert_int_equal(lcreate(&s, 2, "new"), 0);
+	assert_int_equal(rw(&s, 118, 2, "written by the guest", NULL), 0);
+	clunk(&s, 2);
+	snprintf(out, sizeof(out), "%s/share/sub/new", dir);
+	{
+		FILE *f = fopen(out, "r");
+		char line[64] = "";
+
+		assert_non_null(f);
+		assert_non_null(fgets(line, sizeof(line), f));
+		fclose(f);
+		assert_string_equal(line, "written by the guest");
+	}
+	assert_int_equal(walk(&s, 1, 2, 1, sub), 0);
+	assert_int_equal(lcreate(&s, 2, "../escape"), EINVAL);
+	assert_int_equal(lcreate(&s, 2, "new"), EEXIST); /* O_EXCL: never through a planted link */
+	p9_server_free(&s);
+
+	assert_int_equal(p9_server_init(&ro, path, true), 0);
+	attach(&ro, 1);
+	assert_int_equal(walk(&ro, 1, 2, 1, sub), 0);
+	assert_int_equal(lcreate(&ro, 2, "other"), EROFS);
+	assert_int_equal(walk(&ro, 1, 3, 2, file), 0);
+	assert_int_equal(lopen(&ro, 3, O_WRONLY), EROFS);
+	assert_int_equal(lopen(&ro, 3, O_RDONLY | O_TRUNC), EROFS);
+	assert_int_equal(lopen(&ro, 3, O_RDONLY), 0);
+	assert_int_equal(rw(&ro, 118, 3, "x", NULL), EROFS);
+	start(&m, 76); /* unlinkat */
+	put(&m, 2, 4);
+	put_s(&m, "new");
+	put(&m, 0, 4);
+	send(&ro, &m, &err);
+	assert_int_equal(err, EROFS);
+	start(&m, 72); /* mkdir */
+	put(&m, 2, 4);
+	put_s(&m, "d");
+	put(&m, 0755, 4);
+	put(&m, 0, 4);
+	send(&ro, &m, &err);
+	assert_int_equal(err, EROFS);
+	start(&m, 26); /* setattr: size */
+	put(&m, 3, 4);
+	put(&m, 0x8, 4);
+	for (int i = 0; i < 3; i++)
+		put(&m, 0, 4);
+	for (int i = 0; i < 5; i++)
+		put(&m, 0, 8);
+	send(&ro, &m, &err);
+	assert_int_equal(err, EROFS);
+	p9_server_free(&ro);
+	assert_int_equal(access(out, F_OK), 0); /* still there */
+}
+
+static void test_malformed_messages(void **state)
+{
+	struct p9_server s;
+	char path[256];
+	struct msg m;
+	uint32_t err;
+
+	(void)state;
+	share_path(path, sizeof(path));
+	assert_int_equal(p9_server_init(&s, path, false), 0);
+	attach(&s, 1);
+	/* a string longer than the message */
+	start(&m, 110);
+	put(&m, 1, 4);
+	put(&m, 2, 4);
+	put(&m, 1, 2);
+	put(&m, 60000, 2);
+	assert_int_equal(send(&s, &m, &err), RLERROR);
+	assert_int_equal(err, EINVAL);
+	/* too many walk names, unknown fids, odd (reply) types, unknown types */
+	start(&m, 110);
+	put(&m, 1, 4);
+	put(&m, 2, 4);
+	put(&m, 17, 2);
+	assert_int_equal(send(&s, &m, &err), RLERROR);
+	assert_int_equal(lopen(&s, 999, O_RDONLY), EBADF);
+	start(&m, 101);
+	assert_int_equal(send(&s, &m, &err), RLERROR);
+	start(&m, 200);
+	assert_int_equal(send(&s, &m, &err), RLERROR);
+	start(&m, 18); /* mknod: never */
+	put(&m, 1, 4);
+	put_s(&m, "dev");
+	for (int i = 0; i < 4; i++)
+		put(&m, 0, 4);
+	assert_int_equal(send(&s, &m, &err), RLERROR);
+	assert_int_equal(err, EPERM);
+	/* every truncation of a valid message is answered, never crashes */
+	start(&m, 110);
+	put(&m, 1, 4);
+	put(&m, 9, 4);
+	put(&m, 2, 2);
+	put_s(&m, "sub");
+	put_s(&m, "file");
+	for (size_t cut = 0; cut < m.n; cut++) {
+		size_t n = p9_handle(&s, m.b, cut, resp, sizeof(resp));
+
+		assert_true(n >= 7);
+	}
+	/* the size field may not claim more than was sent */
+	start(&m, 120);
+	put(&m, 1, 4);
+	m.b[0] = 0xff;
+	assert_true(p9_handle(&s, m.b, m.n, resp, sizeof(resp)) >= 7);
+	assert_int_equal(resp[4], RLERROR);
+	p9_server_free(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_walk_read_and_escapes),
+		cmocka_unit_test(test_symlink_swapped_mid_walk),
+		cmocka_unit_test(test_write_create_and_read_only),
+		cmocka_unit_test(test_malformed_messages),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
