@@ -3,6 +3,9 @@
 
 - build: `arrow build -t bench-redis --from-host redis-server` (ELF walk, layer tar, blobs,
   index), BENCH_RUNS times.
+- import: `arrow import` of that image saved as an OCI archive (`arrow save`) into an empty
+  store (unpack, every blob hashed, the layer decompressed against its diff id), BENCH_RUNS
+  times.
 - assembly: the first `arrow run` of the image converts its layer into an initramfs piece;
   measured as the difference between a run with the piece cache emptied and one with it
   warm (`arrow run --rm --network none bench-redis --version`, alternating pairs).
@@ -56,6 +59,17 @@ def main():
             builds.append(time.monotonic() - t)
         log(f"build: median {summary(builds)['median_ms']} ms")
 
+        archive = os.path.join(tmp, "redis.tar")
+        run([ARROW, "save", "-o", archive, "bench-redis"], env)
+        imports = []
+        for i in range(RUNS):
+            other = dict(env, ARROW_IMAGES=os.path.join(tmp, f"import-{i}"))
+            t = time.monotonic()
+            run([ARROW, "import", "-q", archive], other)
+            imports.append(time.monotonic() - t)
+            shutil.rmtree(other["ARROW_IMAGES"])
+        log(f"import: median {summary(imports)['median_ms']} ms")
+
         pieces = os.path.join(tmp, "images", "pieces")
         cold, warm = [], []
         for i in range(max(3, RUNS // 4) + 1):
@@ -94,7 +108,7 @@ def main():
         write_result(out, {
             "environment": env_name, "program": shutil.which("redis-server"),
             "layer_bytes": layer,
-            "build": summary(builds),
+            "build": summary(builds), "import": summary(imports),
             "first_run": summary(cold), "cached_run": summary(warm),
             "assembly": summary(assembly),
             "ready_arrow": summary(arrow_ready), "ready_native": summary(native_ready),

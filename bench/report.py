@@ -163,6 +163,8 @@ def images_section(im):
             "above: compare within it.", "",
             "| | median (min, max, runs) |", "|---|---|",
             f"| `arrow build` (ELF walk, layer, blobs, index) | {ms(b)} |",
+            *([f"| `arrow import` of it from an OCI archive into an empty store | {ms(im['import'])} |"]
+              if "import" in im else []),
             f"| `arrow run --rm IMAGE --version`, piece cache empty | {ms(f)} |",
             f"| the same, piece cached | {ms(c)} |",
             f"| initramfs assembly (difference within each pair) | {ms(a)} |",

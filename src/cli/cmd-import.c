@@ -180,8 +180,14 @@ static int name_image(struct import *im, const char *from_source, json_t *desc)
 		      json_object_get(desc, "size"));
 	ret = d ? imgstore_index_set(im->index, ref, d) : -ENOMEM;
 	json_decref(d);
-	if (!ret && !im->quiet)
+	if (!ret && !im->quiet) {
 		printf("Loaded image: %s\n", ref);
+	} else if (!ret) {
+		char id[DIGEST_LEN + 1];
+
+		if (!imgstore_desc_id(desc, id, sizeof(id)))
+			printf("%s\n", id);
+	}
 	return ret;
 }
 
