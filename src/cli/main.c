@@ -23,7 +23,7 @@ static const char usage[] =
 	"  network   create, list, inspect and remove Arrow networks\n"
 	"  snapshot  save a running Arrow's whole state; list and remove snapshots\n"
 	"  template  boot a program to its start and keep that as a template for clones\n"
-	"  build     make an image of a program installed on this host\n"
+	"  build     make an image: a host program with its libraries, or from an Arrowfile\n"
 	"  import    import OCI image layouts and docker archives\n"
 	"  save      write images as a tar of an OCI image layout\n"
 	"  pull      fetch an image from a registry\n"
