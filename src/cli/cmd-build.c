@@ -425,6 +425,8 @@ int cmd_build(int argc, char *argv[])
 	}
 	/* a damaged index stops the build before anything is written */
 	index = imgstore_index_load(why, sizeof(why));
+	if (index)
+		imgstore_gc(index); /* what an interrupted writer left goes first */
 	if (b.dir) { /* a program of the Arrowfile's directory goes to /app, as with arrow run */
 		const char *base = strrchr(prog, '/');
 

@@ -568,6 +568,8 @@ int cmd_import(int argc, char *argv[])
 	}
 	im.index = imgstore_index_load(im.why, sizeof(im.why));
 	ret = im.index ? 0 : -EINVAL;
+	if (!ret)
+		imgstore_gc(im.index); /* what an interrupted writer left goes first */
 	if (!ret && S_ISDIR(st.st_mode)) {
 		im.dir = source;
 	} else if (!ret) {

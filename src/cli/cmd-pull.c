@@ -192,6 +192,8 @@ int cmd_pull(int argc, char *argv[])
 		return EXIT_ARROW_ERROR;
 	}
 	index = imgstore_index_load(why, sizeof(why));
+	if (index)
+		imgstore_gc(index); /* what an interrupted writer left goes first */
 	ret = index ? pull(&r, index, quiet, why, sizeof(why)) : -EINVAL;
 	if (!ret && imgstore_index_save(index)) {
 		snprintf(why, sizeof(why), "cannot write %s/index.json", imgstore_dir());

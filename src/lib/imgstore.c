@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -573,6 +574,13 @@ static int sweep(const char *dir, json_t *keep_set, const char *suffix)
 	return removed;
 }
 
+static int rm_tree_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	return ftw->level == 0 ? 0 : (remove(path) < 0 && errno != ENOENT ? -1 : 0);
+}
+
 int imgstore_gc(json_t *index)
 {
 	json_t *blobs = json_object(), *pieces = json_object(), *ms, *d;
@@ -600,6 +608,9 @@ int imgstore_gc(json_t *index)
 		json_decref(c);
 		json_decref(m);
 	}
+	/* what an interrupted build, import or pull left: they all write tmp/ under the lock */
+	snprintf(dir, sizeof(dir), "%s/tmp", imgstore_dir());
+	nftw(dir, rm_tree_entry, 16, FTW_DEPTH | FTW_PHYS);
 	snprintf(dir, sizeof(dir), "%s/blobs/sha256", imgstore_dir());
 	removed = sweep(dir, blobs, "");
 	snprintf(dir, sizeof(dir), "%s/pieces", imgstore_dir());

@@ -97,7 +97,10 @@ struct image {
 int imgstore_image_load(json_t *desc, struct image *img, char *why, size_t whylen);
 void imgstore_image_free(struct image *img);
 
-/* Delete blobs and pieces that no image in index refers to. Lock held. Count removed. */
+/*
+ * Delete blobs and pieces that no image in index refers to, and whatever an interrupted
+ * writer left in tmp/. Lock held. Returns the number of blobs and pieces removed.
+ */
 int imgstore_gc(json_t *index);
 
 #endif

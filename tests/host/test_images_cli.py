@@ -320,3 +320,19 @@ def test_push_and_pull_through_a_registry(store, tmp_path, monkeypatch, registry
     assert r.returncode == 125 and "digest mismatch" in r.stderr, r.stderr
     assert store_state(tmp_path / "third") == ([], (tmp_path / "third" / "index.json").read_text())
     assert ok("images", "-q") == ""
+
+
+def test_what_an_interrupted_import_left_is_collected(store, tmp_path):
+    ok("build", "-t", "k", "--from-host", "/usr/bin/env")
+    before = store_state(store)
+    # a killed import: a half-written blob in tmp/ and a stored but unnamed blob
+    (store / "tmp" / "blob-half").write_bytes(b"half")
+    (store / "tmp" / "import-x").mkdir()
+    (store / "tmp" / "import-x" / "manifest.json").write_text("[]")
+    orphan = "0" * 64
+    (store / "blobs" / "sha256" / orphan).write_bytes(b"orphan")
+    assert ok("images", "-q").count("\n") == 1  # the index never named them
+    ok("build", "-t", "k", "--from-host", "/usr/bin/env")  # the next writer collects first
+    assert os.listdir(store / "tmp") == []
+    assert orphan not in os.listdir(store / "blobs" / "sha256")
+    assert len(store_state(store)[0]) == len(before[0])
