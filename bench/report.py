@@ -173,7 +173,9 @@ def images_section(im):
             "Converting the layer into its piece is lost in the noise of an emulated boot here "
             "(the pairs differ by less than their spread). Boot to ready includes the kernel "
             "unpacking the 17 MiB initramfs, all under emulation; compare it with the native "
-            "start only within this table.", ""]
+            "start only within this table."
+            + (f" {len(im['stalled_runs'])} run(s) stalled in the helper VM (docs/machine.md) and "
+               "were left out." if im.get("stalled_runs") else ""), ""]
 
 
 def main():
