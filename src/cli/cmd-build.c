@@ -452,10 +452,7 @@ int cmd_build(int argc, char *argv[])
 	mdesc = manifest ? put_json(manifest, MT_MANIFEST) : NULL;
 	if (!mdesc || imgstore_index_set(index, ref, mdesc) || imgstore_index_save(index)) {
 		fprintf(stderr, "arrow build: cannot record the image in %s\n", imgstore_dir());
-		json_decref(index);
-		index = imgstore_index_load(why, sizeof(why));
-		if (index)
-			imgstore_gc(index); /* the blobs written so far go again */
+		imgstore_collect(); /* the blobs written so far go again */
 		ret = -EIO;
 		goto out;
 	}

@@ -598,11 +598,7 @@ int cmd_import(int argc, char *argv[])
 		ret = -EIO;
 	}
 	if (ret) {
-		/* all or nothing: the blobs this import added are unreferenced; collect them */
-		json_decref(im.index);
-		im.index = imgstore_index_load(check, sizeof(check));
-		if (im.index)
-			imgstore_gc(im.index);
+		imgstore_collect(); /* all or nothing: what this import added goes again */
 		fprintf(stderr, "arrow import: %s\n", im.why[0] ? im.why : strerror(-ret));
 	}
 	if (tmpdir[0])

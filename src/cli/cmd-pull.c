@@ -163,7 +163,7 @@ static int pull(const struct registry_ref *r, json_t *index, bool quiet, char *w
 int cmd_pull(int argc, char *argv[])
 {
 	struct registry_ref r;
-	char why[1024] = "", spare[256];
+	char why[1024] = "";
 	bool quiet = false;
 	const char *ref = NULL;
 	json_t *index;
@@ -200,11 +200,7 @@ int cmd_pull(int argc, char *argv[])
 		ret = -EIO;
 	}
 	if (ret) {
-		/* all or nothing: what this pull stored is unreferenced; collect it */
-		json_decref(index);
-		index = imgstore_index_load(spare, sizeof(spare));
-		if (index)
-			imgstore_gc(index);
+		imgstore_collect(); /* all or nothing: what this pull stored goes again */
 		fprintf(stderr, "arrow pull: %s\n", why[0] ? why : strerror(-ret));
 	} else {
 		printf("%s\n", r.full);

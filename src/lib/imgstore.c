@@ -9,30 +9,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/statedir.h"
 #include "lazylib.h"
+#include "paths.h"
 
 #define JSON_BLOB_MAX (4u << 20)
 
 const char *imgstore_dir(void)
 {
 	static char dir[4096];
-	const char *env = getenv("ARROW_IMAGES");
 
-	if (env && *env)
-		return env;
-	if (geteuid() == 0)
-		return "/var/lib/arrow/images";
-	env = getenv("XDG_DATA_HOME");
-	if (env && *env)
-		snprintf(dir, sizeof(dir), "%s/arrow/images", env);
-	else
-		snprintf(dir, sizeof(dir), "%s/.local/share/arrow/images",
-			 getenv("HOME") ? getenv("HOME") : "/");
-	return dir;
+	return arrow_data_dir("ARROW_IMAGES", "images", dir, sizeof(dir));
 }
 
 static int mkdir_p(const char *path, mode_t mode)
@@ -113,21 +103,9 @@ int imgstore_init(void)
 int imgstore_lock(void)
 {
 	char path[4200];
-	int fd;
 
 	snprintf(path, sizeof(path), "%s/.lock", imgstore_dir());
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			int ret = -errno;
-
-			close(fd);
-			return ret;
-		}
-	}
-	return fd;
+	return statedir_lock_file(path);
 }
 
 void imgstore_unlock(int fd)
@@ -618,4 +596,14 @@ int imgstore_gc(json_t *index)
 	json_decref(blobs);
 	json_decref(pieces);
 	return removed;
+}
+
+void imgstore_collect(void)
+{
+	char why[256];
+	json_t *index = imgstore_index_load(why, sizeof(why));
+
+	if (index)
+		imgstore_gc(index);
+	json_decref(index);
 }

@@ -102,5 +102,10 @@ void imgstore_image_free(struct image *img);
  * writer left in tmp/. Lock held. Returns the number of blobs and pieces removed.
  */
 int imgstore_gc(json_t *index);
+/*
+ * After a failed build, import or pull (lock held): collect against index.json as it is
+ * on disk, which the failure left alone, so the blobs it had written go again.
+ */
+void imgstore_collect(void);
 
 #endif

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lazylib.h"
+#include "piece.h"
 
 #define PATH_MAX_LEN 4096
 #define TREE_MAX 100000
@@ -485,15 +486,9 @@ int layer_to_piece(const char *layer_path, int fd, char *why, size_t whylen)
 		snprintf(why, whylen, "not a readable tar archive");
 		ret = -EINVAL;
 	}
-	if (!ret) {
-		w = L->archive_write_new();
-		if (!w || L->archive_write_set_format_cpio_newc(w) != ARCHIVE_OK ||
-		    L->archive_write_add_filter_none(w) != ARCHIVE_OK ||
-		    L->archive_write_set_bytes_in_last_block(w, 1) != ARCHIVE_OK ||
-		    L->archive_write_open_fd(w, fd) != ARCHIVE_OK) {
-			snprintf(why, whylen, "cannot start the initramfs piece");
-			ret = -EIO;
-		}
+	if (!ret && !(w = piece_writer(L, fd))) {
+		snprintf(why, whylen, "cannot start the initramfs piece");
+		ret = -EIO;
 	}
 	if (!ret)
 		ret = convert(L, r, w, links, why, whylen);

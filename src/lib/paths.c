@@ -98,3 +98,19 @@ int read_whole_file(const char *path, void **buf, size_t *len)
 	*len = done;
 	return 0;
 }
+
+const char *arrow_data_dir(const char *env_name, const char *name, char *buf, size_t len)
+{
+	const char *env = getenv(env_name);
+
+	if (env && *env)
+		return env;
+	if (geteuid() == 0)
+		snprintf(buf, len, "/var/lib/arrow/%s", name);
+	else if ((env = getenv("XDG_DATA_HOME")) && *env)
+		snprintf(buf, len, "%s/arrow/%s", env, name);
+	else
+		snprintf(buf, len, "%s/.local/share/arrow/%s", getenv("HOME") ? getenv("HOME") : "/",
+			 name);
+	return buf;
+}

@@ -11,6 +11,11 @@ const char *arrow_libdir(void);
 const char *arrow_bindir(void);
 /* Cache root: $ARROW_CACHE, $XDG_CACHE_HOME/arrow or $HOME/.cache/arrow; NULL if none. */
 const char *arrow_cache_dir(void);
+/*
+ * A store under Arrow's data directory: $ENV_NAME if set; /var/lib/arrow/NAME for root;
+ * else $XDG_DATA_HOME/arrow/NAME or ~/.local/share/arrow/NAME (built in buf).
+ */
+const char *arrow_data_dir(const char *env_name, const char *name, char *buf, size_t len);
 /* Read a whole file into a malloc'ed buffer. Returns 0 or -errno. */
 int read_whole_file(const char *path, void **buf, size_t *len);
 

@@ -14,24 +14,31 @@
 
 #define PIECE_FORMAT_VERSION "arrow-piece-1"
 
+struct archive *piece_writer(const struct archive_lib *L, int fd)
+{
+	struct archive *a = L->archive_write_new();
+
+	/* newc is what the kernel reads; no padding of the last block. */
+	if (a && (L->archive_write_set_format_cpio_newc(a) != ARCHIVE_OK ||
+		  L->archive_write_add_filter_none(a) != ARCHIVE_OK ||
+		  L->archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
+		  L->archive_write_open_fd(a, fd) != ARCHIVE_OK)) {
+		L->archive_write_free(a);
+		a = NULL;
+	}
+	return a;
+}
+
 int piece_write(int fd, const struct piece_file *files, size_t n)
 {
 	const struct archive_lib *L = archive_lib();
-	struct archive *a = L ? L->archive_write_new() : NULL;
+	struct archive *a = L ? piece_writer(L, fd) : NULL;
 	struct archive_entry *e = L ? L->archive_entry_new() : NULL;
 	int ret = 0;
 
 	if (!L)
 		return -ELIBACC;
 	if (!a || !e) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	/* newc is what the kernel reads; no padding of the last block. */
-	if (L->archive_write_set_format_cpio_newc(a) != ARCHIVE_OK ||
-	    L->archive_write_add_filter_none(a) != ARCHIVE_OK ||
-	    L->archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
-	    L->archive_write_open_fd(a, fd) != ARCHIVE_OK) {
 		ret = -EIO;
 		goto out;
 	}

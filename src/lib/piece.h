@@ -19,6 +19,11 @@ struct piece_file {
 	unsigned int rdev_major, rdev_minor; /* device nodes */
 };
 
+struct archive;
+struct archive_lib;
+/* A libarchive writer of a newc cpio piece on fd, as the kernel reads it; NULL on failure. */
+struct archive *piece_writer(const struct archive_lib *L, int fd);
+
 /* Write a cpio newc archive of files to fd. Returns 0 or -EIO. */
 int piece_write(int fd, const struct piece_file *files, size_t n);
 

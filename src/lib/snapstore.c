@@ -10,24 +10,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "paths.h"
 #include "runopts.h"
 
 const char *snapstore_dir(void)
 {
 	static char dir[4096];
-	const char *env = getenv("ARROW_SNAPSHOTS");
 
-	if (env && *env)
-		return env;
-	if (geteuid() == 0)
-		return "/var/lib/arrow/snapshots";
-	env = getenv("XDG_DATA_HOME");
-	if (env && *env)
-		snprintf(dir, sizeof(dir), "%s/arrow/snapshots", env);
-	else
-		snprintf(dir, sizeof(dir), "%s/.local/share/arrow/snapshots",
-			 getenv("HOME") ? getenv("HOME") : "/");
-	return dir;
+	return arrow_data_dir("ARROW_SNAPSHOTS", "snapshots", dir, sizeof(dir));
 }
 
 int snapstore_path(const char *name, char *out, size_t len)

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "server.h"
-#include "wire.h"
+#include "fid.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -48,68 +47,8 @@ enum {
 
 #define HDR 7           /* size[4] type[1] tag[2] */
 #define MAX_WALK 16
-#define NAME_MAX_LEN 255
 
-/* Tsetattr valid bits */
-#define SA_MODE 0x1
-#define SA_UID 0x2
-#define SA_GID 0x4
-#define SA_SIZE 0x8
-#define SA_ATIME 0x10
-#define SA_MTIME 0x20
-#define SA_ATIME_SET 0x80
-#define SA_MTIME_SET 0x100
-
-/* open flags the guest may ask for (Linux values on x86, as 9P2000.L carries them) */
-#define OPEN_ALLOWED (O_ACCMODE | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | \
-		      O_DIRECTORY | O_LARGEFILE)
-
-struct p9_fid {
-	uint32_t id;
-	int fd;      /* O_PATH, O_NOFOLLOW: the object itself (a symlink stays a symlink) */
-	int open_fd; /* after Tlopen/Tlcreate, else -1 */
-	struct p9_fid *next;
-};
-
-static void wqid(struct wr *w, const struct stat *st)
-{
-	w8(w, S_ISDIR(st->st_mode) ? 0x80 : S_ISLNK(st->st_mode) ? 0x02 : 0);
-	w32(w, (uint32_t)st->st_mtim.tv_nsec ^ (uint32_t)st->st_mtim.tv_sec);
-	w64(w, (uint64_t)st->st_ino ^ ((uint64_t)st->st_dev << 48));
-}
-
-/* A name the guest may use: one component, not "." or "..". */
-static bool name_ok(const char *n)
-{
-	return n[0] && !strchr(n, '/') && strcmp(n, ".") && strcmp(n, "..");
-}
-
-/*
- * The checks every request that changes the tree makes, in order: a well-formed message
- * and name, a known fid, a writable volume.
- */
-static int may_change(const struct p9_server *s, const struct rd *r, const struct p9_fid *f,
-		      const char *name)
-{
-	if (r->bad || (name && !name_ok(name)))
-		return -EINVAL;
-	if (!f)
-		return -EBADF;
-	return s->read_only ? -EROFS : 0;
-}
-
-static int statfd(int fd, struct stat *st)
-{
-	return fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
-}
-
-/* /proc/self/fd/N: reopening an O_PATH fd reaches the same inode, no path lookup. */
-static void fd_path(int fd, char *buf, size_t len)
-{
-	snprintf(buf, len, "/proc/self/fd/%d", fd);
-}
-
-static struct p9_fid *fid_get(struct p9_server *s, uint32_t id)
+struct p9_fid *p9_fid_get(struct p9_server *s, uint32_t id)
 {
 	for (struct p9_fid *f = s->fids[id % 256]; f; f = f->next)
 		if (f->id == id)
@@ -121,9 +60,9 @@ static int fid_add(struct p9_server *s, uint32_t id, int fd)
 {
 	struct p9_fid *f;
 
-	if (fid_get(s, id) || s->nr_fids >= P9_MAX_FIDS) {
+	if (p9_fid_get(s, id) || s->nr_fids >= P9_MAX_FIDS) {
 		close(fd);
-		return fid_get(s, id) ? -EBADF : -ENFILE;
+		return p9_fid_get(s, id) ? -EBADF : -ENFILE;
 	}
 	f = calloc(1, sizeof(*f));
 	if (!f) {
@@ -237,7 +176,7 @@ static int t_walk(struct p9_server *s, struct rd *r, struct wr *w)
 	uint32_t fid = r32(r), newfid = r32(r);
 	uint16_t n = r16(r);
 	char names[MAX_WALK][NAME_MAX_LEN + 1];
-	struct p9_fid *f = fid_get(s, fid);
+	struct p9_fid *f = p9_fid_get(s, fid);
 	struct stat qids[MAX_WALK];
 	int cur, next, done = 0, err = 0;
 
@@ -249,7 +188,7 @@ static int t_walk(struct p9_server *s, struct rd *r, struct wr *w)
 		return -EINVAL;
 	if (!f)
 		return -EBADF;
-	if (newfid != fid && fid_get(s, newfid))
+	if (newfid != fid && p9_fid_get(s, newfid))
 		return -EBADF;
 	cur = fcntl(f->fd, F_DUPFD_CLOEXEC, 0);
 	if (cur < 0)
@@ -297,7 +236,7 @@ static int t_walk(struct p9_server *s, struct rd *r, struct wr *w)
 
 static int t_getattr(struct p9_server *s, struct rd *r, struct wr *w)
 {
-	struct p9_fid *f = fid_get(s, r32(r));
+	struct p9_fid *f = p9_fid_get(s, r32(r));
 	struct stat st;
 	int ret;
 
@@ -334,7 +273,7 @@ static int t_getattr(struct p9_server *s, struct rd *r, struct wr *w)
 
 static int t_lopen(struct p9_server *s, struct rd *r, struct wr *w)
 {
-	struct p9_fid *f = fid_get(s, r32(r));
+	struct p9_fid *f = p9_fid_get(s, r32(r));
 	uint32_t flags = r32(r);
 	char path[64];
 	struct stat st;
@@ -366,48 +305,9 @@ static int t_lopen(struct p9_server *s, struct rd *r, struct wr *w)
 	return 0;
 }
 
-static int t_lcreate(struct p9_server *s, struct rd *r, struct wr *w)
-{
-	struct p9_fid *f = fid_get(s, r32(r));
-	char name[NAME_MAX_LEN + 1], path[64];
-	uint32_t flags, mode;
-	struct stat st;
-	int fd, pfd, ret;
-
-	rstr(r, name, sizeof(name));
-	flags = r32(r);
-	mode = r32(r);
-	skip(r, 4); /* gid: files belong to whoever runs arrowh */
-	ret = may_change(s, r, f, name);
-	if (ret)
-		return ret;
-	fd = openat(f->fd, name, (int)(flags & OPEN_ALLOWED) | O_CREAT | O_EXCL | O_NOFOLLOW |
-					 O_CLOEXEC | O_NOCTTY, mode & 07777);
-	if (fd < 0)
-		return -errno;
-	fd_path(fd, path, sizeof(path));
-	pfd = open(path, O_PATH | O_CLOEXEC); /* the new file itself, not whatever the name is now */
-	if (pfd < 0 || fstat(fd, &st) < 0) {
-		int ret = -errno;
-
-		close(fd);
-		if (pfd >= 0)
-			close(pfd);
-		return ret;
-	}
-	close(f->fd);
-	if (f->open_fd >= 0)
-		close(f->open_fd);
-	f->fd = pfd;
-	f->open_fd = fd;
-	wqid(w, &st);
-	w32(w, s->msize - 24);
-	return 0;
-}
-
 static int t_read(struct p9_server *s, struct rd *r, struct wr *w)
 {
-	struct p9_fid *f = fid_get(s, r32(r));
+	struct p9_fid *f = p9_fid_get(s, r32(r));
 	uint64_t off = r64(r);
 	uint32_t count = r32(r);
 	size_t room;
@@ -430,27 +330,6 @@ static int t_read(struct p9_server *s, struct rd *r, struct wr *w)
 	return 0;
 }
 
-static int t_write(struct p9_server *s, struct rd *r, struct wr *w)
-{
-	struct p9_fid *f = fid_get(s, r32(r));
-	uint64_t off = r64(r);
-	uint32_t count = r32(r);
-	const void *data = take(r, count);
-	ssize_t n;
-
-	if (r->bad || off > INT64_MAX)
-		return -EINVAL;
-	if (!f || f->open_fd < 0)
-		return -EBADF;
-	if (s->read_only)
-		return -EROFS;
-	n = pwrite(f->open_fd, data, count, (off_t)off);
-	if (n < 0)
-		return -errno;
-	w32(w, (uint32_t)n);
-	return 0;
-}
-
 static int t_clunk(struct p9_server *s, struct rd *r, struct wr *w)
 {
 	uint32_t id = r32(r);
@@ -458,7 +337,7 @@ static int t_clunk(struct p9_server *s, struct rd *r, struct wr *w)
 	(void)w;
 	if (r->bad)
 		return -EINVAL;
-	if (!fid_get(s, id))
+	if (!p9_fid_get(s, id))
 		return -EBADF;
 	fid_del(s, id);
 	return 0;
@@ -474,7 +353,7 @@ struct linux_dirent64 {
 
 static int t_readdir(struct p9_server *s, struct rd *r, struct wr *w)
 {
-	struct p9_fid *f = fid_get(s, r32(r));
+	struct p9_fid *f = p9_fid_get(s, r32(r));
 	uint64_t off = r64(r);
 	uint32_t count = r32(r);
 	size_t count_at, start;
@@ -524,7 +403,7 @@ static int t_readdir(struct p9_server *s, struct rd *r, struct wr *w)
 
 static int t_statfs(struct p9_server *s, struct rd *r, struct wr *w)
 {
-	struct p9_fid *f = fid_get(s, r32(r));
+	struct p9_fid *f = p9_fid_get(s, r32(r));
 	struct statfs sf;
 
 	if (r->bad)
@@ -545,37 +424,9 @@ static int t_statfs(struct p9_server *s, struct rd *r, struct wr *w)
 	return 0;
 }
 
-/* Tmkdir, Tsymlink: a new entry in a directory fid; qid of what was made. */
-static int t_make(struct p9_server *s, struct rd *r, struct wr *w, uint8_t type)
-{
-	struct p9_fid *f = fid_get(s, r32(r));
-	char name[NAME_MAX_LEN + 1], target[4096];
-	uint32_t mode = 0;
-	struct stat st;
-	int ret;
-
-	rstr(r, name, sizeof(name));
-	if (type == P9_TSYMLINK)
-		rstr(r, target, sizeof(target));
-	else
-		mode = r32(r);
-	skip(r, 4); /* gid */
-	ret = may_change(s, r, f, name);
-	if (ret)
-		return ret;
-	/* a symlink's target is only ever read back to the guest: it is never followed here */
-	if ((type == P9_TSYMLINK ? symlinkat(target, f->fd, name)
-				 : mkdirat(f->fd, name, mode & 07777)) < 0)
-		return -errno;
-	if (fstatat(f->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	wqid(w, &st);
-	return 0;
-}
-
 static int t_readlink(struct p9_server *s, struct rd *r, struct wr *w)
 {
-	struct p9_fid *f = fid_get(s, r32(r));
+	struct p9_fid *f = p9_fid_get(s, r32(r));
 	char target[4096];
 	ssize_t n;
 
@@ -591,112 +442,9 @@ static int t_readlink(struct p9_server *s, struct rd *r, struct wr *w)
 	return 0;
 }
 
-static int t_unlinkat(struct p9_server *s, struct rd *r, struct wr *w)
-{
-	struct p9_fid *f = fid_get(s, r32(r));
-	char name[NAME_MAX_LEN + 1];
-	uint32_t flags;
-	int ret;
-
-	(void)w;
-	rstr(r, name, sizeof(name));
-	flags = r32(r);
-	ret = may_change(s, r, f, name);
-	if (ret)
-		return ret;
-	return unlinkat(f->fd, name, (int)(flags & AT_REMOVEDIR)) < 0 ? -errno : 0;
-}
-
-static int t_renameat(struct p9_server *s, struct rd *r, struct wr *w)
-{
-	struct p9_fid *of = fid_get(s, r32(r)), *nf;
-	char oldname[NAME_MAX_LEN + 1], newname[NAME_MAX_LEN + 1];
-
-	(void)w;
-	rstr(r, oldname, sizeof(oldname));
-	nf = fid_get(s, r32(r));
-	rstr(r, newname, sizeof(newname));
-	if (r->bad || !name_ok(oldname) || !name_ok(newname))
-		return -EINVAL;
-	if (!of || !nf)
-		return -EBADF;
-	if (s->read_only)
-		return -EROFS;
-	return renameat(of->fd, oldname, nf->fd, newname) < 0 ? -errno : 0;
-}
-
-static int t_link(struct p9_server *s, struct rd *r, struct wr *w)
-{
-	struct p9_fid *d = fid_get(s, r32(r)), *f = fid_get(s, r32(r));
-	char name[NAME_MAX_LEN + 1], path[64];
-	struct stat st;
-
-	(void)w;
-	rstr(r, name, sizeof(name));
-	if (r->bad || !name_ok(name))
-		return -EINVAL;
-	if (!d || !f)
-		return -EBADF;
-	if (s->read_only)
-		return -EROFS;
-	if (statfd(f->fd, &st) || !S_ISREG(st.st_mode))
-		return -EPERM;
-	fd_path(f->fd, path, sizeof(path));
-	return linkat(AT_FDCWD, path, d->fd, name, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
-}
-
-static int t_setattr(struct p9_server *s, struct rd *r, struct wr *w)
-{
-	struct p9_fid *f = fid_get(s, r32(r));
-	uint32_t valid = r32(r), mode = r32(r), uid = r32(r), gid = r32(r);
-	uint64_t size = r64(r), as = r64(r), ans = r64(r), ms = r64(r), mns = r64(r);
-	char path[64];
-	struct stat st;
-	int ret;
-
-	(void)w;
-	if (r->bad)
-		return -EINVAL;
-	if (!f)
-		return -EBADF;
-	if (s->read_only)
-		return -EROFS;
-	ret = statfd(f->fd, &st);
-	if (ret)
-		return ret;
-	fd_path(f->fd, path, sizeof(path));
-	if ((valid & (SA_MODE | SA_SIZE | SA_ATIME | SA_MTIME)) && S_ISLNK(st.st_mode))
-		return -EOPNOTSUPP;
-	if ((valid & SA_MODE) && chmod(path, mode & 07777) < 0)
-		return -errno;
-	if ((valid & (SA_UID | SA_GID)) &&
-	    fchownat(f->fd, "", valid & SA_UID ? uid : (uint32_t)-1, valid & SA_GID ? gid : (uint32_t)-1,
-		     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	if (valid & SA_SIZE) {
-		if (!S_ISREG(st.st_mode) || size > INT64_MAX)
-			return -EINVAL;
-		if (truncate(path, (off_t)size) < 0)
-			return -errno;
-	}
-	if (valid & (SA_ATIME | SA_MTIME)) {
-		struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
-
-		if (valid & SA_ATIME)
-			ts[0] = valid & SA_ATIME_SET ? (struct timespec){ (time_t)as, (long)(ans % 1000000000) }
-						     : (struct timespec){ 0, UTIME_NOW };
-		if (valid & SA_MTIME)
-			ts[1] = valid & SA_MTIME_SET ? (struct timespec){ (time_t)ms, (long)(mns % 1000000000) }
-						     : (struct timespec){ 0, UTIME_NOW };
-		if (utimensat(AT_FDCWD, path, ts, 0) < 0)
-			return -errno;
-	}
-	return 0;
-}
-
 static int t_fsync(struct p9_server *s, struct rd *r, struct wr *w)
 {
-	struct p9_fid *f = fid_get(s, r32(r));
+	struct p9_fid *f = p9_fid_get(s, r32(r));
 	uint32_t datasync = r32(r);
 
 	(void)w;
@@ -721,7 +469,7 @@ static int t_lock(struct p9_server *s, struct rd *r, struct wr *w, uint8_t type)
 	rstr(r, client, sizeof(client));
 	if (r->bad)
 		return -EINVAL;
-	if (!fid_get(s, fid))
+	if (!p9_fid_get(s, fid))
 		return -EBADF;
 	if (type == P9_TLOCK) {
 		w8(w, 0); /* P9_LOCK_SUCCESS */
@@ -744,19 +492,19 @@ static int dispatch(struct p9_server *s, uint8_t type, struct rd *r, struct wr *
 	case P9_TWALK: return t_walk(s, r, w);
 	case P9_TGETATTR: return t_getattr(s, r, w);
 	case P9_TLOPEN: return t_lopen(s, r, w);
-	case P9_TLCREATE: return t_lcreate(s, r, w);
+	case P9_TLCREATE: return p9_lcreate(s, r, w);
 	case P9_TREAD: return t_read(s, r, w);
-	case P9_TWRITE: return t_write(s, r, w);
+	case P9_TWRITE: return p9_write(s, r, w);
 	case P9_TCLUNK: return t_clunk(s, r, w);
 	case P9_TREADDIR: return t_readdir(s, r, w);
 	case P9_TSTATFS: return t_statfs(s, r, w);
-	case P9_TMKDIR: return t_make(s, r, w, P9_TMKDIR);
-	case P9_TSYMLINK: return t_make(s, r, w, P9_TSYMLINK);
+	case P9_TMKDIR: return p9_make(s, r, w, false);
+	case P9_TSYMLINK: return p9_make(s, r, w, true);
 	case P9_TREADLINK: return t_readlink(s, r, w);
-	case P9_TUNLINKAT: return t_unlinkat(s, r, w);
-	case P9_TRENAMEAT: return t_renameat(s, r, w);
-	case P9_TLINK: return t_link(s, r, w);
-	case P9_TSETATTR: return t_setattr(s, r, w);
+	case P9_TUNLINKAT: return p9_unlinkat(s, r, w);
+	case P9_TRENAMEAT: return p9_renameat(s, r, w);
+	case P9_TLINK: return p9_link(s, r, w);
+	case P9_TSETATTR: return p9_setattr(s, r, w);
 	case P9_TFSYNC: return t_fsync(s, r, w);
 	case P9_TLOCK: return t_lock(s, r, w, P9_TLOCK);
 	case P9_TGETLOCK: return t_lock(s, r, w, P9_TGETLOCK);

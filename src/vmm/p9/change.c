@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: MIT
+/* The requests that change the shared tree (docs/volumes.md); see fid.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fid.h"
+
+/* Tsetattr valid bits */
+#define SA_MODE 0x1
+#define SA_UID 0x2
+#define SA_GID 0x4
+#define SA_SIZE 0x8
+#define SA_ATIME 0x10
+#define SA_MTIME 0x20
+#define SA_ATIME_SET 0x80
+#define SA_MTIME_SET 0x100
+
+/*
+ * The checks every request that changes the tree makes, in order: a well-formed message
+ * and name, a known fid, a writable volume.
+ */
+static int may_change(const struct p9_server *s, const struct rd *r, const struct p9_fid *f,
+		      const char *name)
+{
+	if (r->bad || (name && !name_ok(name)))
+		return -EINVAL;
+	if (!f)
+		return -EBADF;
+	return s->read_only ? -EROFS : 0;
+}
+
+
+int p9_lcreate(struct p9_server *s, struct rd *r, struct wr *w)
+{
+	struct p9_fid *f = p9_fid_get(s, r32(r));
+	char name[NAME_MAX_LEN + 1], path[64];
+	uint32_t flags, mode;
+	struct stat st;
+	int fd, pfd, ret;
+
+	rstr(r, name, sizeof(name));
+	flags = r32(r);
+	mode = r32(r);
+	skip(r, 4); /* gid: files belong to whoever runs arrowh */
+	ret = may_change(s, r, f, name);
+	if (ret)
+		return ret;
+	fd = openat(f->fd, name, (int)(flags & OPEN_ALLOWED) | O_CREAT | O_EXCL | O_NOFOLLOW |
+					 O_CLOEXEC | O_NOCTTY, mode & 07777);
+	if (fd < 0)
+		return -errno;
+	fd_path(fd, path, sizeof(path));
+	pfd = open(path, O_PATH | O_CLOEXEC); /* the new file itself, not whatever the name is now */
+	if (pfd < 0 || fstat(fd, &st) < 0) {
+		int ret = -errno;
+
+		close(fd);
+		if (pfd >= 0)
+			close(pfd);
+		return ret;
+	}
+	close(f->fd);
+	if (f->open_fd >= 0)
+		close(f->open_fd);
+	f->fd = pfd;
+	f->open_fd = fd;
+	wqid(w, &st);
+	w32(w, s->msize - 24);
+	return 0;
+}
+
+
+int p9_write(struct p9_server *s, struct rd *r, struct wr *w)
+{
+	struct p9_fid *f = p9_fid_get(s, r32(r));
+	uint64_t off = r64(r);
+	uint32_t count = r32(r);
+	const void *data = take(r, count);
+	ssize_t n;
+
+	if (r->bad || off > INT64_MAX)
+		return -EINVAL;
+	if (!f || f->open_fd < 0)
+		return -EBADF;
+	if (s->read_only)
+		return -EROFS;
+	n = pwrite(f->open_fd, data, count, (off_t)off);
+	if (n < 0)
+		return -errno;
+	w32(w, (uint32_t)n);
+	return 0;
+}
+
+
+/* Tmkdir, Tsymlink: a new entry in a directory fid; qid of what was made. */
+int p9_make(struct p9_server *s, struct rd *r, struct wr *w, bool symlink)
+{
+	struct p9_fid *f = p9_fid_get(s, r32(r));
+	char name[NAME_MAX_LEN + 1], target[4096];
+	uint32_t mode = 0;
+	struct stat st;
+	int ret;
+
+	rstr(r, name, sizeof(name));
+	if (symlink)
+		rstr(r, target, sizeof(target));
+	else
+		mode = r32(r);
+	skip(r, 4); /* gid */
+	ret = may_change(s, r, f, name);
+	if (ret)
+		return ret;
+	/* a symlink's target is only ever read back to the guest: it is never followed here */
+	if ((symlink ? symlinkat(target, f->fd, name)
+				 : mkdirat(f->fd, name, mode & 07777)) < 0)
+		return -errno;
+	if (fstatat(f->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	wqid(w, &st);
+	return 0;
+}
+
+
+int p9_unlinkat(struct p9_server *s, struct rd *r, struct wr *w)
+{
+	struct p9_fid *f = p9_fid_get(s, r32(r));
+	char name[NAME_MAX_LEN + 1];
+	uint32_t flags;
+	int ret;
+
+	(void)w;
+	rstr(r, name, sizeof(name));
+	flags = r32(r);
+	ret = may_change(s, r, f, name);
+	if (ret)
+		return ret;
+	return unlinkat(f->fd, name, (int)(flags & AT_REMOVEDIR)) < 0 ? -errno : 0;
+}
+
+int p9_renameat(struct p9_server *s, struct rd *r, struct wr *w)
+{
+	struct p9_fid *of = p9_fid_get(s, r32(r)), *nf;
+	char oldname[NAME_MAX_LEN + 1], newname[NAME_MAX_LEN + 1];
+
+	(void)w;
+	rstr(r, oldname, sizeof(oldname));
+	nf = p9_fid_get(s, r32(r));
+	rstr(r, newname, sizeof(newname));
+	if (r->bad || !name_ok(oldname) || !name_ok(newname))
+		return -EINVAL;
+	if (!of || !nf)
+		return -EBADF;
+	if (s->read_only)
+		return -EROFS;
+	return renameat(of->fd, oldname, nf->fd, newname) < 0 ? -errno : 0;
+}
+
+int p9_link(struct p9_server *s, struct rd *r, struct wr *w)
+{
+	struct p9_fid *d = p9_fid_get(s, r32(r)), *f = p9_fid_get(s, r32(r));
+	char name[NAME_MAX_LEN + 1], path[64];
+	struct stat st;
+
+	(void)w;
+	rstr(r, name, sizeof(name));
+	if (r->bad || !name_ok(name))
+		return -EINVAL;
+	if (!d || !f)
+		return -EBADF;
+	if (s->read_only)
+		return -EROFS;
+	if (statfd(f->fd, &st) || !S_ISREG(st.st_mode))
+		return -EPERM;
+	fd_path(f->fd, path, sizeof(path));
+	return linkat(AT_FDCWD, path, d->fd, name, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+}
+
+int p9_setattr(struct p9_server *s, struct rd *r, struct wr *w)
+{
+	struct p9_fid *f = p9_fid_get(s, r32(r));
+	uint32_t valid = r32(r), mode = r32(r), uid = r32(r), gid = r32(r);
+	uint64_t size = r64(r), as = r64(r), ans = r64(r), ms = r64(r), mns = r64(r);
+	char path[64];
+	struct stat st;
+	int ret;
+
+	(void)w;
+	if (r->bad)
+		return -EINVAL;
+	if (!f)
+		return -EBADF;
+	if (s->read_only)
+		return -EROFS;
+	ret = statfd(f->fd, &st);
+	if (ret)
+		return ret;
+	fd_path(f->fd, path, sizeof(path));
+	if ((valid & (SA_MODE | SA_SIZE | SA_ATIME | SA_MTIME)) && S_ISLNK(st.st_mode))
+		return -EOPNOTSUPP;
+	if ((valid & SA_MODE) && chmod(path, mode & 07777) < 0)
+		return -errno;
+	if ((valid & (SA_UID | SA_GID)) &&
+	    fchownat(f->fd, "", valid & SA_UID ? uid : (uint32_t)-1, valid & SA_GID ? gid : (uint32_t)-1,
+		     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (valid & SA_SIZE) {
+		if (!S_ISREG(st.st_mode) || size > INT64_MAX)
+			return -EINVAL;
+		if (truncate(path, (off_t)size) < 0)
+			return -errno;
+	}
+	if (valid & (SA_ATIME | SA_MTIME)) {
+		struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
+
+		if (valid & SA_ATIME)
+			ts[0] = valid & SA_ATIME_SET ? (struct timespec){ (time_t)as, (long)(ans % 1000000000) }
+						     : (struct timespec){ 0, UTIME_NOW };
+		if (valid & SA_MTIME)
+			ts[1] = valid & SA_MTIME_SET ? (struct timespec){ (time_t)ms, (long)(mns % 1000000000) }
+						     : (struct timespec){ 0, UTIME_NOW };
+		if (utimensat(AT_FDCWD, path, ts, 0) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
