@@ -66,13 +66,14 @@ $(LIBDIR)/ainit: $(INIT_SRCS) $(wildcard src/init/*.h src/common/*.h)
 
 # The guest kernel and the helper kernel: cached outside the tree by kernel/build.sh.
 $(LIBDIR)/vmlinux: kernel/arrow.config kernel/build.sh
-	kernel/build.sh kernel/arrow.config vmlinux $@
+	kernel/build.sh kernel/arrow.config vmlinux $@ arrow
 # The same kernel plus IPv4 and virtio-net, booted only by Arrows that have a network.
 $(BUILD)/kernel/arrow-net.config: kernel/arrow.config kernel/net.config
 	@mkdir -p $(dir $@)
 	cat $^ >$@
-$(LIBDIR)/vmlinux-net: $(BUILD)/kernel/arrow-net.config kernel/build.sh
-	kernel/build.sh $< vmlinux $@
+# Built incrementally in vmlinux's tree (kernel/build.sh): only what networking changes.
+$(LIBDIR)/vmlinux-net: $(BUILD)/kernel/arrow-net.config kernel/build.sh $(LIBDIR)/vmlinux
+	kernel/build.sh $< vmlinux $@ arrow
 $(LIBDIR)/machine/bzImage: kernel/machine.config kernel/build.sh
 	kernel/build.sh kernel/machine.config bzImage $@
 $(LIBDIR)/machine/initramfs.cpio: machine/init machine/mkinitramfs.sh

@@ -1,15 +1,23 @@
 #!/bin/sh
-# Inside the helper VM (scripts/integration.sh): first boot one throwaway Arrow. A helper
-# session that cannot boot it is a bad session (docs/machine.md, "Known problem"): exit 99
-# so that the caller starts a fresh helper VM without counting a test failure. Then run
-# pytest with the given arguments.
+# One helper VM session of scripts/integration.py, run inside the helper:
+#   1. canary: boot one throwaway Arrow. If it fails, boot the same kernel and initramfs with
+#      QEMU microvm: when QEMU fails too, nothing boots in this session whatever the VMM: a
+#      bad session (exit 99; no test is charged). When QEMU boots, the failure is arrowh's
+#      (exit 98; the harness charges it to the canary like a test failure).
+#   2. the tests: the command given (pytest).
+#   3. after a failing test, the QEMU canary again: its outcome is evidence, shown in the
+#      summary, of whether the session could still boot a peer's guest. It excuses nothing.
 set -u
-root=$(mktemp -d /tmp/canary-XXXXXX)
-t0=$(date +%s)
-if ! ARROW_ROOT=$root timeout -s KILL 150 build/bin/arrow run --rm /bin/busybox true; then
-	echo "== this helper VM session cannot boot an Arrow (canary failed): a bad session"
+here=$(dirname "$0")
+if ! /usr/bin/python3 "$here/canary.py" arrowh; then
+	if /usr/bin/python3 "$here/canary.py" qemu --why "the arrowh canary failed"; then
+		exit 98
+	fi
 	exit 99
 fi
-echo "== canary Arrow booted and ended in $(($(date +%s) - t0)) s"
-rm -rf "$root"
-exec "$@"
+"$@"
+status=$?
+if [ "$status" != 0 ]; then
+	/usr/bin/python3 "$here/canary.py" qemu --why "after a test failure" || true
+fi
+exit "$status"

@@ -66,8 +66,13 @@ struct new_arrow {
 };
 
 /* Text arrowh's options point into. */
+/* arrowh's argv without image layers: fixed options, 8 volumes, the network, --ready-fd,
+ * with room to spare (the worst case today is about 70). */
+#define HV_ARGS_MAX 96
+
 struct hv_bufs {
-	char mem[32], cpus[16], t0s[32], logsize[32], logfiles[16], tapfd[16], self[4096];
+	char mem[32], cpus[16], t0s[32], boot_timeout[16], logsize[32], logfiles[16], tapfd[16];
+	char self[4096];
 };
 
 /* The Arrow's directory and config.json; 0 or 125 after printing why. */

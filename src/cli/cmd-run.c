@@ -368,6 +368,32 @@ int start_detached(const struct new_arrow *a, const char *arrowh, const char **h
 	return EXIT_ARROW_ERROR;
 }
 
+/*
+ * Seconds a boot may take to reach ainit (arrowh --boot-timeout): --boot-timeout, else
+ * $ARROW_BOOT_TIMEOUT, else 60 s — a real KVM boots in well under a second, so only a
+ * stuck guest takes that long — and 600 s inside the machine-mode helper VM, where every
+ * exit is emulated and twenty concurrent boots take minutes.
+ */
+static unsigned int boot_timeout(const struct run_opts *o)
+{
+	const char *env = getenv("ARROW_BOOT_TIMEOUT");
+	const char *machine = getenv("ARROW_IN_MACHINE");
+	char *end;
+	unsigned long v;
+
+	if (o->boot_timeout_s >= 0)
+		return (unsigned int)o->boot_timeout_s;
+	if (env && *env) {
+		errno = 0;
+		v = strtoul(env, &end, 10);
+		if (!errno && !*end && env[0] != '-' && v <= 86400)
+			return (unsigned int)v;
+		fprintf(stderr, "arrow: ignoring ARROW_BOOT_TIMEOUT='%s' (not 0 to 86400 seconds)\n",
+			env);
+	}
+	return machine && !strcmp(machine, "1") ? 600 : 60;
+}
+
 int arrowh_common_args(const struct run_opts *o, const struct new_arrow *a,
 		       const struct net_attach *net, uint64_t t0, struct hv_bufs *b, const char **hv,
 		       int n)
@@ -375,6 +401,9 @@ int arrowh_common_args(const struct run_opts *o, const struct new_arrow *a,
 	snprintf(b->mem, sizeof(b->mem), "%llu", (unsigned long long)o->memory_mib);
 	snprintf(b->cpus, sizeof(b->cpus), "%u", o->cpus);
 	snprintf(b->t0s, sizeof(b->t0s), "%llu", (unsigned long long)t0);
+	snprintf(b->boot_timeout, sizeof(b->boot_timeout), "%u", boot_timeout(o));
+	hv[n++] = "--boot-timeout";
+	hv[n++] = b->boot_timeout;
 	hv[n++] = "--memory";
 	hv[n++] = b->mem;
 	hv[n++] = "--cpus";
@@ -487,7 +516,7 @@ int run_program(int argc, char *argv[], const char *template)
 	void *ainit_data, *prog_data;
 	size_t ainit_len, prog_len, cfglen;
 	const char *cache = arrow_cache_dir();
-	const char *hv[64 + 2 * IMAGE_MAX_LAYERS];
+	const char *hv[HV_ARGS_MAX + 2 * IMAGE_MAX_LAYERS];
 	struct image_plan image;
 	char *vol_args[RUNOPTS_MAX_VOLUMES] = { NULL };
 	int n = 0, ret, is_image;

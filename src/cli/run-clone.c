@@ -172,7 +172,7 @@ static int write_identity(const struct run_opts *o, const struct new_arrow *a,
 int run_clone(struct run_opts *o, uint64_t t0)
 {
 	char arrowh[4096], snapdir[4200], identity[4200], label[300];
-	const char *hv[64], *net_name = "none";
+	const char *hv[HV_ARGS_MAX], *net_name = "none";
 	struct new_arrow arrow;
 	struct net_attach net;
 	struct hv_bufs hb;

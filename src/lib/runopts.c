@@ -55,6 +55,9 @@ const char runopts_usage[] =
 	"      --kernel PATH     guest kernel (vmlinux); default: the one installed with arrow\n"
 	"      --kernel-arg ARG  append ARG to the guest kernel command line (repeatable)\n"
 	"      --timing          print boot phases on stderr when the Arrow exits\n"
+	"      --boot-timeout S  give up (status 125, with a report of where the guest was) if\n"
+	"                        the guest has not reached ainit after S seconds; 0: never;\n"
+	"                        default $ARROW_BOOT_TIMEOUT, else 60 (600 in the helper VM)\n"
 	"      --debug-console   show kernel messages on stderr (serial console)\n"
 	"      --from NAME       start a clone of snapshot or template NAME instead of a\n"
 	"                        PROGRAM (also --template NAME; see 'arrow snapshot')\n"
@@ -68,7 +71,7 @@ static char joined[2048]; /* --kernel-arg values, space-joined */
 
 enum { OPT_CPUS = 256, OPT_KERNEL, OPT_KERNEL_ARG, OPT_TIMING, OPT_DEBUG, OPT_HOSTNAME, OPT_NAME,
        OPT_RM, OPT_ENV_FILE, OPT_ARGV0, OPT_LOG_OPT, OPT_NETWORK, OPT_IP, OPT_MAC, OPT_DNS,
-       OPT_CONFIG, OPT_FROM };
+       OPT_CONFIG, OPT_FROM, OPT_BOOT_TIMEOUT };
 /* -v is 'v' */
 
 static const struct option options[] = {
@@ -80,6 +83,7 @@ static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "kernel-arg", required_argument, NULL, OPT_KERNEL_ARG },
 	{ "timing", no_argument, NULL, OPT_TIMING },
+	{ "boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT },
 	{ "debug-console", no_argument, NULL, OPT_DEBUG },
 	{ "detach", no_argument, NULL, 'd' },
 	{ "name", required_argument, NULL, OPT_NAME },
@@ -413,6 +417,7 @@ int runopts_parse(struct run_opts *o, int argc, char *const argv[], char *err, u
 	joined[0] = '\0';
 	o->memory_mib = 128;
 	o->cpus = 1;
+	o->boot_timeout_s = -1;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+m:e:w:u:p:v:dith", options, NULL)) != -1) {
@@ -587,6 +592,20 @@ int runopts_parse(struct run_opts *o, int argc, char *const argv[], char *err, u
 		case OPT_TIMING:
 			o->timing = true;
 			break;
+		case OPT_BOOT_TIMEOUT: {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' || v > 86400) {
+				snprintf(err, errlen, "--boot-timeout takes 0 to 86400 seconds, not '%s'",
+					 optarg);
+				return -EINVAL;
+			}
+			o->boot_timeout_s = (int)v;
+			break;
+		}
 		case OPT_FROM:
 			if (!runopts_valid_name(optarg)) {
 				snprintf(err, errlen, "invalid snapshot name '%s'", optarg);

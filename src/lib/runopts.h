@@ -61,6 +61,7 @@ struct run_opts {
 	struct volume_opt volumes[RUNOPTS_MAX_VOLUMES]; /* -v */
 	unsigned int nr_volumes;
 	bool timing;
+	int boot_timeout_s;   /* --boot-timeout; -1: not given (ARROW_BOOT_TIMEOUT or the default) */
 	bool debug_console;
 	/* snapshots (docs/snapshots.md) */
 	const char *from;     /* --from/--template NAME: start a clone of this snapshot */

@@ -23,6 +23,8 @@ const char arrowh_usage[] =
 	"  --debug-console     kernel messages on stderr through an 8250 UART\n"
 	"  --console-log FILE  append the guest console (hvc0) to FILE\n"
 	"  --timing            print the boot phases on stderr at exit\n"
+	"  --boot-timeout S    stop the guest (status 125, with a stall report) if ainit has\n"
+	"                      not started S seconds after the vCPUs did; 0: no limit\n"
 	"  --t0 NS             CLOCK_MONOTONIC start of the caller, for --timing\n"
 	"  --state-dir DIR     keep state.json, the log and ctl.sock in DIR (a managed Arrow)\n"
 	"  --detached          no stdio: output goes to the log and attached clients\n"
@@ -46,7 +48,7 @@ const char arrowh_usage[] =
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_MEMORY, OPT_CPUS, OPT_CMDLINE, OPT_CONSOLE_LOG, OPT_DEBUG, OPT_TIMING,
        OPT_T0, OPT_VERSION, OPT_STATE_DIR, OPT_DETACHED, OPT_ATTACH_STDIN, OPT_RM, OPT_LOG_SIZE,
        OPT_LOG_FILES, OPT_READY_FD, OPT_TTY, OPT_TAP_FD, OPT_TAP, OPT_MAC, OPT_EXIT_HOOK,
-       OPT_RESTORE, OPT_IDENTITY, OPT_TEMPLATE_OUT, OPT_VOLUME };
+       OPT_RESTORE, OPT_IDENTITY, OPT_TEMPLATE_OUT, OPT_VOLUME, OPT_BOOT_TIMEOUT };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -58,6 +60,7 @@ static const struct option options[] = {
 	{ "debug-console", no_argument, NULL, OPT_DEBUG },
 	{ "console-log", required_argument, NULL, OPT_CONSOLE_LOG },
 	{ "timing", no_argument, NULL, OPT_TIMING },
+	{ "boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT },
 	{ "t0", required_argument, NULL, OPT_T0 },
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "detached", no_argument, NULL, OPT_DETACHED },
@@ -169,6 +172,14 @@ int arrowh_config_parse(struct arrowh_config *cfg, int argc, char *const argv[],
 			break;
 		case OPT_TIMING:
 			cfg->timing = true;
+			break;
+		case OPT_BOOT_TIMEOUT:
+			if (parse_u64(optarg, 0, 86400, &v)) {
+				snprintf(err, errlen, "--boot-timeout takes 0 to 86400 seconds, not '%s'",
+					 optarg);
+				return -EINVAL;
+			}
+			cfg->boot_timeout_s = (unsigned int)v;
 			break;
 		case OPT_T0:
 			if (parse_u64(optarg, 0, UINT64_MAX, &v)) {

@@ -27,6 +27,7 @@ struct arrowh_config {
 	unsigned int cpus;
 	bool debug_console;
 	bool timing;
+	unsigned int boot_timeout_s; /* stop a guest that has not reached ainit by then; 0: never */
 	uint64_t t0_ns; /* when `arrow run` started (CLOCK_MONOTONIC), 0 if unknown */
 	/* Managed Arrows (docs/lifecycle.md) */
 	const char *state_dir; /* state, log and control socket live here */

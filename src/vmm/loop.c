@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <termios.h>
@@ -23,7 +24,7 @@
 
 #define EXIT_HARD_STOP 137 /* as docker reports a container it had to kill */
 
-enum { EV_SIGNAL, EV_STOP, EV_WAKE, EV_STDIN, EV_LISTEN, EV_CLIENT };
+enum { EV_SIGNAL, EV_STOP, EV_WAKE, EV_STDIN, EV_LISTEN, EV_BOOT_DEADLINE, EV_CLIENT };
 #define EV_CLIENT_TAG(slot) (EV_CLIENT | ((uint64_t)(slot) << 8))
 
 struct loop {
@@ -36,6 +37,7 @@ struct loop {
 	bool input_paused; /* the attach client feeding stdin waits for room in the guest */
 	int sigints;
 	int host_status;
+	int boot_timer; /* timerfd: the boot deadline (--boot-timeout), -1 if none */
 };
 
 /*
@@ -123,6 +125,42 @@ static void hard_stop(struct loop *l, int status)
 	if (!l->host_status)
 		l->host_status = status;
 	vm_request_stop(&l->s->vm, VM_STOP_HOST);
+}
+
+/*
+ * A guest that has not reached ainit within --boot-timeout makes no progress a user can
+ * wait for (a kernel stuck before its first message, a vCPU that never runs): stop it with
+ * the stall report instead of waiting forever. A clone resumes after ainit started, so it
+ * has no boot deadline.
+ */
+static int arm_boot_deadline(struct loop *l)
+{
+	unsigned int secs = l->s->cfg->boot_timeout_s;
+	struct itimerspec its = { .it_value.tv_sec = secs };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_BOOT_DEADLINE };
+
+	l->boot_timer = -1;
+	if (!secs || l->s->restored)
+		return 0;
+	l->boot_timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (l->boot_timer < 0)
+		return -errno;
+	if (timerfd_settime(l->boot_timer, 0, &its, NULL) ||
+	    epoll_ctl(l->ep, EPOLL_CTL_ADD, l->boot_timer, &ev))
+		return -errno;
+	return 0;
+}
+
+static void boot_deadline(struct loop *l)
+{
+	epoll_ctl(l->ep, EPOLL_CTL_DEL, l->boot_timer, NULL);
+	if (__atomic_load_n(&l->s->t_hello, __ATOMIC_ACQUIRE))
+		return; /* ainit is up */
+	fprintf(stderr, "arrowh: the guest did not reach ainit within %u s of starting (--boot-timeout); "
+			"stopping it. Where its vCPUs were follows. If the host is very slow or loaded, "
+			"try a longer --boot-timeout; if it repeats, report it with this output.\n",
+		l->s->cfg->boot_timeout_s);
+	hard_stop(l, EXIT_ARROW_ERROR);
 }
 
 /* The host terminal's size to the app's terminal (a virtio-console resize). */
@@ -490,6 +528,9 @@ int session_run(struct session *s)
 			tcsetattr(STDIN_FILENO, TCSANOW, &saved_tty);
 		return EXIT_ARROW_ERROR;
 	}
+	ret = arm_boot_deadline(&l);
+	if (ret)
+		fprintf(stderr, "arrowh: cannot arm the boot deadline: %s\n", strerror(-ret));
 	if (s->managed && (ret = statefile_running(&s->sf)))
 		fprintf(stderr, "arrowh: cannot write the state of %s: %s\n", s->cfg->state_dir,
 			strerror(-ret));
@@ -538,6 +579,9 @@ int session_run(struct session *s)
 			case EV_LISTEN:
 				accept_clients(&l);
 				break;
+			case EV_BOOT_DEADLINE:
+				boot_deadline(&l);
+				break;
 			case EV_CLIENT:
 				client_event(&l, (int)(evs[i].data.u64 >> 8), evs[i].events);
 				break;
@@ -561,6 +605,8 @@ int session_run(struct session *s)
 		serial8250_flush(&s->uart);
 	close(l.ep);
 	close(l.sig_fd);
+	if (l.boot_timer >= 0)
+		close(l.boot_timer);
 	ret = exit_status(&l);
 	if (s->managed)
 		hub_finish(&s->hub, ret);
@@ -604,10 +650,18 @@ void session_print_timing(const struct session *s)
 	if (s->guest_hello_ns)
 		fprintf(stderr, "  (guest clock at ainit start: %.1f ms)\n",
 			(double)s->guest_hello_ns / 1e6);
+	/* for bench/boot.py: the marks as CLOCK_MONOTONIC ns (0: not reached), KVM's counters */
+	fprintf(stderr, "arrowh-marks: t0=%llu arrowh=%llu first_run=%llu hello=%llu exec=%llu "
+			"exit=%llu stop=%llu\n", (unsigned long long)s->cfg->t0_ns,
+		(unsigned long long)s->t_arrowh, (unsigned long long)s->vm.t_first_run_ns,
+		(unsigned long long)s->t_hello, (unsigned long long)s->t_exec,
+		(unsigned long long)s->t_exit, (unsigned long long)s->t_stop);
+	kvmstats_print(&s->stats, s->restored, stderr);
 }
 
 void session_destroy(struct session *s)
 {
+	kvmstats_close(&s->stats);
 	if (s->wake_fd >= 0)
 		close(s->wake_fd);
 	if (s->klog_fd >= 0)

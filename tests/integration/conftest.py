@@ -6,6 +6,7 @@ inside the helper VM (`arrow machine`) where the host's KVM cannot.
 import os
 import shutil
 import signal
+import sys
 import subprocess
 import tempfile
 import time
@@ -75,6 +76,27 @@ def arrow(*args, input=None, timeout=TIMEOUT, **kw):
                     f"({len(out)} bytes of stdout came); stderr: {err.decode(errors='replace')}"
                     + detached_reports())
     return subprocess.CompletedProcess(p.args, p.returncode, out, err)
+
+
+def in_helper_vm():
+    return os.environ.get("ARROW_IN_MACHINE") == "1"
+
+
+def record_retry(reason, report):
+    """An in-test retry is a failure: write its full report to a file under build/test-reports
+    (printed in the run's summary) and tell the harness (scripts/integration.py), which
+    counts it as this test's failure; a second failure of the test, in any session, fails
+    the run. Only for signatures docs/testing.md lists, and only inside the helper VM."""
+    test = os.environ.get("PYTEST_CURRENT_TEST", "unknown").split(" ")[0]
+    d = os.path.join(BUILD, "test-reports")
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, f"{test.replace('/', '_').replace(':', '_')}-{int(time.time())}.txt")
+    with open(path, "w") as f:
+        f.write(f"{test}\n{reason}\n\n{report}\n")
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    from resultlog import write_event
+    write_event({"event": "retry", "test": test, "reason": reason, "report": path})
+    print(f"\nIN-TEST RETRY ({reason}); full report in {path}:\n{report}", flush=True)
 
 
 def http_get(url, timeout=90):

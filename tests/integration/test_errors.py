@@ -79,3 +79,25 @@ def test_help_texts():
     assert r.returncode == 0 and b"run" in r.stdout
     r = arrow("run", "--help")
     assert r.returncode == 0 and b"--memory" in r.stdout
+
+
+def test_a_boot_that_never_reaches_ainit_ends_with_125_and_a_report():
+    """No silent hang: the kernel is told to run the app itself as PID 1 instead of ainit,
+    so ainit never reports; after --boot-timeout arrowh stops the guest, says why and shows
+    where its vCPU was."""
+    r = arrow("run", "--network", "none", "--boot-timeout", "20",
+              "--kernel-arg", "rdinit=/app/sigwait", guest("sigwait"))
+    assert r.returncode == 125, r.stderr
+    err = r.stderr.decode()
+    assert "did not reach ainit within 20 s" in err
+    assert "vCPU 0" in err, err  # the stall report
+    # the same bound from the environment
+    r = arrow("run", "--network", "none", "--kernel-arg", "rdinit=/app/sigwait",
+              guest("sigwait"), env=dict(os.environ, ARROW_BOOT_TIMEOUT="15"))
+    assert r.returncode == 125 and b"within 15 s" in r.stderr, r.stderr
+
+
+def test_boot_timeout_errors():
+    for bad in ("-1", "x", "86401", ""):
+        r = arrow("run", "--boot-timeout", bad, BUSYBOX, "true")
+        assert r.returncode == 125 and b"--boot-timeout takes 0 to 86400 seconds" in r.stderr

@@ -6,9 +6,9 @@ import os
 import re
 import signal
 import time
-import warnings
 
-from conftest import ARROW, BUSYBOX, arrow, arrowh_pids, detached_reports, open_files_under
+from conftest import (ARROW, BUSYBOX, arrow, arrowh_pids, detached_reports, in_helper_vm,
+                      open_files_under, record_retry)
 
 LOOP = "while true; do sleep 1; done"
 
@@ -175,12 +175,11 @@ def test_twenty_concurrent_detached_runs_give_twenty_distinct_running_arrows(sta
     dead = [r for r in rows if r["State"] != "running"]
     # Inside the helper VM one of 20 concurrent boots sometimes dies in a triple fault
     # (docs/machine.md, "Known problem"): that one Arrow is reported and started again, once.
-    if len(dead) == 1 and os.environ.get("ARROW_IN_MACHINE") == "1":
+    if len(dead) == 1 and in_helper_vm():
         log = open(os.path.join(state_root, dead[0]["ID"], "arrowh.log")).read()
         if "triple fault" in log:
-            warnings.warn("the helper VM made one of 20 concurrent Arrows triple-fault; "
-                          "started it again (report in the test output)")
-            print(f"\nhelper VM: {dead[0]['Names']} died in a triple fault; starting it again:\n{log}")
+            record_retry(f"helper VM: {dead[0]['Names']}, one of 20 concurrent Arrows, died in "
+                         "a triple fault; started again", log)
             ok("rm", dead[0]["ID"])
             ids[ids.index(dead[0]["ID"])] = start(int(dead[0]["Names"][1:]))
             rows = [json.loads(l) for l in ok("ps", "-a", "--format", "json").splitlines()]
