@@ -62,10 +62,12 @@ def user_networks():
         arrow("network", "rm", name)
 
 
-def test_network_none_has_no_eth0():
+def test_network_none_has_no_eth0_and_no_ip_stack():
     r = ok(arrow("run", "--rm", "--network", "none", BUSYBOX, "sh", "-c",
-                 "ls /sys/class/net; cat /proc/net/dev"))
+                 "ls /sys/class/net; cat /proc/net/dev; ls /proc/net"))
     assert "eth0" not in r
+    # the kernel of Arrows without a network has neither IPv4 nor IPv6 (docs/network.md)
+    assert "tcp" not in r.split() and "if_inet6" not in r.split() and "unix" in r.split(), r
 
 
 def test_default_network_identity(stop_all):
