@@ -12,6 +12,7 @@
 #include "config.h"
 #include "control.h"
 #include "hub.h"
+#include "kvmstats.h"
 #include "hw/serial8250.h"
 #include "logfile.h"
 #include "statefile.h"
@@ -81,6 +82,7 @@ struct session {
 	/* timing marks, CLOCK_MONOTONIC ns on the host */
 	uint64_t t_arrowh, t_hello, t_exec, t_exit, t_stop;
 	uint64_t guest_hello_ns; /* ainit's own clock at HELLO: kernel boot to ainit */
+	struct kvmstats stats;   /* --timing: KVM's exit counters at the same marks */
 };
 
 /* Block the forwarded signals in every thread; call before any thread starts. */

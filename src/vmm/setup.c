@@ -93,11 +93,13 @@ static void control_handler(void *opaque, const struct arrow_ctl_msg *m)
 		if (!s->t_hello) {
 			s->t_hello = monotonic_ns();
 			s->guest_hello_ns = m->value;
+			kvmstats_mark(&s->stats, KVMSTATS_HELLO);
 		}
 		break;
 	case ARROW_CTL_EXEC:
 		s->t_exec = monotonic_ns();
 		s->app_started = true;
+		kvmstats_mark(&s->stats, KVMSTATS_EXEC);
 		break;
 	case ARROW_CTL_TEMPLATE:
 		if (s->cfg->template_out) {
@@ -113,6 +115,7 @@ static void control_handler(void *opaque, const struct arrow_ctl_msg *m)
 		if (s->app_exited)
 			break;
 		s->t_exit = monotonic_ns();
+		kvmstats_mark(&s->stats, KVMSTATS_EXIT);
 		s->app_exited = true;
 		s->app_status = (int)m->arg;
 		vm_request_stop(&s->vm, VM_STOP_APP_EXIT);
@@ -404,6 +407,18 @@ static int managed_setup(struct session *s)
 	return ret;
 }
 
+/*
+ * --timing: KVM's exit counters from here on. Nothing has run yet, so this is the count
+ * at the first KVM_RUN. Without them the timing lines say why; the Arrow runs anyway.
+ */
+static void start_kvmstats(struct session *s)
+{
+	if (!s->cfg->timing)
+		return;
+	kvmstats_open(&s->stats, &s->vm);
+	kvmstats_mark(&s->stats, KVMSTATS_START);
+}
+
 /* --restore: the VM from a snapshot, devices as a boot would make them, then their state. */
 static int setup_restore(struct session *s)
 {
@@ -429,6 +444,8 @@ static int setup_restore(struct session *s)
 	snap_image_free(&img);
 	if (!ret && (ret = session_send_identity(s)))
 		fprintf(stderr, "arrowh: cannot pass the clone its identity: %s\n", strerror(-ret));
+	if (!ret)
+		start_kvmstats(s);
 	/* the state file and CPUID tables were read into the heap: give those pages back, they
 	 * would stay private to every clone */
 	malloc_trim(0);
@@ -530,5 +547,6 @@ int session_setup(struct session *s, const struct arrowh_config *cfg)
 		fprintf(stderr, "arrowh: cannot prepare the boot: %s\n", strerror(-ret));
 		return EXIT_ARROW_ERROR;
 	}
+	start_kvmstats(s);
 	return 0;
 }
