@@ -61,6 +61,7 @@ class Run:
         self.outcome = {}    # test id -> last outcome: passed, failed, skipped
         self.sessions = 0
         self.skips = {}      # test id -> reason
+        self.host_outcome = {}  # the host checks' tests (never deselected or retried)
         self.verdict = None  # why the run failed, if it did
         os.makedirs(args.out, exist_ok=True)
 
@@ -120,8 +121,9 @@ class Run:
             json.dump(data, f, indent=2)
         lines = ["", "=" * 78, "TEST SUMMARY (integration tests)",
                  f"  sessions: {self.sessions} ({len(self.bad)} bad)",
-                 f"  tests run: {len(tests)}, passed: {len(passed)}, skipped: {len(skipped)}, "
-                 f"failing at the end: {len(failed)}",
+                 f"  tests run: {len(tests)} ({len(self.host_outcome)} host checks, "
+                 f"{len(tests) - len(self.host_outcome)} integration), passed: {len(passed)}, "
+                 f"skipped: {len(skipped)}, failing at the end: {len(failed)}",
                  f"  tests that failed at least once: {len(self.failures)} "
                  f"(retried: {sum(len(v) for v in self.failures.values())} failures in all)"]
         for test, recs in sorted(self.failures.items()):
@@ -203,7 +205,8 @@ def helper_sessions(run, pytest, env):
             break
         run.sessions += 1
         session = run.sessions
-        done = [t for t, o in run.outcome.items() if o in ("passed", "skipped")]
+        done = [t for t, o in run.outcome.items()
+                if o in ("passed", "skipped") and t not in run.host_outcome]
         deselect = [x for t in done for x in ("--deselect", t)]
         log(f"helper session {session}: {len(done)} tests done, running the rest")
         rc, events, session_log, silent = run_session(
@@ -251,6 +254,7 @@ def host_tests(run, pytest, env):
     rc = subprocess.run([*pytest, run.args.host_tests],
                         env=dict(env, ARROW_TEST_RESULTS=results)).returncode
     run.absorb("host", read_events(results), "")
+    run.host_outcome = {t: o for t, o in run.outcome.items()}
     if rc:
         run.verdict = f"host checks failed (pytest status {rc}); no retry for them"
     return rc
