@@ -14,14 +14,17 @@ the largest N (a computation from the measurement, shown as such in the report).
 
     bench/density.py ENVIRONMENT-NAME OUTPUT.json
 """
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 
-from boot import ARROW, MEM_MIB, SIGWAIT, capture_initramfs, log, qemu_cmd, write_result
+from boot import (ARROW, MEM_MIB, SIGWAIT, capture_initramfs, decode_records, log, qemu_cmd,
+                  tail, write_result)
 
 COUNTS = [int(n) for n in os.environ.get("BENCH_DENSITY", "1,10,50").split(",")]
 BUDGET_MIB = 1024
@@ -68,8 +71,42 @@ class Arrows:
         return os.path.join(self.root, self.ids[-1], "log")
 
     def pids(self):
-        import json
         return [json.load(open(os.path.join(self.root, i, "state.json")))["pid"] for i in self.ids]
+
+    def evidence(self):
+        """What the last instance, never ready, shows: is arrowh alive, what did it and the
+        app say. A live arrowh is interrupted three times first: it then stops the Arrow and
+        writes where each vCPU was to its arrowh.log."""
+        d = os.path.join(self.root, self.ids[-1])
+        ev = {"instance": self.ids[-1]}
+        try:
+            pid = json.load(open(os.path.join(d, "state.json")))["pid"]
+        except (OSError, ValueError, KeyError) as e:
+            pid, ev["state"] = None, f"no state.json pid ({e})"
+        ev["arrowh_alive"] = bool(pid) and os.path.exists(f"/proc/{pid}")
+        if ev["arrowh_alive"]:
+            ev["arrowh_cpu_s"] = cpu_seconds(pid)
+            for _ in range(3):
+                try:
+                    os.kill(pid, signal.SIGINT)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.5)
+            end = time.time() + 15
+            while os.path.exists(f"/proc/{pid}") and time.time() < end:
+                time.sleep(0.2)
+        insp = subprocess.run([ARROW, "inspect", self.ids[-1]], env=self.env, capture_output=True)
+        try:
+            ev["state_after"] = json.loads(insp.stdout)[0].get("State")
+        except (ValueError, IndexError, AttributeError):
+            ev["state_after"] = None
+        try:
+            ev["arrowh_log_tail"] = tail(open(os.path.join(d, "arrowh.log"), "rb").read(), 15)
+        except OSError as e:
+            ev["arrowh_log_tail"] = [f"(unreadable: {e})"]
+        logs = subprocess.run([ARROW, "logs", self.ids[-1]], env=self.env, capture_output=True)
+        ev["app_output_tail"] = tail(logs.stdout + logs.stderr, 5)
+        return ev
 
     def discard_last(self):
         subprocess.run([ARROW, "rm", "-f", self.ids.pop()], env=self.env, capture_output=True,
@@ -102,6 +139,28 @@ class Qemus:
         return [int(open(os.path.join(self.tmp, f"q{i}.pid")).read())
                 for i in range(1, self.n + 1)]
 
+    def evidence(self):
+        """What the last instance, never ready, shows: is QEMU alive and busy, which of
+        ainit's control records arrived, what the app printed."""
+        base = os.path.join(self.tmp, f"q{self.n}")
+        ev = {"instance": f"q{self.n}"}
+        try:
+            pid = int(open(base + ".pid").read())
+        except (OSError, ValueError) as e:
+            pid, ev["state"] = None, f"no pid file ({e})"
+        ev["qemu_alive"] = bool(pid) and os.path.exists(f"/proc/{pid}")
+        if ev["qemu_alive"]:
+            ev["qemu_cpu_s"] = cpu_seconds(pid)
+        try:
+            ev["control_records"] = [r[0] for r in decode_records(open(base + ".ctl", "rb").read())]
+        except OSError as e:
+            ev["control_records"] = f"(unreadable: {e})"
+        try:
+            ev["app_output_tail"] = tail(open(base + ".out", "rb").read(), 5)
+        except OSError as e:
+            ev["app_output_tail"] = [f"(unreadable: {e})"]
+        return ev
+
     def discard_last(self):
         base = os.path.join(self.tmp, f"q{self.n}")
         try:
@@ -118,8 +177,17 @@ class Qemus:
                 pass
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far (a stalled guest may still spin)."""
+    try:
+        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return round((int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK"), 1)
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def measure(fleet):
-    rows, outputs, replaced, lost = [], [], 0, 0.0
+    rows, outputs, replaced, lost = [], [], [], 0.0
     t0 = time.perf_counter()
     for n in COUNTS:
         log(f"density: {fleet.name} x{n}")
@@ -129,14 +197,17 @@ def measure(fleet):
             t_start = time.perf_counter()
             outputs.append(fleet.start())
             if not wait_ready(outputs[-1:]):
+                # replace it, and keep what was seen: the report shows it
+                ev = {"position": len(outputs), "seen": f"no \"ready\" within {READY_TIMEOUT} s",
+                      **fleet.evidence()}
                 lost += time.perf_counter() - t_start
-                # the helper VM's known vCPU wedge (docs/machine.md): replace it, count it
-                log(f"density: instance {len(outputs)} never became ready; replacing it")
+                log(f"density: {fleet.name} instance {len(outputs)} never became ready; "
+                    f"replacing it: {ev}")
                 fleet.discard_last()
                 outputs.pop()
-                replaced += 1
-                if replaced > 5:
-                    raise SystemExit("bench: too many instances never became ready")
+                replaced.append(ev)
+                if len(replaced) > 5:
+                    raise SystemExit(f"bench: too many instances never became ready: {replaced}")
             else:
                 log(f"density: {fleet.name} {len(outputs)} ready after "
                     f"{time.perf_counter() - t_start:.1f} s")
@@ -154,7 +225,7 @@ def measure(fleet):
                      "pss_kib_per_instance": round(pss / n), "private_kib_per_instance": round(priv / n)})
     fleet.stop_all()
     last = rows[-1]
-    return {"by_count": rows, "replaced_never_ready": replaced,
+    return {"by_count": rows, "replaced_never_ready": len(replaced), "replaced_runs": replaced,
             "start": {"instances": COUNTS[-1], "seconds_to_all_ready": round(elapsed, 2),
                       "per_second": round(COUNTS[-1] / elapsed, 2)},
             "fit_in_budget": BUDGET_MIB * 1024 // last["pss_kib_per_instance"]}

@@ -1,5 +1,12 @@
 #!/usr/bin/python3
-"""Render docs/performance.md from bench/results/*.json (one column group per environment)."""
+"""Render docs/performance.md from bench/results/*.json (one column group per environment).
+
+Every section shows the stamp of the result file it comes from (bench/stamp.py); an
+environment whose files carry different run ids is said to come from several runs, with
+which section came from which.
+
+    bench/report.py RESULTS-DIR OUTPUT.md
+"""
 import glob
 import json
 import os
@@ -7,15 +14,29 @@ import shutil
 import subprocess
 import sys
 
+from stamp import describe
+
 ENV_TEXT = {
     "helper-vm": "inside the machine-mode helper VM: QEMU TCG (software) with emulated AMD SVM on a "
                  "2-core kvm-pvm host; every guest exit is emulated, so only ratios within this "
                  "column mean anything",
     "native-kvm": "directly on the host's KVM",
 }
+SIDE = {"density": ".density.json", "clones": ".clones.json", "images": ".images.json",
+        "lifecycle": ".lifecycle.json", "network": ".network.json"}
+COUNTER_HEAD = {"exits": "exits", "io_exits": "I/O", "mmio_exits": "MMIO", "halt_exits": "HLT",
+                "irq_exits": "ext. IRQ", "signal_exits": "signal", "insn_emulation": "emulated insn",
+                "hypercalls": "hypercall", "irq_window_exits": "IRQ window",
+                "request_irq_exits": "request IRQ", "pf_taken": "page faults (not exits)"}
+PHASE_TEXT = {"kernel": "kernel: first KVM_RUN → HELLO", "ainit": "ainit: HELLO → EXEC",
+              "resume": "resume: first KVM_RUN → EXEC", "app": "app: EXEC → EXIT",
+              "to_app": "**launch → app's first instruction** (first KVM_RUN → EXEC)",
+              "total": "first KVM_RUN → EXIT"}
 
 
 def ms(d):
+    if not d:
+        return "not measured"
     return f"{d['median_ms']:.0f} ms (min {d['min_ms']:.0f}, max {d['max_ms']:.0f}, n={d['runs']})"
 
 
@@ -34,16 +55,95 @@ def chart(png, script, data):
     return [f"![{os.path.basename(png)}]({os.path.basename(png)})", ""]
 
 
+def stamp_line(result):
+    return [describe(result.get("stamp")), ""]
+
+
+def provenance(env, sections):
+    """Whether every section of an environment comes from one run; if not, which from which."""
+    by_run = {}
+    for name, res in sections.items():
+        if res:
+            st = res.get("stamp") or {}
+            by_run.setdefault(st.get("run_id", "no stamp"), []).append(name)
+    if len(by_run) == 1:
+        rid = next(iter(by_run))
+        if rid == "no stamp":
+            return ["None of these result files carries a stamp, so whether they come from one "
+                    "run is unknown.", ""]
+        adhoc = " (started by hand, not by bench/run.sh)" if rid.startswith("adhoc-") else ""
+        return [f"All sections below come from one run: `{rid}`{adhoc}.", ""]
+    parts = [f"run `{rid}`: {', '.join(names)}" if rid != "no stamp"
+             else f"no stamp (run unknown): {', '.join(names)}" for rid, names in by_run.items()]
+    return [f"The sections below come from {len(by_run)} different runs — " + "; ".join(parts)
+            + ". Compare figures only within a section.", ""]
+
+
+# ---- boot ----------------------------------------------------------------------------------
+
+def boot_table(r):
+    """Boot to app with equal end events (the headline), and the conservative wall time."""
+    b = r["boot"]
+    a, q = b["launch_to_exit_record"]["arrowh"], b["launch_to_exit_record"]["qemu microvm"]
+    out = ["### Boot to app: a static hello, from launch to ainit's EXIT record", ""] + stamp_line(r)
+    out += ["Both VMMs are timed from the moment this benchmark launches them until ainit's EXIT "
+            "record (the app has exited) reaches the VMM: the same end event. QEMU's "
+            "`arrow.control` port is a unix socket the benchmark reads live; the clock stops as "
+            "the EXIT record arrives, then QEMU is killed. arrowh's arrival time of the same "
+            "record comes from `arrow run --timing` (CLOCK_MONOTONIC, the benchmark's clock). "
+            "arrowh is launched as `arrow run` (CLI included), QEMU directly.", "",
+            "| | arrowh (`arrow run`) | QEMU `-M microvm` | ratio |", "|---|---|---|---|",
+            f"| **launch → EXIT record, median** | {ms(a)} | {ms(q)} | "
+            f"**{b['ratio_of_medians']:.2f}×** |",
+            f"| median of the {a['runs']} per-run ratios (each pair back to back) | | | "
+            f"{b['pair_ratio_median']:.2f}× |"]
+    for mark, text in (("hello", "launch → HELLO record (ainit runs)"),
+                       ("exec", "launch → EXEC record (the app is exec'd)")):
+        d = b.get(f"launch_to_{mark}_record")
+        if d:
+            out += [f"| {text} | {ms(d['arrowh'])} | {ms(d['qemu microvm'])} | "
+                    f"{d['arrowh']['median_ms'] / d['qemu microvm']['median_ms']:.2f}× |"]
+    g = r.get("guest_clock_at_ainit_ms", {})
+    out += [f"| guest clock when ainit starts | {g.get('arrowh')} ms | {g.get('qemu microvm')} ms | |",
+            f"| `arrow run` until it returns vs QEMU until the EXIT record (conservative for "
+            f"arrowh: it also counts arrowh's exit after the record) | {ms(b['arrow_run_wall'])} | "
+            f"{ms(q)} | {b['arrow_run_wall_vs_qemu_exit_record']:.2f}× |", ""]
+    if b.get("arrowh_cli_start_to_exit_record"):
+        out += [f"arrowh's own figure (`--timing`: from the `arrow` CLI's start, after its exec, "
+                f"to the EXIT record): {ms(b['arrowh_cli_start_to_exit_record'])}.", ""]
+    out += ["Both boot the same `vmlinux` (QEMU through its PVH entry, arrowh through the 64-bit boot",
+            "protocol) with the same initramfs bytes (captured from `arrow run`), the same ainit and",
+            "the same virtio-console ports. `arrow run` includes the CLI (program check, cached",
+            "initramfs pieces) and exec of arrowh.", ""]
+    return out
+
+
+def boot_table_old(r):
+    """A boot result from before equal end events (QEMU ran on through reboot)."""
+    e2e = r["end_to_end"]
+    a, q = e2e["arrow run"], e2e["qemu microvm"]
+    return ["### Boot to app: a static hello, from launch to exit", ""] + stamp_line(r) + [
+        "Old result format: QEMU was timed until its process ended (through ainit's sync, "
+        "reboot and a guest reset), arrowh until `arrow run` returned: unequal end events.", "",
+        "| | arrowh (`arrow run`) | QEMU `-M microvm` | ratio |", "|---|---|---|---|",
+        f"| end-to-end, median | {ms(a)} | {ms(q)} | {a['median_ms'] / q['median_ms']:.2f}× |", ""]
+
+
 def peers_table(r, docs):
     """Boot to app of every peer, in one table and one chart."""
     e2e = r["end_to_end"]
-    rows = [("native exec", e2e.get("native exec"))]
+    rows = [("native exec (to process exit)", e2e.get("native exec"))]
     c = r.get("container", {})
     if c.get("runtime"):
-        rows.append((f"{c['runtime']} run (OCI bundle)", c))
-    rows += [("arrow run", e2e["arrow run"]), ("QEMU microvm", e2e["qemu microvm"])]
+        rows.append((f"{c['runtime']} run (OCI bundle, to process exit)", c))
+    if "arrowh to EXIT record" in e2e:
+        rows += [("arrowh (to EXIT record)", e2e["arrowh to EXIT record"]),
+                 ("arrow run (to its return)", e2e["arrow run"]),
+                 ("QEMU microvm (to EXIT record)", e2e["qemu microvm to EXIT record"])]
+    else:
+        rows += [("arrow run", e2e["arrow run"]), ("QEMU microvm", e2e["qemu microvm"])]
     rows = [(n, v) for n, v in rows if v]
-    native = e2e.get("native exec", {}).get("median_ms")
+    native = (e2e.get("native exec") or {}).get("median_ms")
     out = ["All peers, same static hello, same run (alternating, one warm-up each):", "",
            "| peer | median | spread (min-max, stdev) | runs | × native |", "|---|---|---|---|---|"]
     for name, v in rows:
@@ -58,22 +158,183 @@ def peers_table(r, docs):
                 "only the binary."]
     for note in r.get("notes", []):
         out += ["", f"Note: {note}"]
+    out += replaced_runs(r.get("replaced_runs"), "boot")
     out += [""]
     data = "".join(f'"{n}" {v["median_ms"]}\n' for n, v in rows) + "e\n"
     out += chart(os.path.join(docs, f"perf-boot-{r['environment']}.png"),
                  "set style fill solid 0.6\nset boxwidth 0.6\nset logscale y\n"
                  "set ylabel 'ms to app exit (median, log scale)'\nset grid ytics\n"
+                 "set xtics font 'sans,8'\n"
                  f"set title 'Boot to app, {r['environment']}'\nunset key\n"
                  "plot '-' using 0:2:xtic(1) with boxes, "
                  "'' using 0:2:(sprintf('%.0f ms', $2)) with labels offset 0,0.8", data + data)
     return out
 
 
+def evidence_text(ev):
+    """One run that failed or was replaced, with what was seen."""
+    bits = [f"{ev.get('peer', '')} {ev.get('run', ev.get('instance', ''))}".strip() + ":",
+            ev.get("seen", "failed") + "."]
+    if "exit_status" in ev:
+        bits.append(f"Exit status {ev['exit_status']}.")
+    for key, what in (("arrowh_alive", "arrowh"), ("qemu_alive", "QEMU")):
+        if key in ev:
+            cpu = ev.get(f"{what.lower()}_cpu_s")
+            bits.append(f"{what} {'still running' if ev[key] else 'gone'}"
+                        + (f" ({cpu} s of CPU so far)" if cpu is not None else "") + ".")
+    if ev.get("records_seen") is not None or ev.get("control_records") is not None:
+        recs = ev.get("records_seen", ev.get("control_records"))
+        bits.append(f"Control records that arrived: {', '.join(recs) if recs else 'none'}.")
+    if isinstance(ev.get("state_after") or ev.get("state"), dict):
+        st = ev.get("state_after") or ev.get("state")
+        bits.append(f"State afterwards: {st.get('Status')}, exit code {st.get('ExitCode')}.")
+    lines = ev.get("arrowh_log_tail") or ev.get("stderr_tail") or []
+    lines = [ln for ln in lines if ln.strip()][-4:]
+    if lines:
+        bits.append("Last lines it printed: " + " / ".join(f"`{ln.strip()}`" for ln in lines))
+    return " ".join(bits)
+
+
+def replaced_runs(runs, what):
+    if not runs:
+        return []
+    out = ["", f"{len(runs)} {what} run(s) failed and were run again (not timed); what was seen:", ""]
+    return out + [f"- {evidence_text(ev)}" for ev in runs]
+
+
+def exit_counts_section(r):
+    ec = r.get("exit_counts")
+    if not ec:
+        return []
+    counters = ec["counters"]
+    peers = [("arrowh, cold boot", ec.get("arrowh cold")), ("arrowh, clone", ec.get("arrowh clone")),
+             ("QEMU microvm", ec.get("qemu microvm"))]
+    out = ["### VM exits: launch to the app's first instruction (KVM's own counters)", ""]
+    out += stamp_line(r)
+    out += ["The kernel's per-vCPU KVM statistics, the same counters for both VMMs: arrowh reads "
+            "each vCPU's binary stats fd (`KVM_GET_STATS_FD`) before the first `KVM_RUN` and as "
+            "ainit's HELLO, EXEC and EXIT records arrive, and prints them under `--timing`; QEMU "
+            "gives them through QMP `query-stats` (target vcpu, provider kvm), read at the same "
+            "three records. The app's first instruction follows the EXEC record (ainit sends it "
+            "once the exec succeeded). A clone (`arrow run --from` a template, docs/snapshots.md) "
+            "does not boot: it resumes inside ainit, which takes its identity and starts the app. "
+            "QEMU's first phase also runs its firmware: microvm starts in qboot "
+            "(bios-microvm.bin), which fetches the kernel and initramfs over fw_cfg and enters "
+            "the kernel's PVH entry; arrowh puts both into guest memory before the first "
+            "`KVM_RUN` and starts the vCPU at the kernel's 64-bit entry.", ""]
+    head = "| | " + " | ".join(p for p, _ in peers) + " |"
+    out += [head, "|---|" + "---|" * len(peers)]
+    for phase, text in (("to_app", "exits, first KVM_RUN → EXEC"), ("total", "exits, first KVM_RUN → EXIT")):
+        cells = []
+        for _, d in peers:
+            cells.append(median_cell(d, phase, "exits") if d and "phases" in d else "-")
+        out.append(f"| {text} | " + " | ".join(cells) + " |")
+    out.append("")
+    for name, d in peers:
+        if not d:
+            continue
+        if "unavailable" in d:
+            out += [f"{name}: no exit counts — {d['unavailable']}.", ""]
+            continue
+        out += [f"{name}, medians of {d['runs']} runs ({d['source']}):", "",
+                "| phase | " + " | ".join(COUNTER_HEAD.get(c, c) for c in counters) + " |",
+                "|---|" + "---|" * len(counters)]
+        for phase, row in d["phases"].items():
+            cells = [median_cell(d, phase, c, spread=(c == "exits")) for c in counters]
+            extra = (f" ({row['runs_missing_a_mark']} run(s) missing a mark)"
+                     if row.get("runs_missing_a_mark") else "")
+            out.append(f"| {PHASE_TEXT.get(phase, phase)}{extra} | " + " | ".join(cells) + " |")
+        if d.get("note"):
+            out += ["", f"Note: {d['note']}."]
+        if d.get("runs_with_records_in_one_read"):
+            out += ["", f"In {d['runs_with_records_in_one_read']} of these runs two records "
+                    "arrived in one read, so QEMU was paused only after the second: the phase "
+                    "boundary between them is late by what the guest did in between."]
+        out.append("")
+    for note in ec.get("arrowh_notes", []):
+        out += [f"arrowh said: `{note}`", ""]
+    out += ["Columns: every exit (the total), then by reason: port I/O, MMIO, HLT, external "
+            "interrupt, pending signal, instructions KVM emulated, hypercalls, interrupt-window "
+            "and request-IRQ exits (KVM's `exits`, `io_exits`, `mmio_exits`, `halt_exits`, "
+            "`irq_exits`, `signal_exits`, `insn_emulation`, `hypercalls`, `irq_window_exits`, "
+            "`request_irq_exits`). The reasons overlap (an emulated instruction is often an "
+            "MMIO exit too) and do not add up to the total. The last column is not an exit "
+            "reason: page faults KVM's MMU handled (`pf_taken`), with nested paging mostly guest "
+            "memory touched for the first time, each one an exit of its own. Exits triggered by "
+            "interrupts and timers depend on elapsed time, so they vary with the speed of the "
+            "run; I/O and MMIO exits hardly do.", ""]
+    ct = ec.get("clone_times")
+    if ct and ct.get("launch_to_exit_record"):
+        out += [f"The clones counted here took {ms(ct['launch_to_exit_record'])} from launch to "
+                f"the EXIT record ({ms(ct['arrow_run_wall'])} until `arrow run` returned); "
+                "bench/clones.py below compares clones and cold boots properly.", ""]
+    return out
+
+
+def median_cell(d, phase, counter, spread=True):
+    v = (d.get("phases", {}).get(phase) or {}).get(counter)
+    if not v:
+        return "-"
+    med = f"{v['median']:g}"
+    if spread and v["min"] != v["max"]:
+        med += f" ({v['min']}–{v['max']})"
+    return med
+
+
+def memory_section(r):
+    mem = r.get("memory", {})
+    ah, qm = mem.get("arrowh", {}), mem.get("qemu", {})
+    out = ["### Memory of one idle Arrow (from /proc/PID/smaps)", ""] + stamp_line(r)
+    if "vmm_pss_kib" not in ah:
+        out += ["This result holds only RSS (written before PSS was measured); RSS counts shared "
+                "libraries whole, so it is not compared here.", "",
+                "| context only | arrowh | QEMU microvm |", "|---|---|---|",
+                f"| RSS excluding guest RAM | {kib(ah.get('vmm_rss_kib'))} | {kib(qm.get('vmm_rss_kib'))} |",
+                ""]
+    else:
+        out += ["Per mapping of /proc/PID/smaps: PSS (each shared page divided between the "
+                "processes that map it) and private memory (Private_Clean + Private_Dirty), summed "
+                "over every mapping except guest RAM (for the VMM's own cost) and over guest RAM "
+                "alone.", "",
+                "| | arrowh | QEMU microvm |", "|---|---|---|",
+                f"| VMM PSS, excluding guest RAM | {kib(ah.get('vmm_pss_kib'))} | "
+                f"{kib(qm.get('vmm_pss_kib'))} |",
+                f"| VMM private memory, excluding guest RAM | {kib(ah.get('vmm_private_kib'))} | "
+                f"{kib(qm.get('vmm_private_kib'))} |",
+                f"| guest RAM touched (PSS) | {kib(ah.get('guest_ram_pss_kib'))} | "
+                f"{kib(qm.get('guest_ram_pss_kib'))} |",
+                f"| total PSS | {kib(ah.get('pss_kib'))} | {kib(qm.get('pss_kib'))} |",
+                f"| context only, not compared: RSS excluding guest RAM (counts shared libraries "
+                f"whole) | {kib(ah.get('vmm_rss_kib'))} | {kib(qm.get('vmm_rss_kib'))} |", ""]
+    bs = r.get("binary_sizes")
+    if bs:
+        out += [f"Sizes: arrowh {bs['arrowh'] / 1024:.0f} KiB (static), vmlinux "
+                f"{bs['vmlinux'] / 1048576:.1f} MiB, hello initramfs "
+                f"{bs['initramfs_hello'] / 1024:.0f} KiB.", ""]
+    return out
+
+
+# ---- the other sections ---------------------------------------------------------------------
+
+def replaced_instances(name, v):
+    runs = v.get("replaced_runs")
+    n = v.get("replaced_never_ready", 0)
+    if runs:
+        return [f"{len(runs)} {name} instance(s) never printed \"ready\" and were replaced; "
+                "the time spent on them is left out of the start rate. What was seen:", ""] + \
+               [f"- {evidence_text(ev)}" for ev in runs] + [""]
+    if n:
+        return [f"{n} {name} instance(s) never printed \"ready\" within 120 s and were replaced; "
+                "the time spent on them is left out of the start rate. This result file kept no "
+                "evidence of why (it predates that), so the cause is not known.", ""]
+    return []
+
+
 def density_section(d, docs):
     if not d:
         return []
     a, q = d["arrowh"], d["qemu microvm"]
-    out = ["### Many idle Arrows (bench/density.py)", "",
+    out = ["### Many idle Arrows (bench/density.py)", ""] + stamp_line(d) + [
            f"Idle instances of the same program (prints \"ready\", then waits), guest memory "
            f"{d['guest_memory_mib']} MiB each; host PSS from /proc/PID/smaps_rollup summed over "
            "all instances (PSS splits each shared page between the processes that map it; guest "
@@ -90,11 +351,7 @@ def density_section(d, docs):
             f"{q['start']['seconds_to_all_ready']} s ({q['start']['per_second']}/s) |",
             f"| idle instances in {d['budget_mib']} MiB at the PSS per instance of the largest fleet "
             f"(computed) | {a['fit_in_budget']} | {q['fit_in_budget']} |", ""]
-    for name, v in (("Arrow", a), ("QEMU", q)):
-        if v.get("replaced_never_ready"):
-            out += [f"{v['replaced_never_ready']} {name} instance(s) never printed \"ready\" within "
-                    "120 s (the helper VM's vCPU wedge, docs/machine.md) and were replaced; the "
-                    "time spent on them is left out of the start rate.", ""]
+    out += replaced_instances("Arrow", a) + replaced_instances("QEMU", q)
     data = "".join(f"{ra['instances']} {ra['pss_kib_per_instance'] / 1024:.2f} "
                    f"{rq['pss_kib_per_instance'] / 1024:.2f}\n"
                    for ra, rq in zip(a["by_count"], q["by_count"])) + "e\n"
@@ -113,12 +370,12 @@ def clones_section(c):
     st, mem = c["start"], c["memory"]
     cold, clone = st["cold boot"], st["clone"]
     t = c["template"]
-    out = ["### Clones of a template (bench/clones.py)", "",
+    out = ["### Clones of a template (bench/clones.py)", ""] + stamp_line(c) + [
            "The same static hello, cold-booted (`arrow run --network none hello`) and as a clone "
            "of a template made from that command (`arrow run --from`; docs/snapshots.md), "
            f"alternating, {cold['runs']} pairs after a warm-up pair; from launch until "
-           "`arrow run` returns after the app exited. This section may come from another helper "
-           "session than the ones above: compare within it (its cold boots are its baseline).", "",
+           "`arrow run` returns after the app exited. Compare within this section (its cold "
+           "boots are its baseline).", "",
            "| start to app exit | median | min | max | σ |", "|---|---|---|---|---|",
            f"| cold boot | {cold['median_ms']} ms | {cold['min_ms']} ms | {cold['max_ms']} ms | "
            f"{cold['stdev_ms']} ms |",
@@ -148,151 +405,120 @@ def clones_section(c):
                 f"clones ({mem['clone']['start']['per_second']}/s) vs "
                 f"{mem['cold boot']['start']['seconds_to_all_ready']} s cold "
                 f"({mem['cold boot']['start']['per_second']}/s)."]
-    return out + [""]
+    out += [""]
+    out += replaced_instances("cold-booted", mem["cold boot"])
+    out += replaced_instances("clone", mem["clone"])
+    return out
 
 
 def images_section(im):
     if not im:
         return []
-    b, f, c, a = im["build"], im["first_run"], im["cached_run"], im["assembly"]
-    ra, rn = im["ready_arrow"], im["ready_native"]
-    return ["### Images: Debian's redis-server (bench/images.py)", "",
-            f"An image of `{im['program']}` made with `arrow build --from-host` (one layer of "
-            f"{im['layer_bytes'] / 1048576:.1f} MiB: the program, ld.so, 16 libraries); "
-            "docs/images.md. This section may come from another helper session than the ones "
-            "above: compare within it.", "",
-            "| | median (min, max, runs) |", "|---|---|",
-            f"| `arrow build` (ELF walk, layer, blobs, index) | {ms(b)} |",
-            *([f"| `arrow import` of it from an OCI archive into an empty store | {ms(im['import'])} |"]
-              if "import" in im else []),
-            f"| `arrow run --rm IMAGE --version`, piece cache empty | {ms(f)} |",
-            f"| the same, piece cached | {ms(c)} |",
-            f"| initramfs assembly (difference within each pair) | {ms(a)} |",
-            f"| boot to ready: `arrow run -d -p` until `redis-cli PING` answers | {ms(ra)} |",
-            f"| native `redis-server` start until it answers | {ms(rn)} |", "",
-            "Converting the layer into its piece is lost in the noise of an emulated boot here "
-            "(the pairs differ by less than their spread). Boot to ready includes the kernel "
-            "unpacking the 17 MiB initramfs, all under emulation; compare it with the native "
-            "start only within this table."
-            + (f" {len(im['stalled_runs'])} run(s) stalled in the helper VM (docs/machine.md) and "
-               "were left out." if im.get("stalled_runs") else ""), ""]
+    b, f, c, a = im["build"], im.get("first_run"), im.get("cached_run"), im.get("assembly")
+    ra, rn = im.get("ready_arrow"), im.get("ready_native")
+    counts = im.get("assembly_counts", {})
+    out = ["### Images: Debian's redis-server (bench/images.py)", ""] + stamp_line(im) + [
+           f"An image of `{im['program']}` made with `arrow build --from-host` (one layer of "
+           f"{im['layer_bytes'] / 1048576:.1f} MiB: the program, ld.so, 16 libraries); "
+           "docs/images.md. Compare within this section.", "",
+           "| | median (min, max, runs) |", "|---|---|",
+           f"| `arrow build` (ELF walk, layer, blobs, index) | {ms(b)} |",
+           *([f"| `arrow import` of it from an OCI archive into an empty store | {ms(im['import'])} |"]
+             if "import" in im else []),
+           f"| `arrow run --rm IMAGE --version`, piece cache empty | {ms(f)} |",
+           f"| the same, piece cached | {ms(c)} |",
+           f"| initramfs assembly (difference within each complete pair) | {ms(a)} |",
+           f"| boot to ready: `arrow run -d -p` until `redis-cli PING` answers | {ms(ra)} |",
+           f"| native `redis-server` start until it answers | {ms(rn)} |", ""]
+    if counts:
+        out += [f"Piece-cache pairs: {counts['pairs_attempted']} attempted, "
+                f"{counts['cold_timed']} cold and {counts['warm_timed']} warm runs timed, "
+                f"{counts['complete_pairs']} complete pair(s) give the assembly figure."
+                + (" No pair completed, so there is no assembly figure." if not a else ""), ""]
+    if a and f and c and abs(a["median_ms"]) < max(f["stdev_ms"], c["stdev_ms"]):
+        out += ["Converting the layer into its piece is lost in the noise of an emulated boot here "
+                "(the pairs differ by less than their spread).", ""]
+    out += ["Boot to ready includes the kernel unpacking the initramfs, all under emulation; "
+            "compare it with the native start only within this table.", ""]
+    failed = im.get("failed_runs")
+    if failed:
+        out += [f"{len(failed)} run(s) failed or stalled and were not timed; what was seen:", ""]
+        out += [f"- {evidence_text(ev)}" for ev in failed] + [""]
+    elif im.get("stalled_runs"):
+        out += [f"{len(im['stalled_runs'])} run(s) timed out and were not timed "
+                f"({', '.join(im['stalled_runs'])}); this result file kept no evidence of why.", ""]
+    return out
 
 
-def main():
-    paths = sorted(glob.glob(os.path.join(sys.argv[1], "*.json")))
-    side = {".lifecycle.json": {}, ".network.json": {}, ".density.json": {}, ".clones.json": {},
-            ".images.json": {}}
-    results = [json.load(open(p)) for p in paths if not p.endswith(tuple(side))]
-    for p in paths:
-        for suffix, by_env in side.items():
-            if p.endswith(suffix):
-                extra = json.load(open(p))
-                by_env[extra["environment"]] = extra
-    lifecycle, network, density, clones, images = side.values()
-    docs = os.path.dirname(os.path.abspath(sys.argv[2]))
-    out = ["# Performance", "",
-           "Generated by `make bench` (bench/run.sh → bench/boot.py → bench/report.py); raw results in",
-           "`bench/results/`. Each environment is measured in one run, peers side by side; figures from",
-           "different environments are never compared with each other.", "",
-           "Noise control: one warm-up run per peer, then the peers alternate run by run so that",
-           "drift hits all alike; medians with min/max and σ; ratios also taken pair by pair. No CPU",
-           "pinning: the helper VM's 2 vCPUs are all the host has, shared by every peer in turn,",
-           "so it was not tried.", ""]
-    for r in results:
-        e2e = r["end_to_end"]
-        a, q = e2e["arrow run"], e2e["qemu microvm"]
-        mem = r.get("memory", {})
-        ah, qm = mem.get("arrowh", {}), mem.get("qemu", {})
-        out += [f"## {r['environment']}", "",
-                f"{ENV_TEXT.get(r['environment'], r['environment'])}.",
-                f"Measured {r['date']} at commit `{r['commit']}` on {r['cpus']} CPUs, host kernel "
-                f"{r['kernel_release']}; guest memory {r['guest_memory_mib']} MiB, 1 vCPU.", "",
-                "### Boot to app: a static hello, from launch to exit",
-                "",
-                "| | arrowh (`arrow run`) | QEMU `-M microvm` | ratio |",
-                "|---|---|---|---|",
-                f"| end-to-end, median | {ms(a)} | {ms(q)} | {a['median_ms'] / q['median_ms']:.2f}× |",
-                f"| median of the {a['runs']} per-run ratios (each pair back to back) | | | "
-                f"{r['pair_ratio_median']:.2f}× |" if "pair_ratio_median" in r else "| | | | |",
-                f"| guest clock when ainit starts | {r['guest_clock_at_ainit_ms']['arrowh']} ms | "
-                f"{r['guest_clock_at_ainit_ms']['qemu microvm']} ms | |",
-                "",
-                "Both boot the same `vmlinux` (QEMU through its PVH entry, arrowh through the 64-bit boot",
-                "protocol) with the same initramfs bytes (captured from `arrow run`), the same ainit and",
-                "the same virtio-console ports. `arrow run` includes the CLI (program check, cached",
-                "initramfs pieces) and exec of arrowh.", "",
-                ] + peers_table(r, docs) + [
-                "Phases reported by `arrow run --timing` (medians, host clock):", "",
-                "| phase | ms |", "|---|---|"]
-        out += [f"| {k} | {v} |" for k, v in r["arrow_phases_median_ms"].items()]
-        out += ["",
-                "### Memory of one idle Arrow (from /proc/PID/smaps)", "",
-                "| | arrowh | QEMU microvm |", "|---|---|---|",
-                f"| VMM resident memory excluding guest RAM | {kib(ah.get('vmm_rss_kib'))} | "
-                f"{kib(qm.get('vmm_rss_kib'))} |",
-                f"| guest RAM touched | {kib(ah.get('guest_ram_rss_kib'))} | "
-                f"{kib(qm.get('guest_ram_rss_kib'))} |",
-                f"| total RSS | {kib(ah.get('rss_kib'))} | {kib(qm.get('rss_kib'))} |", "",
-                f"Sizes: arrowh {r['binary_sizes']['arrowh'] / 1024:.0f} KiB (static), vmlinux "
-                f"{r['binary_sizes']['vmlinux'] / 1048576:.1f} MiB, hello initramfs "
-                f"{r['binary_sizes']['initramfs_hello'] / 1024:.0f} KiB.", ""]
-        out += density_section(density.get(r["environment"]), docs)
-        out += clones_section(clones.get(r["environment"]))
-        out += images_section(images.get(r["environment"]))
-        lc = lifecycle.get(r["environment"])
-        if lc:
-            st, ls = lc["start"], lc["listing"]
-            out += ["### Managing Arrows (bench/lifecycle.py)", "",
-                    "Start: from launching the command until it returns with the workload running in",
-                    "the background. `arrow run -d` returns once the VM runs (arrowh wrote its state);",
-                    "QEMU's `-daemonize` returns once its VM is set up; `setsid -f` is a native",
-                    "detached start of a static program, the floor.", "",
-                    "| start | median |", "|---|---|"]
-            out += [f"| `{k}` | {ms(v)} |" for k, v in st.items()]
-            out += ["", f"Listing with {ls['arrows']} Arrows in the state root (real ones: started, "
-                    f"then killed); `arrow ps -a` on an empty root took {ls['arrow ps -a (empty root)']} ms. "
-                    f"procps `ps -e` lists the system's processes plus {ls['arrows']} extra sleepers.", "",
-                    "| listing | median |", "|---|---|"]
-            out += [f"| `{k}` | {ms(v)} |" for k, v in ls.items() if isinstance(v, dict)]
-            out += [""]
-        net = network.get(r["environment"])
-        if net:
-            w = net["wrk"]
-            out += ["### HTTP over the Arrow network (bench/network.py)", "",
-                    f"`wrk -t{w['threads']} -c{w['connections']} -d{w['seconds']}s --latency` from the host "
-                    "against busybox httpd (Debian's static binary) inside an Arrow (default network: "
-                    "virtio-net, tap, bridge arrow0) and the same binary natively in a network namespace "
-                    "behind a veth pair, serving byte-identical pages. The published-port row goes "
-                    "through 127.0.0.1 and nftables DNAT.", ""]
-            for size, rows in net["http"].items():
-                base = rows.get("native (veth, netns)", {}).get("requests_per_s")
-                out += [f"{size} page ({net['page_bytes'][size]} bytes):", "",
-                        "| server | requests/s | vs native | MiB/s | p50 | p90 | p99 |",
-                        "|---|---|---|---|---|---|---|"]
-                for name, v in rows.items():
-                    ratio = f"{v['requests_per_s'] / base:.2f}×" if base else "-"
-                    out += [f"| {name} | {v['requests_per_s']:.0f} | {ratio} | {v['mib_per_s']} | "
-                            f"{v['p50_ms']} ms | {v['p90_ms']} ms | {v['p99_ms']} ms |"]
-                out += [""]
-    out += ["## Targets", "",
-            "| target | meaning | " + " | ".join(f"today, {r['environment']}" for r in results) + " |",
-            "|---|---|" + "---|" * len(results)]
-    mem_row = "| arrowh VMM memory < 2 MiB | resident memory of arrowh excluding guest RAM |"
-    rss_row = "| arrowh RSS ≤ 1/10 of QEMU's | VMM memory excluding guest RAM, ratio |"
-    boot_row = "| boot to app ≤ 0.25× QEMU microvm | end-to-end median, same kernel and initramfs |"
+def lifecycle_section(lc):
+    if not lc:
+        return []
+    st, ls = lc["start"], lc["listing"]
+    out = ["### Managing Arrows (bench/lifecycle.py)", ""] + stamp_line(lc) + [
+           "Start: from launching the command until it returns with the workload running in",
+           "the background. `arrow run -d` returns once the VM runs (arrowh wrote its state);",
+           "QEMU's `-daemonize` returns once its VM is set up; `setsid -f` is a native",
+           "detached start of a static program, the floor.", "",
+           "| start | median |", "|---|---|"]
+    out += [f"| `{k}` | {ms(v)} |" for k, v in st.items()]
+    out += ["", f"Listing with {ls['arrows']} Arrows in the state root (real ones: started, "
+            f"then killed); `arrow ps -a` on an empty root took {ls['arrow ps -a (empty root)']} ms. "
+            f"procps `ps -e` lists the system's processes plus {ls['arrows']} extra sleepers.", "",
+            "| listing | median |", "|---|---|"]
+    out += [f"| `{k}` | {ms(v)} |" for k, v in ls.items() if isinstance(v, dict)]
+    return out + [""]
+
+
+def network_section(net):
+    if not net:
+        return []
+    w = net["wrk"]
+    out = ["### HTTP over the Arrow network (bench/network.py)", ""] + stamp_line(net) + [
+           f"`wrk -t{w['threads']} -c{w['connections']} -d{w['seconds']}s --latency` from the host "
+           "against busybox httpd (Debian's static binary) inside an Arrow (default network: "
+           "virtio-net, tap, bridge arrow0) and the same binary natively in a network namespace "
+           "behind a veth pair, serving byte-identical pages. The published-port row goes "
+           "through 127.0.0.1 and nftables DNAT.", ""]
+    for size, rows in net["http"].items():
+        base = rows.get("native (veth, netns)", {}).get("requests_per_s")
+        out += [f"{size} page ({net['page_bytes'][size]} bytes):", "",
+                "| server | requests/s | vs native | MiB/s | p50 | p90 | p99 |",
+                "|---|---|---|---|---|---|---|"]
+        for name, v in rows.items():
+            ratio = f"{v['requests_per_s'] / base:.2f}×" if base else "-"
+            out += [f"| {name} | {v['requests_per_s']:.0f} | {ratio} | {v['mib_per_s']} | "
+                    f"{v['p50_ms']} ms | {v['p90_ms']} ms | {v['p99_ms']} ms |"]
+        out += [""]
+    return out
+
+
+# ---- targets and the rest -------------------------------------------------------------------
+
+def targets(results, side):
+    density, clones = side["density"], side["clones"]
+    out = ["## Targets", "",
+           "| target | meaning | " + " | ".join(f"today, {r['environment']}" for r in results) + " |",
+           "|---|---|" + "---|" * len(results)]
+    mem_row = "| arrowh VMM memory < 2 MiB | PSS of arrowh excluding guest RAM |"
+    pss_ratio_row = "| arrowh VMM PSS ≤ 1/10 of QEMU's | PSS excluding guest RAM, ratio |"
+    boot_row = ("| boot to app ≤ 0.25× QEMU microvm | launch → EXIT record (equal end events), "
+                "ratio of medians; same kernel and initramfs |")
     for r in results:
         ah = r.get("memory", {}).get("arrowh", {})
         qm = r.get("memory", {}).get("qemu", {})
-        a, q = r["end_to_end"]["arrow run"], r["end_to_end"]["qemu microvm"]
-        vmm = ah.get("vmm_rss_kib")
-        mem_row += f" {kib(vmm)} ({'met' if vmm is not None and vmm < 2048 else 'not met'}) |"
-        if vmm and qm.get("vmm_rss_kib"):
-            ratio = vmm / qm["vmm_rss_kib"]
-            rss_row += f" 1/{1 / ratio:.0f} ({'met' if ratio <= 0.1 else 'not met'}) |"
+        vmm, qvmm = ah.get("vmm_pss_kib"), qm.get("vmm_pss_kib")
+        mem_row += (f" {kib(vmm)} ({'met' if vmm < 2048 else 'not met'}) |" if vmm is not None
+                    else " not measured (no PSS in this result) |")
+        if vmm and qvmm:
+            ratio = vmm / qvmm
+            pss_ratio_row += f" 1/{1 / ratio:.0f} ({'met' if ratio <= 0.1 else 'not met'}) |"
         else:
-            rss_row += " - |"
-        ratio = a["median_ms"] / q["median_ms"]
-        boot_row += f" {ratio:.2f}× ({'met' if ratio <= 0.25 else 'not met'}) |"
+            pss_ratio_row += " - |"
+        if "boot" in r:
+            ratio = r["boot"]["ratio_of_medians"]
+            boot_row += f" {ratio:.2f}× ({'met' if ratio <= 0.25 else 'not met'}) |"
+        else:
+            boot_row += " not measured with equal end events |"
     pss_row = "| per-Arrow PSS trend as N grows | host PSS per idle Arrow at N = 1, 10, 50 |"
     for r in results:
         d = density.get(r["environment"])
@@ -310,49 +536,110 @@ def main():
         clone_row += f" {ratio:.2f}× ({'met' if ratio <= 0.10 else 'not met'}) |"
         p = c["memory"]["clone"]["by_count"][-1]["private_kib_per_instance"]
         priv_row += f" {kib(p)} ({'met' if p <= 1024 else 'not met'}) |"
-    out += [mem_row, rss_row, boot_row, pss_row, clone_row, priv_row, ""]
-    out += [
-            "## Reproduce by hand", "",
-            "```sh",
-            "make bench                       # everything above",
-            "arrow run --network none --timing build/tests/guest/hello",
-            "# where /dev/kvm is kvm-pvm: prefix with  arrow machine --",
-            "ARROW_ARROWH=bench/capture-arrowh.sh CAPTURE_INITRAMFS=/tmp/hello.cpio \\",
-            "    arrow run --network none build/tests/guest/hello   # the exact initramfs, for QEMU",
-            "qemu-system-x86_64 -M microvm,x-option-roms=off,isa-serial=off,rtc=off,acpi=off \\",
-            "    -accel kvm -cpu host -m 128 -nodefaults -no-user-config -display none -no-reboot \\",
-            "    -kernel build/lib/arrow/vmlinux -initrd /tmp/hello.cpio \\",
-            "    -append 'console=hvc0 quiet panic=-1 no_timer_check tsc=reliable reboot=t' \\",
-            "    -device virtio-serial-device,max_ports=5 -chardev null,id=con -device virtconsole,chardev=con \\",
-            "    -chardev null,id=in -device virtserialport,chardev=in,name=arrow.stdin \\",
-            "    -chardev file,id=out,path=/dev/stdout -device virtserialport,chardev=out,name=arrow.stdout \\",
-            "    -chardev null,id=err -device virtserialport,chardev=err,name=arrow.stderr \\",
-            "    -chardev null,id=ctl -device virtserialport,chardev=ctl,name=arrow.control",
-            "# the same binary natively, and in an OCI bundle (rootfs with only the binary)",
-            "build/tests/guest/hello",
-            "mkdir -p /tmp/b/rootfs && cp build/tests/guest/hello /tmp/b/rootfs/ && cd /tmp/b && crun spec",
-            "#   config.json: process.args [\"/hello\"], terminal false, root.readonly true",
-            "crun run --bundle /tmp/b hello1     # runc where crun refuses a hybrid cgroup host",
-            "# many idle Arrows (bench/density.py): start 50, read PSS per arrowh",
-            "for i in $(seq 50); do arrow run -d --network none build/tests/guest/sigwait; done",
-            "for p in $(pgrep -x arrowh); do grep ^Pss: /proc/$p/smaps_rollup; done",
-            "# clones (bench/clones.py): a template, then clones of it vs cold boots",
-            "arrow template create h --network none build/tests/guest/hello",
-            "arrow run --rm --from h; arrow run --rm --network none build/tests/guest/hello",
-            "arrow template create idle --network none build/tests/guest/sigwait",
-            "for i in $(seq 50); do arrow run -d --network none --from idle; done",
-            "# images (bench/images.py): Debian's redis-server as an image, to PONG",
-            "arrow build -t redis --from-host redis-server -- --protected-mode no",
-            "arrow run -d -p 16390:6379 redis; until redis-cli -p 16390 PING; do :; done",
-            "# HTTP (bench/network.py): an Arrow vs the same busybox httpd in a netns behind a veth",
-            "arrow run -d -p 18080:80 /bin/busybox httpd -f -p 80 -h /",
-            "wrk -t1 -c8 -d8s --latency http://127.0.0.1:18080/etc/hosts",
-            "ip netns add nb; ip link add ab-host type veth peer name ab-ns netns nb",
-            "ip addr add 10.199.0.1/30 dev ab-host; ip link set ab-host up",
-            "ip -n nb addr add 10.199.0.2/30 dev ab-ns; ip -n nb link set ab-ns up",
-            "ip netns exec nb busybox httpd -f -p 80 -h DIR_WITH_THE_SAME_PAGES &",
-            "wrk -t1 -c8 -d8s --latency http://10.199.0.2/etc/hosts",
-            "```", ""]
+    return out + [mem_row, pss_ratio_row, boot_row, pss_row, clone_row, priv_row, ""]
+
+
+REPRODUCE = [
+    "## Reproduce by hand", "",
+    "```sh",
+    "make bench                       # everything above",
+    "arrow run --network none --timing build/tests/guest/hello",
+    "#   --timing ends with 'arrowh-marks:' (CLOCK_MONOTONIC ns of each record) and",
+    "#   'arrowh-kvmstats:' lines (KVM's exit counters per phase)",
+    "# where /dev/kvm is kvm-pvm: prefix with  arrow machine --",
+    "ARROW_ARROWH=bench/capture-arrowh.sh CAPTURE_INITRAMFS=/tmp/hello.cpio \\",
+    "    arrow run --network none build/tests/guest/hello   # the exact initramfs, for QEMU",
+    "# QEMU: the control port to a unix socket you listen on (records are 24 bytes,",
+    "# src/common/protocol.h; type 3 = EXIT), QMP for KVM's counters (-S: starts paused)",
+    "socat -u UNIX-LISTEN:/tmp/ctl - | od -An -tu2 -w24 &   # third number: record type",
+    "qemu-system-x86_64 -M microvm,x-option-roms=off,isa-serial=off,rtc=off,acpi=off \\",
+    "    -accel kvm -cpu host -m 128 -nodefaults -no-user-config -display none -no-reboot \\",
+    "    -kernel build/lib/arrow/vmlinux -initrd /tmp/hello.cpio \\",
+    "    -append 'console=hvc0 quiet panic=-1 no_timer_check tsc=reliable reboot=t' \\",
+    "    -device virtio-serial-device,max_ports=5 -chardev null,id=con -device virtconsole,chardev=con \\",
+    "    -chardev null,id=in -device virtserialport,chardev=in,name=arrow.stdin \\",
+    "    -chardev file,id=out,path=/dev/stdout -device virtserialport,chardev=out,name=arrow.stdout \\",
+    "    -chardev null,id=err -device virtserialport,chardev=err,name=arrow.stderr \\",
+    "    -chardev socket,id=ctl,path=/tmp/ctl -device virtserialport,chardev=ctl,name=arrow.control \\",
+    "    -qmp unix:/tmp/qmp,server=on,wait=off",
+    "#   QMP: {\"execute\":\"query-stats\",\"arguments\":{\"target\":\"vcpu\",\"providers\":[{\"provider\":\"kvm\"}]}}",
+    "# the same binary natively, and in an OCI bundle (rootfs with only the binary)",
+    "build/tests/guest/hello",
+    "mkdir -p /tmp/b/rootfs && cp build/tests/guest/hello /tmp/b/rootfs/ && cd /tmp/b && crun spec",
+    "#   config.json: process.args [\"/hello\"], terminal false, root.readonly true",
+    "crun run --bundle /tmp/b hello1     # runc where crun refuses a hybrid cgroup host",
+    "# memory of one idle VMM: Pss and Private_* per mapping, guest RAM left out",
+    "grep -E '^(Pss|Private_Clean|Private_Dirty):' /proc/$(pgrep -n arrowh)/smaps",
+    "# many idle Arrows (bench/density.py): start 50, read PSS per arrowh",
+    "for i in $(seq 50); do arrow run -d --network none build/tests/guest/sigwait; done",
+    "for p in $(pgrep -x arrowh); do grep ^Pss: /proc/$p/smaps_rollup; done",
+    "# clones (bench/clones.py): a template, then clones of it vs cold boots",
+    "arrow template create h --network none build/tests/guest/hello",
+    "arrow run --rm --from h; arrow run --rm --network none build/tests/guest/hello",
+    "arrow run --rm --timing --from h   # a clone's exit counts (phase=resume)",
+    "arrow template create idle --network none build/tests/guest/sigwait",
+    "for i in $(seq 50); do arrow run -d --network none --from idle; done",
+    "# images (bench/images.py): Debian's redis-server as an image, to PONG",
+    "arrow build -t redis --from-host redis-server -- --protected-mode no",
+    "arrow run -d -p 16390:6379 redis; until redis-cli -p 16390 PING; do :; done",
+    "# HTTP (bench/network.py): an Arrow vs the same busybox httpd in a netns behind a veth",
+    "arrow run -d -p 18080:80 /bin/busybox httpd -f -p 80 -h /",
+    "wrk -t1 -c8 -d8s --latency http://127.0.0.1:18080/etc/hosts",
+    "ip netns add nb; ip link add ab-host type veth peer name ab-ns netns nb",
+    "ip addr add 10.199.0.1/30 dev ab-host; ip link set ab-host up",
+    "ip -n nb addr add 10.199.0.2/30 dev ab-ns; ip -n nb link set ab-ns up",
+    "ip netns exec nb busybox httpd -f -p 80 -h DIR_WITH_THE_SAME_PAGES &",
+    "wrk -t1 -c8 -d8s --latency http://10.199.0.2/etc/hosts",
+    "```", ""]
+
+
+def load(results_dir):
+    """The boot results (one per environment) and the side results, by environment."""
+    paths = sorted(glob.glob(os.path.join(results_dir, "*.json")))
+    suffixes = tuple(SIDE.values())
+    results = [json.load(open(p)) for p in paths if not p.endswith(suffixes)]
+    side = {name: {} for name in SIDE}
+    for p in paths:
+        for name, suffix in SIDE.items():
+            if p.endswith(suffix):
+                extra = json.load(open(p))
+                side[name][extra["environment"]] = extra
+    return results, side
+
+
+def main():
+    results, side = load(sys.argv[1])
+    docs = os.path.dirname(os.path.abspath(sys.argv[2]))
+    out = ["# Performance", "",
+           "Generated by `make bench` (bench/run.sh → bench/boot.py → bench/report.py); raw results in",
+           "`bench/results/`. Peers are measured side by side in the same run; figures from",
+           "different environments are never compared with each other. Under every heading, the",
+           "stamp of its result file: run id, commit, date, kernel images, kernel release, CPUs.", "",
+           "Noise control: one warm-up run per peer, then the peers alternate run by run so that",
+           "drift hits all alike; medians with min/max and σ; ratios also taken pair by pair. No CPU",
+           "pinning: the helper VM's 2 vCPUs are all the host has, shared by every peer in turn,",
+           "so it was not tried.", ""]
+    for r in results:
+        env = r["environment"]
+        sections = {"boot": r, **{name: side[name].get(env) for name in SIDE}}
+        out += [f"## {env}", "", f"{ENV_TEXT.get(env, env)}.", ""]
+        out += [f"Guest memory {r['guest_memory_mib']} MiB, 1 vCPU.", ""]
+        out += provenance(env, sections)
+        out += boot_table(r) if "boot" in r else boot_table_old(r)
+        out += peers_table(r, docs)
+        out += ["Phases reported by `arrow run --timing` (medians, host clock):", "",
+                "| phase | ms |", "|---|---|"]
+        out += [f"| {k} | {v} |" for k, v in r["arrow_phases_median_ms"].items()]
+        out += [""]
+        out += exit_counts_section(r)
+        out += memory_section(r)
+        out += density_section(sections["density"], docs)
+        out += clones_section(sections["clones"])
+        out += images_section(sections["images"])
+        out += lifecycle_section(sections["lifecycle"])
+        out += network_section(sections["network"])
+    out += targets(results, side)
+    out += REPRODUCE
     with open(sys.argv[2] + ".tmp", "w") as f:
         f.write("\n".join(out))
     os.replace(sys.argv[2] + ".tmp", sys.argv[2])
