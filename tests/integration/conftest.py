@@ -82,6 +82,12 @@ def in_helper_vm():
     return os.environ.get("ARROW_IN_MACHINE") == "1"
 
 
+# The helper VM's wedge (docs/machine.md, "Peer comparison"): a vCPU running guest code at
+# this address, timer interrupt pending, forever. QEMU microvm wedged at the same address in
+# the same helper session under the same stress, so inside the helper VM it is the helper's.
+HELPER_WEDGE_RIP = "0xffffffff8136bd4c"
+
+
 def record_retry(reason, report):
     """An in-test retry is a failure: write its full report to a file under build/test-reports
     (printed in the run's summary) and tell the harness (scripts/integration.py), which
