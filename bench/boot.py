@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 
+import qemu_peer
 import stamp
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -50,7 +51,7 @@ MEM_MIB = 128
 MAX_REPLACED = 5
 CTL_MAGIC = 0x41525257
 CTL_TYPES = {1: "hello", 2: "exec", 3: "exit", 4: "template"}
-CMDLINE = "console=hvc0 quiet panic=-1 no_timer_check tsc=reliable"
+CMDLINE = qemu_peer.CMDLINE
 HELLO_OUT = b"hello from an Arrow\n"
 # KVM's x86 vCPU counters compared (the names of the kernel's binary stats)
 COUNTERS = ["exits", "io_exits", "mmio_exits", "halt_exits", "irq_exits", "signal_exits",
@@ -76,25 +77,9 @@ def capture_initramfs(program, dest):
 
 
 def qemu_cmd(initramfs, out, ctl, ctl_socket=False, qmp=None, paused=False):
-    """QEMU microvm booting the same kernel and initramfs as arrowh. The control port goes
-    to the file ctl, or with ctl_socket to the unix socket ctl (QEMU connects to it)."""
-    ctl_dev = f"socket,id=ctl,path={ctl}" if ctl_socket else f"file,id=ctl,path={ctl}"
-    cmd = ["qemu-system-x86_64", "-M", "microvm,x-option-roms=off,isa-serial=off,rtc=off,acpi=off",
-           "-accel", "kvm", "-cpu", "host", "-m", str(MEM_MIB), "-smp", "1",
-           "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-           "-kernel", KERNEL, "-initrd", initramfs, "-append", CMDLINE + " reboot=t",
-           "-device", "virtio-serial-device,max_ports=5",
-           "-chardev", "null,id=con", "-device", "virtconsole,chardev=con",
-           "-chardev", "null,id=in", "-device", "virtserialport,chardev=in,name=arrow.stdin",
-           "-chardev", f"file,id=out,path={out}",
-           "-device", "virtserialport,chardev=out,name=arrow.stdout",
-           "-chardev", "null,id=err", "-device", "virtserialport,chardev=err,name=arrow.stderr",
-           "-chardev", ctl_dev, "-device", "virtserialport,chardev=ctl,name=arrow.control"]
-    if qmp:
-        cmd += ["-qmp", f"unix:{qmp},server=on,wait=off"]
-    if paused:
-        cmd += ["-S"]
-    return cmd
+    """QEMU microvm booting the same kernel and initramfs as arrowh (bench/qemu_peer.py)."""
+    return qemu_peer.qemu_cmd(KERNEL, initramfs, out, ctl, mem_mib=MEM_MIB,
+                              ctl_socket=ctl_socket, qmp=qmp, paused=paused)
 
 
 def version(program):

@@ -15,7 +15,6 @@ run instead of QEMU (the harness's own tests use it).
 """
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -24,10 +23,13 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from resultlog import excerpt, write_event  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "bench"))
+from qemu_peer import control_records, qemu_cmd  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARROW = os.environ.get("ARROW_TEST_ARROW", os.path.join(ROOT, "build/bin/arrow"))
 LIMIT = int(os.environ.get("ARROW_TEST_CANARY_S", "150"))
-CTL_MAGIC, CTL_EXIT = 0x41525257, 3
 
 
 def run(cmd, **kw):
@@ -45,11 +47,7 @@ def exit_status(ctl):
         data = open(ctl, "rb").read()
     except OSError:
         return None
-    for off in range(0, len(data) - 23, 24):
-        magic, typ, _, arg, _, _ = struct.unpack_from("<IHHIIQ", data, off)
-        if magic == CTL_MAGIC and typ == CTL_EXIT:
-            return arg
-    return None
+    return next((arg for name, arg, _ in control_records(data) if name == "exit"), None)
 
 
 def arrowh_canary(tmp):
@@ -68,19 +66,7 @@ def qemu_canary(tmp):
     rc, text = run([ARROW, "run", "--network", "none", "/bin/busybox", "true"], env=env)
     if rc != 0 or not os.path.exists(initrd):
         return False, "could not capture the initramfs: " + text
-    cmd = ["qemu-system-x86_64", "-M", "microvm,x-option-roms=off,isa-serial=off,rtc=off,acpi=off",
-           "-accel", "kvm", "-cpu", "host", "-m", "128", "-smp", "1", "-nodefaults",
-           "-no-user-config", "-display", "none", "-no-reboot",
-           "-kernel", os.path.join(ROOT, "build/lib/arrow/vmlinux"), "-initrd", initrd,
-           "-append", "console=hvc0 quiet panic=-1 no_timer_check tsc=reliable reboot=t",
-           "-device", "virtio-serial-device,max_ports=5",
-           "-chardev", "null,id=con", "-device", "virtconsole,chardev=con",
-           "-chardev", "null,id=in", "-device", "virtserialport,chardev=in,name=arrow.stdin",
-           "-chardev", f"file,id=out,path={out_f}",
-           "-device", "virtserialport,chardev=out,name=arrow.stdout",
-           "-chardev", "null,id=err", "-device", "virtserialport,chardev=err,name=arrow.stderr",
-           "-chardev", f"file,id=ctl,path={ctl}",
-           "-device", "virtserialport,chardev=ctl,name=arrow.control"]
+    cmd = qemu_cmd(os.path.join(ROOT, "build/lib/arrow/vmlinux"), initrd, out_f, ctl)
     rc, text = run(cmd, stdin=subprocess.DEVNULL)
     status = exit_status(ctl)
     if status == 0:
