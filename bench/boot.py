@@ -29,7 +29,6 @@ import shutil
 import signal
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -49,8 +48,6 @@ COUNT_RUNS = int(os.environ.get("BENCH_COUNT_RUNS", "5"))
 TIMEOUT = 120
 MEM_MIB = 128
 MAX_REPLACED = 5
-CTL_MAGIC = 0x41525257
-CTL_TYPES = {1: "hello", 2: "exec", 3: "exit", 4: "template"}
 CMDLINE = qemu_peer.CMDLINE
 HELLO_OUT = b"hello from an Arrow\n"
 # KVM's x86 vCPU counters compared (the names of the kernel's binary stats)
@@ -126,12 +123,7 @@ def container_runtime(tmp):
 
 def decode_records(data):
     """ainit's 24-byte control records (src/common/protocol.h) in data: (type, arg, value)."""
-    recs = []
-    for off in range(0, len(data) - 23, 24):
-        magic, typ, _, arg, _, value = struct.unpack_from("<IHHIIQ", data, off)
-        if magic == CTL_MAGIC:
-            recs.append((CTL_TYPES.get(typ, str(typ)), arg, value))
-    return recs
+    return qemu_peer.control_records(data)
 
 
 def control_marks(path):

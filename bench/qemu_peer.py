@@ -9,7 +9,7 @@ import struct
 # reboot=t because it has no i8042 reset line.
 CMDLINE = "console=hvc0 quiet panic=-1 no_timer_check tsc=reliable"
 CTL_MAGIC = 0x41525257
-CTL_RECORDS = {1: "hello", 2: "exec", 3: "exit"}
+CTL_RECORDS = {1: "hello", 2: "exec", 3: "exit", 4: "template"}
 
 
 def qemu_cmd(kernel, initramfs, out, ctl, mem_mib=128, cpus=1, ctl_socket=False, qmp=None,
