@@ -82,9 +82,9 @@ def in_helper_vm():
     return os.environ.get("ARROW_IN_MACHINE") == "1"
 
 
-# The helper VM's wedge (docs/machine.md, "Peer comparison"): a vCPU running guest code at
-# this address, timer interrupt pending, forever. QEMU microvm wedged at the same address in
-# the same helper session under the same stress, so inside the helper VM it is the helper's.
+# The helper VM's wedge (docs/machine.md, "Peer comparison"): a vCPU reported at this address,
+# timer interrupt pending, forever. It is the instruction after `vmrun` in the helper's own
+# KVM (__svm_vcpu_run+0x9c), and QEMU microvm wedged there too under the same stress.
 HELPER_WEDGE_RIP = "0xffffffff8136bd4c"
 
 
