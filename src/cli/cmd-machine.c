@@ -27,6 +27,32 @@
 
 extern char **environ;
 
+/*
+ * The host's TSC rate in kHz, measured against CLOCK_MONOTONIC_RAW over about 20 ms;
+ * 0 if it cannot be measured. Under TCG the helper's TSC is the host's (QEMU's rdtsc
+ * returns the host's counter), so this is the helper's TSC rate too.
+ */
+static unsigned long host_tsc_khz(void)
+{
+#if defined(__x86_64__)
+	struct timespec a, b;
+	unsigned long long t0, t1;
+	long long ns;
+
+	clock_gettime(CLOCK_MONOTONIC_RAW, &a);
+	t0 = __builtin_ia32_rdtsc();
+	nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+	t1 = __builtin_ia32_rdtsc();
+	clock_gettime(CLOCK_MONOTONIC_RAW, &b);
+	ns = (b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec);
+	if (ns <= 0 || t1 <= t0)
+		return 0;
+	return (unsigned long)((t1 - t0) * 1000000ULL / (unsigned long long)ns);
+#else
+	return 0;
+#endif
+}
+
 static const char usage[] =
 	"Usage: arrow machine [OPTIONS] -- COMMAND [ARGS...]\n"
 	"Run COMMAND inside the helper VM (QEMU; KVM when it works, else software emulation\n"
@@ -351,7 +377,26 @@ int cmd_machine(int argc, char *argv[])
 	qemu_argv[n++] = "-initrd";
 	qemu_argv[n++] = initrd;
 	qemu_argv[n++] = "-append";
-	qemu_argv[n++] = debug ? "console=ttyS0 panic=-1 reboot=t" : "console=ttyS0 quiet panic=-1 reboot=t";
+	/*
+	 * Under TCG the helper kernel calibrates its TSC against the PIT only (microvm has
+	 * no HPET or PM timer); when the host is busy that fails ("tsc: Unable to calibrate
+	 * against PIT ... could not calculate TSC khz"), tsc_khz stays 0 and so does KVM's
+	 * per-CPU cpu_tsc_khz (the emulated CPU has no constant_tsc): kvm_guest_time_update()
+	 * then re-requests KVM_REQ_CLOCK_UPDATE forever and no guest ever runs its first
+	 * instruction, the "bad session" of docs/machine.md. Tell the helper the rate.
+	 */
+	{
+		static char append[160];
+		unsigned long khz = why || tcg ? host_tsc_khz() : 0;
+		const char *base = debug ? "console=ttyS0 panic=-1 reboot=t"
+					 : "console=ttyS0 quiet panic=-1 reboot=t";
+
+		if (khz)
+			snprintf(append, sizeof(append), "%s tsc_early_khz=%lu", base, khz);
+		else
+			snprintf(append, sizeof(append), "%s", base);
+		qemu_argv[n++] = append;
+	}
 	qemu_argv[n++] = "-fsdev";
 	qemu_argv[n++] = "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap";
 	qemu_argv[n++] = "-device";
