@@ -93,6 +93,58 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(VMM_LIB_OBJS) $(filter-out $(BUILD)/obj/
 	@$(if $(Q),echo "  CCLD    $@")
 	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $^ -lcmocka -pthread $(CLI_LIBS) $(UNIT_LIBS) -lz
 
+# Sanitizer builds (docs/fuzzing.md): clang-14 with ASan+UBSan (every error fatal), into
+# build/san/obj. `make asan` runs the unit tests built that way; `make fuzz` runs the libFuzzer
+# targets of tests/fuzz for FUZZ_TIME seconds each; `make fuzz-replay` replays their corpora.
+SAN_CC     ?= clang-14
+SAN        := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_CFLAGS := -O1 -g -std=gnu11 $(WARN) -D_GNU_SOURCE -DARROW_VERSION='"$(VERSION)"' -Isrc $(SAN) \
+	      -fsanitize=fuzzer-no-link
+SAN_SRCS   := $(sort $(filter-out src/vmm/main.c src/cli/main.c,$(VMM_SRCS) $(CLI_SRCS) $(LIB_SRCS) \
+		$(COMMON_SRCS)))
+SAN_LIB    := $(BUILD)/san/libarrow.a
+SAN_ENV    := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1 \
+	      UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+ASAN_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/san/tests/unit/%)
+FUZZ_TIME  ?= 30
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/*.c))
+FUZZ_BINS  := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/bin/%)
+
+$(BUILD)/san/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  SANCC   $<")
+	$(Q)$(SAN_CC) $(SAN_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(SAN_LIB): $(SAN_SRCS:%.c=$(BUILD)/san/obj/%.o)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(BUILD)/san/tests/unit/%: tests/unit/%.c $(SAN_LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  SANLD   $@")
+	$(Q)$(SAN_CC) $(SAN_CFLAGS) -Wno-missing-prototypes -o $@ $^ -lcmocka -pthread $(CLI_LIBS) \
+		$(UNIT_LIBS) -lz
+
+# A target may #include the .c file whose static parser it drives; the archive then never
+# pulls that file's own object in.
+$(BUILD)/fuzz/bin/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(SAN_LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZLD  $@")
+	$(Q)$(SAN_CC) $(SAN_CFLAGS) -fsanitize=fuzzer -Wno-missing-prototypes -Itests/fuzz -o $@ \
+		$< $(SAN_LIB) -pthread $(CLI_LIBS) $(UNIT_LIBS) -lz
+
+.PHONY: asan fuzz fuzz-build fuzz-replay
+asan: $(ASAN_BINS)
+	@set -e; for t in $(ASAN_BINS); do echo "== $$t"; $(SAN_ENV) $$t; done
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	FUZZ_TIME=$(FUZZ_TIME) BUILD=$(BUILD) scripts/fuzz.sh run $(FUZZ_TARGETS)
+
+fuzz-replay: fuzz-build
+	BUILD=$(BUILD) scripts/fuzz.sh replay $(FUZZ_TARGETS)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/arrow/machine
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
@@ -122,6 +174,7 @@ integration-test: all
 test: setup
 	$(MAKE) all
 	$(MAKE) unit-test
+	$(MAKE) fuzz-replay asan
 	$(MAKE) integration-test
 
 bench:
@@ -135,4 +188,4 @@ format:
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/san -name '*.d' 2>/dev/null)

@@ -95,7 +95,7 @@ int run_config_piece(const struct run_opts *o, const void *cfg, size_t cfg_len, 
 	if (!e)
 		return EXIT_ARROW_ERROR;
 	e->f[e->n++] = (struct piece_file){ ".arrow", S_IFDIR | 0700 };
-	e->f[e->n++] = (struct piece_file){ ARROW_CONFIG_PATH + 1, S_IFREG | 0600, cfg, cfg_len };
+	e->f[e->n++] = (struct piece_file){ &ARROW_CONFIG_PATH[1], S_IFREG | 0600, cfg, cfg_len };
 	for (unsigned int i = 0; i < o->nr_configs; i++) {
 		const struct config_file *c = &o->configs[i];
 		size_t len;

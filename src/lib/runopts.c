@@ -315,7 +315,11 @@ static int read_env_file(struct run_opts *o, const char *path, char *err, unsign
 				 RUNOPTS_MAX_ENV);
 			ret = -EINVAL;
 		} else {
-			o->env[o->nr_env++] = strdup(p);
+			o->env[o->nr_env] = o->env_owned[o->nr_env_owned++] = strdup(p);
+			if (!o->env[o->nr_env++]) {
+				snprintf(err, errlen, "out of memory");
+				ret = -ENOMEM;
+			}
 		}
 	}
 	free(line);
@@ -407,7 +411,7 @@ static bool valid_hostname(const char *s)
 	return true;
 }
 
-int runopts_parse(struct run_opts *o, int argc, char *const argv[], char *err, unsigned int errlen)
+static int parse(struct run_opts *o, int argc, char *const argv[], char *err, unsigned int errlen)
 {
 	char *end;
 	unsigned long v;
@@ -654,4 +658,23 @@ int runopts_parse(struct run_opts *o, int argc, char *const argv[], char *err, u
 	o->args = argv + optind + 1;
 	o->nr_args = argc - optind - 1;
 	return 0;
+}
+
+int runopts_parse(struct run_opts *o, int argc, char *const argv[], char *err, unsigned int errlen)
+{
+	int ret = parse(o, argc, argv, err, errlen);
+
+	if (ret)
+		runopts_free(o);
+	return ret;
+}
+
+void runopts_free(struct run_opts *o)
+{
+	for (unsigned int i = 0; i < o->nr_configs; i++)
+		free(o->configs[i].host);
+	o->nr_configs = 0;
+	for (unsigned int i = 0; i < o->nr_env_owned; i++)
+		free(o->env_owned[i]);
+	o->nr_env_owned = 0;
 }

@@ -34,6 +34,8 @@ struct run_opts {
 	unsigned int cpus;
 	const char *env[RUNOPTS_MAX_ENV];
 	unsigned int nr_env;
+	char *env_owned[RUNOPTS_MAX_ENV]; /* the env[] entries read from --env-file (malloc'ed) */
+	unsigned int nr_env_owned;
 	const char *workdir;
 	const char *kernel;
 	const char *hostname;
@@ -77,6 +79,8 @@ struct run_opts {
  * Returns 0, or -EINVAL with a one-line reason in err.
  */
 int runopts_parse(struct run_opts *o, int argc, char *const argv[], char *err, unsigned int errlen);
+/* What runopts_parse allocated (the --config copies); a failed parse frees it itself. */
+void runopts_free(struct run_opts *o);
 /* "512", "512m", "1g", "262144k" -> MiB; 0 on error. */
 uint64_t runopts_parse_memory(const char *s);
 /*

@@ -197,7 +197,8 @@ int store_list(struct arrow_rec **out)
 			n++;
 	}
 	closedir(d);
-	qsort(list, (size_t)n, sizeof(*list), cmp_created);
+	if (n)
+		qsort(list, (size_t)n, sizeof(*list), cmp_created);
 	*out = list;
 	return n;
 }

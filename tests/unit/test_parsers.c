@@ -102,6 +102,7 @@ static void test_config_files(void **state)
 	assert_null(runopts_config_path_ok("/procfile"));
 	assert_null(runopts_config_path_ok("/etc/hosts.allow"));
 	assert_null(runopts_config_path_ok("/a/..b/.c"));
+	runopts_free(&o);
 	expect_bad(6, twice, "twice");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		expect_bad(4, bad[i], "--config");

@@ -198,6 +198,7 @@ static void test_run_options_of_managed_arrows(void **state)
 	assert_int_equal(o.nr_env, 2);
 	assert_string_equal(o.env[0], "A=1 2");
 	assert_string_equal(o.env[1], "B");
+	runopts_free(&o);
 }
 
 static void expect_bad(char *opt, char *value, const char *needle)

@@ -17,7 +17,7 @@ void snapw_init(struct snap_writer *w)
 
 static void put(struct snap_writer *w, const void *data, uint64_t len)
 {
-	if (w->failed)
+	if (w->failed || !len)
 		return;
 	if (w->len + len > w->cap) {
 		size_t cap = w->cap ? w->cap : 64 * 1024;

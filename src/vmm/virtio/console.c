@@ -190,7 +190,8 @@ static void send_ctrl_data(struct vconsole *c, uint32_t id, uint16_t event, uint
 		return;
 	}
 	memcpy(c->ctrl[c->ctrl_count].data, &h, sizeof(h));
-	memcpy(c->ctrl[c->ctrl_count].data + sizeof(h), name, nlen);
+	if (nlen)
+		memcpy(c->ctrl[c->ctrl_count].data + sizeof(h), name, nlen);
 	c->ctrl[c->ctrl_count].len = (uint32_t)(sizeof(h) + nlen);
 	c->ctrl_count++;
 	flush_ctrl(c);

@@ -215,8 +215,8 @@ static int restore_vcpu(struct vm *vm, struct vcpu *v, const struct snap_image *
 	const void *xsave = snap_find(img, SNAP_XSAVE, v->id, (uint64_t)xs);
 	uint64_t msr_len = 0, deadline = 0;
 	const struct kvm_msr_entry *msrs = snap_find_any(img, SNAP_MSRS, v->id, &msr_len);
-	struct {
-		struct kvm_msrs h;
+	struct { /* struct kvm_msrs with one entry (a flexible array cannot be nested) */
+		uint32_t nmsrs, pad;
 		struct kvm_msr_entry e;
 	} dl;
 	void *xbuf;
@@ -246,7 +246,7 @@ static int restore_vcpu(struct vm *vm, struct vcpu *v, const struct snap_image *
 	    ioctl(v->fd, KVM_SET_VCPU_EVENTS, &sv->events) < 0)
 		return -errno;
 	memset(&dl, 0, sizeof(dl));
-	dl.h.nmsrs = 1;
+	dl.nmsrs = 1;
 	dl.e.index = MSR_IA32_TSC_DEADLINE;
 	dl.e.data = deadline;
 	if (ioctl(v->fd, KVM_SET_MSRS, &dl) < 0 || ioctl(v->fd, KVM_SET_DEBUGREGS, &sv->dregs) < 0)
