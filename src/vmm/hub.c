@@ -25,6 +25,7 @@ int hub_listen(struct hub *h, const char *dir)
 	for (unsigned int i = 0; i < HUB_MAX_CLIENTS; i++)
 		h->clients[i].fd = -1;
 	h->listen_fd = -1;
+	h->spare_fd = -1;
 	ret = statedir_sockaddr(dir, &sa, &dir_fd);
 	if (ret)
 		return ret;
@@ -42,7 +43,14 @@ int hub_listen(struct hub *h, const char *dir)
 	}
 	if (dir_fd >= 0)
 		close(dir_fd);
+	hub_refill_spare(h);
 	return ret;
+}
+
+void hub_refill_spare(struct hub *h)
+{
+	if (h->spare_fd < 0 && h->listen_fd >= 0)
+		h->spare_fd = fcntl(h->listen_fd, F_DUPFD_CLOEXEC, 0);
 }
 
 /* Lock held. A client that cannot take a whole record now is cut off: a slow
@@ -83,6 +91,12 @@ int hub_accept(struct hub *h, struct hostctl_req *req, int *req_fd)
 
 	*req_fd = -1;
 	fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE) && h->spare_fd >= 0) {
+		/* out of descriptors (a guest holding many files?): the reserve serves this one */
+		close(h->spare_fd);
+		h->spare_fd = -1;
+		fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	}
 	if (fd < 0)
 		return -1;
 	/* One fixed-size request, sent at once by a well-behaved client. */
@@ -90,6 +104,7 @@ int hub_accept(struct hub *h, struct hostctl_req *req, int *req_fd)
 	if (recv(fd, req, sizeof(*req), MSG_WAITALL) != (ssize_t)sizeof(*req) ||
 	    req->magic != HOSTCTL_MAGIC) {
 		close(fd);
+		errno = EPROTO;
 		return -1;
 	}
 	if (req->type != HOSTCTL_ATTACH) {
@@ -108,6 +123,7 @@ int hub_accept(struct hub *h, struct hostctl_req *req, int *req_fd)
 	}
 	pthread_mutex_unlock(&h->lock);
 	close(fd); /* full: the client sees EOF at once */
+	errno = EPROTO;
 	return -1;
 }
 
@@ -139,6 +155,9 @@ void hub_destroy(struct hub *h, const char *dir)
 
 	for (int i = 0; i < HUB_MAX_CLIENTS; i++)
 		hub_close_client(h, i);
+	if (h->spare_fd >= 0)
+		close(h->spare_fd);
+	h->spare_fd = -1;
 	if (h->listen_fd >= 0) {
 		close(h->listen_fd);
 		h->listen_fd = -1;

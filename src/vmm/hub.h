@@ -25,6 +25,9 @@ struct hub_client {
 struct hub {
 	pthread_mutex_t lock; /* the client table: output comes from vCPU threads */
 	int listen_fd;
+	/* a descriptor held in reserve: when the process is out of descriptors it is given
+	 * up so that one more request (`arrow stop`) can still be accepted and served */
+	int spare_fd;
 	struct hub_client clients[HUB_MAX_CLIENTS];
 	int input; /* client slot that feeds the app's stdin, or -1 */
 	/* parser for the input client's records */
@@ -37,8 +40,14 @@ struct hub {
 int hub_listen(struct hub *h, const char *dir);
 /* Send a record to every attached client; never blocks. */
 void hub_broadcast(struct hub *h, int stream, const struct iovec *iov, unsigned int n, size_t len);
-/* Accept one connection: returns its slot, or -1 (nothing, or a request already handled). */
+/*
+ * Accept one connection: returns its slot, or -1 (nothing, or a request already handled).
+ * On -1 errno says why: EAGAIN nothing more to accept, EPROTO a bad client (dropped),
+ * EMFILE/ENFILE/ENOMEM/ENOBUFS out of resources even after giving up the spare descriptor.
+ */
 int hub_accept(struct hub *h, struct hostctl_req *req, int *req_fd);
+/* Take the spare descriptor again once one is free (after a request was served). */
+void hub_refill_spare(struct hub *h);
 void hub_close_client(struct hub *h, int slot);
 /* Send the final exit record to every client and close them all. */
 void hub_finish(struct hub *h, int status);

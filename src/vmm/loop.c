@@ -24,7 +24,7 @@
 
 #define EXIT_HARD_STOP 137 /* as docker reports a container it had to kill */
 
-enum { EV_SIGNAL, EV_STOP, EV_WAKE, EV_STDIN, EV_LISTEN, EV_BOOT_DEADLINE, EV_CLIENT };
+enum { EV_SIGNAL, EV_STOP, EV_WAKE, EV_STDIN, EV_LISTEN, EV_BOOT_DEADLINE, EV_ACCEPT_RETRY, EV_CLIENT };
 #define EV_CLIENT_TAG(slot) (EV_CLIENT | ((uint64_t)(slot) << 8))
 
 struct loop {
@@ -38,6 +38,8 @@ struct loop {
 	int sigints;
 	int host_status;
 	int boot_timer; /* timerfd: the boot deadline (--boot-timeout), -1 if none */
+	int accept_timer; /* timerfd: accepting again after running out of resources */
+	bool accept_warned;
 };
 
 /*
@@ -332,6 +334,46 @@ static void handle_request(struct loop *l, const struct hostctl_req *req, int fd
 	close(fd);
 }
 
+/*
+ * Out of descriptors or memory even with the spare given up: stop listening for 200 ms
+ * instead of spinning on a listen socket that stays readable.
+ */
+static void accept_back_off(struct loop *l, int err)
+{
+	struct itimerspec its = { .it_value.tv_nsec = 200 * 1000 * 1000 };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_ACCEPT_RETRY };
+
+	if (!l->accept_warned)
+		fprintf(stderr, "arrowh: cannot accept on the control socket: %s; retrying\n",
+			strerror(err));
+	l->accept_warned = true;
+	if (l->accept_timer < 0) {
+		l->accept_timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (l->accept_timer < 0 || epoll_ctl(l->ep, EPOLL_CTL_ADD, l->accept_timer, &ev)) {
+			/* no timer either: a blocking pause is still better than a spin */
+			if (l->accept_timer >= 0)
+				close(l->accept_timer);
+			l->accept_timer = -1;
+			poll(NULL, 0, 200);
+			return;
+		}
+	}
+	ev = (struct epoll_event){ .events = 0, .data.u64 = EV_LISTEN };
+	epoll_ctl(l->ep, EPOLL_CTL_MOD, l->s->hub.listen_fd, &ev);
+	timerfd_settime(l->accept_timer, 0, &its, NULL);
+}
+
+static void accept_again(struct loop *l)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_LISTEN };
+	uint64_t n;
+
+	if (read(l->accept_timer, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	hub_refill_spare(&l->s->hub);
+	epoll_ctl(l->ep, EPOLL_CTL_MOD, l->s->hub.listen_fd, &ev);
+}
+
 static void accept_clients(struct loop *l)
 {
 	struct hub *h = &l->s->hub;
@@ -343,12 +385,17 @@ static void accept_clients(struct loop *l)
 
 		if (req_fd >= 0) {
 			handle_request(l, &req, req_fd);
+			hub_refill_spare(h);
 			continue;
 		}
 		if (slot < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
-			continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == ENOBUFS) {
+				accept_back_off(l, errno);
+				return;
+			}
+			continue; /* a bad client, dropped */
 		}
 		if ((req.arg & HOSTCTL_ATTACH_STDIN) && l->s->cfg->attach_stdin && h->input < 0 &&
 		    !l->stdin_eof) {
@@ -398,6 +445,7 @@ static int loop_init(struct loop *l, struct session *s)
 
 	memset(l, 0, sizeof(*l));
 	l->s = s;
+	l->accept_timer = -1;
 	l->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (l->ep < 0)
 		return -errno;
@@ -582,6 +630,9 @@ int session_run(struct session *s)
 			case EV_BOOT_DEADLINE:
 				boot_deadline(&l);
 				break;
+			case EV_ACCEPT_RETRY:
+				accept_again(&l);
+				break;
 			case EV_CLIENT:
 				client_event(&l, (int)(evs[i].data.u64 >> 8), evs[i].events);
 				break;
@@ -607,6 +658,8 @@ int session_run(struct session *s)
 	close(l.sig_fd);
 	if (l.boot_timer >= 0)
 		close(l.boot_timer);
+	if (l.accept_timer >= 0)
+		close(l.accept_timer);
 	ret = exit_status(&l);
 	if (s->managed)
 		hub_finish(&s->hub, ret);

@@ -8,12 +8,14 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "arch/x86/boot.h"
 #include "arch/x86/mptable.h"
+#include "common/cgroup.h"
 #include "common/statedir.h"
 #include "common/streamrec.h"
 #include "session.h"
@@ -21,6 +23,10 @@
 
 #define EXIT_ARROW_ERROR 125
 #define GUEST_MIN_FREE (24ull << 20) /* kernel working memory at boot */
+/* descriptors kept for arrowh's own side: vCPUs, KVM stats, irqfds, the control socket,
+ * attach clients, logs, snapshot files. What a guest can make arrowh hold comes after. */
+#define HOST_FDS_RESERVED 256
+#define NOFILE_CEILING (1u << 20)
 
 static void klog_sink(void *opaque, const struct iovec *iov, unsigned int n, size_t len)
 {
@@ -282,6 +288,33 @@ static int open_tap(struct session *s)
 	return 0;
 }
 
+/*
+ * Raise the soft descriptor limit to the hard one and share what is beyond arrowh's own
+ * reserve among the volumes: a fid holds up to two descriptors. A guest that walks as
+ * many fids as it may still leaves arrowh the descriptors it needs (docs/security.md).
+ */
+static unsigned int volume_fid_budget(unsigned int nr_volumes)
+{
+	struct rlimit rl;
+	rlim_t cur;
+	unsigned int budget;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 64;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit want = { rl.rlim_max < NOFILE_CEILING ? rl.rlim_max : NOFILE_CEILING,
+				       rl.rlim_max };
+
+		if (want.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &want) == 0)
+			rl.rlim_cur = want.rlim_cur;
+	}
+	cur = rl.rlim_cur;
+	if (!nr_volumes || cur <= 2 * HOST_FDS_RESERVED)
+		return 64; /* a tiny limit: a few fids each, the reserve stays */
+	budget = (unsigned int)((cur - HOST_FDS_RESERVED) / (2 * nr_volumes));
+	return budget < P9_MAX_FIDS ? budget : P9_MAX_FIDS;
+}
+
 /* Volume i: virtio-9p after the console and the NIC's slot, IRQs 7 and up. */
 static int add_volume(struct session *s, unsigned int i, char *cmdline, size_t cmdlen)
 {
@@ -299,6 +332,7 @@ static int add_volume(struct session *s, unsigned int i, char *cmdline, size_t c
 		fprintf(stderr, "arrowh: volume %s: %s\n", v->path, strerror(-ret));
 		return ret;
 	}
+	s->vol[i].server.max_fids = volume_fid_budget(s->cfg->nr_volumes);
 	ret = bus_add(&s->vm.mmio, base, VIRTIO_MMIO_SIZE, mmio_read, mmio_write, &s->vol_mmio[i]);
 	if (ret)
 		return ret;
@@ -467,9 +501,15 @@ int session_setup(struct session *s, const struct arrowh_config *cfg)
 	s->klog_fd = -1;
 	s->t_arrowh = monotonic_ns();
 	s->hub.listen_fd = -1;
+	s->hub.spare_fd = -1;
 	s->log.fd = -1;
 	s->sf.lock_fd = -1;
 	s->tap_fd = -1;
+	ret = cgroup_join(cfg->cgroup); /* first: guest memory is charged where it is touched */
+	if (ret) {
+		fprintf(stderr, "arrowh: cannot join the cgroup %s: %s\n", cfg->cgroup, strerror(-ret));
+		return EXIT_ARROW_ERROR;
+	}
 	if (cfg->state_dir && managed_setup(s))
 		return EXIT_ARROW_ERROR;
 	if ((cfg->tap_fd >= 0 || cfg->tap_name) && open_tap(s))

@@ -393,6 +393,120 @@ static void test_malformed_messages(void **state)
 	p9_server_free(&s);
 }
 
+/* Tsetattr with the given valid bits, mode, uid and gid; the errno of the reply. */
+static uint32_t setattr(struct p9_server *s, uint32_t fid, uint32_t valid, uint32_t mode,
+			uint32_t uid, uint32_t gid)
+{
+	struct msg m;
+	uint32_t err;
+
+	start(&m, 26);
+	put(&m, fid, 4);
+	put(&m, valid, 4);
+	put(&m, mode, 4);
+	put(&m, uid, 4);
+	put(&m, gid, 4);
+	for (int i = 0; i < 5; i++)
+		put(&m, 0, 8);
+	send(s, &m, &err);
+	return err;
+}
+
+static mode_t mode_of(const char *rel)
+{
+	char p[256];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, rel);
+	assert_int_equal(lstat(p, &st), 0);
+	return st.st_mode;
+}
+
+/* The ownership policy: no setuid/setgid file, no chown to other ids, the root's own metadata stays. */
+static void test_ownership_policy(void **state)
+{
+	struct p9_server s;
+	char path[256], host[256];
+	const char *sub[] = { "sub" }, *suid[] = { "sub", "suid" };
+	struct stat before, after;
+	struct msg m;
+	uint32_t err;
+
+	(void)state;
+	share_path(path, sizeof(path));
+	assert_int_equal(stat(path, &before), 0);
+	assert_int_equal(p9_server_init(&s, path, false), 0);
+	attach(&s, 1);
+	/* Tlcreate with mode 06755: created without the setuid/setgid bits */
+	assert_int_equal(walk(&s, 1, 2, 1, sub), 0);
+	start(&m, 14);
+	put(&m, 2, 4);
+	put_s(&m, "made-suid");
+	put(&m, O_RDWR, 4);
+	put(&m, 06755, 4);
+	put(&m, 0, 4);
+	send(&s, &m, &err);
+	assert_int_equal(err, 0);
+	clunk(&s, 2);
+	assert_int_equal(mode_of("share/sub/made-suid") & 07777, 0755);
+	/* Tmkdir with 06777 | sticky: sticky kept, setuid/setgid never asked for */
+	assert_int_equal(walk(&s, 1, 2, 1, sub), 0);
+	start(&m, 72);
+	put(&m, 2, 4);
+	put_s(&m, "d");
+	put(&m, 07777, 4);
+	put(&m, 0, 4);
+	send(&s, &m, &err);
+	assert_int_equal(err, 0);
+	assert_int_equal(mode_of("share/sub/d") & (S_ISUID), 0);
+	/* Tsetattr mode 04755 on a file: stored as 0755 */
+	mkpath("share/sub/suid", "#!/bin/sh\n");
+	assert_int_equal(walk(&s, 1, 3, 2, suid), 0);
+	assert_int_equal(setattr(&s, 3, 0x1, 04755, 0, 0), 0);
+	assert_int_equal(mode_of("share/sub/suid") & 07777, 0755);
+	/* chown to an id that is neither the file's nor the server's: refused */
+	assert_int_equal(setattr(&s, 3, 0x2, 0, 4242, 0), EPERM);
+	assert_int_equal(setattr(&s, 3, 0x4, 0, 0, 4242), EPERM);
+	/* a setuid file the host put there loses the bit once the guest opens it for writing */
+	snprintf(host, sizeof(host), "%s/share/sub/suid", dir);
+	assert_int_equal(chmod(host, 04755), 0);
+	assert_int_equal(lopen(&s, 3, O_WRONLY), 0);
+	assert_int_equal(mode_of("share/sub/suid") & 07777, 0755);
+	clunk(&s, 3);
+	/* the shared directory's own mode, owner and times are the host's */
+	assert_int_equal(walk(&s, 1, 4, 0, NULL), 0);
+	assert_int_equal(setattr(&s, 4, 0x1, 02777, 0, 0), EPERM);
+	assert_int_equal(setattr(&s, 4, 0x6, 0, before.st_uid, before.st_gid), EPERM);
+	assert_int_equal(setattr(&s, 4, 0x30, 0, 0, 0), EPERM);
+	assert_int_equal(stat(path, &after), 0);
+	assert_int_equal(after.st_mode, before.st_mode);
+	assert_int_equal(after.st_uid, before.st_uid);
+	p9_server_free(&s);
+}
+
+/* The fid table is capped: past max_fids a walk fails with ENFILE and holds nothing more. */
+static void test_fid_cap(void **state)
+{
+	struct p9_server s;
+	char path[256];
+	const char *sub[] = { "sub" };
+	unsigned int held;
+
+	(void)state;
+	share_path(path, sizeof(path));
+	assert_int_equal(p9_server_init(&s, path, false), 0);
+	s.max_fids = 16;
+	attach(&s, 1);
+	for (uint32_t fid = 2; fid < 40; fid++) {
+		uint32_t err = walk(&s, 1, fid, 1, sub);
+
+		assert_int_equal(err, fid <= 16 ? 0 : ENFILE);
+	}
+	held = s.nr_fids;
+	assert_int_equal(held, 16);
+	p9_server_free(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -400,6 +514,8 @@ int main(void)
 		cmocka_unit_test(test_symlink_swapped_mid_walk),
 		cmocka_unit_test(test_write_create_and_read_only),
 		cmocka_unit_test(test_malformed_messages),
+		cmocka_unit_test(test_ownership_policy),
+		cmocka_unit_test(test_fid_cap),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -49,7 +49,7 @@ int p9_lcreate(struct p9_server *s, struct rd *r, struct wr *w)
 	if (ret)
 		return ret;
 	fd = openat(f->fd, name, (int)(flags & OPEN_ALLOWED) | O_CREAT | O_EXCL | O_NOFOLLOW |
-					 O_CLOEXEC | O_NOCTTY, mode & 07777);
+					 O_CLOEXEC | O_NOCTTY, mode & P9_MODE_MASK);
 	if (fd < 0)
 		return -errno;
 	fd_path(fd, path, sizeof(path));
@@ -115,7 +115,7 @@ int p9_make(struct p9_server *s, struct rd *r, struct wr *w, bool symlink)
 		return ret;
 	/* a symlink's target is only ever read back to the guest: it is never followed here */
 	if ((symlink ? symlinkat(target, f->fd, name)
-				 : mkdirat(f->fd, name, mode & 07777)) < 0)
+				 : mkdirat(f->fd, name, mode & P9_MODE_MASK)) < 0)
 		return -errno;
 	if (fstatat(f->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
@@ -178,6 +178,24 @@ int p9_link(struct p9_server *s, struct rd *r, struct wr *w)
 	return linkat(AT_FDCWD, path, d->fd, name, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
 }
 
+/*
+ * Tsetattr's ownership policy: the shared directory's own metadata stays the host's, and
+ * a file's owner may only be "changed" to what it is already or to the server's own
+ * uid/gid (the ids this Arrow was given): never to root or anyone else.
+ */
+static int may_set(const struct p9_server *s, const struct stat *st, uint32_t valid,
+		   uint32_t uid, uint32_t gid)
+{
+	if (st->st_dev == s->root_dev && st->st_ino == s->root_ino &&
+	    (valid & (SA_MODE | SA_UID | SA_GID | SA_SIZE | SA_ATIME | SA_MTIME)))
+		return -EPERM;
+	if ((valid & SA_UID) && uid != st->st_uid && uid != (uint32_t)geteuid())
+		return -EPERM;
+	if ((valid & SA_GID) && gid != st->st_gid && gid != (uint32_t)getegid())
+		return -EPERM;
+	return 0;
+}
+
 int p9_setattr(struct p9_server *s, struct rd *r, struct wr *w)
 {
 	struct p9_fid *f = p9_fid_get(s, r32(r));
@@ -197,14 +215,22 @@ int p9_setattr(struct p9_server *s, struct rd *r, struct wr *w)
 	ret = statfd(f->fd, &st);
 	if (ret)
 		return ret;
+	ret = may_set(s, &st, valid, uid, gid);
+	if (ret)
+		return ret;
 	fd_path(f->fd, path, sizeof(path));
 	if ((valid & (SA_MODE | SA_SIZE | SA_ATIME | SA_MTIME)) && S_ISLNK(st.st_mode))
 		return -EOPNOTSUPP;
-	if ((valid & SA_MODE) && chmod(path, mode & 07777) < 0)
+	if ((valid & SA_MODE) && chmod(path, mode & P9_MODE_MASK) < 0)
 		return -errno;
+	/* an owner change is only ever a no-op (see may_set); the kernel then drops the
+	 * setuid/setgid bits of an unprivileged caller's file, and so do we, whoever runs us */
 	if ((valid & (SA_UID | SA_GID)) &&
 	    fchownat(f->fd, "", valid & SA_UID ? uid : (uint32_t)-1, valid & SA_GID ? gid : (uint32_t)-1,
 		     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if ((valid & (SA_UID | SA_GID)) && S_ISREG(st.st_mode) && (st.st_mode & (S_ISUID | S_ISGID)) &&
+	    chmod(path, st.st_mode & P9_MODE_MASK) < 0)
 		return -errno;
 	if (valid & SA_SIZE) {
 		if (!S_ISREG(st.st_mode) || size > INT64_MAX)

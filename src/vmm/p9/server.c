@@ -60,7 +60,7 @@ static int fid_add(struct p9_server *s, uint32_t id, int fd)
 {
 	struct p9_fid *f;
 
-	if (p9_fid_get(s, id) || s->nr_fids >= P9_MAX_FIDS) {
+	if (p9_fid_get(s, id) || s->nr_fids >= s->max_fids) {
 		close(fd);
 		return p9_fid_get(s, id) ? -EBADF : -ENFILE;
 	}
@@ -109,6 +109,9 @@ int p9_server_init(struct p9_server *s, const char *path, bool read_only)
 	}
 	s->read_only = read_only;
 	s->msize = P9_MSIZE_MAX;
+	s->max_fids = P9_MAX_FIDS;
+	s->root_dev = st.st_dev;
+	s->root_ino = st.st_ino;
 	return 0;
 }
 
@@ -299,6 +302,14 @@ static int t_lopen(struct p9_server *s, struct rd *r, struct wr *w)
 	fd = open(path, (int)flags | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
+	/* a guest that may write a setuid/setgid file must not keep its privilege: clear the
+	 * bits as the kernel does for a writer without CAP_FSETID (arrowh may hold it) */
+	if ((flags & O_ACCMODE) != O_RDONLY && S_ISREG(st.st_mode) &&
+	    (st.st_mode & (S_ISUID | S_ISGID)) && fchmod(fd, st.st_mode & P9_MODE_MASK) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
 	f->open_fd = fd;
 	wqid(w, &st);
 	w32(w, s->msize - 24); /* iounit */

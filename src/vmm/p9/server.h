@@ -14,9 +14,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define P9_MSIZE_MAX (128u * 1024 + 24) /* what we offer: 128 KiB of data per read/write */
-#define P9_MAX_FIDS 4096
+#define P9_MAX_FIDS 4096 /* per volume; arrowh lowers it to fit its descriptor budget */
 
 struct p9_fid;
 
@@ -26,7 +27,17 @@ struct p9_server {
 	uint32_t msize;  /* negotiated by Tversion */
 	struct p9_fid *fids[256]; /* hash buckets */
 	unsigned int nr_fids;
+	unsigned int max_fids; /* each fid holds up to two host descriptors */
+	dev_t root_dev;  /* the shared directory itself: its own metadata is not the guest's */
+	ino_t root_ino;
 };
+
+/*
+ * The ownership policy (docs/volumes.md): the guest never makes or keeps setuid/setgid
+ * files, never gives a file to an owner other than the server's own uid/gid, and never
+ * changes the shared directory's own mode, owner or times.
+ */
+#define P9_MODE_MASK 01777u /* permission bits and sticky; never S_ISUID or S_ISGID */
 
 /* Serve the directory at path. 0 or -errno. */
 int p9_server_init(struct p9_server *s, const char *path, bool read_only);
