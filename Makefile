@@ -15,7 +15,7 @@ VMM_LDFLAGS := -static -pthread -lz
 
 VMM_SRCS := $(wildcard src/vmm/*.c src/vmm/arch/x86/*.c src/vmm/virtio/*.c src/vmm/hw/*.c \
 	    src/vmm/snap/*.c src/vmm/p9/*.c) src/common/kvmprobe.c src/common/statedir.c src/common/macaddr.c \
-	    src/common/runcfg.c
+	    src/common/runcfg.c src/common/cgroup.c
 VMM_OBJS := $(VMM_SRCS:%.c=$(BUILD)/obj/%.o)
 VMM_LIB_OBJS := $(filter-out $(BUILD)/obj/src/vmm/main.o,$(VMM_OBJS))
 

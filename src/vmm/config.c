@@ -42,13 +42,16 @@ const char arrowh_usage[] =
 	"  --restore DIR       start from the snapshot in DIR instead of booting (a clone)\n"
 	"  --identity FILE     with --restore: the clone's hostname and network for ainit\n"
 	"  --template-out DIR  when ainit reports the template point, snapshot into DIR and end\n"
+	"  --cgroup DIR        join the cgroup v2 directory DIR before guest memory exists\n"
+	"  --no-sandbox        run without the jail and seccomp filter (debugging only)\n"
 	"  -h, --help          this text\n"
 	"  --version           version\n";
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_MEMORY, OPT_CPUS, OPT_CMDLINE, OPT_CONSOLE_LOG, OPT_DEBUG, OPT_TIMING,
        OPT_T0, OPT_VERSION, OPT_STATE_DIR, OPT_DETACHED, OPT_ATTACH_STDIN, OPT_RM, OPT_LOG_SIZE,
        OPT_LOG_FILES, OPT_READY_FD, OPT_TTY, OPT_TAP_FD, OPT_TAP, OPT_MAC, OPT_EXIT_HOOK,
-       OPT_RESTORE, OPT_IDENTITY, OPT_TEMPLATE_OUT, OPT_VOLUME, OPT_BOOT_TIMEOUT };
+       OPT_RESTORE, OPT_IDENTITY, OPT_TEMPLATE_OUT, OPT_VOLUME, OPT_BOOT_TIMEOUT,
+       OPT_CGROUP, OPT_NO_SANDBOX };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -77,6 +80,8 @@ static const struct option options[] = {
 	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ "identity", required_argument, NULL, OPT_IDENTITY },
 	{ "template-out", required_argument, NULL, OPT_TEMPLATE_OUT },
+	{ "cgroup", required_argument, NULL, OPT_CGROUP },
+	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -262,6 +267,16 @@ int arrowh_config_parse(struct arrowh_config *cfg, int argc, char *const argv[],
 			break;
 		case OPT_TEMPLATE_OUT:
 			cfg->template_out = optarg;
+			break;
+		case OPT_CGROUP:
+			if (optarg[0] != '/') {
+				snprintf(err, errlen, "--cgroup takes an absolute directory, not '%s'", optarg);
+				return -EINVAL;
+			}
+			cfg->cgroup = optarg;
+			break;
+		case OPT_NO_SANDBOX:
+			cfg->no_sandbox = true;
 			break;
 		case 'h':
 			cfg->help = true;

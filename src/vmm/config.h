@@ -52,6 +52,8 @@ struct arrowh_config {
 	const char *restore_dir;  /* --restore: start from this snapshot */
 	const char *identity;     /* --identity: runcfg records for the clone's ainit */
 	const char *template_out; /* --template-out: snapshot here at the template point */
+	const char *cgroup;       /* --cgroup DIR: join this cgroup v2 first (docs/cgroups.md) */
+	bool no_sandbox;          /* --no-sandbox: no jail, no seccomp filter (debugging) */
 	bool help;
 	bool version;
 };

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "common/cgroup.h"
 #include "common/kvmprobe.h"
 #include "common/statedir.h"
 #include "config.h"
@@ -68,6 +69,7 @@ int main(int argc, char *argv[])
 		session_record_exit(&session, status);
 	else if (cfg.state_dir && session.sf.lock_fd >= 0)
 		forget_arrow(&cfg); /* it never ran: nothing to keep */
+	cgroup_leave(cfg.cgroup); /* back where it came from; the Arrow's cgroup removed */
 	/* Still holding the state lock: nobody sees the Arrow gone before its resources are. */
 	if (cfg.nr_exit_hook)
 		session_run_exit_hook(&cfg);
