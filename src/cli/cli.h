@@ -121,10 +121,13 @@ int cmd_pull(int argc, char *argv[]);
 int cmd_push(int argc, char *argv[]);
 /*
  * An image's layers (already in the store) against its config: platform linux/amd64, one
- * diff id per layer, each layer's decompressed stream hashing to its diff id. 0 or -errno
- * with why (cmd-import.c; also for pull).
+ * diff id per layer, each layer's decompressed stream hashing to its diff id, within the
+ * bounds of lim (lib/imglimit.h: bytes per layer and per image, entries per layer). 0 or
+ * -errno with why (cmd-import.c; also for pull).
  */
-int image_check_layers(json_t *manifest, json_t *config, char *why, size_t whylen);
+struct img_limits;
+int image_check_layers(json_t *manifest, json_t *config, const struct img_limits *lim, char *why,
+		       size_t whylen);
 
 /* arrow run IMAGE (run-image.c): the image's pieces and command */
 #include "lib/imgstore.h"

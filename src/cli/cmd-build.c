@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "lib/elfdeps.h"
 #include "lib/elfinfo.h"
+#include "lib/imglimit.h"
 #include "lib/imgstore.h"
 #include "lib/layer.h"
 
@@ -75,8 +76,7 @@ static const char *in_dir(struct build_opts *b, const char *rel)
  */
 static int read_arrowfile(struct build_opts *b)
 {
-	char path[4200], *file_arg = NULL;
-	json_error_t err;
+	char path[4200], err[4400], *file_arg = NULL;
 	json_t *v, *args, *item;
 	const char *key;
 	size_t i;
@@ -84,10 +84,12 @@ static int read_arrowfile(struct build_opts *b)
 	snprintf(path, sizeof(path), "%s", b->arrowfile ? b->arrowfile : "");
 	if (!b->arrowfile)
 		snprintf(path, sizeof(path), "%s/Arrowfile", b->dir);
-	b->spec = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+	b->spec = imglimit_load_json(path, IMGLIMIT_CONFIG_MAX, err, sizeof(err));
 	if (!json_is_object(b->spec)) {
-		fprintf(stderr, "arrow build: %s: %s\n", path,
-			b->spec ? "not a JSON object" : err.text);
+		if (b->spec)
+			fprintf(stderr, "arrow build: %s: not a JSON object\n", path);
+		else
+			fprintf(stderr, "arrow build: %s\n", err);
 		return -1;
 	}
 	json_object_foreach(b->spec, key, v) {
@@ -378,6 +380,7 @@ int cmd_build(int argc, char *argv[])
 	char why[1024], ref[REF_MAX], layer[DIGEST_LEN + 1], created[32], *prog = NULL, *guest = NULL;
 	const char *id;
 	json_t *config = NULL, *cdesc = NULL, *manifest = NULL, *mdesc = NULL, *index = NULL;
+	struct img_limits lim;
 	uint64_t lsize = 0;
 	time_t now = time(NULL);
 	int ret, lock = -1;
@@ -385,6 +388,10 @@ int cmd_build(int argc, char *argv[])
 	ret = parse(&b, argc, argv);
 	if (ret)
 		return ret;
+	if (imglimit_load(&lim, why, sizeof(why))) {
+		fprintf(stderr, "arrow build: %s\n", why);
+		return EXIT_ARROW_ERROR;
+	}
 	if (imgstore_ref_normalize(b.tag, ref, sizeof(ref))) {
 		fprintf(stderr, "arrow build: invalid image name '%s' (lowercase name[:tag])\n", b.tag);
 		return EXIT_ARROW_ERROR;
@@ -438,8 +445,20 @@ int cmd_build(int argc, char *argv[])
 	ret = index && guest ? collect(&b, prog, guest, &files, &deps, why, sizeof(why)) : -EINVAL;
 	if (!ret)
 		ret = store_layer(&files, layer, &lsize, why, sizeof(why));
+	if (!ret && (lsize > lim.layer_bytes || lsize > lim.image_bytes)) {
+		char a[32];
+		bool image = lim.image_bytes < lim.layer_bytes;
+
+		snprintf(why, sizeof(why), "the image's layer is %llu bytes, more than %s, the limit "
+			 "per %s (%s)", (unsigned long long)lsize,
+			 imglimit_format(image ? lim.image_bytes : lim.layer_bytes, a, sizeof(a)),
+			 image ? "image" : "layer", image ? "ARROW_MAX_IMAGE_SIZE" : "ARROW_MAX_LAYER_SIZE");
+		ret = -EFBIG;
+	}
 	if (ret) {
 		fprintf(stderr, "arrow build: %s\n", why);
+		if (index)
+			imgstore_collect(); /* a layer stored before the bound was checked goes again */
 		goto out;
 	}
 	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));

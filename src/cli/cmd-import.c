@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "lib/imglimit.h"
 #include "lib/imgstore.h"
 #include "lib/layer.h"
 #include "lib/lazylib.h"
@@ -38,6 +39,7 @@ struct import {
 	const char *tag;  /* -t */
 	const char *select; /* SOURCE:NAME: the one image of an OCI layout to take */
 	bool quiet;
+	struct img_limits lim;
 	char why[1024];
 };
 
@@ -67,7 +69,8 @@ static char *source_path(struct import *im, const char *rel)
 static int copy_blob(struct import *im, const char *src, const char *expect,
 		     char digest[DIGEST_LEN + 1], uint64_t *size)
 {
-	char tmp[4200], buf[65536];
+	char tmp[4200], buf[65536], a[32];
+	uint64_t total = 0;
 	int in, out, ret = 0;
 	ssize_t n;
 
@@ -83,18 +86,29 @@ static int copy_blob(struct import *im, const char *src, const char *expect,
 		snprintf(im->why, sizeof(im->why), "cannot write to the store: %s", strerror(-out));
 		return out;
 	}
-	while ((n = read(in, buf, sizeof(buf))) > 0)
+	while ((n = read(in, buf, sizeof(buf))) > 0) {
+		total += (uint64_t)n;
+		if (total > im->lim.image_bytes) { /* no blob of an image is larger than it */
+			ret = -EFBIG;
+			break;
+		}
 		if (write(out, buf, (size_t)n) != n) {
 			ret = -EIO;
 			break;
 		}
+	}
 	if (n < 0)
 		ret = -errno;
 	close(in);
 	close(out);
 	if (ret) {
 		unlink(tmp);
-		snprintf(im->why, sizeof(im->why), "copying %s: %s", src, strerror(-ret));
+		if (ret == -EFBIG)
+			snprintf(im->why, sizeof(im->why), "%s is larger than %s, the limit per image "
+				 "(ARROW_MAX_IMAGE_SIZE)", src,
+				 imglimit_format(im->lim.image_bytes, a, sizeof(a)));
+		else
+			snprintf(im->why, sizeof(im->why), "copying %s: %s", src, strerror(-ret));
 		return ret;
 	}
 	return imgstore_commit_tmp(tmp, expect, digest, size, im->why, sizeof(im->why));
@@ -118,9 +132,11 @@ static int copy_oci_blob(struct import *im, json_t *desc, char digest[DIGEST_LEN
 	return ret;
 }
 
-/* Does every layer (already in the store) decompress to the config's diff id? */
-int image_check_layers(json_t *manifest, json_t *config, char *why, size_t whylen)
+/* Does every layer (already in the store) decompress to the config's diff id, within bounds? */
+int image_check_layers(json_t *manifest, json_t *config, const struct img_limits *lim, char *why,
+		       size_t whylen)
 {
+	uint64_t total = 0;
 	json_t *layers = json_object_get(manifest, "layers"), *l;
 	json_t *diffs = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
 	const char *os = json_string_value(json_object_get(config, "os"));
@@ -140,16 +156,38 @@ int image_check_layers(json_t *manifest, json_t *config, char *why, size_t whyle
 		return -EINVAL;
 	}
 	json_array_foreach(layers, i, l) {
-		char path[4200], diff[72];
 		const char *want = json_string_value(json_array_get(diffs, i));
+		const char *digest = json_string_value(json_object_get(l, "digest"));
+		/* the image's budget left, or the layer's own bound if that is smaller */
+		bool image_bound = lim->image_bytes - total < lim->layer_bytes;
+		uint64_t max = image_bound ? lim->image_bytes - total : lim->layer_bytes;
+		struct layer_info info;
+		char path[4200], a[32];
+		int ret;
 
-		if (imgstore_blob_path(json_string_value(json_object_get(l, "digest")), path,
-				       sizeof(path)) ||
-		    layer_diff_id(path, diff, why, whylen))
+		if (imgstore_blob_path(digest, path, sizeof(path))) {
+			snprintf(why, whylen, "layer %zu has a bad digest", i + 1);
 			return -EINVAL;
-		if (!want || strcmp(want, diff)) {
+		}
+		ret = layer_scan(path, max, lim->layer_entries, &info, why, whylen);
+		if (ret == -EFBIG && image_bound)
+			snprintf(why, whylen, "layer %zu (%.19s) is refused: the image's layers "
+				 "decompress to more than %s, the limit per image (ARROW_MAX_IMAGE_SIZE)",
+				 i + 1, digest, imglimit_format(lim->image_bytes, a, sizeof(a)));
+		else if (ret == -EFBIG)
+			snprintf(why, whylen, "layer %zu (%.19s) decompresses to more than %s, the "
+				 "limit per layer (ARROW_MAX_LAYER_SIZE)", i + 1, digest,
+				 imglimit_format(lim->layer_bytes, a, sizeof(a)));
+		else if (ret == -E2BIG)
+			snprintf(why, whylen, "layer %zu (%.19s) has more than %llu entries, the "
+				 "limit per layer (ARROW_MAX_LAYER_ENTRIES)", i + 1, digest,
+				 (unsigned long long)lim->layer_entries);
+		if (ret)
+			return ret;
+		total += info.bytes;
+		if (!want || strcmp(want, info.diff_id)) {
 			snprintf(why, whylen, "layer %zu decompresses to %s, but the config "
-				 "says %s", i + 1, diff, want ? want : "(none)");
+				 "says %s", i + 1, info.diff_id, want ? want : "(none)");
 			return -EBADMSG;
 		}
 	}
@@ -240,7 +278,7 @@ static int import_manifest(struct import *im, json_t *desc, const char *ref_name
 			break;
 	}
 	if (!ret)
-		ret = image_check_layers(manifest, config, im->why, sizeof(im->why));
+		ret = image_check_layers(manifest, config, &im->lim, im->why, sizeof(im->why));
 	if (!ret)
 		ret = name_image(im, ref_name, desc);
 	json_decref(manifest);
@@ -251,16 +289,11 @@ static int import_manifest(struct import *im, json_t *desc, const char *ref_name
 static json_t *load_source_json(struct import *im, const char *rel)
 {
 	char *path = source_path(im, rel);
-	json_error_t err;
-	struct stat st;
-	json_t *j = NULL;
+	json_t *j;
 
 	if (!path)
 		return NULL;
-	if (stat(path, &st) == 0 && st.st_size > (4 << 20))
-		snprintf(im->why, sizeof(im->why), "%s is too large", rel);
-	else if (!(j = json_load_file(path, JSON_REJECT_DUPLICATES, &err)))
-		snprintf(im->why, sizeof(im->why), "%s: %s", rel, err.text);
+	j = imglimit_load_json(path, IMGLIMIT_JSON_MAX, im->why, sizeof(im->why));
 	free(path);
 	return j;
 }
@@ -374,7 +407,7 @@ static int import_docker(struct import *im)
 				     "mediaType", MT_MANIFEST, "config", "mediaType", MT_CONFIG,
 				     "digest", cfg, "size", (json_int_t)size, "layers", layers);
 		if (!ret)
-			ret = image_check_layers(manifest, config, im->why, sizeof(im->why));
+			ret = image_check_layers(manifest, config, &im->lim, im->why, sizeof(im->why));
 		if (!ret) {
 			char *text = json_dumps(manifest, JSON_COMPACT | JSON_SORT_KEYS);
 
@@ -442,6 +475,8 @@ static int unpack(struct import *im, const char *file, const char *dir)
 	const struct archive_lib *L = archive_lib();
 	struct archive *r;
 	struct archive_entry *e;
+	uint64_t total = 0, entries = 0; /* an archive is bounded as one image is */
+	char a[32];
 	int fd, st, ret = 0;
 
 	if (!L)
@@ -461,6 +496,13 @@ static int unpack(struct import *im, const char *file, const char *dir)
 		mode_t mode = L->archive_entry_mode(e);
 		char clean[4096], *path;
 
+		if (++entries > im->lim.layer_entries) {
+			snprintf(im->why, sizeof(im->why), "%s has more than %llu entries, the limit "
+				 "(ARROW_MAX_LAYER_ENTRIES)", file,
+				 (unsigned long long)im->lim.layer_entries);
+			ret = -E2BIG;
+			break;
+		}
 		if (layer_clean_path(L->archive_entry_pathname(e), clean, sizeof(clean))) {
 			snprintf(im->why, sizeof(im->why), "the archive has a path outside itself");
 			ret = -EINVAL;
@@ -484,6 +526,14 @@ static int unpack(struct import *im, const char *file, const char *dir)
 			if (out < 0)
 				ret = -errno;
 			while (!ret && (n = L->archive_read_data(r, buf, sizeof(buf))) != 0) {
+				if (n > 0 && (uint64_t)n > im->lim.image_bytes - total) {
+					snprintf(im->why, sizeof(im->why), "%s unpacks to more than %s, "
+						 "the limit per image (ARROW_MAX_IMAGE_SIZE)", file,
+						 imglimit_format(im->lim.image_bytes, a, sizeof(a)));
+					ret = -EFBIG;
+					break;
+				}
+				total += n > 0 ? (uint64_t)n : 0;
 				if (n < 0)
 					snprintf(im->why, sizeof(im->why), "%s is damaged at %.200s: %s",
 						 file, clean, L->archive_error_string(r));
@@ -543,6 +593,10 @@ int cmd_import(int argc, char *argv[])
 	}
 	if (!source) {
 		fputs(usage, stderr);
+		return EXIT_ARROW_ERROR;
+	}
+	if (imglimit_load(&im.lim, im.why, sizeof(im.why))) {
+		fprintf(stderr, "arrow import: %s\n", im.why);
 		return EXIT_ARROW_ERROR;
 	}
 	if (stat(source, &st) < 0 && strrchr(source, ':')) { /* LAYOUT:NAME, as skopeo's oci: */

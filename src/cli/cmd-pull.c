@@ -9,12 +9,13 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "lib/imglimit.h"
 #include "lib/imgstore.h"
 #include "lib/registry.h"
 
 #define MT_INDEX "application/vnd.oci.image.index.v1+json"
 #define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
-#define MANIFEST_MAX (4u << 20)
+#define MANIFEST_MAX IMGLIMIT_JSON_MAX
 
 static const char pull_usage[] =
 	"Usage: arrow pull [-q] HOST[:PORT]/NAME[:TAG]\n"
@@ -32,13 +33,18 @@ static const char push_usage[] =
 static const char *const accept_manifests =
 	MT_MANIFEST ", " MT_INDEX ", " MT_DOCKER_MANIFEST ", " MT_DOCKER_LIST;
 
-/* GET a manifest or blob into the store, checked against expect (NULL for a tag). */
+/*
+ * GET a manifest or blob into the store, checked against expect (NULL for a tag): at most
+ * max bytes are read (a longer reply is refused as it comes); with exact, it must be
+ * exactly max bytes long (the size its descriptor declares).
+ */
 static int fetch(const struct registry_ref *r, const char *kind, const char *ref,
-		 const char *expect, uint64_t max, char digest[DIGEST_LEN + 1], char *mt,
-		 size_t mtlen, char *why, size_t whylen)
+		 const char *expect, uint64_t max, bool exact, char digest[DIGEST_LEN + 1],
+		 char *mt, size_t mtlen, char *why, size_t whylen)
 {
 	char tmp[4200], path[600];
 	struct registry_reply rep;
+	uint64_t got = 0;
 	int fd = imgstore_tmpfile(tmp, sizeof(tmp)), ret;
 
 	if (fd < 0) {
@@ -65,7 +71,42 @@ static int fetch(const struct registry_ref *r, const char *kind, const char *ref
 	/* a manifest fetched by tag is checked against the digest the registry says it has */
 	if (!expect && imgstore_digest_ok(rep.digest))
 		expect = rep.digest;
+	if (exact) { /* before hashing: a short blob is refused for what it is */
+		struct stat st;
+
+		got = stat(tmp, &st) ? 0 : (uint64_t)st.st_size;
+		if (got != max) {
+			snprintf(why, whylen, "%s/%s: the registry sent %llu bytes, the manifest "
+				 "declares %llu", r->host, path, (unsigned long long)got,
+				 (unsigned long long)max);
+			unlink(tmp);
+			return -EBADMSG;
+		}
+	}
 	return imgstore_commit_tmp(tmp, expect, digest, NULL, why, whylen);
+}
+
+/*
+ * A descriptor's declared size: a positive integer no larger than max. 0, or -EINVAL /
+ * -EFBIG with why.
+ */
+static int declared_size(json_t *desc, const char *what, uint64_t max, const char *limit,
+			 uint64_t *size, char *why, size_t whylen)
+{
+	json_t *v = json_object_get(desc, "size");
+	char a[32];
+
+	if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+		snprintf(why, whylen, "the manifest declares no valid size for %s", what);
+		return -EINVAL;
+	}
+	*size = (uint64_t)json_integer_value(v);
+	if (*size > max) {
+		snprintf(why, whylen, "%s is %llu bytes, more than %s, the limit%s", what,
+			 (unsigned long long)*size, imglimit_format(max, a, sizeof(a)), limit);
+		return -EFBIG;
+	}
+	return 0;
 }
 
 /* The manifest of ref (following an index to its linux/amd64 entry): digest and type. */
@@ -76,7 +117,8 @@ static int fetch_manifest(const struct registry_ref *r, char digest[DIGEST_LEN +
 	size_t i;
 	int ret;
 
-	ret = fetch(r, "manifests", r->tag, NULL, MANIFEST_MAX, digest, mt, mtlen, why, whylen);
+	ret = fetch(r, "manifests", r->tag, NULL, MANIFEST_MAX, false, digest, mt, mtlen, why,
+		    whylen);
 	if (ret)
 		return ret;
 	m = imgstore_read_json(digest, why, whylen);
@@ -102,16 +144,18 @@ static int fetch_manifest(const struct registry_ref *r, char digest[DIGEST_LEN +
 	}
 	snprintf(mt, mtlen, "%s", json_string_value(json_object_get(pick, "mediaType")) ?: MT_MANIFEST);
 	ret = fetch(r, "manifests", json_string_value(json_object_get(pick, "digest")),
-		    json_string_value(json_object_get(pick, "digest")), MANIFEST_MAX, digest, NULL, 0,
-		    why, whylen);
+		    json_string_value(json_object_get(pick, "digest")), MANIFEST_MAX, false, digest,
+		    NULL, 0, why, whylen);
 	json_decref(m);
 	return ret;
 }
 
-static int pull(const struct registry_ref *r, json_t *index, bool quiet, char *why, size_t whylen)
+static int pull(const struct registry_ref *r, json_t *index, const struct img_limits *lim,
+		bool quiet, char *why, size_t whylen)
 {
 	char mdigest[DIGEST_LEN + 1], d[DIGEST_LEN + 1], mt[128] = MT_MANIFEST;
 	json_t *manifest, *config = NULL, *l, *desc;
+	uint64_t size, total = 0;
 	const char *cd;
 	size_t i;
 	int ret;
@@ -125,7 +169,10 @@ static int pull(const struct registry_ref *r, json_t *index, bool quiet, char *w
 	if (ret)
 		snprintf(why, whylen, "the manifest of %s names no config", r->full);
 	if (!ret)
-		ret = fetch(r, "blobs", cd, cd, 1u << 20, d, NULL, 0, why, whylen);
+		ret = declared_size(json_object_get(manifest, "config"), "the config",
+				    IMGLIMIT_CONFIG_MAX, " for a config", &size, why, whylen);
+	if (!ret)
+		ret = fetch(r, "blobs", cd, cd, size, true, d, NULL, 0, why, whylen);
 	config = ret ? NULL : imgstore_read_json(cd, why, whylen);
 	if (!config)
 		ret = ret ? ret : -EINVAL;
@@ -139,12 +186,27 @@ static int pull(const struct registry_ref *r, json_t *index, bool quiet, char *w
 			ret = -EINVAL;
 			break;
 		}
+		/* a compressed layer is never larger than the bounds on what it decompresses to */
+		snprintf(d, sizeof(d), "layer %zu (%.19s)", i + 1, ld);
+		ret = declared_size(l, d, lim->layer_bytes, " per layer (ARROW_MAX_LAYER_SIZE)",
+				    &size, why, whylen);
+		if (!ret && size > lim->image_bytes - total) {
+			char a[32];
+
+			snprintf(why, whylen, "layer %zu (%.19s) is refused: the image's layers are "
+				 "more than %s, the limit per image (ARROW_MAX_IMAGE_SIZE)", i + 1, ld,
+				 imglimit_format(lim->image_bytes, a, sizeof(a)));
+			ret = -EFBIG;
+		}
+		if (ret)
+			break;
+		total += size;
 		if (!quiet)
 			fprintf(stderr, "%.19s: pulling\n", ld + 7);
-		ret = fetch(r, "blobs", ld, ld, 0, d, NULL, 0, why, whylen);
+		ret = fetch(r, "blobs", ld, ld, size, true, d, NULL, 0, why, whylen);
 	}
 	if (!ret)
-		ret = image_check_layers(manifest, config, why, whylen);
+		ret = image_check_layers(manifest, config, lim, why, whylen);
 	if (!ret) {
 		char blob[4200];
 		struct stat st;
@@ -163,6 +225,7 @@ static int pull(const struct registry_ref *r, json_t *index, bool quiet, char *w
 int cmd_pull(int argc, char *argv[])
 {
 	struct registry_ref r;
+	struct img_limits lim;
 	char why[1024] = "";
 	bool quiet = false;
 	const char *ref = NULL;
@@ -183,7 +246,7 @@ int cmd_pull(int argc, char *argv[])
 		fputs(pull_usage, stderr);
 		return EXIT_ARROW_ERROR;
 	}
-	if (registry_parse_ref(ref, &r, why, sizeof(why))) {
+	if (registry_parse_ref(ref, &r, why, sizeof(why)) || imglimit_load(&lim, why, sizeof(why))) {
 		fprintf(stderr, "arrow pull: %s\n", why);
 		return EXIT_ARROW_ERROR;
 	}
@@ -194,7 +257,7 @@ int cmd_pull(int argc, char *argv[])
 	index = imgstore_index_load(why, sizeof(why));
 	if (index)
 		imgstore_gc(index); /* what an interrupted writer left goes first */
-	ret = index ? pull(&r, index, quiet, why, sizeof(why)) : -EINVAL;
+	ret = index ? pull(&r, index, &lim, quiet, why, sizeof(why)) : -EINVAL;
 	if (!ret && imgstore_index_save(index)) {
 		snprintf(why, sizeof(why), "cannot write %s/index.json", imgstore_dir());
 		ret = -EIO;

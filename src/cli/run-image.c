@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "lib/imglimit.h"
 #include "lib/imgstore.h"
 #include "lib/layer.h"
 #include "lib/runopts.h"
@@ -17,9 +18,10 @@
  * The cached piece of one layer: converted on first use (into a temporary
  * file renamed into place, so that concurrent runs never see half of one).
  */
-static int layer_piece(const char *blob, const char *diff_id, char **path)
+static int layer_piece(const char *blob, const char *diff_id, const struct img_limits *lim,
+		       char **path)
 {
-	char piece[4200], blob_path[4200], tmp[4300], why[1024];
+	char piece[4200], blob_path[4200], tmp[4300], why[1024] = "";
 	int fd, ret;
 
 	if (imgstore_piece_path(diff_id, piece, sizeof(piece)) ||
@@ -37,7 +39,7 @@ static int layer_piece(const char *blob, const char *diff_id, char **path)
 		fprintf(stderr, "arrow: cannot write %s: %s\n", tmp, strerror(errno));
 		return EXIT_ARROW_ERROR;
 	}
-	ret = layer_to_piece(blob_path, fd, why, sizeof(why));
+	ret = layer_to_piece(blob_path, fd, lim, why, sizeof(why));
 	if (!ret && (fchmod(fd, 0644) < 0 || fsync(fd) < 0))
 		ret = -errno;
 	close(fd);
@@ -112,6 +114,7 @@ static int image_user(struct run_opts *o, const char *u)
 
 int image_plan(struct run_opts *o, struct image_plan *p)
 {
+	struct img_limits lim;
 	char why[1024];
 	bool ambiguous;
 	json_t *index, *desc, *cfg, *entry, *cmd, *l;
@@ -176,11 +179,15 @@ int image_plan(struct run_opts *o, struct image_plan *p)
 			IMAGE_MAX_LAYERS);
 		return EXIT_ARROW_ERROR;
 	}
+	if (imglimit_load(&lim, why, sizeof(why))) {
+		fprintf(stderr, "arrow: %s\n", why);
+		return EXIT_ARROW_ERROR;
+	}
 	json_array_foreach(json_object_get(p->img.manifest, "layers"), i, l) {
 		json_t *diffs = json_object_get(json_object_get(p->img.config, "rootfs"), "diff_ids");
 
 		ret = layer_piece(json_string_value(json_object_get(l, "digest")),
-				  json_string_value(json_array_get(diffs, i)), &p->pieces[i]);
+				  json_string_value(json_array_get(diffs, i)), &lim, &p->pieces[i]);
 		if (ret)
 			return ret;
 		p->nr_pieces++;

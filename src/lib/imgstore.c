@@ -13,10 +13,12 @@
 #include <unistd.h>
 
 #include "common/statedir.h"
+#include "imglimit.h"
 #include "lazylib.h"
 #include "paths.h"
 
-#define JSON_BLOB_MAX (4u << 20)
+#define JSON_BLOB_MAX IMGLIMIT_JSON_MAX
+#define INDEX_MAX (16u << 20) /* index.json: tens of thousands of names */
 
 const char *imgstore_dir(void)
 {
@@ -249,33 +251,55 @@ int imgstore_put_mem(const void *buf, size_t len, char digest[DIGEST_LEN + 1])
 	return imgstore_commit_tmp(tmp, NULL, digest, NULL, why, sizeof(why));
 }
 
+/* SHA-256 of bytes in memory as "sha256:hex". 0 or -errno. */
+static int hash_mem(const void *buf, size_t len, char digest[DIGEST_LEN + 1])
+{
+	const struct crypto_lib *C = crypto_lib();
+	EVP_MD_CTX *ctx = C ? C->EVP_MD_CTX_new() : NULL;
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	int ok;
+
+	if (!ctx)
+		return C ? -ENOMEM : -ELIBACC;
+	ok = C->EVP_DigestInit_ex(ctx, C->EVP_sha256(), NULL) == 1 &&
+	     C->EVP_DigestUpdate(ctx, buf, len) == 1 && C->EVP_DigestFinal_ex(ctx, md, &mdlen) == 1;
+	C->EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return -EIO;
+	to_hex(md, digest);
+	return 0;
+}
+
 json_t *imgstore_read_json(const char *digest, char *why, size_t whylen)
 {
-	char path[4200], got[DIGEST_LEN + 1];
+	char path[4200], got[DIGEST_LEN + 1], *buf = NULL;
 	json_error_t err;
 	json_t *j;
-	struct stat st;
-	int fd;
+	size_t len;
+	int fd, ret;
 
 	if (imgstore_blob_path(digest, path, sizeof(path))) {
 		snprintf(why, whylen, "bad digest '%s'", digest ? digest : "(none)");
 		return NULL;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0) {
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
 		snprintf(why, whylen, "blob %s is missing from the store", digest);
-		if (fd >= 0)
-			close(fd);
 		return NULL;
 	}
-	if (st.st_size > JSON_BLOB_MAX || imgstore_hash_fd(fd, got, NULL) || strcmp(got, digest)) {
-		snprintf(why, whylen, "blob %s is damaged (too large, or its content does not match)",
-			 digest);
-		close(fd);
-		return NULL;
-	}
-	j = json_loadfd(fd, JSON_REJECT_DUPLICATES, &err);
+	/* read once, at most JSON_BLOB_MAX bytes: the bytes hashed are the bytes parsed */
+	ret = imglimit_read_fd(fd, JSON_BLOB_MAX, &buf, &len);
 	close(fd);
+	if (ret || hash_mem(buf, len, got) || strcmp(got, digest)) {
+		snprintf(why, whylen, "blob %s is damaged (%s)", digest,
+			 ret == -EFBIG ? "larger than the 4 MiB a JSON document may have" :
+			 ret ? strerror(-ret) : "its content does not match");
+		free(buf);
+		return NULL;
+	}
+	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
+	free(buf);
 	if (!j || !json_is_object(j)) {
 		snprintf(why, whylen, "blob %s is not a JSON object: %s", digest, j ? "" : err.text);
 		json_decref(j);
@@ -354,20 +378,21 @@ int imgstore_ref_normalize(const char *in, char *out, size_t len)
 
 json_t *imgstore_index_load(char *why, size_t whylen)
 {
-	char path[4200];
-	json_error_t err;
+	char path[4200], err[4400];
 	json_t *j, *m;
 
 	snprintf(path, sizeof(path), "%s/index.json", imgstore_dir());
-	j = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
-	if (!j && errno == ENOENT && access(path, F_OK)) {
+	if (access(path, F_OK) && errno == ENOENT) {
 		j = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType",
 			      "application/vnd.oci.image.index.v1+json", "manifests");
 		return j;
 	}
+	j = imglimit_load_json(path, INDEX_MAX, err, sizeof(err));
 	m = j ? json_object_get(j, "manifests") : NULL;
 	if (!j || !json_is_array(m)) {
-		snprintf(why, whylen, "%s is damaged: %s", path, j ? "no manifests array" : err.text);
+		/* err names the path already */
+		snprintf(why, whylen, "%s is damaged: %s", path,
+			 j ? "no manifests array" : err + strlen(path) + 2);
 		json_decref(j);
 		return NULL;
 	}

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "imglimit.h"
 #include "lazylib.h"
 #include "piece.h"
 
@@ -303,10 +304,12 @@ static bool is_whiteout(const char *path)
 }
 
 /* Pass one: which files are hard-link targets (they get nlink 2 and a shared inode). */
-static int scan_links(const struct archive_lib *L, int fd, json_t *targets, char *why, size_t whylen)
+static int scan_links(const struct archive_lib *L, int fd, json_t *targets,
+		      const struct img_limits *lim, char *why, size_t whylen)
 {
 	struct archive *r = open_reader(L, fd, false);
 	struct archive_entry *e;
+	uint64_t entries = 0;
 	int st, ret = 0;
 
 	if (!r) {
@@ -317,6 +320,12 @@ static int scan_links(const struct archive_lib *L, int fd, json_t *targets, char
 		const char *h = L->archive_entry_hardlink(e), *p = L->archive_entry_pathname(e);
 		char clean[PATH_MAX_LEN];
 
+		if (++entries > lim->layer_entries) {
+			snprintf(why, whylen, "it has more than %llu entries, the limit per layer "
+				 "(ARROW_MAX_LAYER_ENTRIES)", (unsigned long long)lim->layer_entries);
+			ret = -E2BIG;
+			break;
+		}
 		if (p && is_whiteout(p)) {
 			snprintf(why, whylen, "the layer deletes %s from a lower layer (a whiteout); "
 					      "Arrow images cannot express deletions yet", p);
@@ -366,10 +375,11 @@ static int emit_parents(const struct archive_lib *L, struct archive *w, struct a
 }
 
 static int convert(const struct archive_lib *L, struct archive *r, struct archive *w, json_t *links,
-		   char *why, size_t whylen)
+		   const struct img_limits *lim, char *why, size_t whylen)
 {
 	struct archive_entry *e, *out = L->archive_entry_new();
 	json_t *dirs = json_object();
+	uint64_t bytes = 0; /* a lower bound of the tar stream: 512 per header, then the data */
 	int64_t ino = 0;
 	int st, ret = 0;
 
@@ -388,6 +398,7 @@ static int convert(const struct archive_lib *L, struct archive *r, struct archiv
 			ret = -EINVAL;
 			break;
 		}
+		bytes += 512;
 		if (!path[0] || S_ISSOCK(mode))
 			continue; /* the root itself; sockets mean nothing in an archive */
 		if (emit_parents(L, w, out, dirs, path, &ino)) {
@@ -434,6 +445,14 @@ static int convert(const struct archive_lib *L, struct archive *r, struct archiv
 				json_object_set_new(links, path, json_integer(ino));
 			ret = emit(L, w, out, path, mode, ino, lino ? 2 : 1, size);
 			while (!ret && (n = L->archive_read_data(r, buf, sizeof(buf))) != 0) {
+				if (n > 0 && (uint64_t)n > lim->layer_bytes - bytes) {
+					snprintf(why, whylen, "it decompresses to more than %llu bytes, the "
+						 "limit per layer (ARROW_MAX_LAYER_SIZE)",
+						 (unsigned long long)lim->layer_bytes);
+					ret = -EFBIG;
+					break;
+				}
+				bytes += n > 0 ? (uint64_t)n : 0;
 				if (n < 0 || L->archive_write_data(w, buf, (size_t)n) != n) {
 					snprintf(why, whylen, "%s: %s", path,
 						 L->archive_error_string(n < 0 ? r : w));
@@ -461,13 +480,20 @@ done:
 	return ret;
 }
 
-int layer_to_piece(const char *layer_path, int fd, char *why, size_t whylen)
+int layer_to_piece(const char *layer_path, int fd, const struct img_limits *lim, char *why,
+		   size_t whylen)
 {
 	const struct archive_lib *L = archive_lib();
 	struct archive *r = NULL, *w = NULL;
 	json_t *links = json_object();
+	struct img_limits defaults;
 	int in, ret;
 
+	if (!lim) {
+		defaults = (struct img_limits){ IMGLIMIT_LAYER_DEFAULT, IMGLIMIT_IMAGE_DEFAULT,
+						IMGLIMIT_ENTRIES_DEFAULT };
+		lim = &defaults;
+	}
 	if (!L || !links) {
 		json_decref(links);
 		return L ? -ENOMEM : -ELIBACC;
@@ -479,7 +505,7 @@ int layer_to_piece(const char *layer_path, int fd, char *why, size_t whylen)
 		json_decref(links);
 		return ret;
 	}
-	ret = scan_links(L, in, links, why, whylen);
+	ret = scan_links(L, in, links, lim, why, whylen);
 	if (!ret && lseek(in, 0, SEEK_SET) < 0)
 		ret = -errno;
 	if (!ret && !(r = open_reader(L, in, false))) {
@@ -491,7 +517,7 @@ int layer_to_piece(const char *layer_path, int fd, char *why, size_t whylen)
 		ret = -EIO;
 	}
 	if (!ret)
-		ret = convert(L, r, w, links, why, whylen);
+		ret = convert(L, r, w, links, lim, why, whylen);
 	if (w && L->archive_write_close(w) != ARCHIVE_OK && !ret) {
 		snprintf(why, whylen, "cannot finish the initramfs piece");
 		ret = -EIO;
@@ -505,53 +531,150 @@ int layer_to_piece(const char *layer_path, int fd, char *why, size_t whylen)
 	return ret;
 }
 
-int layer_diff_id(const char *layer_path, char digest[72], char *why, size_t whylen)
+/*
+ * One pass over a layer: a raw reader decompresses it; every decompressed byte goes
+ * through tap_read, which hashes and counts it and stops at the bound, on its way to a tar
+ * reader that counts the entries. Nothing past the bound is ever decompressed.
+ */
+struct tap {
+	const struct archive_lib *L;
+	const struct crypto_lib *C;
+	struct archive *raw;
+	EVP_MD_CTX *ctx;
+	uint64_t bytes, max;
+	bool over, damaged;
+	unsigned char buf[65536];
+};
+
+static la_ssize_t tap_read(struct archive *a, void *opaque, const void **out)
+{
+	struct tap *t = opaque;
+	la_ssize_t n;
+
+	(void)a;
+	if (t->over || t->damaged)
+		return ARCHIVE_FATAL;
+	n = t->L->archive_read_data(t->raw, t->buf, sizeof(t->buf));
+	if (n < 0) {
+		t->damaged = true;
+		return ARCHIVE_FATAL;
+	}
+	if ((uint64_t)n > t->max - t->bytes) {
+		t->over = true;
+		return ARCHIVE_FATAL;
+	}
+	t->bytes += (uint64_t)n;
+	t->C->EVP_DigestUpdate(t->ctx, t->buf, (size_t)n);
+	*out = t->buf;
+	return n;
+}
+
+static int scan_entries(const struct archive_lib *L, struct tap *t, uint64_t max_entries,
+			uint64_t *entries)
+{
+	struct archive *tar = L->archive_read_new();
+	struct archive_entry *e;
+	const void *dummy;
+	int st, ret = 0;
+
+	*entries = 0;
+	if (!tar || L->archive_read_support_format_tar(tar) != ARCHIVE_OK ||
+	    L->archive_read_support_format_empty(tar) != ARCHIVE_OK ||
+	    L->archive_read_open(tar, t, NULL, tap_read, NULL) != ARCHIVE_OK) {
+		ret = t->over ? -EFBIG : -EINVAL;
+		goto out;
+	}
+	while ((st = L->archive_read_next_header(tar, &e)) == ARCHIVE_OK || st == ARCHIVE_WARN) {
+		if (++*entries > max_entries) {
+			ret = -E2BIG;
+			goto out;
+		}
+	}
+	if (st != ARCHIVE_EOF) {
+		ret = t->over ? -EFBIG : -EINVAL;
+		goto out;
+	}
+	/* what follows the end-of-archive blocks is part of the diff id too */
+	while (tap_read(NULL, t, &dummy) > 0)
+		;
+	ret = t->over ? -EFBIG : t->damaged ? -EINVAL : 0;
+out:
+	if (tar)
+		L->archive_read_free(tar);
+	return ret;
+}
+
+int layer_scan(const char *layer_path, uint64_t max_bytes, uint64_t max_entries,
+	       struct layer_info *info, char *why, size_t whylen)
 {
 	const struct archive_lib *L = archive_lib();
 	const struct crypto_lib *C = crypto_lib();
-	struct archive *r;
 	struct archive_entry *e;
-	EVP_MD_CTX *ctx;
-	unsigned char buf[65536], md[32];
+	struct tap *t;
+	unsigned char md[32];
 	unsigned int mdlen;
-	la_ssize_t n;
 	int in, ret = 0;
 
+	memset(info, 0, sizeof(*info));
+	if (whylen)
+		why[0] = '\0';
 	if (!L || !C)
 		return -ELIBACC;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
 	in = open(layer_path, O_RDONLY | O_CLOEXEC);
 	if (in < 0) {
 		ret = -errno;
 		snprintf(why, whylen, "%s: %s", layer_path, strerror(errno));
+		free(t);
 		return ret;
 	}
-	r = open_reader(L, in, true);
-	ctx = C->EVP_MD_CTX_new();
-	if (!r || !ctx || C->EVP_DigestInit_ex(ctx, C->EVP_sha256(), NULL) != 1 ||
-	    L->archive_read_next_header(r, &e) != ARCHIVE_OK) {
+	t->L = L;
+	t->C = C;
+	t->max = max_bytes;
+	t->raw = open_reader(L, in, true);
+	t->ctx = C->EVP_MD_CTX_new();
+	if (!t->raw || !t->ctx || C->EVP_DigestInit_ex(t->ctx, C->EVP_sha256(), NULL) != 1 ||
+	    L->archive_read_next_header(t->raw, &e) != ARCHIVE_OK) {
 		snprintf(why, whylen, "layer %s cannot be decompressed", layer_path);
 		ret = -EINVAL;
 	}
-	while (!ret && (n = L->archive_read_data(r, buf, sizeof(buf))) != 0) {
-		if (n < 0) {
-			snprintf(why, whylen, "layer %s is damaged: %s", layer_path,
-				 L->archive_error_string(r));
-			ret = -EINVAL;
-			break;
-		}
-		C->EVP_DigestUpdate(ctx, buf, (size_t)n);
-	}
-	if (!ret && C->EVP_DigestFinal_ex(ctx, md, &mdlen) == 1) {
-		memcpy(digest, "sha256:", 7);
+	if (!ret)
+		ret = scan_entries(L, t, max_entries, &info->entries);
+	info->bytes = t->bytes;
+	if (ret == -EFBIG)
+		snprintf(why, whylen, "it decompresses to more than %llu bytes",
+			 (unsigned long long)max_bytes);
+	else if (ret == -E2BIG)
+		snprintf(why, whylen, "it has more than %llu entries", (unsigned long long)max_entries);
+	else if (ret == -EINVAL && t->damaged)
+		snprintf(why, whylen, "layer %s is damaged: %s", layer_path,
+			 L->archive_error_string(t->raw));
+	else if (ret == -EINVAL && !why[0])
+		snprintf(why, whylen, "layer %s is not a tar archive", layer_path);
+	if (!ret && C->EVP_DigestFinal_ex(t->ctx, md, &mdlen) == 1) {
+		memcpy(info->diff_id, "sha256:", 7);
 		for (int i = 0; i < 32; i++)
-			snprintf(digest + 7 + 2 * i, 3, "%02x", md[i]);
+			snprintf(info->diff_id + 7 + 2 * i, 3, "%02x", md[i]);
 	} else if (!ret) {
 		ret = -EIO;
 	}
-	if (ctx)
-		C->EVP_MD_CTX_free(ctx);
-	if (r)
-		L->archive_read_free(r);
+	if (t->ctx)
+		C->EVP_MD_CTX_free(t->ctx);
+	if (t->raw)
+		L->archive_read_free(t->raw);
 	close(in);
+	free(t);
+	return ret;
+}
+
+int layer_diff_id(const char *layer_path, char digest[72], char *why, size_t whylen)
+{
+	struct layer_info info;
+	int ret = layer_scan(layer_path, UINT64_MAX, UINT64_MAX, &info, why, whylen);
+
+	if (!ret)
+		memcpy(digest, info.diff_id, sizeof(info.diff_id));
 	return ret;
 }

@@ -48,11 +48,27 @@ int layer_write_tar(struct layer_list *l, int fd, char *why, size_t whylen);
  * piece on fd. Paths are normalised and checked (no "..", no absolute hard
  * links out of the layer), missing parent directories are added, hard links
  * become cpio hard links. Whiteouts (.wh.*) are refused: pieces can add files
- * but not delete those of a lower layer. 0 or -errno, why set.
+ * but not delete those of a lower layer. lim (NULL: the defaults) bounds the entries and
+ * the decompressed bytes (-E2BIG, -EFBIG). 0 or -errno, why set.
  */
-int layer_to_piece(const char *layer_path, int fd, char *why, size_t whylen);
+struct img_limits;
+int layer_to_piece(const char *layer_path, int fd, const struct img_limits *lim, char *why,
+		   size_t whylen);
 
-/* SHA-256 of a layer's uncompressed tar stream (its diff id), "sha256:hex". */
+/* What one pass over a layer found. */
+struct layer_info {
+	char diff_id[72]; /* SHA-256 of the uncompressed tar stream, "sha256:hex" */
+	uint64_t bytes;   /* the uncompressed stream's length */
+	uint64_t entries; /* tar entries */
+};
+/*
+ * Decompress a layer once: its diff id, size and entry count, refusing (and never
+ * decompressing further) past max_bytes (-EFBIG) or max_entries (-E2BIG); a stream that
+ * is not a tar archive is -EINVAL. why set on errors.
+ */
+int layer_scan(const char *layer_path, uint64_t max_bytes, uint64_t max_entries,
+	       struct layer_info *info, char *why, size_t whylen);
+/* layer_scan without bounds, only the diff id. */
 int layer_diff_id(const char *layer_path, char digest[72], char *why, size_t whylen);
 
 /* Normalise a path from an archive into out (no leading "/" or "./"). 0 or -EINVAL. */

@@ -31,7 +31,8 @@
 	X(archive_read_next_header) X(archive_read_data) X(archive_entry_pathname)             \
 	X(archive_entry_mode) X(archive_entry_size) X(archive_entry_symlink)                   \
 	X(archive_entry_hardlink) X(archive_entry_uid) X(archive_entry_gid)                    \
-	X(archive_entry_mtime) X(archive_entry_rdevmajor) X(archive_entry_rdevminor)
+	X(archive_entry_mtime) X(archive_entry_rdevmajor) X(archive_entry_rdevminor)        \
+	X(archive_read_open) X(archive_read_support_format_empty)
 
 #define CRYPTO_FUNCS(X)                                                                     \
 	X(EVP_MD_CTX_new) X(EVP_MD_CTX_free) X(EVP_sha256) X(EVP_DigestInit_ex)                 \

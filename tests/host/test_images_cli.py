@@ -336,3 +336,176 @@ def test_what_an_interrupted_import_left_is_collected(store, tmp_path):
     assert os.listdir(store / "tmp") == []
     assert orphan not in os.listdir(store / "blobs" / "sha256")
     assert len(store_state(store)[0]) == len(before[0])
+
+
+# Resource bounds (docs/images.md, "Limits"): decompression bombs and oversized documents.
+
+def write_blob(layout, data):
+    import hashlib
+    digest = hashlib.sha256(data).hexdigest()
+    (layout / "blobs" / "sha256" / digest).write_bytes(data)
+    return "sha256:" + digest, len(data)
+
+
+def gzip_tar_layer(path, files):
+    """Write a gzip'd tar of files [(name, size)] whose contents are zeros, streaming (never
+    more than 1 MiB in memory): its size, and the diff id (SHA-256 of the uncompressed tar)."""
+    import hashlib
+    import zlib
+    comp = zlib.compressobj(6, zlib.DEFLATED, 31)  # 31: a gzip stream
+    diff = hashlib.sha256()
+    zeros = bytes(1 << 20)
+    with open(path, "wb") as out:
+        def put(data):
+            diff.update(data)
+            out.write(comp.compress(data))
+        for name, size in files:
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = size, 1, 0o644
+            put(info.tobuf(format=tarfile.GNU_FORMAT))
+            left = size
+            while left:
+                put(zeros[:min(left, len(zeros))])
+                left -= min(left, len(zeros))
+            put(bytes(-size % 512))
+        put(bytes(1024))  # the end-of-archive blocks
+        out.write(comp.flush())
+    return os.path.getsize(path), "sha256:" + diff.hexdigest()
+
+
+def layout_of(layout, layer_path, diff_id, ref="bomb"):
+    """An OCI layout around one gzip layer (moved into its blobs)."""
+    import hashlib
+    (layout / "blobs" / "sha256").mkdir(parents=True)
+    (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    h = hashlib.sha256()
+    with open(layer_path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    size = os.path.getsize(layer_path)
+    os.rename(layer_path, layout / "blobs" / "sha256" / h.hexdigest())
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "config": {"Cmd": ["/f0"]},
+                         "rootfs": {"type": "layers", "diff_ids": [diff_id]}}).encode()
+    cd, cs = write_blob(layout, config)
+    manifest = json.dumps({"schemaVersion": 2,
+                           "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                      "digest": cd, "size": cs},
+                           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                                       "digest": "sha256:" + h.hexdigest(), "size": size}]}).encode()
+    md, ms = write_blob(layout, manifest)
+    (layout / "index.json").write_text(json.dumps(
+        {"schemaVersion": 2, "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms,
+             "annotations": {"org.opencontainers.image.ref.name": ref}}]}))
+    return layout
+
+
+@pytest.fixture(scope="module")
+def bomb(tmp_path_factory):
+    """An OCI layout whose one gzip layer holds 1 GiB of zeros in about 1 MiB."""
+    d = tmp_path_factory.mktemp("bomb")
+    size, diff_id = gzip_tar_layer(d / "layer.tar.gz", [("f0", 1 << 30)])
+    assert size < 2 << 20, size
+    return layout_of(d / "layout", d / "layer.tar.gz", diff_id)
+
+
+def run_env(env, *args):
+    return subprocess.run([ARROW, *args], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **env})
+
+
+def test_import_refuses_a_decompression_bomb_and_leaves_the_store_as_it_was(store, bomb):
+    ok("build", "-t", "keep", "--from-host", "/usr/bin/env")
+    before = store_state(store)
+    r = run_env({"ARROW_MAX_LAYER_SIZE": "64M"}, "import", "-t", "bomb", str(bomb))
+    assert r.returncode == 125 and r.stderr.count("\n") == 1, r.stderr
+    assert "layer 1 (sha256:" in r.stderr and "more than 64 MiB" in r.stderr, r.stderr
+    assert "ARROW_MAX_LAYER_SIZE" in r.stderr, r.stderr
+    assert store_state(store) == before and os.listdir(store / "tmp") == []
+    # the image's bound, the layer's left at its default
+    r = run_env({"ARROW_MAX_IMAGE_SIZE": "100M"}, "import", "-t", "bomb", str(bomb))
+    assert r.returncode == 125, r.stderr
+    assert "more than 100 MiB, the limit per image (ARROW_MAX_IMAGE_SIZE)" in r.stderr, r.stderr
+    assert store_state(store) == before and os.listdir(store / "tmp") == []
+    # the same layer as a tar of the layout (an OCI archive): the same refusal
+    archive = bomb.parent / "bomb.tar"
+    if not archive.exists():
+        subprocess.run(["tar", "-C", str(bomb), "-cf", str(archive), "."], check=True)
+    r = run_env({"ARROW_MAX_LAYER_SIZE": "64M"}, "import", "-t", "bomb", str(archive))
+    assert r.returncode == 125 and "ARROW_MAX_LAYER_SIZE" in r.stderr, r.stderr
+    assert store_state(store) == before and os.listdir(store / "tmp") == []
+    # garbage in the variables: refused before the store is touched
+    for var, value in (("ARROW_MAX_LAYER_SIZE", "12X"), ("ARROW_MAX_IMAGE_SIZE", "1.5G"),
+                       ("ARROW_MAX_LAYER_ENTRIES", "-3"), ("ARROW_MAX_IMAGE_SIZE", "0")):
+        r = run_env({var: value}, "import", "-t", "bomb", str(bomb))
+        assert r.returncode == 125 and f"{var}='{value}' is not a limit" in r.stderr, r.stderr
+    assert store_state(store) == before
+    # with room for it the same layout imports: the refusals above were the bounds' doing
+    r = run_env({"ARROW_MAX_LAYER_SIZE": "2G"}, "import", "-t", "bomb", str(bomb))
+    assert r.returncode == 0, r.stderr
+    assert "bomb " in ok("images")
+
+
+def test_too_many_entries_and_the_bounds_of_build_and_run(store, tmp_path):
+    size, diff_id = gzip_tar_layer(tmp_path / "l.tar.gz", [(f"f{i}", 1) for i in range(50)])
+    layout = layout_of(tmp_path / "many", tmp_path / "l.tar.gz", diff_id)
+    r = run_env({"ARROW_MAX_LAYER_ENTRIES": "20"}, "import", "-t", "many", str(layout))
+    assert r.returncode == 125, r.stderr
+    assert "layer 1 (sha256:" in r.stderr and "more than 20 entries" in r.stderr, r.stderr
+    assert blobs(store) == [] and os.listdir(store / "tmp") == []
+    r = run_env({"ARROW_MAX_LAYER_ENTRIES": "50"}, "import", "-t", "many", str(layout))
+    assert r.returncode == 0, r.stderr
+
+    # build: the layer it writes is bounded too, and nothing stays behind
+    before = store_state(store)
+    r = run_env({"ARROW_MAX_LAYER_SIZE": "16K"}, "build", "-t", "e", "--from-host",
+                "/usr/bin/env")
+    assert r.returncode == 125 and "more than 16 KiB, the limit per layer" in r.stderr, r.stderr
+    assert store_state(store) == before and os.listdir(store / "tmp") == []
+
+    # run: converting a layer into an initramfs piece stops at the bounds, before any boot
+    ok("build", "-t", "e", "--from-host", "/usr/bin/env")
+    for env, words in (({"ARROW_MAX_LAYER_SIZE": "16K"}, "ARROW_MAX_LAYER_SIZE"),
+                       ({"ARROW_MAX_LAYER_ENTRIES": "3"}, "ARROW_MAX_LAYER_ENTRIES")):
+        r = run_env({**env, "ARROW_ROOT": str(tmp_path / "root")}, "run", "--rm",
+                    "--network", "none", "e")
+        assert r.returncode == 125 and "cannot become an initramfs piece" in r.stderr, r.stderr
+        assert words in r.stderr, r.stderr
+    assert os.listdir(store / "pieces") == []
+
+
+def test_json_documents_are_bounded(store, tmp_path):
+    layout = tmp_path / "big"
+    (layout / "blobs" / "sha256").mkdir(parents=True)
+    (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    with open(layout / "index.json", "w") as f:  # 5 MiB of valid JSON
+        f.write('{"schemaVersion": 2, "manifests": [], "pad": "' + "x" * (5 << 20) + '"}')
+    r = arrow("import", "-t", "x", str(layout))
+    assert r.returncode == 125 and "too large for a JSON document (the limit is 4 MiB)" in r.stderr
+    (layout / "index.json").unlink()
+    os.mkfifo(layout / "index.json")  # would never end
+    r = arrow("import", "-t", "x", str(layout))
+    assert r.returncode == 125 and "not a regular file" in r.stderr, r.stderr
+
+
+def test_pull_bounds_declared_and_decompressed_sizes(store, tmp_path, monkeypatch, registry, bomb):
+    r = run_env({"ARROW_MAX_LAYER_SIZE": "2G"}, "import", "-t", "bomb", str(bomb))
+    assert r.returncode == 0, r.stderr
+    ok("push", "bomb", f"{registry}/demo/bomb:1")
+    ok("build", "-t", "env1", "--from-host", "/usr/bin/env")
+    ok("push", "env1", f"{registry}/demo/env:1")
+
+    monkeypatch.setenv("ARROW_IMAGES", str(tmp_path / "other"))
+    # the layer of 1 MiB decompresses past the bound: refused, nothing added
+    r = run_env({"ARROW_MAX_LAYER_SIZE": "64M"}, "pull", "-q", f"{registry}/demo/bomb:1")
+    assert r.returncode == 125 and "more than 64 MiB" in r.stderr, r.stderr
+    empty = ([], (tmp_path / "other" / "index.json").read_text())
+    assert store_state(tmp_path / "other") == empty
+    # a layer the manifest declares larger than the bound is not even fetched
+    r = run_env({"ARROW_MAX_LAYER_SIZE": "16K"}, "pull", "-q", f"{registry}/demo/env:1")
+    assert r.returncode == 125 and "more than 16 KiB, the limit per layer" in r.stderr, r.stderr
+    assert "pulling" not in r.stderr
+    assert store_state(tmp_path / "other") == empty
+    assert ok("pull", "-q", f"{registry}/demo/env:1") == f"{registry}/demo/env:1\n"

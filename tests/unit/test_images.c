@@ -246,7 +246,7 @@ static void test_layer_roundtrip(void **state)
 
 	snprintf(cpio, sizeof(cpio), "%s/piece.cpio", tmpdir);
 	fd = open(cpio, O_RDWR | O_CREAT | O_TRUNC, 0644);
-	assert_int_equal(layer_to_piece(tar, fd, why, sizeof(why)), 0);
+	assert_int_equal(layer_to_piece(tar, fd, NULL, why, sizeof(why)), 0);
 	close(fd);
 	list_cpio(cpio, list, sizeof(list), data, sizeof(data));
 	assert_string_equal(list, "etc 40755 2 0|etc/app 40755 2 0|etc/app/a.conf 100644 1 5|"
@@ -297,7 +297,7 @@ static int convert_tar(const char *const *entries, size_t n, char *why, char *li
 	snprintf(cpio, sizeof(cpio), "%s/t.cpio", tmpdir);
 	make_tar(tar, entries, n);
 	fd = open(cpio, O_RDWR | O_CREAT | O_TRUNC, 0644);
-	ret = layer_to_piece(tar, fd, why, 512);
+	ret = layer_to_piece(tar, fd, NULL, why, 512);
 	close(fd);
 	if (!ret && list)
 		list_cpio(cpio, list, len, data, sizeof(data));
@@ -337,7 +337,7 @@ static void test_layer_damaged(void **state)
 	assert_int_equal(write(fd, "\x1f\x8b\x08\x00garbage-that-is-no-gzip-stream", 34), 34);
 	close(fd);
 	fd = open(cpio, O_RDWR | O_CREAT | O_TRUNC, 0644);
-	assert_int_not_equal(layer_to_piece(tar, fd, why, sizeof(why)), 0);
+	assert_int_not_equal(layer_to_piece(tar, fd, NULL, why, sizeof(why)), 0);
 	close(fd);
 	assert_int_not_equal(layer_diff_id(tar, cpio, why, sizeof(why)), 0);
 }
@@ -379,7 +379,7 @@ static void test_layer_fuzzed(void **state)
 		fwrite(copy, 1, cut, f);
 		fclose(f);
 		fd = open(cpio, O_RDWR | O_CREAT | O_TRUNC, 0644);
-		(void)layer_to_piece(bad, fd, why, sizeof(why));
+		(void)layer_to_piece(bad, fd, NULL, why, sizeof(why));
 		close(fd);
 		free(copy);
 	}
