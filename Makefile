@@ -127,7 +127,7 @@ $(BUILD)/san/tests/unit/%: tests/unit/%.c $(SAN_LIB)
 
 # A target may #include the .c file whose static parser it drives; the archive then never
 # pulls that file's own object in.
-$(BUILD)/fuzz/bin/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(SAN_LIB)
+$(BUILD)/fuzz/bin/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(SAN_LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZLD  $@")
 	$(Q)$(SAN_CC) $(SAN_CFLAGS) -fsanitize=fuzzer -Wno-missing-prototypes -Itests/fuzz -o $@ \

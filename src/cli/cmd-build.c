@@ -264,6 +264,7 @@ static json_t *image_config(const struct build_opts *b, const char *guest_prog, 
 {
 	json_t *cfg = json_object(), *env = json_array(), *cmd = json_array(), *ports = json_object();
 	char key[32], *by = NULL;
+	json_t *doc;
 
 	json_array_append_new(env, json_string("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
 					       "/usr/bin:/sbin:/bin"));
@@ -294,9 +295,11 @@ static json_t *image_config(const struct build_opts *b, const char *guest_prog, 
 	if (asprintf(&by, "arrow build %s %s", b->dir ? "-f Arrowfile, program" : "--from-host",
 		     guest_prog) < 0)
 		by = NULL;
-	return json_pack("{s:s, s:s, s:s, s:o, s:{s:s, s:[s]}, s:[{s:s, s:s}]}", "created", created,
-			 "architecture", "amd64", "os", "linux", "config", cfg, "rootfs", "type", "layers",
-			 "diff_ids", diff_id, "history", "created", created, "created_by", by ? by : "");
+	doc = json_pack("{s:s, s:s, s:s, s:o, s:{s:s, s:[s]}, s:[{s:s, s:s}]}", "created", created,
+			"architecture", "amd64", "os", "linux", "config", cfg, "rootfs", "type", "layers",
+			"diff_ids", diff_id, "history", "created", created, "created_by", by ? by : "");
+	free(by);
+	return doc;
 }
 
 /* Put a JSON document into the store as a blob; its descriptor (new reference) or NULL. */
