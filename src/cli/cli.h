@@ -46,6 +46,24 @@ int run_config_piece(const struct run_opts *o, const void *cfg, size_t cfg_len, 
 /* config.json's "network" object. */
 json_t *run_net_json(const struct net_attach *na);
 
+/* The Arrow's cgroup v2 (run-cgroup.c, docs/cgroups.md) */
+struct new_arrow;
+/*
+ * Make it with its limits, record it in config.json and add "--cgroup DIR" to arrowh's hv
+ * (n updated). 0, also when it runs without one (after a warning), or 125 after printing why.
+ */
+int run_cgroup(const struct run_opts *o, const struct new_arrow *a, const char **hv, int *n);
+/* Remove the cgroup config names (arrowh gone); says so when it has to stay. */
+void run_cgroup_remove(json_t *config, const char *verb);
+/* The same for the Arrow whose state directory this is. */
+void run_cgroup_unregister(const char *state_dir);
+/* inspect's "Cgroup": path and usage; null without one. */
+json_t *run_cgroup_json(json_t *config);
+/* ps's columns: "12.3MiB / 200.0MiB" and "1.52s"; empty without a cgroup. */
+void run_cgroup_usage_text(json_t *config, char *mem, size_t memlen, char *cpu, size_t cpulen);
+/* ps --format json: Cgroup, MemoryUsage, MemoryLimit, CpuUsageUsec while it exists. */
+void run_cgroup_ps_json(json_t *row, json_t *config);
+
 /* "Unknown option" for VERB: prints it with the help hint, returns 125. */
 int bad_option(const char *verb, const char *opt);
 /* "3 minutes", "About an hour": docker's human durations. */

@@ -252,6 +252,7 @@ int cmd_rm(int argc, char *argv[])
 			rc = EXIT_ARROW_ERROR;
 			continue;
 		}
+		run_cgroup_remove(r.config, "rm"); /* what a killed arrowh left */
 		lock = store_lock();
 		ret = store_remove(&r);
 		store_unlock(lock);
@@ -352,9 +353,10 @@ static json_t *inspect_one(const struct arrow_rec *r)
 {
 	json_t *cfg = r->config;
 	char log[4200];
+	json_t *o;
 
 	snprintf(log, sizeof(log), "%s/%s", r->dir, STATE_LOG_FILE);
-	return json_pack(
+	o = json_pack(
 		"{s:s, s:s, s:o, s:O?, s:O?, s:{s:s, s:b, s:i, s:i, s:o, s:o}, "
 		"s:{s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}, "
 		"s:{s:O?, s:O?, s:O?}, s:O?, s:O?, s:s, s:s}",
@@ -373,6 +375,9 @@ static json_t *inspect_one(const struct arrow_rec *r)
 		json_object_get(cfg, "cpus"), "AutoRemove", json_object_get(cfg, "auto_remove"),
 		"NetworkSettings", json_object_get(cfg, "network"), "Mounts",
 		json_object_get(cfg, "volumes"), "StateDir", r->dir, "LogPath", log);
+	if (o)
+		json_object_set_new(o, "Cgroup", run_cgroup_json(cfg));
+	return o;
 }
 
 static const char inspect_usage[] =

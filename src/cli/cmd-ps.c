@@ -127,6 +127,8 @@ static void print_json(const struct arrow_rec *r)
 		      "CreatedAt", (json_int_t)(r->created_ns / 1000000000ull), "State",
 		      arrow_state_name(r), "Status", status, "ExitCode",
 		      r->status == ST_EXITED ? r->exit_code : 0, "Pid", r->pid, "Ports", ports);
+	if (o && r->status == ST_RUNNING)
+		run_cgroup_ps_json(o, r->config);
 	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	if (text)
 		puts(text);
@@ -134,13 +136,13 @@ static void print_json(const struct arrow_rec *r)
 	json_decref(o);
 }
 
-#define PS_COLS 7
+#define PS_COLS 9
 
 /* Columns as wide as their widest cell, three spaces apart (docker's layout). */
 static void print_table(const struct arrow_rec *list, int n, bool all, bool trunc)
 {
 	static const char *const head[PS_COLS] = { "ID", "NAME", "PROGRAM", "COMMAND", "CREATED",
-						   "STATUS", "PORTS" };
+						   "STATUS", "PORTS", "MEM USAGE / LIMIT", "CPU TIME" };
 	char(*cells)[PS_COLS][256] = calloc((size_t)n + 1, sizeof(*cells));
 	size_t width[PS_COLS] = { 0 };
 	int rows = 0;
@@ -166,6 +168,8 @@ static void print_table(const struct arrow_rec *list, int n, bool all, bool trun
 		snprintf(cells[rows][4], 256, "%s ago", d);
 		arrow_status_text(r, cells[rows][5], 256);
 		ports_text(r, cells[rows][6], 256);
+		if (r->status == ST_RUNNING)
+			run_cgroup_usage_text(r->config, cells[rows][7], 256, cells[rows][8], 256);
 		rows++;
 	}
 	for (int i = 0; i < rows; i++)

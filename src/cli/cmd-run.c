@@ -277,6 +277,7 @@ void unregister_arrow(const struct new_arrow *a)
 	int lock;
 
 	net_release(a->id);
+	run_cgroup_unregister(a->dir);
 	lock = store_lock();
 
 	statedir_remove(a->dir);
@@ -436,6 +437,11 @@ int arrowh_common_args(const struct run_opts *o, const struct new_arrow *a,
 	}
 	if (o->debug_console)
 		hv[n++] = "--debug-console";
+	if (o->no_sandbox) {
+		fprintf(stderr, "arrow: warning: --no-sandbox: arrowh runs without its jail and "
+				"seccomp filter (debugging only)\n");
+		hv[n++] = "--no-sandbox";
+	}
 	if (o->kernel_args) {
 		hv[n++] = "--cmdline";
 		hv[n++] = o->kernel_args;
@@ -670,6 +676,11 @@ int launch_arrowh(const struct run_opts *o, const struct new_arrow *a, struct ne
 {
 	int ret;
 
+	ret = run_cgroup(o, a, hv, &n);
+	if (ret) {
+		unregister_arrow(a);
+		return ret;
+	}
 	if (o->detach) {
 		ret = start_detached(a, arrowh, hv, n);
 		if (net)

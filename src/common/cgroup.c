@@ -55,12 +55,9 @@ const char *cgroup_path_problem(const char *rel)
 			return "has a control character";
 	if (!*rel)
 		return NULL; /* the root itself */
-	for (c = rel; c; c = strchr(c, '/')) {
-		size_t len;
+	for (c = rel; c; c = strchr(c, '/') ? strchr(c, '/') + 1 : NULL) {
+		size_t len = strcspn(c, "/");
 
-		if (*c == '/')
-			c++;
-		len = strcspn(c, "/");
 		if (len == 0 || (len == 1 && c[0] == '.') || (len == 2 && !strncmp(c, "..", 2)))
 			return "has an empty, '.' or '..' component";
 	}
@@ -128,7 +125,7 @@ static int write_small(const char *dir, const char *file, const char *text)
 
 	if (snprintf(path, sizeof(path), "%s/%s", dir, file) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
-	fd = open(path, O_WRONLY | O_CLOEXEC);
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	do

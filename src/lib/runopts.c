@@ -2,6 +2,7 @@
 #include "runopts.h"
 
 #include "netstore.h"
+#include "common/cgroup.h"
 #include "common/macaddr.h"
 
 #include <ctype.h>
@@ -59,6 +60,11 @@ const char runopts_usage[] =
 	"                        the guest has not reached ainit after S seconds; 0: never;\n"
 	"                        default $ARROW_BOOT_TIMEOUT, else 60 (600 in the helper VM)\n"
 	"      --debug-console   show kernel messages on stderr (serial console)\n"
+	"      --cgroup-parent PATH  the Arrow's cgroup v2 is PATH/ID below the cgroup2 mount\n"
+	"                        (default $ARROW_CGROUP_PARENT, else 'arrow'); limits follow\n"
+	"                        --memory and --cpus (docs/cgroups.md)\n"
+	"      --cgroup none     no cgroup for this Arrow\n"
+	"      --no-sandbox      arrowh without its jail and seccomp filter (debugging only)\n"
 	"      --from NAME       start a clone of snapshot or template NAME instead of a\n"
 	"                        PROGRAM (also --template NAME; see 'arrow snapshot')\n"
 	"  -h, --help            this text\n"
@@ -71,7 +77,7 @@ static char joined[2048]; /* --kernel-arg values, space-joined */
 
 enum { OPT_CPUS = 256, OPT_KERNEL, OPT_KERNEL_ARG, OPT_TIMING, OPT_DEBUG, OPT_HOSTNAME, OPT_NAME,
        OPT_RM, OPT_ENV_FILE, OPT_ARGV0, OPT_LOG_OPT, OPT_NETWORK, OPT_IP, OPT_MAC, OPT_DNS,
-       OPT_CONFIG, OPT_FROM, OPT_BOOT_TIMEOUT };
+       OPT_CONFIG, OPT_FROM, OPT_BOOT_TIMEOUT, OPT_CGROUP, OPT_CGROUP_PARENT, OPT_NO_SANDBOX };
 /* -v is 'v' */
 
 static const struct option options[] = {
@@ -104,6 +110,9 @@ static const struct option options[] = {
 	{ "dns", required_argument, NULL, OPT_DNS },
 	{ "from", required_argument, NULL, OPT_FROM },
 	{ "template", required_argument, NULL, OPT_FROM },
+	{ "cgroup", required_argument, NULL, OPT_CGROUP },
+	{ "cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT },
+	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -620,6 +629,27 @@ static int parse(struct run_opts *o, int argc, char *const argv[], char *err, un
 		case OPT_DEBUG:
 			o->debug_console = true;
 			break;
+		case OPT_CGROUP:
+			if (strcmp(optarg, "none")) {
+				snprintf(err, errlen, "invalid --cgroup '%s': only 'none' (see --cgroup-parent)",
+					 optarg);
+				return -EINVAL;
+			}
+			o->no_cgroup = true;
+			break;
+		case OPT_CGROUP_PARENT: {
+			const char *why = cgroup_path_problem(optarg);
+
+			if (why) {
+				snprintf(err, errlen, "invalid --cgroup-parent '%s': %s", optarg, why);
+				return -EINVAL;
+			}
+			o->cgroup_parent = optarg;
+			break;
+		}
+		case OPT_NO_SANDBOX:
+			o->no_sandbox = true;
+			break;
 		case 'h':
 			o->help = true;
 			return 0;
@@ -636,6 +666,10 @@ static int parse(struct run_opts *o, int argc, char *const argv[], char *err, un
 	    (o->nr_ports || o->ip || o->mac || o->nr_dns)) {
 		snprintf(err, errlen, "--publish, --ip, --mac-address and --dns need a network, "
 				      "not --network none");
+		return -EINVAL;
+	}
+	if (o->no_cgroup && o->cgroup_parent) {
+		snprintf(err, errlen, "--cgroup none and --cgroup-parent contradict each other");
 		return -EINVAL;
 	}
 	if (o->from && o->fixed_by_snapshot) {

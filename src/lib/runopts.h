@@ -65,6 +65,10 @@ struct run_opts {
 	bool timing;
 	int boot_timeout_s;   /* --boot-timeout; -1: not given (ARROW_BOOT_TIMEOUT or the default) */
 	bool debug_console;
+	/* cgroup v2 (docs/cgroups.md) */
+	const char *cgroup_parent; /* --cgroup-parent, else $ARROW_CGROUP_PARENT; NULL: default */
+	bool no_cgroup;            /* --cgroup none */
+	bool no_sandbox;           /* --no-sandbox: passed to arrowh */
 	/* snapshots (docs/snapshots.md) */
 	const char *from;     /* --from/--template NAME: start a clone of this snapshot */
 	const char *fixed_by_snapshot; /* the first option a clone cannot take, if any */
