@@ -11,11 +11,11 @@ WARN       := -Wall -Wextra -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes 
 CFLAGS     ?= -O2 -g
 CFLAGS     += -std=gnu11 $(WARN) -D_GNU_SOURCE -DARROW_VERSION='"$(VERSION)"' -Isrc
 # arrowh is static: it starts faster (no dynamic loader) and needs nothing at run time.
-VMM_LDFLAGS := -static -pthread -lz
+VMM_LDFLAGS := -static -pthread -lz -lseccomp
 
 VMM_SRCS := $(wildcard src/vmm/*.c src/vmm/arch/x86/*.c src/vmm/virtio/*.c src/vmm/hw/*.c \
 	    src/vmm/snap/*.c src/vmm/p9/*.c) src/common/kvmprobe.c src/common/statedir.c src/common/macaddr.c \
-	    src/common/runcfg.c src/common/cgroup.c
+	    src/common/runcfg.c src/common/cgroup.c src/common/ownership.c
 VMM_OBJS := $(VMM_SRCS:%.c=$(BUILD)/obj/%.o)
 VMM_LIB_OBJS := $(filter-out $(BUILD)/obj/src/vmm/main.o,$(VMM_OBJS))
 
@@ -26,7 +26,7 @@ CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) \
 	    $(COMMON_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_LIBS := -ljansson -ldl
 # libarchive and libcrypto are loaded when first needed (src/lib/lazylib.h); tests link them
-UNIT_LIBS := -larchive -lcrypto
+UNIT_LIBS := -larchive -lcrypto -lseccomp
 
 INIT_SRCS := $(wildcard src/init/*.c) src/common/runcfg.c src/common/proctcp.c
 
@@ -146,6 +146,9 @@ fuzz-replay: fuzz-build
 	BUILD=$(BUILD) scripts/fuzz.sh replay $(FUZZ_TARGETS)
 
 install: all
+	@# the unprivileged user a jailed arrowh runs as (docs/security.md)
+	getent passwd arrow >/dev/null || useradd --system --user-group --no-create-home \
+		--home-dir /nonexistent --shell /usr/sbin/nologin arrow
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/arrow/machine
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 $(LIBDIR)/ainit $(DESTDIR)$(PREFIX)/lib/arrow/

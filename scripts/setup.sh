@@ -16,15 +16,22 @@ for p in $packages; do
 	status=$(dpkg-query -W -f '${db:Status-Status}' "$p" 2>/dev/null || true)
 	[ "$status" = installed ] || missing="$missing $p"
 done
+sudo=
+[ "$(id -u)" = 0 ] || sudo=sudo
+# The unprivileged user a jailed arrowh runs as (docs/security.md); make install makes it too.
+if ! getent passwd arrow >/dev/null; then
+	if [ -z "$sudo" ] || command -v sudo >/dev/null; then
+		$sudo useradd --system --user-group --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin arrow && echo "setup: created the system user arrow"
+	fi
+fi
 if [ -z "$missing" ]; then
 	echo "setup: all build and test dependencies are installed"
 	exit 0
 fi
 
-sudo=
-if [ "$(id -u)" != 0 ]; then
+if [ -n "$sudo" ]; then
 	command -v sudo >/dev/null || { echo "setup: missing packages:$missing; run as root" >&2; exit 1; }
-	sudo=sudo
 fi
 echo "setup: installing$missing"
 export DEBIAN_FRONTEND=noninteractive

@@ -90,6 +90,7 @@ struct new_arrow {
 
 struct hv_bufs {
 	char mem[32], cpus[16], t0s[32], boot_timeout[16], logsize[32], logfiles[16], tapfd[16];
+	char jail[32];
 	char self[4096];
 };
 

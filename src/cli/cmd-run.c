@@ -15,6 +15,7 @@
 #include "common/protocol.h"
 #include "common/runcfg.h"
 #include "common/statedir.h"
+#include "lib/jailuser.h"
 #include "lib/elfinfo.h"
 #include "lib/paths.h"
 #include "lib/piece.h"
@@ -441,6 +442,14 @@ int arrowh_common_args(const struct run_opts *o, const struct new_arrow *a,
 		fprintf(stderr, "arrow: warning: --no-sandbox: arrowh runs without its jail and "
 				"seccomp filter (debugging only)\n");
 		hv[n++] = "--no-sandbox";
+	} else {
+		uid_t ju;
+		gid_t jg;
+
+		jail_user_ids(&ju, &jg);
+		snprintf(b->jail, sizeof(b->jail), "%u:%u", (unsigned)ju, (unsigned)jg);
+		hv[n++] = "--jail-user";
+		hv[n++] = b->jail;
 	}
 	if (o->kernel_args) {
 		hv[n++] = "--cmdline";
@@ -496,6 +505,28 @@ static int volume_args(const struct run_opts *o, char *out[RUNOPTS_MAX_VOLUMES])
 				real ? "not a directory" : strerror(errno));
 			free(real);
 			return EXIT_ARROW_ERROR;
+		}
+		if (o->volumes[i].chown && !o->no_sandbox && geteuid() == 0) {
+			int ret = jail_user_chown_tree(real);
+
+			if (ret) {
+				fprintf(stderr, "arrow: volume %s: cannot give it to the sandbox's user "
+						"(:U): %s\n", real, strerror(-ret));
+				free(real);
+				return EXIT_ARROW_ERROR;
+			}
+		} else if (!o->volumes[i].read_only && !o->no_sandbox && geteuid() == 0) {
+			uid_t ju;
+			gid_t jg;
+
+			jail_user_ids(&ju, &jg);
+			if (st.st_uid != ju && !(st.st_mode & 0002))
+				fprintf(stderr, "arrow: note: volume %s belongs to uid %u, and arrowh serves "
+						"it as the sandbox's user (uid %u): the guest may not be able "
+						"to write it; -v %s:%s:U gives it to that user "
+						"(docs/volumes.md)\n",
+					real, (unsigned)st.st_uid, (unsigned)ju, o->volumes[i].host,
+					o->volumes[i].guest);
 		}
 		if (asprintf(&out[i], "%s:arrowvol%u%s", real, i,
 			     o->volumes[i].read_only ? ":ro" : "") < 0)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* arrow snapshot and arrow template: make, list and remove snapshots (docs/snapshots.md). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 #include "cli.h"
 #include "common/streamrec.h"
 #include "common/statedir.h"
+#include "common/ownership.h"
+#include "lib/jailuser.h"
 #include "lib/runopts.h"
 #include "lib/snapstore.h"
 #include "lib/store.h"
@@ -30,19 +33,47 @@ static int request_snapshot(const struct arrow_rec *r, const char *dir)
 	struct hostctl_reply reply;
 	struct timeval tv = { .tv_sec = 300 };
 	size_t len = strlen(dir);
-	int fd = store_connect(r, HOSTCTL_SNAPSHOT, (uint32_t)len), ret = 0;
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec v = { (void *)dir, len };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	int fd, dir_fd, ret = 0, back;
+	uid_t ju;
+	gid_t jg;
 
-	if (fd < 0)
+	/* the jailed arrowh reaches no path: it gets the directory itself, and writes in it
+	 * as the jail's user; the files are given back to us once written */
+	dir_fd = open(dir, O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0)
+		return -errno;
+	jail_user_ids(&ju, &jg);
+	if (geteuid() == 0 && fchown(dir_fd, ju, jg) < 0) {
+		ret = -errno;
+		close(dir_fd);
+		return ret;
+	}
+	fd = store_connect(r, HOSTCTL_SNAPSHOT, (uint32_t)len);
+	if (fd < 0) {
+		dir_give_back(dir_fd);
+		close(dir_fd);
 		return fd;
+	}
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &dir_fd, sizeof(int));
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (send(fd, dir, len, MSG_NOSIGNAL) != (ssize_t)len)
+	if (sendmsg(fd, &m, MSG_NOSIGNAL) != (ssize_t)len)
 		ret = -EPIPE;
 	else if (recv(fd, &reply, sizeof(reply), MSG_WAITALL) != sizeof(reply))
 		ret = -ECONNRESET; /* arrowh ended meanwhile */
 	else
 		ret = reply.status;
 	close(fd);
-	return ret;
+	back = dir_give_back(dir_fd);
+	close(dir_fd);
+	return ret ? ret : back;
 }
 
 static json_t *arrow_meta(const struct arrow_rec *r, const char *name)

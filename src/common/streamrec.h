@@ -35,7 +35,9 @@ enum hostctl_type {
 	HOSTCTL_STOP = 2,   /* stop the VM now (exit status 137) */
 	HOSTCTL_ATTACH = 3, /* arg = HOSTCTL_ATTACH_* flags; the connection then carries records */
 	HOSTCTL_HOSTS = 4,  /* arg bytes follow: the network's peers for the guest's /etc/hosts */
-	HOSTCTL_SNAPSHOT = 5, /* arg bytes follow: a directory; snapshot the Arrow into it */
+	HOSTCTL_SNAPSHOT = 5, /* arg bytes follow: a directory's path, and with them (SCM_RIGHTS)
+			       * the directory itself, open: snapshot the Arrow into it */
+	HOSTCTL_SELFTEST = 6, /* tests only (arrowh --seccomp-selftest): make a forbidden call */
 };
 
 #define HOSTCTL_ATTACH_STDIN 1u

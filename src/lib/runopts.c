@@ -38,7 +38,8 @@ const char runopts_usage[] =
 	"      --argv0 NAME      what the app sees as argv[0]; default the program's name\n"
 	"      --config FILE:GUESTPATH  place a host file (up to 4 MiB) at GUESTPATH inside\n"
 	"                        the Arrow, with its permissions (repeatable)\n"
-	"  -v, --volume HOSTDIR:GUESTDIR[:ro]  share a host directory into the Arrow\n"
+	"  -v, --volume HOSTDIR:GUESTDIR[:ro][,U]  share a host directory into the Arrow\n"
+	"                        (U: give it to the sandbox's user first, docs/volumes.md)\n"
 	"                        (virtio-9p; ro: read-only, enforced on the host)\n"
 	"      --log-opt max-size=SIZE|max-file=N  log rotation (default 16m, 3 files)\n"
 	"  -m, --memory SIZE     guest memory: MiB, or with a unit (512m, 1g); default 128\n"
@@ -227,13 +228,16 @@ static int add_volume(struct run_opts *o, const char *arg, char *err, unsigned i
 		return -1;
 	}
 	colon = strrchr(copy, ':');
-	if (colon && (!strcmp(colon, ":ro") || !strcmp(colon, ":rw"))) {
+	/* options: ro or rw, and U (give the directory to the jail's user, as podman's :U) */
+	if (colon && (!strcmp(colon, ":ro") || !strcmp(colon, ":rw") || !strcmp(colon, ":U") ||
+		      !strcmp(colon, ":ro,U") || !strcmp(colon, ":rw,U") || !strcmp(colon, ":U,ro") ||
+		      !strcmp(colon, ":U,rw"))) {
 		mode = colon + 1;
 		*colon = '\0';
 		colon = strrchr(copy, ':');
 	}
 	if (!colon || colon == copy) {
-		snprintf(err, errlen, "invalid --volume '%s': expected HOSTDIR:GUESTDIR[:ro|rw]", arg);
+		snprintf(err, errlen, "invalid --volume '%s': expected HOSTDIR:GUESTDIR[:ro|rw][,U]", arg);
 		free(copy);
 		return -1;
 	}
@@ -253,7 +257,8 @@ static int add_volume(struct run_opts *o, const char *arg, char *err, unsigned i
 		}
 	v->host = copy;
 	v->guest = colon + 1;
-	v->read_only = mode && !strcmp(mode, "ro");
+	v->read_only = mode && strstr(mode, "ro");
+	v->chown = mode && strchr(mode, 'U');
 	o->nr_volumes++;
 	return 0;
 }

@@ -27,6 +27,7 @@ struct volume_opt {
 	char *host;        /* malloc'ed copy of the argument, cut at the colons */
 	const char *guest; /* absolute, checked; inside host's buffer */
 	bool read_only;
+	bool chown;        /* :U: chown -R to the jail's user before the Arrow starts */
 };
 
 struct run_opts {

@@ -44,6 +44,7 @@ const char arrowh_usage[] =
 	"  --template-out DIR  when ainit reports the template point, snapshot into DIR and end\n"
 	"  --cgroup DIR        join the cgroup v2 directory DIR before guest memory exists\n"
 	"  --no-sandbox        run without the jail and seccomp filter (debugging only)\n"
+	"  --jail-user UID:GID the unprivileged ids the jailed VMM runs as (default 65534:65534)\n"
 	"  -h, --help          this text\n"
 	"  --version           version\n";
 
@@ -51,7 +52,7 @@ enum { OPT_KERNEL = 256, OPT_INITRD, OPT_MEMORY, OPT_CPUS, OPT_CMDLINE, OPT_CONS
        OPT_T0, OPT_VERSION, OPT_STATE_DIR, OPT_DETACHED, OPT_ATTACH_STDIN, OPT_RM, OPT_LOG_SIZE,
        OPT_LOG_FILES, OPT_READY_FD, OPT_TTY, OPT_TAP_FD, OPT_TAP, OPT_MAC, OPT_EXIT_HOOK,
        OPT_RESTORE, OPT_IDENTITY, OPT_TEMPLATE_OUT, OPT_VOLUME, OPT_BOOT_TIMEOUT,
-       OPT_CGROUP, OPT_NO_SANDBOX };
+       OPT_CGROUP, OPT_NO_SANDBOX, OPT_JAIL_USER, OPT_SECCOMP_SELFTEST };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -78,6 +79,8 @@ static const struct option options[] = {
 	{ "mac", required_argument, NULL, OPT_MAC },
 	{ "exit-hook", required_argument, NULL, OPT_EXIT_HOOK },
 	{ "restore", required_argument, NULL, OPT_RESTORE },
+	{ "jail-user", required_argument, NULL, OPT_JAIL_USER },
+	{ "seccomp-selftest", no_argument, NULL, OPT_SECCOMP_SELFTEST },
 	{ "identity", required_argument, NULL, OPT_IDENTITY },
 	{ "template-out", required_argument, NULL, OPT_TEMPLATE_OUT },
 	{ "cgroup", required_argument, NULL, OPT_CGROUP },
@@ -115,6 +118,7 @@ int arrowh_config_parse(struct arrowh_config *cfg, int argc, char *const argv[],
 	cfg->log_max_files = 3;
 	cfg->ready_fd = -1;
 	cfg->tap_fd = -1;
+	cfg->jail_uid = cfg->jail_gid = 65534; /* nobody, nogroup: the CLI passes the arrow user */
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
@@ -277,6 +281,26 @@ int arrowh_config_parse(struct arrowh_config *cfg, int argc, char *const argv[],
 			break;
 		case OPT_NO_SANDBOX:
 			cfg->no_sandbox = true;
+			break;
+		case OPT_JAIL_USER: {
+			unsigned long long u, g = 0;
+			char *end;
+
+			errno = 0;
+			u = strtoull(optarg, &end, 10);
+			if (!errno && *end == ':' && end > optarg)
+				g = strtoull(end + 1, &end, 10);
+			if (errno || *end || u == 0 || u >= 0xffffffffull || g == 0 || g >= 0xffffffffull ||
+			    !strchr(optarg, ':')) {
+				snprintf(err, errlen, "--jail-user takes UID:GID, both non-zero, not '%s'", optarg);
+				return -EINVAL;
+			}
+			cfg->jail_uid = (unsigned int)u;
+			cfg->jail_gid = (unsigned int)g;
+			break;
+		}
+		case OPT_SECCOMP_SELFTEST:
+			cfg->seccomp_selftest = true;
 			break;
 		case 'h':
 			cfg->help = true;

@@ -54,6 +54,8 @@ struct arrowh_config {
 	const char *template_out; /* --template-out: snapshot here at the template point */
 	const char *cgroup;       /* --cgroup DIR: join this cgroup v2 first (docs/cgroups.md) */
 	bool no_sandbox;          /* --no-sandbox: no jail, no seccomp filter (debugging) */
+	unsigned int jail_uid, jail_gid; /* --jail-user: who the jailed VMM runs as (docs/security.md) */
+	bool seccomp_selftest;    /* tests only: a HOSTCTL_SELFTEST request makes a forbidden call */
 	bool help;
 	bool version;
 };

@@ -161,7 +161,9 @@ void hub_destroy(struct hub *h, const char *dir)
 	if (h->listen_fd >= 0) {
 		close(h->listen_fd);
 		h->listen_fd = -1;
-		snprintf(path, sizeof(path), "%s/%s", dir, STATE_SOCKET);
-		unlink(path);
+		if (dir) {
+			snprintf(path, sizeof(path), "%s/%s", dir, STATE_SOCKET);
+			unlink(path);
+		}
 	}
 }

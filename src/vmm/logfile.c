@@ -31,27 +31,43 @@ int logfile_open(struct logfile *l, const char *path, uint64_t max_size, unsigne
 	return 0;
 }
 
+int (*logfile_rotate_hook)(void);
+
 /* PATH -> PATH.1 -> ... -> PATH.(files-1); the oldest falls off. */
-static int rotate(struct logfile *l)
+int logfile_rotate_path(const char *path, unsigned int max_files)
 {
 	char from[4200], to[4200];
+	int fd;
 
-	close(l->fd);
-	l->fd = -1;
-	for (unsigned int i = l->max_files - 1; i >= 1; i--) {
+	if (!max_files)
+		max_files = 1;
+	for (unsigned int i = max_files - 1; i >= 1; i--) {
 		if (i == 1)
-			snprintf(from, sizeof(from), "%s", l->path);
+			snprintf(from, sizeof(from), "%s", path);
 		else
-			snprintf(from, sizeof(from), "%s.%u", l->path, i - 1);
-		snprintf(to, sizeof(to), "%s.%u", l->path, i);
+			snprintf(from, sizeof(from), "%s.%u", path, i - 1);
+		snprintf(to, sizeof(to), "%s.%u", path, i);
 		if (rename(from, to) < 0 && errno != ENOENT)
 			return -errno;
 	}
-	if (l->max_files == 1 && unlink(l->path) < 0 && errno != ENOENT)
+	if (max_files == 1 && unlink(path) < 0 && errno != ENOENT)
 		return -errno;
-	l->fd = open(l->path, O_WRONLY | O_CREAT | O_APPEND | O_TRUNC | O_CLOEXEC, 0640);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_TRUNC | O_CLOEXEC, 0640);
+	return fd < 0 ? -errno : fd;
+}
+
+static int rotate(struct logfile *l)
+{
+	int fd;
+
+	close(l->fd);
+	l->fd = -1;
+	fd = logfile_rotate_hook ? logfile_rotate_hook() : logfile_rotate_path(l->path, l->max_files);
 	l->size = 0;
-	return l->fd < 0 ? -errno : 0;
+	if (fd < 0)
+		return fd;
+	l->fd = fd;
+	return 0;
 }
 
 static int write_all(int fd, struct iovec *v, unsigned int n)

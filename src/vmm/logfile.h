@@ -23,6 +23,10 @@ struct logfile {
 };
 
 int logfile_open(struct logfile *l, const char *path, uint64_t max_size, unsigned int max_files);
+/* PATH -> PATH.1 -> ... -> PATH.(files-1), then a new empty PATH: its fd, or -errno. */
+int logfile_rotate_path(const char *path, unsigned int max_files);
+/* Set by the jailed VMM: rotation is asked of the supervisor, which returns the new fd. */
+extern int (*logfile_rotate_hook)(void);
 void logfile_write(struct logfile *l, int stream, const struct iovec *iov, unsigned int n,
 		   size_t len);
 void logfile_close(struct logfile *l);

@@ -13,9 +13,12 @@
 #include <sys/timerfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <fcntl.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include "jail.h"
 #include "session.h"
 #include "snapshot.h"
 
@@ -276,23 +279,42 @@ static int send_hosts(struct loop *l, int fd, uint32_t len)
 	return vconsole_port_send(&l->s->console, l->s->port_control, buf, sizeof(m) + len);
 }
 
-/* `arrow snapshot`: pause, save into the directory the client names, run on. */
+/*
+ * `arrow snapshot`: pause, save into the directory the client sent (its path, and the
+ * directory itself as a descriptor: the jailed VMM can reach no path), run on.
+ */
 static int snapshot_request(struct loop *l, int fd, uint32_t len)
 {
-	char dir[4096];
-	int ret;
+	char dir[4096], cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec v = { dir, len };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf) };
+	struct stat st;
+	int dir_fd = -1, ret;
 
 	if (len == 0 || len >= sizeof(dir))
 		return -EINVAL;
-	if (recv(fd, dir, len, MSG_WAITALL) != (ssize_t)len)
+	if (recvmsg(fd, &m, MSG_WAITALL | MSG_CMSG_CLOEXEC) != (ssize_t)len)
 		return -EPROTO;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)) && dir_fd < 0)
+			memcpy(&dir_fd, CMSG_DATA(c), sizeof(int));
 	dir[len] = '\0';
-	if (strlen(dir) != len || dir[0] != '/')
-		return -EINVAL;
-	if (l->s->cfg->nr_volumes)
-		return -EXDEV; /* see session_snapshot */
-	ret = session_snapshot(l->s, dir);
-	vm_resume(&l->s->vm);
+	ret = strlen(dir) != len || dir[0] != '/' ? -EINVAL : 0;
+	/* an older client sends the path alone: only an unjailed arrowh can use it */
+	if (!ret && dir_fd < 0 && jail_broker_fd < 0)
+		dir_fd = open(dir, O_DIRECTORY | O_CLOEXEC);
+	if (!ret && (dir_fd < 0 || fstat(dir_fd, &st) < 0 || !S_ISDIR(st.st_mode)))
+		ret = -EBADF;
+	if (!ret && l->s->cfg->nr_volumes)
+		ret = -EXDEV; /* see session_snapshot */
+	if (!ret) {
+		ret = session_snapshot(l->s, dir_fd);
+		vm_resume(&l->s->vm);
+	}
+	if (dir_fd >= 0)
+		close(dir_fd);
 	return ret;
 }
 
@@ -305,7 +327,7 @@ static void template_point(struct loop *l)
 	if (!s->template_ready || s->template_taken)
 		return;
 	s->template_taken = true;
-	ret = session_snapshot(s, s->cfg->template_out);
+	ret = session_snapshot(s, s->template_dir_fd);
 	if (ret) {
 		fprintf(stderr, "arrowh: cannot write the template snapshot to %s: %s\n",
 			s->cfg->template_out, strerror(-ret));
@@ -322,6 +344,8 @@ static void handle_request(struct loop *l, const struct hostctl_req *req, int fd
 		r.status = send_hosts(l, fd, req->arg);
 	else if (req->type == HOSTCTL_SNAPSHOT)
 		r.status = snapshot_request(l, fd, req->arg);
+	else if (req->type == HOSTCTL_SELFTEST && l->s->cfg->seccomp_selftest)
+		seccomp_selftest(); /* jailed: the filter kills arrowh here */
 	else if (req->type == HOSTCTL_STOP || (req->type == HOSTCTL_SIGNAL && req->arg == SIGKILL))
 		hard_stop(l, EXIT_HARD_STOP);
 	else if (req->type == HOSTCTL_SIGNAL && req->arg >= 1 && req->arg < (uint32_t)SIGRTMAX)
@@ -579,7 +603,12 @@ int session_run(struct session *s)
 	ret = arm_boot_deadline(&l);
 	if (ret)
 		fprintf(stderr, "arrowh: cannot arm the boot deadline: %s\n", strerror(-ret));
-	if (s->managed && (ret = statefile_running(&s->sf)))
+	/* jailed, the supervisor writes the state file (it holds the state directory) */
+	if (s->managed && jail_broker_fd >= 0)
+		ret = jail_request(JAIL_REQ_RUNNING, 0, NULL);
+	else if (s->managed)
+		ret = statefile_running(&s->sf, 0);
+	if (s->managed && ret)
 		fprintf(stderr, "arrowh: cannot write the state of %s: %s\n", s->cfg->state_dir,
 			strerror(-ret));
 	if (s->cfg->ready_fd >= 0) {
@@ -731,7 +760,8 @@ void session_destroy(struct session *s)
 	s->tap_fd = -1;
 	vm_destroy(&s->vm);
 	if (s->managed) {
-		hub_destroy(&s->hub, s->cfg->state_dir);
+		/* jailed, the socket's name is the supervisor's to remove */
+		hub_destroy(&s->hub, jail_broker_fd >= 0 ? NULL : s->cfg->state_dir);
 		logfile_close(&s->log);
 	}
 }

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: MIT
 /* arrowh: the Arrow micro-hypervisor. One process runs one Arrow. */
+#include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "common/cgroup.h"
 #include "common/kvmprobe.h"
+#include "common/ownership.h"
 #include "common/statedir.h"
 #include "config.h"
+#include "jail.h"
 #include "session.h"
 
 #define EXIT_ARROW_ERROR 125
@@ -27,6 +31,44 @@ static void forget_arrow(const struct arrowh_config *cfg)
 	snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, STATE_FILE);
 	if (access(path, F_OK) < 0) /* never someone else's Arrow that did run */
 		statedir_remove(cfg->state_dir);
+}
+
+/* --template-out written by the jail's user: give the files back to arrowh's owner. */
+static void reclaim_template(const struct arrowh_config *cfg)
+{
+	int dir_fd = open(cfg->template_out, O_DIRECTORY | O_CLOEXEC), ret;
+
+	if (dir_fd < 0)
+		return;
+	ret = dir_give_back(dir_fd);
+	if (ret)
+		fprintf(stderr, "arrowh: giving %s back from the jail's user: %s\n", cfg->template_out,
+			strerror(-ret));
+	close(dir_fd);
+}
+
+/*
+ * The supervisor, once the jailed VMM is gone: what needs the host's file system. Still
+ * holding the state lock: nobody sees the Arrow gone before its resources are.
+ */
+static int supervisor_finish(const struct arrowh_config *cfg, int status)
+{
+	char path[4200];
+
+	if (cfg->state_dir) {
+		snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, STATE_SOCKET);
+		unlink(path); /* the VMM could not: it reaches no path */
+	}
+	if (cfg->template_out)
+		reclaim_template(cfg);
+	if (cfg->state_dir && session.sf.started_ns)
+		session_record_exit(&session, status);
+	else if (cfg->state_dir)
+		forget_arrow(cfg); /* it never ran: nothing to keep */
+	cgroup_leave(cfg->cgroup);
+	if (cfg->nr_exit_hook)
+		session_run_exit_hook(cfg);
+	return status;
 }
 
 int main(int argc, char *argv[])
@@ -59,6 +101,31 @@ int main(int argc, char *argv[])
 	}
 
 	session_block_signals();
+	status = session_claim(&session, &cfg);
+	if (status)
+		return status;
+	if (jail_wanted(&cfg)) {
+		pid_t vmm = jail_spawn();
+
+		if (vmm < 0) {
+			fprintf(stderr, "arrowh: cannot start the sandboxed VMM: %s (--no-sandbox runs "
+					"without it)\n", strerror((int)-vmm));
+			forget_arrow(&cfg);
+			return EXIT_ARROW_ERROR;
+		}
+		if (vmm > 0)
+			return supervisor_finish(&cfg, jail_supervise(&session, vmm));
+		/* the VMM: set up as the caller, jail, run; the supervisor does the rest */
+		status = session_setup(&session, &cfg);
+		if (status == 0 && jail_enter(&session))
+			status = EXIT_ARROW_ERROR;
+		if (status == 0)
+			status = session_run(&session);
+		if (cfg.timing && session.t_arrowh)
+			session_print_timing(&session);
+		session_destroy(&session);
+		return status;
+	}
 	status = session_setup(&session, &cfg);
 	if (status == 0)
 		status = session_run(&session);

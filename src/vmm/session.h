@@ -73,6 +73,7 @@ struct session {
 	bool restored;       /* started from --restore */
 	bool template_ready; /* ainit waits at the template point (set on a vCPU thread) */
 	bool template_taken;
+	int template_dir_fd;  /* --template-out, opened before the jail */
 
 	/* what ainit told us */
 	bool app_started;
@@ -85,6 +86,9 @@ struct session {
 	struct kvmstats stats;   /* --timing: KVM's exit counters at the same marks */
 };
 
+/* Before anything else: the fields that mean "nothing open", and the state directory's
+ * liveness lock (--state-dir), which the supervisor and the VMM then share. 0 or exit code. */
+int session_claim(struct session *s, const struct arrowh_config *cfg);
 /* Block the forwarded signals in every thread; call before any thread starts. */
 void session_block_signals(void);
 /* Build the VM: memory, kernel, initramfs, devices, boot structures (or restore it from a

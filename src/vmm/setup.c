@@ -18,6 +18,7 @@
 #include "common/cgroup.h"
 #include "common/statedir.h"
 #include "common/streamrec.h"
+#include "jail.h"
 #include "session.h"
 #include "snapshot.h"
 
@@ -422,12 +423,6 @@ static int managed_setup(struct session *s)
 	int ret;
 
 	s->managed = true;
-	ret = statefile_claim(&s->sf, cfg->state_dir);
-	if (ret) {
-		fprintf(stderr, "arrowh: %s: %s\n", cfg->state_dir,
-			ret == -EBUSY ? "another arrowh runs this Arrow" : strerror(-ret));
-		return ret;
-	}
 	snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, STATE_LOG_FILE);
 	ret = logfile_open(&s->log, path, cfg->log_max_size, cfg->log_max_files);
 	if (ret) {
@@ -486,6 +481,45 @@ static int setup_restore(struct session *s)
 	return ret ? EXIT_ARROW_ERROR : 0;
 }
 
+int session_claim(struct session *s, const struct arrowh_config *cfg)
+{
+	int ret;
+
+	s->cfg = cfg;
+	s->sf.lock_fd = -1;
+	s->template_dir_fd = -1;
+	if (!cfg->state_dir)
+		return 0;
+	ret = statefile_claim(&s->sf, cfg->state_dir);
+	if (ret) {
+		fprintf(stderr, "arrowh: %s: %s\n", cfg->state_dir,
+			ret == -EBUSY ? "another arrowh runs this Arrow" : strerror(-ret));
+		return EXIT_ARROW_ERROR;
+	}
+	return 0;
+}
+
+/*
+ * --template-out: the directory is opened now; jailed, the VMM writes into it as the
+ * jail's user (the supervisor gives it back to its owner afterwards, docs/security.md).
+ */
+static int open_template_dir(struct session *s)
+{
+	const struct arrowh_config *cfg = s->cfg;
+
+	s->template_dir_fd = open(cfg->template_out, O_DIRECTORY | O_CLOEXEC);
+	if (s->template_dir_fd < 0) {
+		fprintf(stderr, "arrowh: cannot open %s: %s\n", cfg->template_out, strerror(errno));
+		return -errno;
+	}
+	if (jail_wanted(cfg) && fchown(s->template_dir_fd, cfg->jail_uid, cfg->jail_gid) < 0) {
+		fprintf(stderr, "arrowh: cannot hand %s to the jail's user: %s\n", cfg->template_out,
+			strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 int session_setup(struct session *s, const struct arrowh_config *cfg)
 {
 	char cmdline[BOOT_CMDLINE_MAX];
@@ -503,7 +537,6 @@ int session_setup(struct session *s, const struct arrowh_config *cfg)
 	s->hub.listen_fd = -1;
 	s->hub.spare_fd = -1;
 	s->log.fd = -1;
-	s->sf.lock_fd = -1;
 	s->tap_fd = -1;
 	ret = cgroup_join(cfg->cgroup); /* first: guest memory is charged where it is touched */
 	if (ret) {
@@ -511,6 +544,8 @@ int session_setup(struct session *s, const struct arrowh_config *cfg)
 		return EXIT_ARROW_ERROR;
 	}
 	if (cfg->state_dir && managed_setup(s))
+		return EXIT_ARROW_ERROR;
+	if (cfg->template_out && open_template_dir(s))
 		return EXIT_ARROW_ERROR;
 	if ((cfg->tap_fd >= 0 || cfg->tap_name) && open_tap(s))
 		return EXIT_ARROW_ERROR;

@@ -20,6 +20,7 @@
 #include "common/statedir.h"
 #include "session.h"
 #include "snap/format.h"
+#include "snap/guard.h"
 #include "snap/memory.h"
 #include "snapshot.h"
 
@@ -40,18 +41,15 @@ static void describe(struct session *s, struct snap_meta *m)
 }
 
 /* Devices locked, vCPUs parked: nothing writes guest memory or device state. */
-static int save_locked(struct session *s, const char *dir, uint64_t *stored)
+static int save_locked(struct session *s, int dir_fd, uint64_t *stored)
 {
 	static struct vconsole_state con; /* large; the main thread alone snapshots */
 	struct virtio_mmio_state ms;
 	struct snap_writer w;
 	struct snap_meta m;
-	char path[4200];
 	int ret;
 
-	ret = path_in(path, sizeof(path), dir, SNAP_MEMORY_FILE);
-	if (!ret)
-		ret = snap_memory_write(path, s->vm.gm.base, s->vm.gm.total, stored);
+	ret = snap_memory_write_at(dir_fd, SNAP_MEMORY_FILE, s->vm.gm.base, s->vm.gm.total, stored);
 	if (ret)
 		return ret;
 	snapw_init(&w);
@@ -68,14 +66,12 @@ static int save_locked(struct session *s, const char *dir, uint64_t *stored)
 	}
 	/* the state file last: its presence says the snapshot is whole */
 	if (!ret)
-		ret = path_in(path, sizeof(path), dir, SNAP_STATE_FILE);
-	if (!ret)
-		ret = snapw_write_file(&w, path);
+		ret = snapw_write_file_at(&w, dir_fd, SNAP_STATE_FILE);
 	snapw_free(&w);
 	return ret;
 }
 
-int session_snapshot(struct session *s, const char *dir)
+int session_snapshot(struct session *s, int dir_fd)
 {
 	uint64_t t0 = monotonic_ns(), stored = 0;
 	int ret;
@@ -89,7 +85,7 @@ int session_snapshot(struct session *s, const char *dir)
 	pthread_mutex_lock(&s->console_mmio.lock);
 	if (s->has_net)
 		pthread_mutex_lock(&s->net_mmio.lock);
-	ret = save_locked(s, dir, &stored);
+	ret = save_locked(s, dir_fd, &stored);
 	if (s->has_net)
 		pthread_mutex_unlock(&s->net_mmio.lock);
 	pthread_mutex_unlock(&s->console_mmio.lock);
@@ -143,6 +139,14 @@ int session_restore_memory(struct session *s, struct snap_image *img, int *mem_f
 			*mem_fd == -EINVAL ? "is not the size the state file says (truncated?)"
 					   : strerror(-*mem_fd));
 		return *mem_fd;
+	}
+	/* should the file change under this clone, it ends with a message, not a signal */
+	ret = snap_guard_arm(path, *mem_fd, m->memory_bytes);
+	if (ret) {
+		fprintf(stderr, "arrowh: cannot watch %s: %s\n", path, strerror(-ret));
+		close(*mem_fd);
+		*mem_fd = -1;
+		return ret;
 	}
 	return 0;
 }

@@ -11,7 +11,7 @@ struct session;
  * Pause the VM and write DIR/memory and DIR/state (the state file last). The VM
  * stays paused: vm_resume() it, or stop it. From the main thread only. 0 or -errno.
  */
-int session_snapshot(struct session *s, const char *dir);
+int session_snapshot(struct session *s, int dir_fd);
 
 /* --restore: read and check the state file, open the memory file (size checked). */
 int session_restore_memory(struct session *s, struct snap_image *img, int *mem_fd);

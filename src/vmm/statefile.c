@@ -31,14 +31,15 @@ int statefile_claim(struct statefile *sf, const char *dir)
 	return 0;
 }
 
-int statefile_running(struct statefile *sf)
+int statefile_running(struct statefile *sf, int vmm_pid)
 {
 	char buf[256];
 	int n;
 
 	sf->started_ns = statedir_realtime_ns();
 	n = snprintf(buf, sizeof(buf),
-		     "{\"status\": \"running\", \"pid\": %d, \"started_ns\": %llu}\n", (int)getpid(),
+		     "{\"status\": \"running\", \"pid\": %d, \"vmm_pid\": %d, \"started_ns\": %llu}\n",
+		     (int)getpid(), vmm_pid ? vmm_pid : (int)getpid(),
 		     (unsigned long long)sf->started_ns);
 	return statedir_write_file(sf->dir, STATE_FILE, buf, (size_t)n);
 }

@@ -18,7 +18,8 @@ struct statefile {
 
 /* Take the liveness lock. 0 or -errno (-EBUSY: another arrowh runs this Arrow). */
 int statefile_claim(struct statefile *sf, const char *dir);
-int statefile_running(struct statefile *sf);
+/* vmm_pid: the jailed VMM's pid (docs/security.md), 0 when arrowh is one process */
+int statefile_running(struct statefile *sf, int vmm_pid);
 int statefile_exited(struct statefile *sf, int exit_code);
 /* --rm: delete the whole directory. */
 void statefile_remove(struct statefile *sf);

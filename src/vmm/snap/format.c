@@ -66,6 +66,11 @@ static int write_all(int fd, const void *data, size_t len)
 
 int snapw_write_file(struct snap_writer *w, const char *path)
 {
+	return snapw_write_file_at(w, AT_FDCWD, path);
+}
+
+int snapw_write_file_at(struct snap_writer *w, int dir_fd, const char *path)
+{
 	struct snap_header h = { .version = SNAP_FORMAT_VERSION, .header_size = sizeof(h) };
 	char tmp[4200];
 	int fd, ret;
@@ -79,7 +84,7 @@ int snapw_write_file(struct snap_writer *w, const char *path)
 	h.body_crc32 = (uint32_t)crc32(0L, w->buf, (uInt)w->len);
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
 	ret = write_all(fd, &h, sizeof(h));
@@ -88,10 +93,10 @@ int snapw_write_file(struct snap_writer *w, const char *path)
 	if (!ret && fsync(fd) < 0)
 		ret = -errno;
 	close(fd);
-	if (!ret && rename(tmp, path) < 0)
+	if (!ret && renameat(dir_fd, tmp, dir_fd, path) < 0)
 		ret = -errno;
 	if (ret)
-		unlink(tmp);
+		unlinkat(dir_fd, tmp, 0);
 	return ret;
 }
 

@@ -68,6 +68,8 @@ void snapw_init(struct snap_writer *w);
 void snapw_add(struct snap_writer *w, uint32_t tag, uint32_t index, const void *data, uint64_t len);
 /* Header + body to path (through path.tmp, fsync'ed, renamed). 0 or -errno. */
 int snapw_write_file(struct snap_writer *w, const char *path);
+/* The same, path relative to the directory dir_fd (the jailed VMM reaches nothing by name). */
+int snapw_write_file_at(struct snap_writer *w, int dir_fd, const char *path);
 void snapw_free(struct snap_writer *w);
 
 struct snap_image {

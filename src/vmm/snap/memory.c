@@ -37,6 +37,12 @@ static int pwrite_all(int fd, const uint8_t *p, uint64_t len, uint64_t off)
 
 int snap_memory_write(const char *path, const uint8_t *base, uint64_t size, uint64_t *stored)
 {
+	return snap_memory_write_at(AT_FDCWD, path, base, size, stored);
+}
+
+int snap_memory_write_at(int dir_fd, const char *path, const uint8_t *base, uint64_t size,
+			 uint64_t *stored)
+{
 	char tmp[4200];
 	uint64_t run = 0, run_len = 0;
 	int fd, ret = 0;
@@ -46,7 +52,7 @@ int snap_memory_write(const char *path, const uint8_t *base, uint64_t size, uint
 		return -EINVAL;
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
 	if (ftruncate(fd, (off_t)size) < 0)
@@ -68,10 +74,10 @@ int snap_memory_write(const char *path, const uint8_t *base, uint64_t size, uint
 	if (!ret && fsync(fd) < 0)
 		ret = -errno;
 	close(fd);
-	if (!ret && rename(tmp, path) < 0)
+	if (!ret && renameat(dir_fd, tmp, dir_fd, path) < 0)
 		ret = -errno;
 	if (ret)
-		unlink(tmp);
+		unlinkat(dir_fd, tmp, 0);
 	return ret;
 }
 
