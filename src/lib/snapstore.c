@@ -5,8 +5,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <linux/fs.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -72,12 +74,63 @@ int snapstore_begin(const char *name, json_t *meta, char *tmp, size_t len)
 	return 0;
 }
 
+/* FS_IOC_GETFLAGS and SETFLAGS take an int, whatever their definition says (ioctl_iflags(2)). */
+static int get_flags(int fd, int *flags)
+{
+	return ioctl(fd, FS_IOC_GETFLAGS, flags) < 0 ? -errno : 0;
+}
+
+int snapstore_seal(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), flags = 0, ret = 0;
+	struct stat st;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		ret = errno ? -errno : -EINVAL;
+	} else if (get_flags(fd, &flags) == 0 && (flags & FS_IMMUTABLE_FL)) {
+		ret = 0; /* sealed already (and its mode cannot change now) */
+	} else if (fchmod(fd, 0400) < 0) {
+		ret = -errno;
+	} else {
+		flags |= FS_IMMUTABLE_FL;
+		/* EPERM without CAP_LINUX_IMMUTABLE, ENOTTY or EOPNOTSUPP where the file system has
+		 * no such flag: read-only is all there is then */
+		if (ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0)
+			ret = errno == EPERM || errno == ENOTTY || errno == EOPNOTSUPP ||
+					      errno == EINVAL ? 1 : -errno;
+	}
+	close(fd);
+	return ret;
+}
+
+int snapstore_unseal(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), flags = 0, ret = 0;
+
+	if (fd < 0)
+		return errno == ENOENT || errno == ELOOP ? 0 : -errno;
+	if (!get_flags(fd, &flags) && (flags & FS_IMMUTABLE_FL)) {
+		flags &= ~FS_IMMUTABLE_FL;
+		if (ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0)
+			ret = -errno;
+	}
+	close(fd);
+	return ret;
+}
+
 int snapstore_commit(const char *tmp, const char *name)
 {
-	char final[4200];
+	char final[4200], mem[4300];
 	int ret = snapstore_path(name, final, sizeof(final));
 
 	if (ret)
+		return ret;
+	/* clones map the memory file: nobody may change it under them (docs/snapshots.md) */
+	snprintf(mem, sizeof(mem), "%s/%s", tmp, SNAP_MEMORY_NAME);
+	ret = snapstore_seal(mem);
+	if (ret < 0)
 		return ret;
 	/* RENAME_NOREPLACE: a snapshot of the same name made meanwhile is never replaced */
 	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, final, RENAME_NOREPLACE) < 0)
@@ -89,13 +142,27 @@ int snapstore_remove_dir(const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
+	int ret = 0;
 
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			unlinkat(dirfd(d), e->d_name, 0);
+	while ((e = readdir(d))) {
+		char path[4400];
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		/* a sealed memory file: immutable until it is cleared (root only) */
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (unlinkat(dirfd(d), e->d_name, 0) < 0 && errno == EPERM) {
+			int err = snapstore_unseal(path);
+
+			if (err || unlinkat(dirfd(d), e->d_name, 0) < 0)
+				ret = err ? err : -errno;
+		}
+	}
 	closedir(d);
+	if (ret)
+		return ret;
 	return rmdir(dir) < 0 ? -errno : 0;
 }
 

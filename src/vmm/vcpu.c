@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <time.h>
 
+#include "snap/guard.h"
 #include "vm.h"
 
 static void kick_handler(int sig)
@@ -165,6 +166,7 @@ static void *vcpu_thread(void *arg)
 					break;
 				continue;
 			}
+			snap_guard_kvm_failed(errno); /* a clone's memory file changed? says so */
 			fprintf(stderr, "arrowh: vCPU %u: KVM_RUN: %s\n", v->id, strerror(errno));
 			vm_request_stop(vm, VM_STOP_KVM_ERROR);
 			break;

@@ -1,24 +1,63 @@
 """Snapshots, templates and clones (docs/snapshots.md): real Arrows restored from real
 snapshots inside the helper VM."""
+import errno
+import fcntl
 import json
 import os
 import re
+import select
 import struct
+import subprocess
 import time
 
 import pytest
 
-from conftest import BUSYBOX, arrow, arrowh_pids, guest, http_get
+from conftest import ARROW, BUSYBOX, arrow, arrowh_pids, guest, http_get
 
 N_CLONES = int(os.environ.get("ARROW_TEST_CLONES", "50"))
 
 
+FS_IOC_GETFLAGS, FS_IOC_SETFLAGS, FS_IMMUTABLE_FL = 0x80086601, 0x40086602, 0x10
+
+
+def file_flags(path):
+    """The inode flags (chattr), or None where the file system has none (ENOTTY: tmpfs
+    without CONFIG_TMPFS_XATTR, as in the helper VM's kernel)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        return struct.unpack("i", fcntl.ioctl(fd, FS_IOC_GETFLAGS, b"\0" * 4))[0]
+    except OSError as e:
+        if e.errno in (errno.ENOTTY, errno.EOPNOTSUPP):
+            return None
+        raise
+    finally:
+        os.close(fd)
+
+
+def unseal(path):
+    """chattr -i: clear the immutable flag arrow sets on a snapshot's memory file."""
+    flags = file_flags(path)
+    if flags and flags & FS_IMMUTABLE_FL:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            fcntl.ioctl(fd, FS_IOC_SETFLAGS, struct.pack("i", flags & ~FS_IMMUTABLE_FL))
+        finally:
+            os.close(fd)
+
+
 @pytest.fixture(autouse=True)
 def snapshots(tmp_path, monkeypatch):
-    """Each test gets its own snapshot store."""
+    """Each test gets its own snapshot store (its sealed memory files unsealed afterwards,
+    so that the test's directory can be removed)."""
     store = str(tmp_path / "snapshots")
     monkeypatch.setenv("ARROW_SNAPSHOTS", store)
-    return store
+    yield store
+    for d, _, files in os.walk(store):
+        for f in files:
+            try:
+                unseal(os.path.join(d, f))
+            except OSError:
+                pass
 
 
 def ok(r):
@@ -159,6 +198,7 @@ def test_damaged_snapshots_are_refused_clearly(snapshots):
     refused(b"format version")
     open(state, "wb").write(good)
     size = os.path.getsize(memory)
+    unseal(memory)  # sealed when the template was made (test_memory_file_... below)
     os.truncate(memory, size - 4096)
     refused(b"not the size")
     os.truncate(memory, size)
@@ -182,3 +222,67 @@ def test_clone_errors():
     assert r.returncode == 125
     r = arrow("template", "create", "bad/name", "/bin/true")
     assert r.returncode == 125 and b"invalid name" in r.stderr
+
+
+def test_memory_file_is_sealed_and_a_change_under_a_clone_stops_it_cleanly(snapshots):
+    """Clones map the template's memory file: it is sealed (0400, immutable) so that nobody
+    changes it under them; should root unseal and truncate it anyway, the clone ends with
+    status 125 and a message naming the file, not with SIGBUS (docs/snapshots.md)."""
+    ok(arrow("template", "create", "g", "--network", "none", BUSYBOX, "sh", "-c",
+             "echo ready; while :; do cat /proc/meminfo /proc/self/maps >/dev/null; "
+             "echo tick; sleep 0.2; done"))
+    memory = os.path.join(snapshots, "g", "memory")
+    st = os.stat(memory)
+    assert st.st_mode & 0o7777 == 0o400, oct(st.st_mode)
+    flags = file_flags(memory)
+    # where the file system has the flag, arrow (as root) sets it; where it has none, the file
+    # is only read-only, which does not stop root: the EPERM checks need the flag
+    immutable = flags is not None and os.geteuid() == 0
+    if immutable:
+        assert flags & FS_IMMUTABLE_FL, "the memory file is not immutable"
+    else:
+        print(f"\n{memory}: no immutable flag on this file system; EPERM checks skipped")
+
+    p = subprocess.Popen([ARROW, "run", "--rm", "--from", "g", "--network", "none"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out = b""
+        deadline = time.time() + 120
+        while b"tick" not in out and time.time() < deadline and p.poll() is None:
+            if select.select([p.stdout], [], [], 1)[0]:
+                out += os.read(p.stdout.fileno(), 4096)
+        assert b"ready" in out and b"tick" in out, (out, p.poll())
+
+        # while the clone runs, not even root may change the file
+        for change in () if not immutable else (lambda: open(memory, "r+b"), lambda: os.truncate(memory, 0),
+                       lambda: os.unlink(memory), lambda: os.rename(memory, memory + ".x")):
+            with pytest.raises(PermissionError) as e:
+                change()
+            assert e.value.errno == errno.EPERM
+        assert os.path.getsize(memory) == st.st_size
+        assert p.poll() is None, "the clone stopped while its memory file was intact"
+
+        # bypassed: root clears the flag and truncates the file; the clone's guest touches
+        # memory it never wrote (its kernel's text) within its next tick
+        unseal(memory)
+        os.truncate(memory, 0)
+        _, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    text = err.decode(errors="replace")
+    assert p.returncode == 125, (p.returncode, text)
+    assert re.search(r"arrowh: snapshot memory file \S*/g/memory changed under this clone", text), text
+    assert "Bus error" not in text and "core dumped" not in text, text
+    # removal unseals what is sealed (sealed again here, as chattr +i would)
+    if immutable:
+        fd = os.open(memory, os.O_RDONLY)
+        try:
+            fcntl.ioctl(fd, FS_IOC_SETFLAGS, struct.pack("i", flags | FS_IMMUTABLE_FL))
+        finally:
+            os.close(fd)
+        with pytest.raises(PermissionError):
+            os.unlink(memory)
+    assert ok(arrow("template", "rm", "g")).strip() == "g"
+    assert not os.path.exists(os.path.join(snapshots, "g"))
