@@ -349,6 +349,42 @@ static json_t *iso_time(uint64_t ns)
 	return json_string(buf);
 }
 
+/*
+ * The running VMM's sandbox as the kernel sees it (/proc/PID/status): jailed, it is a
+ * child of arrowh with a non-root uid, no capabilities, no_new_privs and seccomp mode 2.
+ */
+static json_t *sandbox_json(const struct arrow_rec *r)
+{
+	static const char *const keys[] = { "Uid", "Gid", "NoNewPrivs", "Seccomp", "CapEff", "CapBnd" };
+	char path[64], line[256];
+	json_t *o = json_object();
+	FILE *f;
+
+	if (!o || r->status != ST_RUNNING || r->vmm_pid <= 0)
+		return o;
+	json_object_set_new(o, "Jailed", json_boolean(r->vmm_pid != r->pid));
+	json_object_set_new(o, "VmmPid", json_integer(r->vmm_pid));
+	snprintf(path, sizeof(path), "/proc/%d/status", r->vmm_pid);
+	f = fopen(path, "re");
+	if (!f)
+		return o;
+	while (fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':'), *v;
+
+		if (!colon)
+			continue;
+		*colon = '\0';
+		for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
+			;
+		v[strcspn(v, "\t\n")] = '\0'; /* Uid: the real uid, the first of four */
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (!strcmp(line, keys[i]))
+				json_object_set_new(o, keys[i], json_string(v));
+	}
+	fclose(f);
+	return o;
+}
+
 static json_t *inspect_one(const struct arrow_rec *r)
 {
 	json_t *cfg = r->config;
@@ -375,8 +411,10 @@ static json_t *inspect_one(const struct arrow_rec *r)
 		json_object_get(cfg, "cpus"), "AutoRemove", json_object_get(cfg, "auto_remove"),
 		"NetworkSettings", json_object_get(cfg, "network"), "Mounts",
 		json_object_get(cfg, "volumes"), "StateDir", r->dir, "LogPath", log);
-	if (o)
+	if (o) {
 		json_object_set_new(o, "Cgroup", run_cgroup_json(cfg));
+		json_object_set_new(o, "Sandbox", sandbox_json(r));
+	}
 	return o;
 }
 

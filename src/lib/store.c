@@ -122,6 +122,7 @@ int store_load(const char *id, struct arrow_rec *r)
 		r->started_ns = json_u64(st, "started_ns");
 		r->finished_ns = json_u64(st, "finished_ns");
 		r->pid = (int)json_u64(st, "pid");
+		r->vmm_pid = (int)json_u64(st, "vmm_pid");
 		r->exit_code = (int)json_integer_value(json_object_get(st, "exit_code"));
 		if (s && !strcmp(s, "running"))
 			r->status = ST_RUNNING;

@@ -22,6 +22,7 @@ struct arrow_rec {
 	json_t *config;  /* config.json; never NULL once loaded */
 	enum arrow_status status;
 	int pid;         /* arrowh, while running */
+	int vmm_pid;     /* its jailed VMM (docs/security.md); pid when not jailed */
 	int exit_code;
 	uint64_t created_ns, started_ns, finished_ns; /* CLOCK_REALTIME */
 };

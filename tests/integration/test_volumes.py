@@ -25,7 +25,8 @@ def test_read_write_volume_both_ways(tmp_path):
     (data / "from-host.txt").write_text("written on the host\n")
     big = os.urandom(5 << 20)
     (data / "big").write_bytes(big)
-    r = sh("-v", f"{data}:/data", script=(
+    # :U gives the directory to the sandbox's user (docs/volumes.md): arrowh serves it as that user
+    r = sh("-v", f"{data}:/data:U", script=(
         "cat /data/from-host.txt && echo made-inside > /data/new.txt && mkdir /data/d && "
         "echo x > /data/d/f && mv /data/d/f /data/d/g && ln -s new.txt /data/link && "
         "rm /data/from-host.txt && sha256sum /data/big && ls /data"))
