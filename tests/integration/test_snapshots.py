@@ -272,6 +272,7 @@ def test_memory_file_is_sealed_and_a_change_under_a_clone_stops_it_cleanly(snaps
             p.kill()
             p.communicate()
     text = err.decode(errors="replace")
+    print("\nthe clone's stderr:\n" + text)
     assert p.returncode == 125, (p.returncode, text)
     assert re.search(r"arrowh: snapshot memory file \S*/g/memory changed under this clone", text), text
     assert "Bus error" not in text and "core dumped" not in text, text
