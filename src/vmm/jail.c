@@ -56,11 +56,16 @@ pid_t jail_spawn(void)
 		goto fail;
 	}
 	if (pid == 0) {
+		char c;
+
 		/* the supervisor gone (kill -9 of arrowh): the VMM goes too */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(own_ns);
 		close(sv[0]);
 		jail_broker_fd = sv[1];
+		/* it may have died before PDEATHSIG was armed: then its end is closed */
+		if (recv(jail_broker_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+			_exit(125);
 		return 0;
 	}
 	if (setns(own_ns, CLONE_NEWPID) < 0)
@@ -323,6 +328,16 @@ static int drop_privileges(const struct arrowh_config *cfg)
 	if (getuid() == 0 || geteuid() == 0 || getgid() == 0) {
 		errno = EPERM;
 		return fail("still root");
+	}
+	/* a credential change clears the parent-death signal: arm it again, and check that
+	 * the supervisor did not go meanwhile */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		return fail("PR_SET_PDEATHSIG");
+	{
+		char c;
+
+		if (recv(jail_broker_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+			_exit(125);
 	}
 	/* the uid change made us non-dumpable, which makes /proc/self/fd unusable to the
 	 * 9P server; dumpable again (no core: RLIMIT_CORE 0; ptrace: no such call allowed,

@@ -113,8 +113,15 @@ int main(int argc, char *argv[])
 			forget_arrow(&cfg);
 			return EXIT_ARROW_ERROR;
 		}
-		if (vmm > 0)
+		if (vmm > 0) {
+			/* what only the VMM uses: the caller must see EOF on --ready-fd when the
+			 * VMM goes, and the tap belongs to the VMM */
+			if (cfg.ready_fd >= 0)
+				close(cfg.ready_fd);
+			if (cfg.tap_fd >= 0)
+				close(cfg.tap_fd);
 			return supervisor_finish(&cfg, jail_supervise(&session, vmm));
+		}
 		/* the VMM: set up as the caller, jail, run; the supervisor does the rest */
 		status = session_setup(&session, &cfg);
 		if (status == 0 && jail_enter(&session))

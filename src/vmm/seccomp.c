@@ -236,13 +236,46 @@ int seccomp_install_vmm(const struct arrowh_config *cfg)
 	return 0;
 }
 
+/*
+ * What only the I/O loop does (accepting and reading control requests, its epoll set,
+ * signalfd and timers, the host terminal's mode): a vCPU thread, which runs device
+ * emulation for the guest, loses these on top of the VMM filter.
+ */
+static const int io_only[] = {
+	SCMP_SYS(accept4), SCMP_SYS(recvfrom), SCMP_SYS(setsockopt), SCMP_SYS(epoll_create1),
+	SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(signalfd4),
+	SCMP_SYS(timerfd_create), SCMP_SYS(timerfd_settime),
+};
+
+static void install_vcpu(void)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	int ret = 0;
+
+	if (!ctx)
+		return;
+	for (size_t i = 0; !ret && i < sizeof(io_only) / sizeof(io_only[0]); i++)
+		ret = seccomp_rule_add(ctx, trap_mode() ? SCMP_ACT_TRAP : SCMP_ACT_KILL_PROCESS,
+				       io_only[i], 0);
+	if (ret) {
+		seccomp_release(ctx);
+		return;
+	}
+	if (load(ctx))
+		fprintf(stderr, "arrowh: sandbox: a vCPU thread's filter did not load\n");
+}
+
 void seccomp_install_thread(enum jail_thread kind)
 {
 	scmp_filter_ctx ctx;
 	int ret = 0;
 
-	if (!installed || kind != JAIL_THREAD_NET_RX)
+	if (!installed)
 		return;
+	if (kind == JAIL_THREAD_VCPU) {
+		install_vcpu();
+		return;
+	}
 	ctx = seccomp_init(trap_mode() ? SCMP_ACT_TRAP : SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
 		return;

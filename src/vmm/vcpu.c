@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <time.h>
 
+#include "jail.h"
 #include "snap/guard.h"
 #include "vm.h"
 
@@ -154,6 +155,7 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, SIGRTMIN);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	seccomp_install_thread(JAIL_THREAD_VCPU); /* jailed: without the I/O loop's calls */
 
 	for (;;) {
 		if (v->id == 0 && !vm->t_first_run_ns)
