@@ -182,7 +182,8 @@ size_t iov_to_buf(const struct iovec *iov, unsigned int n, void *buf, size_t len
 	for (unsigned int i = 0; i < n && done < len; i++) {
 		size_t c = iov[i].iov_len < len - done ? iov[i].iov_len : len - done;
 
-		memcpy((uint8_t *)buf + done, iov[i].iov_base, c);
+		if (c) /* a zero-length descriptor may have no host address */
+			memcpy((uint8_t *)buf + done, iov[i].iov_base, c);
 		done += c;
 	}
 	return done;
@@ -195,7 +196,8 @@ size_t iov_from_buf(const struct iovec *iov, unsigned int n, const void *buf, si
 	for (unsigned int i = 0; i < n && done < len; i++) {
 		size_t c = iov[i].iov_len < len - done ? iov[i].iov_len : len - done;
 
-		memcpy(iov[i].iov_base, (const uint8_t *)buf + done, c);
+		if (c)
+			memcpy(iov[i].iov_base, (const uint8_t *)buf + done, c);
 		done += c;
 	}
 	return done;
