@@ -36,6 +36,8 @@ const char arrowh_usage[] =
 	"  --ready-fd FD       write one byte to FD once the Arrow runs, then close it\n"
 	"  --tap-fd FD         a virtio-net NIC on this tap (IFF_TAP, IFF_NO_PI, IFF_VNET_HDR)\n"
 	"  --tap NAME          a virtio-net NIC on the tap interface NAME (opened or created)\n"
+	"  --net-stream-fd FD  a virtio-net NIC on this connected unix stream socket, framed as\n"
+	"                      passt's qemu protocol (rootless networking, docs/rootless.md)\n"
 	"  --mac MAC           the NIC's address (default: random, locally administered)\n"
 	"  --volume DIR:TAG[:ro]  serve host directory DIR over virtio-9p as mount tag TAG\n"
 	"  --exit-hook ARG     run a command when the Arrow ended; repeat for each argv entry\n"
@@ -50,7 +52,7 @@ const char arrowh_usage[] =
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_MEMORY, OPT_CPUS, OPT_CMDLINE, OPT_CONSOLE_LOG, OPT_DEBUG, OPT_TIMING,
        OPT_T0, OPT_VERSION, OPT_STATE_DIR, OPT_DETACHED, OPT_ATTACH_STDIN, OPT_RM, OPT_LOG_SIZE,
-       OPT_LOG_FILES, OPT_READY_FD, OPT_TTY, OPT_TAP_FD, OPT_TAP, OPT_MAC, OPT_EXIT_HOOK,
+       OPT_LOG_FILES, OPT_READY_FD, OPT_TTY, OPT_TAP_FD, OPT_NET_STREAM_FD, OPT_TAP, OPT_MAC, OPT_EXIT_HOOK,
        OPT_RESTORE, OPT_IDENTITY, OPT_TEMPLATE_OUT, OPT_VOLUME, OPT_BOOT_TIMEOUT,
        OPT_CGROUP, OPT_NO_SANDBOX, OPT_JAIL_USER, OPT_SECCOMP_SELFTEST };
 
@@ -76,6 +78,7 @@ static const struct option options[] = {
 	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
 	{ "tap-fd", required_argument, NULL, OPT_TAP_FD },
 	{ "tap", required_argument, NULL, OPT_TAP },
+	{ "net-stream-fd", required_argument, NULL, OPT_NET_STREAM_FD },
 	{ "mac", required_argument, NULL, OPT_MAC },
 	{ "exit-hook", required_argument, NULL, OPT_EXIT_HOOK },
 	{ "restore", required_argument, NULL, OPT_RESTORE },
@@ -118,6 +121,7 @@ int arrowh_config_parse(struct arrowh_config *cfg, int argc, char *const argv[],
 	cfg->log_max_files = 3;
 	cfg->ready_fd = -1;
 	cfg->tap_fd = -1;
+	cfg->net_stream_fd = -1;
 	cfg->jail_uid = cfg->jail_gid = 65534; /* nobody, nogroup: the CLI passes the arrow user */
 	optind = 1;
 	opterr = 0;
@@ -241,6 +245,14 @@ int arrowh_config_parse(struct arrowh_config *cfg, int argc, char *const argv[],
 			}
 			cfg->tap_fd = (int)v;
 			break;
+		case OPT_NET_STREAM_FD:
+			if (parse_u64(optarg, 3, 65535, &v)) {
+				snprintf(err, errlen, "--net-stream-fd takes a descriptor number, not '%s'",
+					 optarg);
+				return -EINVAL;
+			}
+			cfg->net_stream_fd = (int)v;
+			break;
 		case OPT_TAP:
 			if (!*optarg || strlen(optarg) >= 16) {
 				snprintf(err, errlen, "--tap takes an interface name of 1 to 15 bytes");
@@ -325,8 +337,12 @@ int arrowh_config_parse(struct arrowh_config *cfg, int argc, char *const argv[],
 		snprintf(err, errlen, "--tap-fd and --tap are one NIC each; give one of them");
 		return -EINVAL;
 	}
-	if (cfg->has_mac && cfg->tap_fd < 0 && !cfg->tap_name) {
-		snprintf(err, errlen, "--mac needs a NIC (--tap-fd or --tap)");
+	if (cfg->net_stream_fd >= 0 && (cfg->tap_fd >= 0 || cfg->tap_name)) {
+		snprintf(err, errlen, "--net-stream-fd and --tap-fd/--tap are one NIC each; give one");
+		return -EINVAL;
+	}
+	if (cfg->has_mac && cfg->tap_fd < 0 && !cfg->tap_name && cfg->net_stream_fd < 0) {
+		snprintf(err, errlen, "--mac needs a NIC (--tap-fd, --tap or --net-stream-fd)");
 		return -EINVAL;
 	}
 	if ((cfg->restore_dir || cfg->template_out) && cfg->nr_volumes) {

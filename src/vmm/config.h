@@ -41,6 +41,7 @@ struct arrowh_config {
 	/* Network (docs/network.md): a virtio-net NIC on a tap */
 	int tap_fd;            /* inherited tap descriptor, or -1 */
 	const char *tap_name;  /* or a tap interface to open */
+	int net_stream_fd;     /* or a unix stream socket in passt's framing (docs/rootless.md), or -1 */
 	bool has_mac;
 	uint8_t mac[6];
 	/* run once the Arrow ended, before the state lock is released */

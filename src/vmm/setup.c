@@ -249,7 +249,13 @@ static int add_net(struct session *s, char *cmdline, size_t cmdlen)
 	if (irqfd < 0)
 		return irqfd;
 	virtio_mmio_init(&s->net_mmio, base, irq, irqfd, &s->vm.gm, &vnet_ops, &s->net);
-	ret = vnet_init(&s->net, &s->net_mmio, s->tap_fd, mac);
+	if (cfg->net_stream_fd >= 0) {
+		ret = vnet_init_stream(&s->net, &s->net_mmio, s->tap_fd, mac);
+		if (ret == -ENOTSOCK || ret == -EPROTOTYPE)
+			fprintf(stderr, "arrowh: --net-stream-fd %d is not a connected unix stream "
+					"socket\n", s->tap_fd);
+	} else
+		ret = vnet_init(&s->net, &s->net_mmio, s->tap_fd, mac);
 	if (ret)
 		return ret;
 	ret = bus_add(&s->vm.mmio, base, VIRTIO_MMIO_SIZE, mmio_read, mmio_write, &s->net_mmio);
@@ -284,6 +290,21 @@ static int open_tap(struct session *s)
 		return ret;
 	}
 	fcntl(fd, F_SETFD, FD_CLOEXEC); /* the exit hook does not inherit it */
+	s->tap_fd = fd;
+	s->has_net = true;
+	return 0;
+}
+
+/* --net-stream-fd: the socket passt serves (docs/rootless.md); checked in vnet_init_stream. */
+static int open_net_stream(struct session *s)
+{
+	int fd = s->cfg->net_stream_fd;
+
+	if (fcntl(fd, F_GETFD) < 0) {
+		fprintf(stderr, "arrowh: --net-stream-fd %d: %s\n", fd, strerror(errno));
+		return -EBADF;
+	}
+	fcntl(fd, F_SETFD, FD_CLOEXEC); /* the exit hook does not inherit it: passt sees the end */
 	s->tap_fd = fd;
 	s->has_net = true;
 	return 0;
@@ -548,6 +569,8 @@ int session_setup(struct session *s, const struct arrowh_config *cfg)
 	if (cfg->template_out && open_template_dir(s))
 		return EXIT_ARROW_ERROR;
 	if ((cfg->tap_fd >= 0 || cfg->tap_name) && open_tap(s))
+		return EXIT_ARROW_ERROR;
+	if (cfg->net_stream_fd >= 0 && open_net_stream(s))
 		return EXIT_ARROW_ERROR;
 	if (cfg->console_log) {
 		s->klog_fd = open(cfg->console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

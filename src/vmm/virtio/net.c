@@ -173,6 +173,8 @@ static int deliver(struct vnet *n)
 /* Read the next frame into n->frame. 1: got one; 0: the tap is empty; -1: tap error. */
 static int read_frame(struct vnet *n)
 {
+	if (n->stream)
+		return vnet_stream_read_frame(n);
 	for (;;) {
 		ssize_t r = read(n->tap_fd, n->frame, sizeof(n->frame));
 
@@ -288,7 +290,11 @@ static void transmit(struct vnet *n, struct virtq *q)
 		while ((r = virtq_pop(q, gm, e)) == 1) {
 			ssize_t w = -1;
 
-			if (e->out_len >= VNET_HDR_LEN && e->out_len <= VNET_HDR_LEN + VNET_FRAME_MAX) {
+			if (e->out_len >= VNET_HDR_LEN && e->out_len <= VNET_HDR_LEN + VNET_FRAME_MAX &&
+			    n->stream) {
+				w = vnet_stream_send(n, e->iov, e->nr_out, e->out_len);
+			} else if (e->out_len >= VNET_HDR_LEN &&
+				   e->out_len <= VNET_HDR_LEN + VNET_FRAME_MAX) {
 				do
 					w = writev(n->tap_fd, e->iov, (int)e->nr_out);
 				while (w < 0 && errno == EINTR);
@@ -331,7 +337,10 @@ static void vnet_queue_notify(void *dev, struct virtio_mmio *t, unsigned int idx
 
 static uint64_t vnet_features(void *dev)
 {
-	(void)dev;
+	const struct vnet *n = dev;
+
+	if (n->stream) /* no offloads: passt takes whole frames with their checksums */
+		return BIT(F_MAC) | BIT(F_MRG_RXBUF);
 	return BIT(F_CSUM) | BIT(F_GUEST_CSUM) | BIT(F_MAC) | BIT(F_GUEST_TSO4) |
 	       BIT(F_GUEST_TSO6) | BIT(F_GUEST_ECN) | BIT(F_HOST_TSO4) | BIT(F_HOST_TSO6) |
 	       BIT(F_HOST_ECN) | BIT(F_MRG_RXBUF);

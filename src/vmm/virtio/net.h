@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #include "mmio.h"
 
@@ -30,6 +32,20 @@ struct vnet_stats {
 	uint64_t tx_frames, tx_bytes, tx_dropped;
 };
 
+/*
+ * The stream backend's framing state (net_stream.c): each frame on the socket is a
+ * 4-byte big-endian length, then the Ethernet frame, with no virtio_net_hdr.
+ */
+struct vnet_stream_state {
+	uint8_t len_buf[4];
+	uint32_t len_got;   /* bytes of the length prefix read so far */
+	uint32_t frame_len; /* the current frame's length once its prefix is whole, else 0 */
+	uint32_t frame_got; /* bytes of it read so far (kept in frame[] after the header) */
+	uint32_t skip;      /* bytes of a refused frame (empty or too long) still to discard */
+	bool closed;        /* receive thread: the peer closed the socket, or it broke */
+	bool tx_cut;        /* transmit (lock held): a frame could not be finished, link cut */
+};
+
 struct vnet {
 	uint32_t version; /* VNET_STATE_VERSION */
 	uint8_t mac[6];
@@ -43,6 +59,8 @@ struct vnet {
 	bool thread_started;
 	pthread_t thread;
 	struct vnet_stats stats;
+	bool stream;       /* --net-stream-fd: frames in passt's stream framing (net_stream.c) */
+	struct vnet_stream_state srx;
 	/* a frame read from the tap and not yet delivered (the guest had no room) */
 	uint32_t pending_len;
 	uint8_t frame[VNET_HDR_LEN + VNET_FRAME_MAX];
@@ -76,5 +94,19 @@ void vnet_report(struct vnet *n, FILE *out);
 int vnet_tap_prepare(int fd);
 /* Open (or create) the tap interface name with vnet headers. fd or -errno. */
 int vnet_tap_open(const char *name);
+
+/*
+ * The stream backend (net_stream.c): fd is a connected unix stream socket speaking
+ * passt's qemu protocol. The device then offers no checksum or segmentation offloads.
+ * 0 or -errno (-ENOTSOCK: not a socket; -EPROTOTYPE: not a unix stream socket).
+ */
+int vnet_init_stream(struct vnet *n, struct virtio_mmio *t, int fd, const uint8_t mac[6]);
+/* Receive thread: the next whole frame into n->frame. 1: got one; 0: none yet; -1: closed. */
+int vnet_stream_read_frame(struct vnet *n);
+/*
+ * vCPU thread, lock held: send one transmit chain (virtio_net_hdr first, len bytes in all)
+ * as length + frame, whole. Waits a bounded time for room. Bytes sent, or -1 (dropped).
+ */
+ssize_t vnet_stream_send(struct vnet *n, const struct iovec *iov, unsigned int nr, uint32_t len);
 
 #endif
