@@ -17,6 +17,10 @@ HELLO→EXEC, app = EXEC→EXIT): arrowh reads them from each vCPU's KVM_GET_STA
 paused with QMP `stop` as each record arrives, read, then resumed). Measured for an arrowh
 cold boot, an arrowh clone of a template (`arrow run --from`) and QEMU microvm.
 
+Memory: one idle Arrow (tests/guest/sigwait) and one idle QEMU, per mapping of
+/proc/PID/smaps with guest RAM apart; for arrowh both of its processes, the supervisor that
+`arrow run` execs and its jailed VMM child (src/vmm/jail.h), the supervisor's share apart.
+
 Runs where /dev/kvm boots a standard guest (natively, or inside the machine-mode helper VM:
 bench/run.sh picks). Writes one JSON result file; bench/report.py turns results into
 docs/performance.md.
@@ -224,6 +228,79 @@ def smaps_kib(pid, guest_bytes):
     return res
 
 
+def rollup_kib(pid):
+    """Rss, Pss and private (clean + dirty) of one whole process, KiB (/proc/PID/smaps_rollup)."""
+    fields = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
+                fields[parts[0][:-1]] = int(parts[1])
+    return {"rss_kib": fields["Rss"], "pss_kib": fields["Pss"],
+            "private_kib": fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)}
+
+
+def children(pid):
+    """The pids of pid's children: /proc/PID/task/*/children where the kernel has it
+    (CONFIG_PROC_CHILDREN; the helper VM's kernel does not), else every /proc/N/stat whose
+    parent is pid."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    if os.path.exists(f"/proc/{pid}/task/{tasks[0]}/children"):
+        kids = []
+        for t in tasks:
+            try:
+                kids += [int(c) for c in open(f"/proc/{pid}/task/{t}/children").read().split()]
+            except OSError:
+                pass
+        return kids
+    kids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:  # "pid (comm) state ppid ...": comm may hold spaces and parentheses
+                if int(open(f"/proc/{name}/stat").read().rsplit(")", 1)[1].split()[1]) == pid:
+                    kids.append(int(name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return kids
+
+
+def vmm_of(pid):
+    """The VMM of the arrowh whose first process is pid: a root-started arrowh is a
+    supervisor (pid) and a jailed VMM child forked from it (src/vmm/jail.h), which runs
+    arrowh's code too; with --no-sandbox, or an arrowh from before the jail, pid itself."""
+    kids = []
+    for c in children(pid):
+        try:
+            if open(f"/proc/{c}/comm").read().strip() == "arrowh":
+                kids.append(c)
+        except OSError:
+            pass
+    if len(kids) > 1:
+        raise SystemExit(f"bench: arrowh {pid} has more than one arrowh child: {kids}")
+    return kids[0] if kids else pid
+
+
+def arrowh_memory(pid, vmm, guest_bytes):
+    """The host memory of one Arrow: smaps_kib() of its VMM process (which holds guest RAM
+    and the devices), plus its supervisor's whole process when jailed (pid != vmm).
+    pss/rss/private_kib: both processes; guest_ram_*: guest RAM in the VMM process;
+    vmm_*: everything of arrowh except guest RAM, both processes (the VMM's own cost next to
+    QEMU's); supervisor_*: the supervisor's share of the totals (0: not jailed, one process).
+    RSS counts pages shared between the two in each (context only)."""
+    res = smaps_kib(vmm, guest_bytes)
+    sup = rollup_kib(pid) if pid != vmm else {"rss_kib": 0, "pss_kib": 0, "private_kib": 0}
+    for key in ("rss", "pss", "private"):
+        res[f"{key}_kib"] += sup[f"{key}_kib"]
+        res[f"vmm_{key}_kib"] += sup[f"{key}_kib"]
+        res[f"supervisor_{key}_kib"] = sup[f"{key}_kib"]
+    res["jailed"] = pid != vmm
+    res["processes"] = 2 if pid != vmm else 1
+    return res
+
+
 def wait_for(path, needle, timeout=120):
     end = time.time() + timeout
     while time.time() < end:
@@ -237,7 +314,8 @@ def wait_for(path, needle, timeout=120):
 
 
 def memory(tmp):
-    """Idle Arrow vs idle QEMU: PSS, private and RSS, with and without guest RAM."""
+    """Idle Arrow vs idle QEMU: PSS, private and RSS, with and without guest RAM; for arrowh
+    both of its processes (arrowh_memory), the supervisor's share apart."""
     res = {}
     log("memory: arrowh")
     out = os.path.join(tmp, "arrow-mem.out")
@@ -249,7 +327,8 @@ def memory(tmp):
         p.kill()
         raise SystemExit("bench: the idle Arrow did not come up")
     time.sleep(0.5)
-    res["arrowh"] = smaps_kib(p.pid, MEM_MIB << 20)
+    # `arrow run` execs arrowh: p.pid is its supervisor, the VMM its child
+    res["arrowh"] = arrowh_memory(p.pid, vmm_of(p.pid), MEM_MIB << 20)
     p.terminate()
     p.wait(timeout=120)
 
@@ -316,8 +395,9 @@ def arrow_boot(args, env=None):
     m = t["marks"]
     sample = {"wall_s": dt, "phases": t["phases"], "guest_hello_ms": t["guest_hello_ms"],
               "kvm": t["kvm"], "kvm_note": t["kvm_note"]}
-    for mark in ("hello", "exec", "exit"):
+    for mark in ("hello", "exec", "exit", "stop"):
         # from this script's launch of `arrow run` (same clock as arrowh's marks)
+        # stop: arrowh's run loop ended (before its teardown and, jailed, the supervisor's)
         sample[f"launch_to_{mark}_s"] = (m[mark] - t0) / 1e9 if m.get(mark) else None
     if m.get("exit") and m.get("t0"):
         sample["cli_to_exit_s"] = (m["exit"] - m["t0"]) / 1e9

@@ -8,9 +8,11 @@ warm-up pair; medians, min/max, σ and the median of the per-pair ratios.
 
 Memory: N = 1, 10, 50 (BENCH_DENSITY) idle instances of tests/guest/sigwait (prints
 "ready", then waits), cold-booted and as clones of a template, started one after another;
-PSS and private memory per instance (/proc/PID/smaps_rollup), and for clones how much of
+PSS and private memory per instance (/proc/PID/smaps_rollup, summed over both processes of
+a jailed arrowh: the supervisor and its VMM; bench/density.py), and for clones how much of
 the private memory is guest RAM the clone wrote (its copy-on-write mapping of the
-snapshot's memory file) and how much is arrowh itself.
+snapshot's memory file, in the VMM process) and how much is arrowh itself (both processes;
+the supervisor's share apart).
 
     bench/clones.py ENVIRONMENT-NAME OUTPUT.json
 """
@@ -40,7 +42,8 @@ class Clones(density.Arrows):
 
 
 def guest_private_kib(pid):
-    """Private memory of the clone's mapping of the snapshot memory file (guest RAM it wrote)."""
+    """Private memory of the clone's mapping of the snapshot memory file (guest RAM it wrote);
+    pid: the VMM process, which maps it."""
     total, inside = 0, False
     with open(f"/proc/{pid}/smaps") as f:
         for line in f:
@@ -98,7 +101,7 @@ def main():
         orig_stop = clones.stop_all
 
         def stop_all():  # read the split before the fleet goes
-            split.extend(guest_private_kib(p) for p in clones.pids())
+            split.extend(guest_private_kib(vmm) for _, vmm in clones.processes())
             orig_stop()
         clones.stop_all = stop_all
         result["memory"] = {"counts": density.COUNTS, "cold boot": cold,
@@ -108,11 +111,16 @@ def main():
             last = result["memory"]["clone"]["by_count"][-1]
             result["memory"]["clone_private_split_kib"] = {
                 "guest_ram_written": round(g),
-                "arrowh_itself": round(last["private_kib_per_instance"] - g)}
+                # supervisor + VMM, except the guest RAM written
+                "arrowh_itself": round(last["private_kib_per_instance"] - g),
+                "of_which_supervisor": last.get("supervisor_private_kib_per_instance")}
     finally:
         subprocess.run([ARROW, "rm", "-f", *subprocess.run(
             [ARROW, "ps", "-aq"], env=env, capture_output=True).stdout.decode().split()],
             env=env, capture_output=True)
+        # unseals the memory files first (they may be immutable: docs/snapshots.md)
+        subprocess.run([ARROW, "template", "rm", "bench-hello", "bench-idle"], env=env,
+                       capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
     write_result(output, result)
 

@@ -6,6 +6,8 @@ prints "ready", then waits) the host's proportional set size (PSS, /proc/PID/sma
 shared pages are split between the processes that map them) summed over every instance, for
 arrowh (`arrow run -d --network none`) and QEMU microvm (`-daemonize`, same kernel, same
 initramfs bytes). The fleet grows in place: the first instance stays for N = 10 and 50.
+An Arrow is every process of its arrowh: the supervisor (state.json "pid") and its jailed
+VMM ("vmm_pid"; the same pid with --no-sandbox); the supervisor's share is also given apart.
 
 Start rate: the instances are started one after another, each once the previous one has
 printed "ready"; rate = instances / the time until the last one is ready.
@@ -24,7 +26,7 @@ import tempfile
 import time
 
 from boot import (ARROW, MEM_MIB, SIGWAIT, capture_initramfs, decode_records, log, qemu_cmd,
-                  tail, write_result)
+                  rollup_kib, tail, write_result)
 
 COUNTS = [int(n) for n in os.environ.get("BENCH_DENSITY", "1,10,50").split(",")]
 BUDGET_MIB = 1024
@@ -33,13 +35,15 @@ READY_TIMEOUT = 120
 
 def pss_kib(pid):
     """PSS and private (clean + dirty) memory of one process, KiB."""
-    fields = {}
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
-                fields[parts[0][:-1]] = int(parts[1])
-    return fields["Pss"], fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
+    r = rollup_kib(pid)
+    return r["pss_kib"], r["private_kib"]
+
+
+def arrow_processes(state_file):
+    """(supervisor, VMM) pids of a managed Arrow from its state.json; a state file from
+    before the jail has no vmm_pid: one process."""
+    st = json.load(open(state_file))
+    return st["pid"], st.get("vmm_pid") or st["pid"]
 
 
 def wait_ready(paths, timeout=READY_TIMEOUT):
@@ -55,6 +59,7 @@ def wait_ready(paths, timeout=READY_TIMEOUT):
 
 class Arrows:
     name = "arrowh"
+    options = []  # more `arrow run` options (bench/sandbox.py: --no-sandbox)
 
     def __init__(self, tmp):
         self.root = os.path.join(tmp, "arrows")
@@ -63,15 +68,21 @@ class Arrows:
         self.ids = []
 
     def start(self):
-        r = subprocess.run([ARROW, "run", "-d", "--network", "none", "--memory", str(MEM_MIB),
-                            SIGWAIT], env=self.env, capture_output=True, timeout=300)
+        r = subprocess.run([ARROW, "run", "-d", *self.options, "--network", "none",
+                            "--memory", str(MEM_MIB), SIGWAIT], env=self.env,
+                           capture_output=True, timeout=300)
         if r.returncode:
             raise SystemExit(f"bench: arrow run -d failed: {r.stderr.decode()}")
         self.ids.append(r.stdout.decode().strip())
         return os.path.join(self.root, self.ids[-1], "log")
 
     def pids(self):
-        return [json.load(open(os.path.join(self.root, i, "state.json")))["pid"] for i in self.ids]
+        """The supervisors (arrowh as started)."""
+        return [p for p, _ in self.processes()]
+
+    def processes(self):
+        """(supervisor, VMM) per instance; the same pid twice when arrowh is one process."""
+        return [arrow_processes(os.path.join(self.root, i, "state.json")) for i in self.ids]
 
     def evidence(self):
         """What the last instance, never ready, shows: is arrowh alive, what did it and the
@@ -80,12 +91,15 @@ class Arrows:
         d = os.path.join(self.root, self.ids[-1])
         ev = {"instance": self.ids[-1]}
         try:
-            pid = json.load(open(os.path.join(d, "state.json")))["pid"]
+            pid, vmm = arrow_processes(os.path.join(d, "state.json"))
         except (OSError, ValueError, KeyError) as e:
-            pid, ev["state"] = None, f"no state.json pid ({e})"
+            pid, vmm, ev["state"] = None, None, f"no state.json pid ({e})"
         ev["arrowh_alive"] = bool(pid) and os.path.exists(f"/proc/{pid}")
         if ev["arrowh_alive"]:
-            ev["arrowh_cpu_s"] = cpu_seconds(pid)
+            # the vCPUs run in the VMM; the supervisor only waits
+            cpu = [c for c in {pid: cpu_seconds(pid), vmm: cpu_seconds(vmm)}.values()
+                   if c is not None]
+            ev["arrowh_cpu_s"] = round(sum(cpu), 1) if cpu else None
             for _ in range(3):
                 try:
                     os.kill(pid, signal.SIGINT)
@@ -138,6 +152,10 @@ class Qemus:
     def pids(self):
         return [int(open(os.path.join(self.tmp, f"q{i}.pid")).read())
                 for i in range(1, self.n + 1)]
+
+    def processes(self):
+        """(None, QEMU) per instance: one process, no supervisor."""
+        return [(None, pid) for pid in self.pids()]
 
     def evidence(self):
         """What the last instance, never ready, shows: is QEMU alive and busy, which of
@@ -215,14 +233,25 @@ def measure(fleet):
             elapsed = time.perf_counter() - t0 - lost  # without replaced ones and pauses
         t_pause = time.perf_counter()
         time.sleep(2)  # let the last ones settle after "ready"
-        pss = priv = 0
-        for pid in fleet.pids():
-            p, q = pss_kib(pid)
+        pss = priv = sup_pss = sup_priv = 0
+        procs = fleet.processes()
+        for sup, vmm in procs:
+            p, q = pss_kib(vmm)
             pss += p
             priv += q
+            if sup is not None and sup != vmm:
+                p, q = pss_kib(sup)
+                pss, priv, sup_pss, sup_priv = pss + p, priv + q, sup_pss + p, sup_priv + q
         lost += time.perf_counter() - t_pause  # not starting time either
-        rows.append({"instances": n, "pss_kib_total": pss,
-                     "pss_kib_per_instance": round(pss / n), "private_kib_per_instance": round(priv / n)})
+        # pss and private: every process of an instance (arrowh: supervisor + VMM)
+        row = {"instances": n, "pss_kib_total": pss,
+               "pss_kib_per_instance": round(pss / n), "private_kib_per_instance": round(priv / n)}
+        if any(sup is not None for sup, _ in procs):
+            jailed = sum(1 for sup, vmm in procs if sup != vmm)
+            row.update({"supervisor_pss_kib_per_instance": round(sup_pss / n),
+                        "supervisor_private_kib_per_instance": round(sup_priv / n),
+                        "jailed_instances": jailed})
+        rows.append(row)
     fleet.stop_all()
     last = rows[-1]
     return {"by_count": rows, "replaced_never_ready": len(replaced), "replaced_runs": replaced,

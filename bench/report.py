@@ -23,7 +23,7 @@ ENV_TEXT = {
     "native-kvm": "directly on the host's KVM",
 }
 SIDE = {"density": ".density.json", "clones": ".clones.json", "images": ".images.json",
-        "lifecycle": ".lifecycle.json", "network": ".network.json"}
+        "lifecycle": ".lifecycle.json", "network": ".network.json", "sandbox": ".sandbox.json"}
 COUNTER_HEAD = {"exits": "exits", "io_exits": "I/O", "mmio_exits": "MMIO", "halt_exits": "HLT",
                 "irq_exits": "ext. IRQ", "signal_exits": "signal", "insn_emulation": "emulated insn",
                 "hypercalls": "hypercall", "irq_window_exits": "IRQ window",
@@ -42,6 +42,11 @@ def ms(d):
 
 def kib(v):
     return f"{v / 1024:.2f} MiB" if v is not None else "-"
+
+
+def kib_new(v):
+    """A figure older result files lack (written before it was measured): an em dash."""
+    return kib(v) if v is not None else "—"
 
 
 def chart(png, script, data):
@@ -295,12 +300,18 @@ def memory_section(r):
         out += ["Per mapping of /proc/PID/smaps: PSS (each shared page divided between the "
                 "processes that map it) and private memory (Private_Clean + Private_Dirty), summed "
                 "over every mapping except guest RAM (for the VMM's own cost) and over guest RAM "
-                "alone.", "",
+                "alone. arrowh is all of its processes: a root-started arrowh is a supervisor and "
+                "a jailed VMM child (docs/security.md), both counted; the supervisor's share is "
+                "shown apart (— where the result predates the jail: one process, nothing apart).",
+                "",
                 "| | arrowh | QEMU microvm |", "|---|---|---|",
                 f"| VMM PSS, excluding guest RAM | {kib(ah.get('vmm_pss_kib'))} | "
                 f"{kib(qm.get('vmm_pss_kib'))} |",
+                f"| of which arrowh's supervisor (the sandbox) | "
+                f"{kib_new(ah.get('supervisor_pss_kib'))} | |",
                 f"| VMM private memory, excluding guest RAM | {kib(ah.get('vmm_private_kib'))} | "
                 f"{kib(qm.get('vmm_private_kib'))} |",
+                f"| of which arrowh's supervisor | {kib_new(ah.get('supervisor_private_kib'))} | |",
                 f"| guest RAM touched (PSS) | {kib(ah.get('guest_ram_pss_kib'))} | "
                 f"{kib(qm.get('guest_ram_pss_kib'))} |",
                 f"| total PSS | {kib(ah.get('pss_kib'))} | {kib(qm.get('pss_kib'))} |",
@@ -338,13 +349,18 @@ def density_section(d, docs):
            f"Idle instances of the same program (prints \"ready\", then waits), guest memory "
            f"{d['guest_memory_mib']} MiB each; host PSS from /proc/PID/smaps_rollup summed over "
            "all instances (PSS splits each shared page between the processes that map it; guest "
-           "RAM the guest touched is included).", "",
-           "| instances | arrowh PSS per instance | private | QEMU PSS per instance | private |",
-           "|---|---|---|---|---|"]
+           "RAM the guest touched is included). An Arrow is both processes of its arrowh, the "
+           "supervisor and the jailed VMM; the supervisor's share is also shown apart (— where "
+           "the result predates that).", "",
+           "| instances | arrowh PSS per instance | private | of which supervisor: PSS | private "
+           "| QEMU PSS per instance | private |",
+           "|---|---|---|---|---|---|---|"]
     for ra, rq in zip(a["by_count"], q["by_count"]):
         out += [f"| {ra['instances']} | {kib(ra['pss_kib_per_instance'])} | "
-                f"{kib(ra['private_kib_per_instance'])} | {kib(rq['pss_kib_per_instance'])} | "
-                f"{kib(rq['private_kib_per_instance'])} |"]
+                f"{kib(ra['private_kib_per_instance'])} | "
+                f"{kib_new(ra.get('supervisor_pss_kib_per_instance'))} | "
+                f"{kib_new(ra.get('supervisor_private_kib_per_instance'))} | "
+                f"{kib(rq['pss_kib_per_instance'])} | {kib(rq['private_kib_per_instance'])} |"]
     out += ["", "| | arrowh | QEMU microvm |", "|---|---|---|",
             f"| started one after another (each once the previous one was ready), all {a['start']['instances']} | "
             f"{a['start']['seconds_to_all_ready']} s ({a['start']['per_second']}/s) | "
@@ -384,7 +400,8 @@ def clones_section(c):
            f"| clone / cold boot, median of per-pair ratios | {st['pair_ratio_median']:.2f}× | | | |",
            "",
            f"Idle instances (tests/guest/sigwait), cold-booted and as clones, started one after "
-           f"another; per instance: PSS and private memory (smaps_rollup). The template's memory "
+           f"another; per instance: PSS and private memory (smaps_rollup, every process of "
+           f"the Arrow's arrowh). The template's memory "
            f"file is {t['memory_file_bytes'] >> 20} MiB with {t['memory_file_on_disk_bytes'] / 1048576:.1f} "
            f"MiB on disk; its state file {t['state_file_bytes'] / 1024:.0f} KiB.", "",
            "| instances | cold: PSS | cold: private | clone: PSS | clone: private |",
@@ -395,12 +412,21 @@ def clones_section(c):
                 f"{kib(rk['private_kib_per_instance'])} |"]
     out += ["", "With one clone alone every page it maps of the memory file counts as its own "
             "(nobody shares it yet); from N = 10 on those pages are split between the clones."]
+    rc, rk = mem["cold boot"]["by_count"][-1], mem["clone"]["by_count"][-1]
+    out += ["", f"Of these, at N = {rc['instances']}, arrowh's supervisor (the sandbox): "
+            f"cold {kib_new(rc.get('supervisor_pss_kib_per_instance'))} PSS, "
+            f"{kib_new(rc.get('supervisor_private_kib_per_instance'))} private; clone "
+            f"{kib_new(rk.get('supervisor_pss_kib_per_instance'))} PSS, "
+            f"{kib_new(rk.get('supervisor_private_kib_per_instance'))} private."]
     sp = mem.get("clone_private_split_kib")
     if sp:
         out += ["", f"A clone's private memory at N = {mem['counts'][-1]}: {kib(sp['guest_ram_written'])} "
                 f"of guest RAM it wrote after its start (its copy-on-write mapping of the memory "
                 f"file) and {kib(sp['arrowh_itself'])} of arrowh's own (stacks, device buffers, "
-                "data). Started one after another until ready: "
+                "data" + (f"; supervisor and VMM, of which the supervisor "
+                          f"{kib(sp['of_which_supervisor'])}"
+                          if sp.get("of_which_supervisor") is not None else "") +
+                "). Started one after another until ready: "
                 f"{mem['clone']['start']['seconds_to_all_ready']} s for {mem['clone']['start']['instances']} "
                 f"clones ({mem['clone']['start']['per_second']}/s) vs "
                 f"{mem['cold boot']['start']['seconds_to_all_ready']} s cold "
@@ -409,6 +435,72 @@ def clones_section(c):
     out += replaced_instances("cold-booted", mem["cold boot"])
     out += replaced_instances("clone", mem["clone"])
     return out
+
+
+def sandbox_section(sb):
+    if not sb:
+        return []
+    out = ["### Sandbox cost (bench/sandbox.py)", ""] + stamp_line(sb) + [
+           "A root-started arrowh is a supervisor and a jailed VMM child (namespaces, an "
+           "unprivileged user, a seccomp allowlist: docs/security.md); `arrow run --no-sandbox` "
+           "is the one-process arrowh without any of it. The same static hello, cold-booted "
+           "(`arrow run --rm --network none`) and as a clone of a template (`arrow run --rm "
+           f"--from`), each jailed and with `--no-sandbox`: {sb['runs']} pairs after a warm-up "
+           "pair, the order inside a pair swapped every pair. Ratios are jailed / `--no-sandbox`. "
+           "\"After the run loop\" runs from the VMM's run loop ending (`--timing`'s stop mark) "
+           "until `arrow run` returned: arrowh's teardown and, jailed, the supervisor reaping "
+           "the VMM and cleaning up.", "",
+           "| | jailed | `--no-sandbox` | per-pair ratio, median | ratio of medians | "
+           "difference of medians |", "|---|---|---|---|---|---|"]
+    rows = (("arrow_run_wall", "`arrow run` until it returns"),
+            ("launch_to_exit_record", "launch → EXIT record reaches the VMM"),
+            ("after_run_loop", "after the run loop"))
+
+    def cell(d):
+        return (f"{d['median_ms']} ms ({d['min_ms']}–{d['max_ms']}, σ {d['stdev_ms']}, "
+                f"n={d['runs']})")
+    for kind in ("cold boot", "clone"):
+        for key, text in rows:
+            d = sb[kind].get(key)
+            if d:
+                out += [f"| {kind}: {text} | {cell(d['jailed'])} | {cell(d['no-sandbox'])} | "
+                        f"**{d['pair_ratio_median']:.2f}×** | {d['ratio_of_medians']:.2f}× | "
+                        f"{d['median_difference_ms']:+.1f} ms |"]
+    cols = [(k, v) for k in ("cold boot", "clone") for v in ("jailed", "no-sandbox")]
+    names = []
+    for k, v in cols:
+        names += [n for n in sb[k]["phases_median_ms"][v] if n not in names]
+    out += ["", "Phases printed by `arrow run --timing`, medians in ms (jailed, `arrow CLI -> "
+            "arrowh` includes forking the VMM and `arrowh setup` its jail):", "",
+            "| phase | " + " | ".join(f"{k}, {v}" for k, v in cols) + " |",
+            "|---|" + "---|" * len(cols)]
+    for n in names:
+        out += [f"| {n} | " + " | ".join(str(sb[k]["phases_median_ms"][v].get(n, "-"))
+                                          for k, v in cols) + " |"]
+    m = sb["memory"]
+    j, u, diff = m["median_kib"]["jailed"], m["median_kib"]["no-sandbox"], \
+        m["jailed_minus_no_sandbox_kib"]
+    out += ["", f"One idle Arrow (tests/guest/sigwait, `arrow run -d`) at a time, jailed and "
+            f"`--no-sandbox` alternating, medians of {m['runs_each']} each; every process of "
+            "the Arrow (/proc/PID/smaps of the VMM with guest RAM apart, smaps_rollup of the "
+            "supervisor). The VMM is forked from the supervisor, so pages both still hold "
+            "copy-on-write are shared between them (split in PSS) rather than private to one:"
+            " private memory can come out lower jailed.", "",
+            "| | jailed | `--no-sandbox` | jailed − `--no-sandbox` |", "|---|---|---|---|"]
+    for key, text in (("pss_kib", "PSS, all of the Arrow"),
+                      ("vmm_pss_kib", "PSS excluding guest RAM"),
+                      ("supervisor_pss_kib", "of which the supervisor"),
+                      ("private_kib", "private, all of the Arrow"),
+                      ("vmm_private_kib", "private excluding guest RAM"),
+                      ("supervisor_private_kib", "of which the supervisor"),
+                      ("guest_ram_pss_kib", "guest RAM touched (PSS)")):
+        d = diff.get(key)
+        unjailed = ("none (one process)" if key.startswith("supervisor_") and not u.get(key)
+                    else kib(u.get(key)))
+        out += [f"| {text} | {kib(j.get(key))} | {unjailed} | "
+                f"{(f'{d:+.0f} KiB' if d is not None else '')} |"]
+    out += replaced_runs(sb.get("replaced_runs"), "sandbox")
+    return out + [""]
 
 
 def images_section(im):
@@ -579,6 +671,11 @@ REPRODUCE = [
     "arrow run --rm --timing --from h   # a clone's exit counts (phase=resume)",
     "arrow template create idle --network none build/tests/guest/sigwait",
     "for i in $(seq 50); do arrow run -d --network none --from idle; done",
+    "# the sandbox (bench/sandbox.py): jailed vs --no-sandbox; a jailed Arrow is two processes",
+    "arrow run --rm --timing --network none build/tests/guest/hello",
+    "arrow run --rm --timing --no-sandbox --network none build/tests/guest/hello",
+    "id=$(arrow run -d --network none build/tests/guest/sigwait)",
+    "arrow inspect $id   # Sandbox: VmmPid; state.json: pid (supervisor), vmm_pid",
     "# images (bench/images.py): Debian's redis-server as an image, to PONG",
     "arrow build -t redis --from-host redis-server -- --protected-mode no",
     "arrow run -d -p 16390:6379 redis; until redis-cli -p 16390 PING; do :; done",
@@ -635,6 +732,7 @@ def main():
         out += memory_section(r)
         out += density_section(sections["density"], docs)
         out += clones_section(sections["clones"])
+        out += sandbox_section(sections["sandbox"])
         out += images_section(sections["images"])
         out += lifecycle_section(sections["lifecycle"])
         out += network_section(sections["network"])

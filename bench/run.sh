@@ -16,6 +16,7 @@ steps='py=/usr/bin/python3; r=bench/results/$0
 $py bench/boot.py $0 $r.json &&
 $py bench/density.py $0 $r.density.json &&
 $py bench/clones.py $0 $r.clones.json &&
+$py bench/sandbox.py $0 $r.sandbox.json &&
 $py bench/images.py $0 $r.images.json &&
 $py bench/lifecycle.py $0 $r.lifecycle.json &&
 $py bench/network.py $0 $r.network.json'
