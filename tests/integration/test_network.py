@@ -298,7 +298,9 @@ def stall_report(src, port, phase, got):
     dev = open("/proc/net/dev").read()
     logs = arrow("logs", src).stdout.decode(errors="replace")
     state = inspect(src)["State"]
-    threads = arrowh_threads(state["Pid"]) if state["Running"] else "(not running)"
+    # the vCPUs are the jailed VMM's threads (docs/security.md)
+    vmm = inspect(src).get("Sandbox", {}).get("VmmPid", state["Pid"])
+    threads = arrowh_threads(vmm) if state["Running"] else "(not running)"
     arrow("kill", src)
     time.sleep(2)
     log = open(os.path.join(os.environ["ARROW_ROOT"], inspect(src)["Id"], "arrowh.log"),
@@ -348,8 +350,10 @@ def send_from_an_arrow(size):
             h.update(chunk)
             got += len(chunk)
     except socket.timeout:
-        state = inspect(src)["State"]
-        share = guest_cpu_share(state["Pid"]) if state["Running"] else 0
+        info = inspect(src)
+        state = info["State"]
+        vmm = info.get("Sandbox", {}).get("VmmPid", state["Pid"])
+        share = guest_cpu_share(vmm) if state["Running"] else 0
         raise Stalled(share, stall_report(src, port, phase, got))
     finally:
         srv.close()
