@@ -21,6 +21,7 @@
 #include "lib/piece.h"
 #include "lib/runopts.h"
 #include "lib/netstore.h"
+#include "lib/passt.h"
 #include "lib/store.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -458,7 +459,14 @@ int arrowh_common_args(const struct run_opts *o, const struct new_arrow *a,
 		hv[n++] = "--cmdline";
 		hv[n++] = o->kernel_args;
 	}
-	if (net) {
+	if (passt_attached(net)) { /* rootless: passt's socket; passt ends with it, no hook */
+		snprintf(b->tapfd, sizeof(b->tapfd), "%d", net->tap_fd);
+		fcntl(net->tap_fd, F_SETFD, 0); /* arrowh inherits it */
+		hv[n++] = "--net-stream-fd";
+		hv[n++] = b->tapfd;
+		hv[n++] = "--mac";
+		hv[n++] = net->mac;
+	} else if (net) {
 		ssize_t l = readlink("/proc/self/exe", b->self, sizeof(b->self) - 1);
 
 		b->self[l > 0 ? l : 0] = '\0';

@@ -9,13 +9,76 @@
 #include "cli.h"
 #include "common/runcfg.h"
 #include "lib/netstore.h"
+#include "lib/passt.h"
 #include "lib/runopts.h"
 
+/* --network passt: the host's address and gateway, as passt gives them (one Arrow per run). */
+static struct passt_conf passt_conf;
+static pid_t passt_pid;
+
+/*
+ * Root: the Arrow network; others: none. --network passt is asked for explicitly until it
+ * has run end to end somewhere (docs/rootless.md: it could not in the helper VM).
+ */
 const char *run_network(const struct run_opts *o)
 {
 	if (o->network)
 		return o->network;
 	return geteuid() == 0 ? NET_DEFAULT : "none";
+}
+
+static unsigned int host_nameservers(char out[][16], unsigned int max);
+
+/* A rootless Arrow's network: a passt of its own on a socket pair (docs/rootless.md). */
+static int run_passt(const struct run_opts *o, const char *dir, struct net_attach *na)
+{
+	char passt[4096], err[512], dns[RUNCFG_MAX_DNS][16];
+	int ret;
+
+	memset(na, 0, sizeof(*na));
+	na->tap_fd = -1;
+	if (geteuid() == 0) {
+		fprintf(stderr, "arrow: --network passt is for rootless Arrows; as root use an Arrow "
+				"network (docs/network.md)\n");
+		return EXIT_ARROW_ERROR;
+	}
+	if (o->ip) {
+		fprintf(stderr, "arrow: --ip does not go with --network passt: the Arrow gets the "
+				"host's address\n");
+		return EXIT_ARROW_ERROR;
+	}
+	if (!passt_installed(passt, sizeof(passt))) {
+		fprintf(stderr, "arrow: --network passt: passt is not installed (apt-get install "
+				"passt), or use --network none\n");
+		return EXIT_ARROW_ERROR;
+	}
+	ret = passt_host_conf(&passt_conf, err, sizeof(err));
+	/* no --dns and no host nameserver a guest can reach: the gateway, forwarded by passt */
+	passt_conf.dns_forward = !o->nr_dns && host_nameservers(dns, RUNCFG_MAX_DNS) == 0;
+	if (!ret)
+		ret = passt_start(passt, &passt_conf, o->ports, o->nr_ports, dir, &na->tap_fd,
+				  &passt_pid, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "arrow: --network passt: %s\n", err);
+		return EXIT_ARROW_ERROR;
+	}
+	snprintf(na->net.name, sizeof(na->net.name), "%s", PASST_NETWORK);
+	na->net.subnet.prefix = passt_conf.prefix;
+	na->net.subnet.net = passt_conf.ip & (~0u << (32 - passt_conf.prefix));
+	na->ip = passt_conf.ip;
+	if (o->mac)
+		snprintf(na->mac, sizeof(na->mac), "%s", o->mac);
+	else
+		mac_from_ip(passt_conf.ip, na->mac);
+	na->nr_ports = o->nr_ports;
+	memcpy(na->ports, o->ports, o->nr_ports * sizeof(o->ports[0]));
+	return 0;
+}
+
+/* The guest's gateway: its network's, or for passt the host's. */
+static uint32_t net_gateway(const struct net_attach *na)
+{
+	return passt_attached(na) ? passt_conf.gw : subnet_gateway(&na->net.subnet);
 }
 
 int run_net_attach(const struct run_opts *o, const char *id, const char *name, const char *dir,
@@ -28,9 +91,12 @@ int run_net_attach(const struct run_opts *o, const char *id, const char *name, c
 	char err[512];
 	int ret;
 
+	if (!strcmp(req.network, PASST_NETWORK))
+		return run_passt(o, dir, na);
 	if (geteuid() != 0) {
 		fprintf(stderr, "arrow: --network %s needs root (bridges, taps and nftables); "
-				"run as root or use --network none\n", req.network);
+				"run as root or use --network passt or none (docs/rootless.md)\n",
+			req.network);
 		return EXIT_ARROW_ERROR;
 	}
 	ret = net_attach(&req, na, err, sizeof(err));
@@ -67,12 +133,16 @@ int run_net_config(const struct run_opts *o, const struct net_attach *na, char *
 
 	snprintf(addr, sizeof(addr), "%s/%u", ip_format(na->ip, ip), na->net.subnet.prefix);
 	ret |= runcfg_append(buf, len, RUNCFG_ADDRESS, addr);
-	ret |= runcfg_append(buf, len, RUNCFG_GATEWAY, ip_format(subnet_gateway(&na->net.subnet), gw));
+	ret |= runcfg_append(buf, len, RUNCFG_GATEWAY, ip_format(net_gateway(na), gw));
 	if (o->nr_dns) {
 		for (unsigned int i = 0; i < o->nr_dns; i++)
 			ret |= runcfg_append(buf, len, RUNCFG_DNS, o->dns[i]);
 	} else {
 		nr_dns = host_nameservers(dns, RUNCFG_MAX_DNS);
+		if (passt_attached(na) && passt_conf.dns_forward) {
+			ip_format(passt_conf.gw, dns[0]);
+			nr_dns = 1;
+		}
 		for (unsigned int i = 0; i < nr_dns; i++)
 			ret |= runcfg_append(buf, len, RUNCFG_DNS, dns[i]);
 	}
@@ -91,10 +161,14 @@ json_t *run_net_json(const struct net_attach *na)
 
 		json_array_append_new(ports, json_string(port_map_format(&na->ports[i], text)));
 	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "name", na->net.name, "ip",
-			 ip_format(na->ip, ip), "gateway", ip_format(subnet_gateway(&na->net.subnet), gw),
-			 "subnet", subnet_format(&na->net.subnet, sub), "mac", na->mac, "tap", na->tap,
-			 "ports", ports);
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "name", na->net.name, "ip",
+			      ip_format(na->ip, ip), "gateway", ip_format(net_gateway(na), gw),
+			      "subnet", subnet_format(&na->net.subnet, sub), "mac", na->mac, "tap",
+			      na->tap, "ports", ports);
+
+	if (j && passt_attached(na))
+		json_object_set_new(j, "passt_pid", json_integer(passt_pid));
+	return j;
 }
 
 /* arrow _release ID: arrowh's exit hook gives the Arrow's address and ports back. */
