@@ -439,9 +439,10 @@ int arrowh_common_args(const struct run_opts *o, const struct new_arrow *a,
 	}
 	if (o->debug_console)
 		hv[n++] = "--debug-console";
-	if (o->no_sandbox) {
-		fprintf(stderr, "arrow: warning: --no-sandbox: arrowh runs without its jail and "
-				"seccomp filter (debugging only)\n");
+	if (o->no_sandbox || (getenv("ARROW_NO_SANDBOX") && !strcmp(getenv("ARROW_NO_SANDBOX"), "1"))) {
+		fprintf(stderr, "arrow: warning: --no-sandbox%s: arrowh runs without its jail and "
+				"seccomp filter (debugging only)\n",
+			o->no_sandbox ? "" : " (ARROW_NO_SANDBOX=1)");
 		hv[n++] = "--no-sandbox";
 	} else {
 		uid_t ju;
