@@ -60,6 +60,12 @@ static int setup_big_ring(void **state)
 	return start_q(MRG_RXBUF, 256);
 }
 
+static int setup_event_idx(void **state)
+{
+	(void)state;
+	return start(MRG_RXBUF | (1ull << 29));
+}
+
 static int setup_plain(void **state)
 {
 	(void)state;
@@ -111,6 +117,17 @@ static void test_transmit(void **state)
 	assert_int_equal(fd_used_idx(&d, TX), 2);
 	assert_int_equal(recv(peer, got, sizeof(got), MSG_DONTWAIT), -1);
 	assert_int_equal(n.stats.tx_dropped, 1);
+}
+
+/* EVENT_IDX: after draining, the device asks for the next kick through avail_event. */
+static void test_transmit_event_idx(void **state)
+{
+	uint16_t ev;
+
+	test_transmit(state);
+	memcpy(&ev, d.mem + fd_qbase(TX) + 0x2000 + 4 + 8 * QNUM, 2);
+	assert_int_equal(ev, 2);
+	assert_int_equal(d.mem[fd_qbase(TX) + 0x2000], 0); /* no flag games */
 }
 
 static void send_frame(size_t len, uint8_t fill)
@@ -236,6 +253,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_resumed_receive_keeps_polling_past_its_budget,
 						setup_big_ring, teardown),
 		cmocka_unit_test_setup_teardown(test_receive_without_mergeable, setup_plain, teardown),
+		cmocka_unit_test_setup_teardown(test_transmit_event_idx, setup_event_idx, teardown),
+		cmocka_unit_test_setup_teardown(test_receive_mergeable, setup_event_idx, teardown),
+		cmocka_unit_test_setup_teardown(test_receive_waits_for_room, setup_event_idx,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_receive_buffer, setup_mrg, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_chain_outside_memory, setup_mrg, teardown),
 		cmocka_unit_test_setup_teardown(test_tiny_buffers_drop_big_frame, setup_mrg, teardown),

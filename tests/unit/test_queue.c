@@ -209,6 +209,83 @@ static void test_not_ready(void **state)
 	assert_int_equal(virtq_pop(&f->q, &f->gm, &e), 0);
 }
 
+static uint16_t rd16(struct fixture *f, uint64_t off)
+{
+	uint16_t v;
+
+	memcpy(&v, f->mem + off, 2);
+	return v;
+}
+
+static void wr16(struct fixture *f, uint64_t off, uint16_t v)
+{
+	memcpy(f->mem + off, &v, 2);
+}
+
+/* Without EVENT_IDX: the driver's NO_INTERRUPT flag decides; the device's flag asks for kicks. */
+static void test_notify_flags(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_true(virtq_should_notify(&f->q, &f->gm, false));
+	wr16(f, AVAIL, VIRTQ_AVAIL_F_NO_INTERRUPT);
+	assert_false(virtq_should_notify(&f->q, &f->gm, false));
+	virtq_set_notify(&f->q, &f->gm, false, false);
+	assert_int_equal(rd16(f, USED), VIRTQ_USED_F_NO_NOTIFY);
+	virtq_set_notify(&f->q, &f->gm, true, false);
+	assert_int_equal(rd16(f, USED), 0);
+}
+
+/* With EVENT_IDX: interrupt only when used_event lies in (last signalled, new]. */
+static void test_event_idx_interrupts(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t used_event = AVAIL + 4 + 2 * QNUM;
+
+	wr16(f, AVAIL, VIRTQ_AVAIL_F_NO_INTERRUPT); /* ignored with EVENT_IDX */
+	virtq_push(&f->q, &f->gm, 0, 1);
+	assert_true(virtq_should_notify(&f->q, &f->gm, true)); /* the first decision always */
+	wr16(f, used_event, 3); /* the driver wants to hear when entry 3 is used */
+	virtq_push(&f->q, &f->gm, 0, 1); /* used 2: entries 1 */
+	assert_false(virtq_should_notify(&f->q, &f->gm, true));
+	virtq_push(&f->q, &f->gm, 0, 1);
+	virtq_push(&f->q, &f->gm, 0, 1); /* used 4: entry 3 is in (2, 4] */
+	assert_true(virtq_should_notify(&f->q, &f->gm, true));
+	virtq_push(&f->q, &f->gm, 0, 1);
+	assert_false(virtq_should_notify(&f->q, &f->gm, true)); /* already told */
+	/* across the 16-bit wrap */
+	f->q.used_idx = 0xfffe;
+	f->q.signalled_used = 0xfffe;
+	wr16(f, used_event, 0xffff);
+	virtq_push(&f->q, &f->gm, 0, 1);
+	virtq_push(&f->q, &f->gm, 0, 1); /* used 0x0000 */
+	assert_true(virtq_should_notify(&f->q, &f->gm, true));
+	/* a restore forgets what was signalled: interrupt at the next decision */
+	f->q.signalled_valid = 0;
+	assert_true(virtq_should_notify(&f->q, &f->gm, true));
+}
+
+/* With EVENT_IDX the device asks for kicks by writing avail_event; disabling leaves it. */
+static void test_event_idx_kicks(void **state)
+{
+	struct fixture *f = *state;
+	struct virtq_elem e;
+	uint64_t avail_event = USED + 4 + 8 * QNUM;
+
+	set_desc(f, 0, DATA, 10, 0, 0);
+	make_avail(f, 0);
+	make_avail(f, 0);
+	assert_int_equal(virtq_pop(&f->q, &f->gm, &e), 1);
+	virtq_set_notify(&f->q, &f->gm, true, true);
+	assert_int_equal(rd16(f, avail_event), 1);
+	assert_int_equal(rd16(f, USED), 0); /* the flag is not used */
+	assert_int_equal(virtq_pop(&f->q, &f->gm, &e), 1);
+	virtq_set_notify(&f->q, &f->gm, false, true);
+	assert_int_equal(rd16(f, avail_event), 1);
+	virtq_set_notify(&f->q, &f->gm, true, true);
+	assert_int_equal(rd16(f, avail_event), 2);
+}
+
 static void test_iov_copy(void **state)
 {
 	char a[3], b[5], out[8];
@@ -237,6 +314,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_indirect_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_avail_idx_jump, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_ready, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notify_flags, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_event_idx_interrupts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_event_idx_kicks, setup, teardown),
 		cmocka_unit_test(test_iov_copy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

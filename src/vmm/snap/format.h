@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define SNAP_MAGIC "ARROWSNP"
-#define SNAP_FORMAT_VERSION 1
+#define SNAP_FORMAT_VERSION 2
 #define SNAP_MAX_BODY (64u << 20)
 
 #define SNAP_STATE_FILE "state"

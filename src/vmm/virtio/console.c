@@ -42,7 +42,7 @@ static void rxq_want_kicks(struct vconsole *c, unsigned int idx, bool want)
 	struct virtq *q = virtio_mmio_queue(c->t, idx);
 
 	if (q)
-		virtq_set_notify(q, c->t->gm, want);
+		virtio_mmio_set_notify(c->t, q, want);
 }
 
 /* Lock held: nothing to send, or room appeared after kicks were turned back on? */
@@ -52,10 +52,10 @@ static bool rxq_wait_for_room(struct vconsole *c, unsigned int idx)
 
 	if (!q)
 		return false;
-	virtq_set_notify(q, c->t->gm, true);
+	virtio_mmio_set_notify(c->t, q, true);
 	if (!virtq_has_avail(q, c->t->gm))
 		return false;
-	virtq_set_notify(q, c->t->gm, false);
+	virtio_mmio_set_notify(c->t, q, false);
 	return true;
 }
 
@@ -293,11 +293,13 @@ static void handle_ctrl_tx(struct vconsole *c, struct virtq *q)
 	struct ctl_hdr h;
 	int r;
 
-	while ((r = virtq_pop(q, c->t->gm, &e)) == 1) {
-		if (iov_to_buf(e.iov, e.nr_out, &h, sizeof(h)) == sizeof(h))
-			handle_ctrl_msg(c, &h);
-		virtq_push(q, c->t->gm, e.head, 0);
-	}
+	do {
+		while ((r = virtq_pop(q, c->t->gm, &e)) == 1) {
+			if (iov_to_buf(e.iov, e.nr_out, &h, sizeof(h)) == sizeof(h))
+				handle_ctrl_msg(c, &h);
+			virtq_push(q, c->t->gm, e.head, 0);
+		}
+	} while (r == 0 && virtio_mmio_rearm(c->t, q));
 	if (r < 0)
 		virtio_mmio_set_broken(c->t, "bad control transmit chain");
 	virtio_mmio_notify_used(c->t, Q_CTRL_TX);
@@ -310,11 +312,13 @@ static void handle_port_tx(struct vconsole *c, struct virtq *q, unsigned int idx
 	struct virtq_elem e;
 	int r;
 
-	while ((r = virtq_pop(q, c->t->gm, &e)) == 1) {
-		if (p->sink && e.out_len)
-			p->sink(p->sink_opaque, e.iov, e.nr_out, e.out_len);
-		virtq_push(q, c->t->gm, e.head, 0);
-	}
+	do {
+		while ((r = virtq_pop(q, c->t->gm, &e)) == 1) {
+			if (p->sink && e.out_len)
+				p->sink(p->sink_opaque, e.iov, e.nr_out, e.out_len);
+			virtq_push(q, c->t->gm, e.head, 0);
+		}
+	} while (r == 0 && virtio_mmio_rearm(c->t, q));
 	if (r < 0)
 		virtio_mmio_set_broken(c->t, "bad transmit chain");
 	virtio_mmio_notify_used(c->t, idx);

@@ -50,7 +50,26 @@ void virtio_mmio_init(struct virtio_mmio *t, uint64_t base, unsigned int irq, in
 
 static uint64_t device_features(struct virtio_mmio *t)
 {
-	return t->ops->features(t->dev) | (1ull << VIRTIO_F_VERSION_1);
+	return t->ops->features(t->dev) | (1ull << VIRTIO_F_VERSION_1) |
+	       (1ull << VIRTIO_RING_F_EVENT_IDX);
+}
+
+static bool event_idx(const struct virtio_mmio *t)
+{
+	return t->s.driver_features & (1ull << VIRTIO_RING_F_EVENT_IDX);
+}
+
+void virtio_mmio_set_notify(struct virtio_mmio *t, struct virtq *q, bool enable)
+{
+	virtq_set_notify(q, t->gm, enable, event_idx(t));
+}
+
+bool virtio_mmio_rearm(struct virtio_mmio *t, struct virtq *q)
+{
+	if (q->broken)
+		return false;
+	virtq_set_notify(q, t->gm, true, event_idx(t));
+	return virtq_has_avail(q, t->gm);
 }
 
 static uint16_t queue_max(const struct virtio_mmio *t)
@@ -92,7 +111,7 @@ static void raise_irq(struct virtio_mmio *t, uint32_t why)
 
 void virtio_mmio_notify_used(struct virtio_mmio *t, unsigned int idx)
 {
-	if (idx < t->ops->num_queues && virtq_should_notify(&t->s.queues[idx], t->gm))
+	if (idx < t->ops->num_queues && virtq_should_notify(&t->s.queues[idx], t->gm, event_idx(t)))
 		raise_irq(t, VIRTIO_INT_USED);
 }
 
@@ -258,6 +277,7 @@ static void write_reg(struct virtio_mmio *t, uint64_t off, uint32_t v)
 			}
 			q->last_avail = q->used_idx = 0;
 			q->broken = 0;
+			q->signalled_valid = 0;
 			q->ready = 1;
 		}
 		break;
@@ -324,6 +344,8 @@ int virtio_mmio_restore(struct virtio_mmio *t, const struct virtio_mmio_state *s
 	}
 	pthread_mutex_lock(&t->lock);
 	t->s = *st;
+	for (unsigned int i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++)
+		t->s.queues[i].signalled_valid = 0; /* the first decision after a restore interrupts */
 	/* the driver set DRIVER_OK before the snapshot: the host side goes live as it did then */
 	if ((t->s.status & VIRTIO_STATUS_DRIVER_OK) && t->ops->activate)
 		t->ops->activate(t->dev, t);

@@ -18,6 +18,7 @@
 #define VIRTIO_MMIO_MAX_QUEUES 16
 
 #define VIRTIO_F_VERSION_1 32
+#define VIRTIO_RING_F_EVENT_IDX 29
 
 #define VIRTIO_STATUS_ACKNOWLEDGE 1
 #define VIRTIO_STATUS_DRIVER 2
@@ -49,7 +50,7 @@ struct virtio_device_ops {
 };
 
 /* Bumped whenever struct virtio_mmio_state or struct virtq changes layout. */
-#define VIRTIO_MMIO_STATE_VERSION 1
+#define VIRTIO_MMIO_STATE_VERSION 2
 
 /* Transport state: plain fixed-width fields, saved and restored by snapshots. */
 struct virtio_mmio_state {
@@ -84,6 +85,13 @@ void virtio_mmio_write(struct virtio_mmio *t, uint64_t offset, const void *data,
 
 /* For devices (lock held): the queue, or NULL if idx is out of range or not live. */
 struct virtq *virtio_mmio_queue(struct virtio_mmio *t, unsigned int idx);
+/* For devices (lock held): kicks for new buffers on q wanted or not (see virtq_set_notify). */
+void virtio_mmio_set_notify(struct virtio_mmio *t, struct virtq *q, bool enable);
+/*
+ * For devices that take every kick (lock held), after draining q: ask for the next kick;
+ * true if buffers arrived meanwhile (drain again).
+ */
+bool virtio_mmio_rearm(struct virtio_mmio *t, struct virtq *q);
 /* For devices (lock held): raise the used-buffer interrupt if the driver wants one. */
 void virtio_mmio_notify_used(struct virtio_mmio *t, unsigned int idx);
 /* For devices (lock held): the driver broke the protocol; flag NEEDS_RESET. */

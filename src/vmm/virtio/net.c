@@ -230,9 +230,9 @@ unsigned int vnet_rx_pump(struct vnet *n)
 			struct virtq *q = virtio_mmio_queue(n->t, RXQ);
 
 			if (q) {
-				virtq_set_notify(q, n->t->gm, true);
+				virtio_mmio_set_notify(n->t, q, true);
 				if (virtq_has_avail(q, n->t->gm)) {
-					virtq_set_notify(q, n->t->gm, false);
+					virtio_mmio_set_notify(n->t, q, false);
 					pthread_mutex_unlock(&n->t->lock);
 					continue;
 				}
@@ -286,7 +286,7 @@ static void transmit(struct vnet *n, struct virtq *q)
 
 	/* chains[] is shared with receive; receive uses it only under the lock too. */
 	for (;;) {
-		virtq_set_notify(q, gm, false);
+		virtio_mmio_set_notify(n->t, q, false);
 		while ((r = virtq_pop(q, gm, e)) == 1) {
 			ssize_t w = -1;
 
@@ -312,7 +312,7 @@ static void transmit(struct vnet *n, struct virtq *q)
 			virtio_mmio_set_broken(n->t, "bad transmit chain");
 			break;
 		}
-		virtq_set_notify(q, gm, true);
+		virtio_mmio_set_notify(n->t, q, true);
 		if (!virtq_has_avail(q, gm))
 			break;
 	}
@@ -330,7 +330,7 @@ static void vnet_queue_notify(void *dev, struct virtio_mmio *t, unsigned int idx
 	if (idx == TXQ) {
 		transmit(n, q);
 	} else {
-		virtq_set_notify(q, t->gm, false); /* the receive thread asks again when it waits */
+		virtio_mmio_set_notify(t, q, false); /* the receive thread asks again when it waits */
 		kick(n);
 	}
 }
@@ -362,7 +362,7 @@ static void vnet_activate(void *dev, struct virtio_mmio *t)
 	struct virtq *rx = virtio_mmio_queue(t, RXQ);
 
 	if (rx)
-		virtq_set_notify(rx, t->gm, false);
+		virtio_mmio_set_notify(t, rx, false);
 	set_offloads(n, true);
 	kick(n);
 }

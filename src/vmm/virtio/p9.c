@@ -38,14 +38,16 @@ static void vp9_queue_notify(void *dev, struct virtio_mmio *t, unsigned int idx)
 
 	if (!q)
 		return;
-	while ((r = virtq_pop(q, t->gm, &e)) == 1) {
-		size_t len = iov_to_buf(e.iov, e.nr_out, d->req, P9_MSIZE_MAX);
-		size_t out = p9_handle(&d->server, d->req, len, d->resp,
-				       e.in_len < P9_MSIZE_MAX ? e.in_len : P9_MSIZE_MAX);
+	do {
+		while ((r = virtq_pop(q, t->gm, &e)) == 1) {
+			size_t len = iov_to_buf(e.iov, e.nr_out, d->req, P9_MSIZE_MAX);
+			size_t out = p9_handle(&d->server, d->req, len, d->resp,
+					       e.in_len < P9_MSIZE_MAX ? e.in_len : P9_MSIZE_MAX);
 
-		out = iov_from_buf(e.iov + e.nr_out, e.nr_in, d->resp, out);
-		virtq_push(q, t->gm, e.head, (uint32_t)out);
-	}
+			out = iov_from_buf(e.iov + e.nr_out, e.nr_in, d->resp, out);
+			virtq_push(q, t->gm, e.head, (uint32_t)out);
+		}
+	} while (r == 0 && virtio_mmio_rearm(t, q));
 	if (r < 0)
 		virtio_mmio_set_broken(t, "bad 9p request chain");
 	virtio_mmio_notify_used(t, idx);

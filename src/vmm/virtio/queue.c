@@ -137,26 +137,48 @@ int virtq_push(struct virtq *q, const struct guest_mem *gm, uint16_t head, uint3
 	return 0;
 }
 
-void virtq_set_notify(struct virtq *q, const struct guest_mem *gm, bool enable)
+void virtq_set_notify(struct virtq *q, const struct guest_mem *gm, bool enable, bool event_idx)
 {
 	uint16_t *used = gm_ptr(gm, q->used_gpa, used_size(q->num));
 
 	if (!used || !q->ready)
 		return;
-	__atomic_store_n(&used[0], enable ? 0 : VIRTQ_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
+	if (event_idx) {
+		/*
+		 * VIRTIO_RING_F_EVENT_IDX (2.7.10): the driver ignores the flag and kicks when its
+		 * avail index passes avail_event. Enabling asks for a kick at the next buffer; to
+		 * disable, leave the old value: the driver passes it once at most.
+		 */
+		if (enable)
+			__atomic_store_n(&used[2 + 4 * q->num], q->last_avail, __ATOMIC_RELAXED);
+	} else {
+		__atomic_store_n(&used[0], enable ? 0 : VIRTQ_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
+	}
 	/* Publish the flag before the caller looks at the avail index again. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
-bool virtq_should_notify(const struct virtq *q, const struct guest_mem *gm)
+bool virtq_should_notify(struct virtq *q, const struct guest_mem *gm, bool event_idx)
 {
 	uint16_t *avail = avail_ring(q, gm);
+	uint16_t old, used_event;
+	bool valid;
 
 	if (!avail)
 		return false;
-	/* Order our used->idx store before reading the driver's flags. */
+	/* Order our used->idx store before reading the driver's flags or used_event. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return !(__atomic_load_n(&avail[0], __ATOMIC_RELAXED) & VIRTQ_AVAIL_F_NO_INTERRUPT);
+	if (!event_idx)
+		return !(__atomic_load_n(&avail[0], __ATOMIC_RELAXED) & VIRTQ_AVAIL_F_NO_INTERRUPT);
+	valid = q->signalled_valid;
+	old = q->signalled_used;
+	q->signalled_valid = 1;
+	q->signalled_used = q->used_idx;
+	if (!valid)
+		return true;
+	used_event = __atomic_load_n(&avail[2 + q->num], __ATOMIC_RELAXED);
+	/* Interrupt if used_event lies in (old, new]: the driver asked to hear of that entry. */
+	return (uint16_t)(q->used_idx - used_event - 1) < (uint16_t)(q->used_idx - old);
 }
 
 void virtq_report(const struct virtq *q, const struct guest_mem *gm, unsigned int idx, FILE *out)

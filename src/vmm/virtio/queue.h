@@ -31,6 +31,9 @@ struct virtq {
 	uint16_t used_idx;   /* next used ring slot to fill */
 	uint8_t ready;
 	uint8_t broken;      /* set on the first rule violation; the queue stays stopped */
+	uint16_t signalled_used; /* EVENT_IDX: used index at the last interrupt decision */
+	uint8_t signalled_valid; /* 0: interrupt at the next decision (after ready, restore) */
+	uint8_t pad[5];
 	uint64_t desc_gpa;
 	uint64_t avail_gpa;
 	uint64_t used_gpa;
@@ -52,14 +55,17 @@ int virtq_validate_layout(const struct virtq *q, const struct guest_mem *gm);
 int virtq_pop(struct virtq *q, const struct guest_mem *gm, struct virtq_elem *elem);
 /* Return a chain to the guest, with len bytes written into its writable part. */
 int virtq_push(struct virtq *q, const struct guest_mem *gm, uint16_t head, uint32_t len);
-/* Whether the guest wants an interrupt for used buffers now. */
-bool virtq_should_notify(const struct virtq *q, const struct guest_mem *gm);
 /*
- * Ask the driver not to kick us for new buffers (VRING_USED_F_NO_NOTIFY), or to
- * kick again. After enabling kicks, check virtq_has_avail(): buffers added before
+ * Whether the guest wants an interrupt for the used buffers pushed since the last call.
+ * event_idx: VIRTIO_RING_F_EVENT_IDX was negotiated (used_event decides, not the flag).
+ */
+bool virtq_should_notify(struct virtq *q, const struct guest_mem *gm, bool event_idx);
+/*
+ * Ask the driver not to kick us for new buffers (VRING_USED_F_NO_NOTIFY; with
+ * EVENT_IDX, avail_event left where it is), or to kick again. After enabling kicks, check virtq_has_avail(): buffers added before
  * the flag was seen do not kick.
  */
-void virtq_set_notify(struct virtq *q, const struct guest_mem *gm, bool enable);
+void virtq_set_notify(struct virtq *q, const struct guest_mem *gm, bool enable, bool event_idx);
 /* Whether chains are waiting in the avail ring. */
 bool virtq_has_avail(const struct virtq *q, const struct guest_mem *gm);
 
