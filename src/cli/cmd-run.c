@@ -413,6 +413,24 @@ int arrowh_common_args(const struct run_opts *o, const struct new_arrow *a,
 	hv[n++] = b->cpus;
 	hv[n++] = "--state-dir";
 	hv[n++] = a->dir;
+	/*
+	 * virtio-vsock on every Arrow, templates and clones included: a clone must have the
+	 * devices its snapshot had (docs/vsock.md). One arrowh is started per CLI process, so
+	 * one buffer does. A unix socket's path has 107 bytes at most, "_<port>" included: a
+	 * state root too deep for that (ARROW_ROOT) gets no vsock, and says so.
+	 */
+	{
+		static char vsock_uds[sizeof(a->dir) + 16];
+		int len = snprintf(vsock_uds, sizeof(vsock_uds), "%s/%s", a->dir, STATE_VSOCK_SOCKET);
+
+		if (len + 11 < 108) {
+			hv[n++] = "--vsock-uds";
+			hv[n++] = vsock_uds;
+		} else {
+			fprintf(stderr, "arrow: warning: %s is too long a path for a unix socket: "
+					"this Arrow has no vsock\n", vsock_uds);
+		}
+	}
 	if (o->log_max_size) {
 		snprintf(b->logsize, sizeof(b->logsize), "%llu", (unsigned long long)o->log_max_size);
 		hv[n++] = "--log-max-size";

@@ -12,6 +12,7 @@
 #define STATE_CONFIG_FILE "config.json"
 #define STATE_LOG_FILE "log"
 #define STATE_SOCKET "ctl.sock"
+#define STATE_VSOCK_SOCKET "vsock.sock" /* virtio-vsock's host socket (docs/vsock.md) */
 #define STATE_ARROWH_LOG "arrowh.log"
 #define STATE_ROOT_LOCK ".lock"
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "common/macaddr.h"
 #include "vm.h"
@@ -46,6 +47,8 @@ const char arrowh_usage[] =
 	"  --template-out DIR  when ainit reports the template point, snapshot into DIR and end\n"
 	"  --cgroup DIR        join the cgroup v2 directory DIR before guest memory exists\n"
 	"  --no-sandbox        run without the jail and seccomp filter (debugging only)\n"
+	"  --vsock-uds PATH    a virtio-vsock device (guest CID 3): host programs connect to the\n"
+	"                      unix socket PATH, guest connects to CID 2 port P reach PATH_P\n"
 	"  --jail-user UID:GID the unprivileged ids the jailed VMM runs as (default 65534:65534)\n"
 	"  -h, --help          this text\n"
 	"  --version           version\n";
@@ -54,7 +57,8 @@ enum { OPT_KERNEL = 256, OPT_INITRD, OPT_MEMORY, OPT_CPUS, OPT_CMDLINE, OPT_CONS
        OPT_T0, OPT_VERSION, OPT_STATE_DIR, OPT_DETACHED, OPT_ATTACH_STDIN, OPT_RM, OPT_LOG_SIZE,
        OPT_LOG_FILES, OPT_READY_FD, OPT_TTY, OPT_TAP_FD, OPT_NET_STREAM_FD, OPT_TAP, OPT_MAC, OPT_EXIT_HOOK,
        OPT_RESTORE, OPT_IDENTITY, OPT_TEMPLATE_OUT, OPT_VOLUME, OPT_BOOT_TIMEOUT,
-       OPT_CGROUP, OPT_NO_SANDBOX, OPT_JAIL_USER, OPT_SECCOMP_SELFTEST };
+       OPT_CGROUP, OPT_NO_SANDBOX, OPT_JAIL_USER, OPT_SECCOMP_SELFTEST,
+       OPT_VSOCK_UDS };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -88,6 +92,7 @@ static const struct option options[] = {
 	{ "template-out", required_argument, NULL, OPT_TEMPLATE_OUT },
 	{ "cgroup", required_argument, NULL, OPT_CGROUP },
 	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
+	{ "vsock-uds", required_argument, NULL, OPT_VSOCK_UDS },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -293,6 +298,15 @@ int arrowh_config_parse(struct arrowh_config *cfg, int argc, char *const argv[],
 			break;
 		case OPT_NO_SANDBOX:
 			cfg->no_sandbox = true;
+			break;
+		case OPT_VSOCK_UDS:
+			/* room for "_4294967295" in a sockaddr_un: the guest's connects use it */
+			if (!optarg[0] || strlen(optarg) + 11 >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+				snprintf(err, errlen, "--vsock-uds takes a socket path of at most %zu bytes",
+					 sizeof(((struct sockaddr_un *)0)->sun_path) - 12);
+				return -EINVAL;
+			}
+			cfg->vsock_uds = optarg;
 			break;
 		case OPT_JAIL_USER: {
 			unsigned long long u, g = 0;

@@ -55,6 +55,7 @@ struct arrowh_config {
 	const char *template_out; /* --template-out: snapshot here at the template point */
 	const char *cgroup;       /* --cgroup DIR: join this cgroup v2 first (docs/cgroups.md) */
 	bool no_sandbox;          /* --no-sandbox: no jail, no seccomp filter (debugging) */
+	const char *vsock_uds;    /* --vsock-uds: virtio-vsock's host socket (docs/vsock.md) */
 	unsigned int jail_uid, jail_gid; /* --jail-user: who the jailed VMM runs as (docs/security.md) */
 	bool seccomp_selftest;    /* tests only: a HOSTCTL_SELFTEST request makes a forbidden call */
 	bool help;

@@ -188,6 +188,15 @@ static bool serve_broker(struct session *s, int sock, pid_t vmm)
 				close(fd);
 		}
 		break;
+	case JAIL_REQ_VSOCK_CONNECT:
+		/* a path of the supervisor's making: only a port comes from the VMM */
+		fd = s->cfg->vsock_uds && q.arg <= UINT32_MAX
+			     ? vsock_connect_path(s->cfg->vsock_uds, (uint32_t)q.arg)
+			     : -EINVAL;
+		send_reply(sock, fd < 0 ? fd : 0, fd);
+		if (fd >= 0)
+			close(fd);
+		break;
 	default:
 		send_reply(sock, -EINVAL, -1);
 		break;

@@ -31,6 +31,8 @@ struct arrowh_config;
 enum jail_req_type {
 	JAIL_REQ_RUNNING = 1, /* the guest runs: write the state file (no reply) */
 	JAIL_REQ_ROTATE_LOG,  /* the log is full: rotate it, reply with the new log's fd */
+	JAIL_REQ_VSOCK_CONNECT, /* arg: a port P; reply with a socket connected to
+				   "<--vsock-uds>_P" (docs/vsock.md) */
 };
 
 struct jail_req {

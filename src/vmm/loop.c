@@ -590,6 +590,8 @@ int session_run(struct session *s)
 		sync_tty_size(&l);
 	}
 	ret = s->has_net ? vnet_start(&s->net) : 0;
+	if (!ret && s->has_vsock)
+		ret = vsock_start(&s->vsock);
 	if (!ret)
 		ret = vm_start(&s->vm);
 	if (ret) {
@@ -680,6 +682,10 @@ int session_run(struct session *s)
 			virtio_mmio_report(&s->net_mmio, stderr);
 			vnet_report(&s->net, stderr);
 		}
+		if (s->has_vsock) {
+			virtio_mmio_report(&s->vsock_mmio, stderr);
+			vsock_report(&s->vsock, stderr);
+		}
 	}
 	if (s->cfg->debug_console)
 		serial8250_flush(&s->uart);
@@ -754,6 +760,14 @@ void session_destroy(struct session *s)
 		vnet_stop(&s->net);
 		if (s->net_mmio.irq_fd > 0)
 			close(s->net_mmio.irq_fd);
+	}
+	if (s->has_vsock) {
+		vsock_stop(&s->vsock);
+		if (s->vsock_mmio.irq_fd > 0)
+			close(s->vsock_mmio.irq_fd);
+		/* unjailed, the socket's name is ours to remove; jailed, the supervisor's */
+		if (jail_broker_fd < 0)
+			unlink(s->cfg->vsock_uds);
 	}
 	if (s->tap_fd >= 0)
 		close(s->tap_fd); /* a tap nobody else holds disappears now */

@@ -59,6 +59,8 @@ static int supervisor_finish(const struct arrowh_config *cfg, int status)
 		snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, STATE_SOCKET);
 		unlink(path); /* the VMM could not: it reaches no path */
 	}
+	if (cfg->vsock_uds)
+		unlink(cfg->vsock_uds);
 	if (cfg->template_out)
 		reclaim_template(cfg);
 	if (cfg->state_dir && session.sf.started_ns)

@@ -20,6 +20,7 @@
 #include "virtio/mmio.h"
 #include "virtio/net.h"
 #include "virtio/p9.h"
+#include "virtio/vsock.h"
 #include "vm.h"
 
 #define MMIO_DEVICES_GPA 0xd0000000ull
@@ -52,6 +53,10 @@ struct session {
 	/* --volume: host directories over virtio-9p */
 	struct virtio_mmio vol_mmio[ARROWH_MAX_VOLUMES];
 	struct vp9 vol[ARROWH_MAX_VOLUMES];
+	/* --vsock-uds: virtio-vsock, on the slot after the last volume's */
+	bool has_vsock;
+	struct virtio_mmio vsock_mmio;
+	struct vsock vsock;
 	unsigned int port_stdin, port_stdout, port_stderr, port_control;
 	unsigned int port_tty;   /* --tty: console port hvc1, the app's terminal */
 	unsigned int port_input; /* where host input goes: port_tty or port_stdin */

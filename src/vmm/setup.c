@@ -362,6 +362,58 @@ static int add_volume(struct session *s, unsigned int i, char *cmdline, size_t c
 	return 0;
 }
 
+/*
+ * A guest connect to the host's port: the unix socket "<--vsock-uds>_<port>". Jailed, the
+ * VMM reaches no path and may not make sockets: the supervisor connects and passes the
+ * descriptor back over the broker (docs/security.md).
+ */
+static int vsock_connect_host(void *opaque, uint32_t port)
+{
+	struct session *s = opaque;
+	int fd = -1, ret;
+
+	if (jail_broker_fd < 0)
+		return vsock_connect_path(s->cfg->vsock_uds, port);
+	ret = jail_request(JAIL_REQ_VSOCK_CONNECT, port, &fd);
+	if (ret || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		return ret ? ret : -EPROTO;
+	}
+	return fd;
+}
+
+/* --vsock-uds: virtio-vsock after the volumes' slots; its listener is made now, before
+ * the jail, and is the only socket it ever binds. */
+static int add_vsock(struct session *s, char *cmdline, size_t cmdlen)
+{
+	uint64_t base = MMIO_DEVICES_GPA + (2 + ARROWH_MAX_VOLUMES) * VIRTIO_MMIO_SIZE;
+	unsigned int irq = FIRST_DEVICE_IRQ + 2 + ARROWH_MAX_VOLUMES;
+	int irqfd, fd, ret;
+
+	fd = vsock_listen(s->cfg->vsock_uds);
+	if (fd < 0) {
+		fprintf(stderr, "arrowh: cannot listen on %s: %s\n", s->cfg->vsock_uds,
+			fd == -EEXIST ? "something that is not a socket is there" : strerror(-fd));
+		return fd;
+	}
+	irqfd = vm_irqfd(&s->vm, irq);
+	if (irqfd < 0) {
+		close(fd);
+		return irqfd;
+	}
+	virtio_mmio_init(&s->vsock_mmio, base, irq, irqfd, &s->vm.gm, &vsock_ops, &s->vsock);
+	s->has_vsock = true;
+	ret = vsock_init(&s->vsock, &s->vsock_mmio, VSOCK_GUEST_CID, fd, vsock_connect_host, s);
+	if (ret)
+		return ret;
+	ret = bus_add(&s->vm.mmio, base, VIRTIO_MMIO_SIZE, mmio_read, mmio_write, &s->vsock_mmio);
+	if (ret)
+		return ret;
+	snprintf(cmdline, cmdlen, " virtio_mmio.device=4K@0x%llx:%u", (unsigned long long)base, irq);
+	return 0;
+}
+
 static int add_devices(struct session *s, char *cmdline, size_t cmdlen)
 {
 	const struct arrowh_config *cfg = s->cfg;
@@ -417,6 +469,13 @@ static int add_devices(struct session *s, char *cmdline, size_t cmdlen)
 
 	for (unsigned int i = 0; i < cfg->nr_volumes; i++) {
 		ret = add_volume(s, i, cmdline + used, cmdlen - used);
+		if (ret)
+			return ret;
+		used = strlen(cmdline);
+	}
+
+	if (cfg->vsock_uds) {
+		ret = add_vsock(s, cmdline + used, cmdlen - used);
 		if (ret)
 			return ret;
 		used = strlen(cmdline);

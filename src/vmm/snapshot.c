@@ -29,12 +29,18 @@ static int path_in(char *out, size_t size, const char *dir, const char *name)
 	return snprintf(out, size, "%s/%s", dir, name) >= (int)size ? -ENAMETOOLONG : 0;
 }
 
+/* The console, and the NIC and the vsock device when there are. */
+static unsigned int nr_devices(const struct session *s)
+{
+	return 1u + s->has_net + s->has_vsock;
+}
+
 static void describe(struct session *s, struct snap_meta *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->memory_bytes = s->vm.gm.total;
 	m->nr_vcpus = s->vm.nr_vcpus;
-	m->nr_devices = s->has_net ? 2 : 1;
+	m->nr_devices = nr_devices(s);
 	m->nr_ports = s->console.nr_ports;
 	m->has_net = s->has_net;
 	x86_host_signature(&s->vm, m);
@@ -64,6 +70,12 @@ static int save_locked(struct session *s, int dir_fd, uint64_t *stored)
 		virtio_mmio_save(&s->net_mmio, &ms);
 		snapw_add(&w, SNAP_MMIO, 1, &ms, sizeof(ms));
 	}
+	/* vsock: the transport and its queues only; connections are host sockets a clone
+	 * cannot have, so a restore resets them (vsock_transport_reset) */
+	if (s->has_vsock) {
+		virtio_mmio_save(&s->vsock_mmio, &ms);
+		snapw_add(&w, SNAP_MMIO, 2, &ms, sizeof(ms));
+	}
 	/* the state file last: its presence says the snapshot is whole */
 	if (!ret)
 		ret = snapw_write_file_at(&w, dir_fd, SNAP_STATE_FILE);
@@ -85,7 +97,11 @@ int session_snapshot(struct session *s, int dir_fd)
 	pthread_mutex_lock(&s->console_mmio.lock);
 	if (s->has_net)
 		pthread_mutex_lock(&s->net_mmio.lock);
+	if (s->has_vsock)
+		pthread_mutex_lock(&s->vsock_mmio.lock);
 	ret = save_locked(s, dir_fd, &stored);
+	if (s->has_vsock)
+		pthread_mutex_unlock(&s->vsock_mmio.lock);
 	if (s->has_net)
 		pthread_mutex_unlock(&s->net_mmio.lock);
 	pthread_mutex_unlock(&s->console_mmio.lock);
@@ -106,7 +122,7 @@ static const char *check_meta(struct session *s, const struct snap_meta *m)
 	if (!m->has_net != !s->has_net)
 		return m->has_net ? "it has a NIC and this Arrow none (give it a network)"
 				  : "it has no NIC and this Arrow has one (--network none)";
-	if (m->nr_ports != s->console.nr_ports || m->nr_devices != (s->has_net ? 2u : 1u))
+	if (m->nr_ports != s->console.nr_ports || m->nr_devices != nr_devices(s))
 		return "its devices differ from this Arrow's (a terminal, -t, on one side only?)";
 	return x86_host_compatible(&s->vm, m);
 }
@@ -156,21 +172,31 @@ int session_restore_state(struct session *s, const struct snap_image *img)
 	const struct snap_meta *m = snap_find(img, SNAP_META, 0, sizeof(*m));
 	const struct virtio_mmio_state *con_t = snap_find(img, SNAP_MMIO, 0, sizeof(*con_t));
 	const struct virtio_mmio_state *net_t = snap_find(img, SNAP_MMIO, 1, sizeof(*net_t));
+	const struct virtio_mmio_state *vsock_t = snap_find(img, SNAP_MMIO, 2, sizeof(*vsock_t));
 	const struct vconsole_state *con = snap_find(img, SNAP_CONSOLE, 0, sizeof(*con));
-	const char *why = check_meta(s, m);
+	const char *why = NULL;
 	struct kvm_cpuid2 *cpuid;
 	int ret = 0;
 
+	if (!vsock_t != !s->has_vsock)
+		why = vsock_t ? "it has a vsock device and this Arrow none (--vsock-uds)"
+			      : "it has no vsock device and this Arrow has one (--vsock-uds)";
+	if (!why)
+		why = check_meta(s, m);
 	if (!why && (!con_t || !con || (s->has_net && !net_t)))
 		why = "it lacks a device's state";
 	if (!why && (virtio_mmio_restore(&s->console_mmio, con_t) ||
 		     vconsole_restore(&s->console, con) ||
-		     (s->has_net && virtio_mmio_restore(&s->net_mmio, net_t))))
+		     (s->has_net && virtio_mmio_restore(&s->net_mmio, net_t)) ||
+		     (s->has_vsock && virtio_mmio_restore(&s->vsock_mmio, vsock_t))))
 		why = "a device's saved state is inconsistent";
 	if (why) {
 		fprintf(stderr, "arrowh: cannot restore %s: %s\n", s->cfg->restore_dir, why);
 		return -EINVAL;
 	}
+	/* the guest's connections were the snapshotted arrowh's: it hears they are gone */
+	if (s->has_vsock)
+		vsock_transport_reset(&s->vsock);
 	/* the same CPUID the guest booted with (this host's, checked above), then its state */
 	cpuid = cpuid_supported(s->vm.kvm_fd);
 	if (!cpuid)

@@ -342,8 +342,32 @@ def oci():
     save("oci", "arm64", config.replace(b"amd64", b"arm64") + b"\0" + manifest + b"\0" + index + b"\0fuzz:latest")
     save("oci", "not-objects", b"[]\0null\0{\"manifests\": 3}\0UPPER")
 
+# ---- virtio_vsock: the same operations; 8..11 the host service (tests/fuzz/virtio_vsock.c) --
+def vsock_hdr(sport, dport, op, length=0, buf_alloc=65536, fwd=0, src=3, dst=2, typ=1, flags=0):
+    return struct.pack("<QQIIIHHIII", src, dst, sport, dport, length, typ, op, flags, buf_alloc, fwd)
+
+
+def vsock():
+    hs = v_start(1)
+    for i in range(4):  # receive buffers: header + 64 bytes
+        hs += v_desc(0, i, 0x1000 + 0x100 * i, 108, 2) + v_avail(0, i, kick=(i == 3))
+    hs += v_desc(2, 0, 0x2000, 4, 2) + v_avail(2, 0)  # an event buffer
+    req = hs + v_mem(DATA, vsock_hdr(1000, 5, 1)) + v_desc(1, 0, 0, 44) + v_avail(1, 0) + bytes([9, 0])
+    save("virtio_vsock", "connect", req)
+    rw = req + v_mem(DATA + 0x100, vsock_hdr(1000, 5, 5, 5) + b"hello") + v_desc(1, 1, 0x100, 49)
+    rw += v_avail(1, 1) + bytes([8, 0]) + struct.pack("<H", 5) + b"world" + bytes([9, 0])
+    rw += v_mem(DATA + 0x200, vsock_hdr(1000, 5, 7)) + v_desc(1, 2, 0x200, 44) + v_avail(1, 2)
+    rw += bytes([10, 0]) + bytes([11])
+    save("virtio_vsock", "data-both-ways", rw)
+    bad = hs + v_mem(DATA, vsock_hdr(1000, 99, 1)) + v_desc(1, 0, 0, 44) + v_avail(1, 0)
+    bad += v_mem(DATA + 0x100, vsock_hdr(1, 5, 42)) + v_desc(1, 1, 0x100, 44) + v_avail(1, 1)
+    bad += v_mem(DATA + 0x200, vsock_hdr(1, 5, 5, 60000)) + v_desc(1, 2, 0x200, 44) + v_avail(1, 2)
+    bad += v_mem(DATA + 0x300, vsock_hdr(1, 5, 1, src=7)) + v_desc(1, 3, 0x300, 44) + v_avail(1, 3)
+    save("virtio_vsock", "refused-and-bad", bad + bytes([9, 0]))
+
+
 # -----------------------------------------------------------------------------------------
-TARGETS = {"arrowfile": arrowfile, "runcfg": runcfg, "layer": layer, "oci": oci, "control": control, "snapshot": snapshot, "p9": p9, "virtio": virtio}
+TARGETS = {"arrowfile": arrowfile, "runcfg": runcfg, "layer": layer, "oci": oci, "control": control, "snapshot": snapshot, "p9": p9, "virtio": virtio, "virtio_vsock": vsock}
 
 if __name__ == "__main__":
     for t in sys.argv[1:] or TARGETS:
