@@ -67,7 +67,7 @@ int jail_enter(struct session *s);
 int jail_request(uint32_t type, uint64_t arg, int *fd);
 
 /* seccomp.c: the filters. Whole process (before threads start), then per thread kind. */
-enum jail_thread { JAIL_THREAD_NET_RX, JAIL_THREAD_VCPU };
+enum jail_thread { JAIL_THREAD_NET_RX, JAIL_THREAD_VCPU, JAIL_THREAD_VSOCK };
 int seccomp_install_vmm(const struct arrowh_config *cfg);
 /* A thread kind's narrower filter, stacked on the VMM's. No-op when not jailed. */
 void seccomp_install_thread(enum jail_thread kind);

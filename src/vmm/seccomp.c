@@ -149,6 +149,18 @@ static const int netrx_rules[] = {
 	SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(close),
 };
 
+/* The vsock device thread: its epoll set, host clients' sockets, the broker, malloc. */
+static const int vsock_rules[] = {
+	SCMP_SYS(read), SCMP_SYS(readv), SCMP_SYS(write), SCMP_SYS(close), SCMP_SYS(epoll_wait),
+	SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(accept4), SCMP_SYS(recvfrom),
+	SCMP_SYS(recvmsg), SCMP_SYS(sendto), SCMP_SYS(sendmsg), SCMP_SYS(shutdown),
+	SCMP_SYS(futex), SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(mprotect), SCMP_SYS(munmap),
+	SCMP_SYS(mremap), SCMP_SYS(madvise), SCMP_SYS(clock_gettime), SCMP_SYS(restart_syscall),
+	SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn), SCMP_SYS(getpid), SCMP_SYS(gettid),
+	SCMP_SYS(tgkill), SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(sched_yield),
+	SCMP_SYS(fstat), SCMP_SYS(newfstatat), /* the snapshot guard's SIGBUS handler (snap/guard.c) */
+};
+
 static bool trap_mode(void)
 {
 	const char *e = getenv("ARROWH_SECCOMP_TRAP");
@@ -267,6 +279,9 @@ static void install_vcpu(void)
 
 void seccomp_install_thread(enum jail_thread kind)
 {
+	const int *rules = kind == JAIL_THREAD_VSOCK ? vsock_rules : netrx_rules;
+	size_t n = kind == JAIL_THREAD_VSOCK ? sizeof(vsock_rules) / sizeof(vsock_rules[0])
+					     : sizeof(netrx_rules) / sizeof(netrx_rules[0]);
 	scmp_filter_ctx ctx;
 	int ret = 0;
 
@@ -279,9 +294,9 @@ void seccomp_install_thread(enum jail_thread kind)
 	ctx = seccomp_init(trap_mode() ? SCMP_ACT_TRAP : SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
 		return;
-	for (size_t i = 0; !ret && i < sizeof(netrx_rules) / sizeof(netrx_rules[0]); i++)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, netrx_rules[i], 0);
-	if (!ret)
+	for (size_t i = 0; !ret && i < n; i++)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, rules[i], 0);
+	if (!ret && kind == JAIL_THREAD_NET_RX)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 				       SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, (unsigned long)TUNSETOFFLOAD));
 	if (ret) {
@@ -289,7 +304,7 @@ void seccomp_install_thread(enum jail_thread kind)
 		return;
 	}
 	if (load(ctx))
-		fprintf(stderr, "arrowh: sandbox: the receive thread's filter did not load\n");
+		fprintf(stderr, "arrowh: sandbox: a device thread's filter did not load\n");
 }
 
 void seccomp_selftest(void)

@@ -11,6 +11,7 @@
  * advertise fwd_cnt as the host socket takes the bytes.
  */
 #include "vsock_conn.h"
+#include "vmm/jail.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -547,6 +548,8 @@ int vsock_init(struct vsock *v, struct virtio_mmio *t, uint64_t guest_cid, int l
 static void *vsock_thread(void *arg)
 {
 	struct vsock *v = arg;
+
+	seccomp_install_thread(JAIL_THREAD_VSOCK); /* a narrower filter when jailed */
 
 	while (!vsock_poll_stop(v, -1))
 		;
