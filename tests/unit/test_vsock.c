@@ -18,7 +18,7 @@
 
 #include "fakedrv.h"
 #include "unit.h"
-#include "vmm/virtio/vsock.h"
+#include "vmm/virtio/vsock_conn.h"
 
 #define MEM (8 << 20)
 #define QNUM 64
@@ -334,6 +334,34 @@ static void test_data_with_the_connect_line(void **state)
 	assert_int_equal(h.len, 5);
 	assert_memory_equal(buf, "early", 5);
 	close(c);
+}
+
+/* A line that never ends and a REQUEST the guest never answers: both closed after
+ * VSOCK_HANDSHAKE_MS, the second with an RST for the guest. */
+static void test_slow_handshakes_time_out(void **state)
+{
+	int slow = client_connect(), unanswered = client_connect();
+	struct vsock_hdr h;
+	uint32_t hport;
+	uint64_t t0 = vconn_now_ns();
+
+	(void)state;
+	assert_int_equal(write(slow, "CONN", 4), 4);
+	assert_int_equal(write(unanswered, "CONNECT 42\n", 11), 11);
+	pump();
+	assert_true(guest_recv(&h, NULL));
+	assert_int_equal(h.op, VSOCK_OP_REQUEST);
+	hport = h.src_port;
+	assert_int_equal(v.nr_conns, 2);
+	while (v.nr_conns && vconn_now_ns() - t0 < (VSOCK_HANDSHAKE_MS + 2000) * 1000000ull)
+		vsock_poll(&v, 100);
+	assert_int_equal(v.nr_conns, 0);
+	assert_true(vconn_now_ns() - t0 >= VSOCK_HANDSHAKE_MS * 1000000ull);
+	assert_true(peer_closed(slow));
+	assert_true(peer_closed(unanswered));
+	expect_op(VSOCK_OP_RST, 42, hport);
+	close(slow);
+	close(unanswered);
 }
 
 static void test_guest_connect_refused(void **state)
@@ -667,6 +695,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_host_connect_refused_by_guest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_handshakes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_with_the_connect_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slow_handshakes_time_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guest_connect_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guest_connect_bulk_both_ways, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_credit_request_and_zero_credit, setup, teardown),
