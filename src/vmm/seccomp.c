@@ -147,6 +147,8 @@ static const int netrx_rules[] = {
 	SCMP_SYS(gettid), SCMP_SYS(clock_gettime), SCMP_SYS(restart_syscall), SCMP_SYS(brk),
 	SCMP_SYS(mmap), SCMP_SYS(mremap), SCMP_SYS(rt_sigreturn), SCMP_SYS(epoll_wait),
 	SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(close),
+	SCMP_SYS(sendmsg), /* transmit to a stream peer (passt), since kicks are eventfds */
+	SCMP_SYS(fstat), SCMP_SYS(newfstatat), /* the snapshot guard's SIGBUS handler (snap/guard.c) */
 };
 
 /* The vsock device thread: its epoll set, host clients' sockets, the broker, malloc. */

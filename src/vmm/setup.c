@@ -261,6 +261,14 @@ static int add_net(struct session *s, char *cmdline, size_t cmdlen)
 	ret = bus_add(&s->vm.mmio, base, VIRTIO_MMIO_SIZE, mmio_read, mmio_write, &s->net_mmio);
 	if (ret)
 		return ret;
+	/*
+	 * Kicks as eventfds: KVM completes the guest's QueueNotify write itself and wakes the
+	 * device thread, instead of an exit to arrowh per kick. Without them (an old KVM), a
+	 * kick is an MMIO exit and transmit runs in the vCPU thread, as before.
+	 */
+	if (vm_ioeventfd(&s->vm, base + VIRTIO_MMIO_QUEUE_NOTIFY, VNET_RXQ, s->net.kick_fd) ||
+	    vm_ioeventfd(&s->vm, base + VIRTIO_MMIO_QUEUE_NOTIFY, VNET_TXQ, s->net.tx_kick_fd))
+		fprintf(stderr, "arrowh: note: no KVM ioeventfds; the NIC's kicks exit to arrowh\n");
 	snprintf(cmdline, cmdlen, " virtio_mmio.device=4K@0x%llx:%u", (unsigned long long)base, irq);
 	return 0;
 }

@@ -130,6 +130,21 @@ int vm_irqfd(struct vm *vm, unsigned int gsi)
 	return fd;
 }
 
+int vm_ioeventfd(struct vm *vm, uint64_t gpa, uint32_t datamatch, int fd)
+{
+	struct kvm_ioeventfd io = {
+		.datamatch = datamatch,
+		.addr = gpa,
+		.len = 4,
+		.fd = fd,
+		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+	};
+
+	if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0)
+		return -errno;
+	return 0;
+}
+
 int vm_setup_vcpus(struct vm *vm, uint64_t entry)
 {
 	struct kvm_cpuid2 *cpuid = cpuid_supported(vm->kvm_fd);

@@ -66,6 +66,11 @@ int vm_create(struct vm *vm, uint64_t mem_bytes, unsigned int nr_vcpus, int mem_
 	__attribute__((warn_unused_result));
 /* An eventfd bound to a guest interrupt line (edge-triggered); or -errno. */
 int vm_irqfd(struct vm *vm, unsigned int gsi);
+/*
+ * Let KVM complete a 4-byte guest write of datamatch at gpa by signalling fd, with no
+ * exit to arrowh (KVM_IOEVENTFD). 0 or -errno.
+ */
+int vm_ioeventfd(struct vm *vm, uint64_t gpa, uint32_t datamatch, int fd);
 /* Set up registers of all vCPUs for a 64-bit boot at entry. */
 int vm_setup_vcpus(struct vm *vm, uint64_t entry) __attribute__((warn_unused_result));
 int vm_start(struct vm *vm) __attribute__((warn_unused_result));

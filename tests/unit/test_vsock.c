@@ -661,6 +661,16 @@ static void test_hostile_rings(void **state)
 	guest_send(&h, NULL, 0);
 	pump();
 	assert_true(fd_rd(&d, 0x070) & VIRTIO_STATUS_NEEDS_RESET);
+	/* a receive buffer with no room after the header */
+	fd_wr(&d, 0x070, 0);
+	memset(d.next_desc, 0, sizeof(d.next_desc));
+	memset(d.mem, 0, 0x40000);
+	assert_int_equal(fd_start(&d, &t, 0, 3) & 0x48, 0x08);
+	fd_post(&d, RXQ, RXBUF, VSOCK_HDR_LEN, VIRTQ_DESC_F_WRITE);
+	fd_wr(&d, 0x050, RXQ);
+	guest_send(&h, NULL, 0);
+	pump();
+	assert_true(fd_rd(&d, 0x070) & VIRTIO_STATUS_NEEDS_RESET);
 }
 
 static void test_transport_reset(void **state)

@@ -16,6 +16,7 @@
 
 #define VIRTIO_MMIO_SIZE 0x1000
 #define VIRTIO_MMIO_MAX_QUEUES 16
+#define VIRTIO_MMIO_QUEUE_NOTIFY 0x050 /* register offset: the driver writes a queue index */
 
 #define VIRTIO_F_VERSION_1 32
 #define VIRTIO_RING_F_EVENT_IDX 29

@@ -28,11 +28,11 @@
 #define F_HOST_ECN 13
 #define F_MRG_RXBUF 15
 
-#define RXQ 0
-#define TXQ 1
+#define RXQ VNET_RXQ
+#define TXQ VNET_TXQ
 #define RX_BUDGET 256 /* frames per pump before the thread looks at its events again */
 
-enum { EV_TAP = 1, EV_KICK, EV_STOP };
+enum { EV_TAP = 1, EV_KICK, EV_TX_KICK, EV_STOP };
 
 #define BIT(f) (1ull << (f))
 
@@ -276,7 +276,7 @@ void vnet_report(struct vnet *n, FILE *out)
 	pthread_mutex_unlock(&n->t->lock);
 }
 
-/* vCPU thread, lock held: send every frame the guest queued. */
+/* Device thread (or a vCPU thread without ioeventfds), lock held: send what the guest queued. */
 static void transmit(struct vnet *n, struct virtq *q)
 {
 	const struct guest_mem *gm = n->t->gm;
@@ -318,6 +318,20 @@ static void transmit(struct vnet *n, struct virtq *q)
 	}
 	if (sent)
 		virtio_mmio_notify_used(n->t, TXQ);
+}
+
+void vnet_tx_kicked(struct vnet *n)
+{
+	struct virtq *q;
+	uint64_t v;
+
+	if (read(n->tx_kick_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		perror("arrowh: net transmit kick");
+	pthread_mutex_lock(&n->t->lock);
+	q = virtio_mmio_queue(n->t, TXQ);
+	if (q)
+		transmit(n, q);
+	pthread_mutex_unlock(&n->t->lock);
 }
 
 static void vnet_queue_notify(void *dev, struct virtio_mmio *t, unsigned int idx)
@@ -401,21 +415,25 @@ int vnet_init(struct vnet *n, struct virtio_mmio *t, int tap_fd, const uint8_t m
 	n->version = VNET_STATE_VERSION;
 	n->t = t;
 	n->tap_fd = tap_fd;
-	n->ep = n->kick_fd = n->stop_fd = -1;
+	n->ep = n->kick_fd = n->tx_kick_fd = n->stop_fd = -1;
 	memcpy(n->mac, mac, 6);
 	n->tap_is_tun = ioctl(tap_fd, TUNGETIFF, &ifr) == 0;
 	if (fl < 0 || fcntl(tap_fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return -errno;
 	n->ep = epoll_create1(EPOLL_CLOEXEC);
 	n->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	n->tx_kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	n->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (n->ep < 0 || n->kick_fd < 0 || n->stop_fd < 0)
+	if (n->ep < 0 || n->kick_fd < 0 || n->tx_kick_fd < 0 || n->stop_fd < 0)
 		return -errno;
 	ev = (struct epoll_event){ .events = 0, .data.u64 = EV_TAP };
 	if (epoll_ctl(n->ep, EPOLL_CTL_ADD, tap_fd, &ev))
 		return -errno;
 	ev = (struct epoll_event){ .events = EPOLLIN, .data.u64 = EV_KICK };
 	if (epoll_ctl(n->ep, EPOLL_CTL_ADD, n->kick_fd, &ev))
+		return -errno;
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u64 = EV_TX_KICK };
+	if (epoll_ctl(n->ep, EPOLL_CTL_ADD, n->tx_kick_fd, &ev))
 		return -errno;
 	ev = (struct epoll_event){ .events = EPOLLIN, .data.u64 = EV_STOP };
 	if (epoll_ctl(n->ep, EPOLL_CTL_ADD, n->stop_fd, &ev))
@@ -431,8 +449,8 @@ static void *rx_thread(void *arg)
 	seccomp_install_thread(JAIL_THREAD_NET_RX); /* a narrower filter when jailed */
 
 	for (;;) {
-		struct epoll_event evs[3];
-		int nev = epoll_wait(n->ep, evs, 3, -1);
+		struct epoll_event evs[4];
+		int nev = epoll_wait(n->ep, evs, 4, -1);
 		uint64_t v;
 
 		if (nev < 0 && errno != EINTR) {
@@ -445,6 +463,8 @@ static void *rx_thread(void *arg)
 			if (evs[i].data.u64 == EV_KICK && read(n->kick_fd, &v, sizeof(v)) < 0 &&
 			    errno != EAGAIN)
 				perror("arrowh: net kick");
+			if (evs[i].data.u64 == EV_TX_KICK)
+				vnet_tx_kicked(n);
 		}
 		vnet_rx_pump(n);
 	}
@@ -476,5 +496,7 @@ void vnet_stop(struct vnet *n)
 		close(n->kick_fd);
 	if (n->stop_fd >= 0)
 		close(n->stop_fd);
-	n->ep = n->kick_fd = n->stop_fd = -1;
+	if (n->tx_kick_fd >= 0)
+		close(n->tx_kick_fd);
+	n->ep = n->kick_fd = n->tx_kick_fd = n->stop_fd = -1;
 }

@@ -4,9 +4,11 @@
  * 12-byte virtio_net_hdr_v1 both ways, which the tap understands natively
  * (IFF_VNET_HDR): checksum and segmentation offloads pass through untouched.
  *
- * Transmit runs in the vCPU thread that kicks (a tap write never blocks).
- * Receive runs in a thread of the device's own that sleeps in epoll while the
- * tap is empty or the guest has no receive buffers: nothing spins when idle.
+ * Both directions run in a thread of the device's own that sleeps in epoll
+ * while the tap is empty and no kick came: nothing spins when idle. The guest's
+ * kicks reach it as eventfds KVM signals (KVM_IOEVENTFD), without an exit to
+ * arrowh; where those are not set up, a kick is an MMIO exit and transmit runs
+ * in the vCPU thread that kicked (a tap write never blocks).
  */
 #ifndef ARROW_VIRTIO_NET_H
 #define ARROW_VIRTIO_NET_H
@@ -20,6 +22,8 @@
 
 #include "mmio.h"
 
+#define VNET_RXQ 0
+#define VNET_TXQ 1
 #define VNET_HDR_LEN 12          /* struct virtio_net_hdr_v1 */
 #define VNET_FRAME_MAX 65550     /* a 64 KiB GSO frame plus its Ethernet header */
 #define VNET_RX_CHAINS_MAX 64    /* receive buffers one frame may span (MRG_RXBUF) */
@@ -54,6 +58,7 @@ struct vnet {
 	bool tap_is_tun;   /* offload ioctls apply */
 	int ep;            /* receive thread's epoll */
 	int kick_fd;       /* eventfd: the guest posted receive buffers, or the device was (re)set */
+	int tx_kick_fd;    /* eventfd: the guest queued frames to send (KVM_IOEVENTFD) */
 	int stop_fd;       /* eventfd: the receive thread must end */
 	bool tap_polled;   /* the tap is in the epoll set with EPOLLIN */
 	bool thread_started;
@@ -74,6 +79,8 @@ extern const struct virtio_device_ops vnet_ops;
  * -errno. mac is the guest's address.
  */
 int vnet_init(struct vnet *n, struct virtio_mmio *t, int tap_fd, const uint8_t mac[6]);
+/* Device thread: the transmit eventfd fired (exposed for tests). */
+void vnet_tx_kicked(struct vnet *n);
 /* Start and stop the receive thread. */
 int vnet_start(struct vnet *n);
 void vnet_stop(struct vnet *n);

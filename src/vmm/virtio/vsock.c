@@ -322,7 +322,9 @@ static int rx_take(struct vsock *v, struct virtq *q, struct virtq_elem *e)
 		virtio_mmio_set_notify(v->t, q, false);
 		r = virtq_pop(q, v->t->gm, e);
 	}
-	if (r < 0 || (r == 1 && (e->nr_out || e->in_len < VSOCK_HDR_LEN))) {
+	/* a buffer with no room after the header could carry no data: refused, so that a read
+	 * of zero bytes into it always means the host peer's end of file */
+	if (r < 0 || (r == 1 && (e->nr_out || e->in_len <= VSOCK_HDR_LEN))) {
 		virtio_mmio_set_broken(v->t, r < 0 ? "bad vsock receive chain"
 					       : "vsock receive buffer not writable or too short");
 		return -1;
