@@ -418,6 +418,12 @@ static int add_vsock(struct session *s, char *cmdline, size_t cmdlen)
 	ret = bus_add(&s->vm.mmio, base, VIRTIO_MMIO_SIZE, mmio_read, mmio_write, &s->vsock_mmio);
 	if (ret)
 		return ret;
+	/* kicks on any of its three queues wake the device thread without an exit (as the NIC) */
+	for (unsigned int q = 0; q < vsock_ops.num_queues; q++)
+		if (vm_ioeventfd(&s->vm, base + VIRTIO_MMIO_QUEUE_NOTIFY, q, s->vsock.kick_fd)) {
+			fprintf(stderr, "arrowh: note: no KVM ioeventfds; vsock kicks exit to arrowh\n");
+			break;
+		}
 	snprintf(cmdline, cmdlen, " virtio_mmio.device=4K@0x%llx:%u", (unsigned long long)base, irq);
 	return 0;
 }
