@@ -24,6 +24,9 @@ int cmd_kill(int argc, char *argv[]);
 int cmd_rm(int argc, char *argv[]);
 int cmd_wait(int argc, char *argv[]);
 int cmd_inspect(int argc, char *argv[]);
+/* arrow exec, arrow top (cmd-exec.c, docs/exec.md) */
+int cmd_exec(int argc, char *argv[]);
+int cmd_top(int argc, char *argv[]);
 
 int cmd_network(int argc, char *argv[]);
 int cmd_release(int argc, char *argv[]);

@@ -15,6 +15,8 @@ static const char usage[] =
 	"  ps        list Arrows\n"
 	"  logs      print an Arrow's output\n"
 	"  attach    connect to a running Arrow's standard streams\n"
+	"  exec      run another program inside a running Arrow\n"
+	"  top       list the processes running inside an Arrow\n"
 	"  stop      stop Arrows (SIGTERM, then a hard stop after a grace period)\n"
 	"  kill      send a signal to Arrows' apps\n"
 	"  wait      wait for Arrows to exit and print their exit status\n"
@@ -52,6 +54,7 @@ static const struct {
 	{ "build", cmd_build },	  { "images", cmd_images }, { "rmi", cmd_rmi },
 	{ "tag", cmd_tag },	  { "import", cmd_import }, { "save", cmd_save },
 	{ "pull", cmd_pull },	  { "push", cmd_push },
+	{ "exec", cmd_exec },	  { "top", cmd_top },
 };
 
 int main(int argc, char *argv[])
