@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: MIT
+/* arrow-oci start, state, kill, delete, list, ps, features (docs/oci.md). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cgroup.h"
+#include "common/statedir.h"
+#include "container.h"
+#include "lib/store.h"
+#include "log.h"
+#include "oci.h"
+#include "common/streamrec.h"
+
+#define START_TIMEOUT_MS 30000
+#define KILL_WAIT_MS 10000
+
+static int load_or_say(const char *id, struct oci_container *c)
+{
+	int ret = oci_container_load(id, c);
+
+	if (ret == -ENOENT || ret == -EINVAL || ret == -ENAMETOOLONG) {
+		if (!oci_id_valid(id))
+			oci_error("invalid container id '%.80s'", id);
+		else if (ret == -EINVAL)
+			oci_error("container %s: its state record is damaged (delete --force removes it)",
+				  id);
+		else
+			oci_error("container %s does not exist", id);
+		return 1;
+	}
+	return ret ? 1 : 0;
+}
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+int oci_start(const char *id)
+{
+	struct oci_container c;
+	char fifo[PATH_MAX + 16], byte;
+	int fd, waited = 0, ret = 1;
+
+	if (load_or_say(id, &c))
+		return 1;
+	if (c.status != OCI_CREATED) {
+		oci_error("cannot start container %s: it is %s, not created", id,
+			  oci_status_name(c.status));
+		goto out;
+	}
+	snprintf(fifo, sizeof(fifo), "%s/%s", c.dir, OCI_FIFO_FILE);
+	fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		oci_error("cannot start container %s: %s", id, strerror(errno));
+		goto out;
+	}
+	/* the container process opens the fifo for writing and sends one byte */
+	while (waited < START_TIMEOUT_MS) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		poll(&p, 1, 50);
+		n = read(fd, &byte, 1);
+		if (n == 1) {
+			ret = 0;
+			break;
+		}
+		if (!oci_proc_alive(c.pid, c.pid_start)) {
+			oci_error("cannot start container %s: its process has ended", id);
+			break;
+		}
+		if (n == 0)
+			sleep_ms(20);
+		waited += 70;
+	}
+	close(fd);
+	if (!ret)
+		unlink(fifo);
+	else if (waited >= START_TIMEOUT_MS)
+		oci_error("cannot start container %s: its process did not answer", id);
+out:
+	oci_container_free(&c);
+	return ret;
+}
+
+int oci_state(const char *id)
+{
+	struct oci_container c;
+	json_t *st;
+	char *text;
+
+	if (load_or_say(id, &c))
+		return 1;
+	st = oci_state_json(&c);
+	text = st ? json_dumps(st, JSON_INDENT(2)) : NULL;
+	if (text)
+		printf("%s\n", text);
+	free(text);
+	json_decref(st);
+	oci_container_free(&c);
+	return text ? 0 : 1;
+}
+
+int oci_parse_signal(const char *s)
+{
+	static const struct {
+		const char *name;
+		int sig;
+	} sigs[] = {
+		{ "HUP", SIGHUP },	 { "INT", SIGINT },	  { "QUIT", SIGQUIT },	  { "ILL", SIGILL },
+		{ "TRAP", SIGTRAP },	 { "ABRT", SIGABRT },	  { "IOT", SIGIOT },	  { "BUS", SIGBUS },
+		{ "FPE", SIGFPE },	 { "KILL", SIGKILL },	  { "USR1", SIGUSR1 },	  { "SEGV", SIGSEGV },
+		{ "USR2", SIGUSR2 },	 { "PIPE", SIGPIPE },	  { "ALRM", SIGALRM },	  { "TERM", SIGTERM },
+		{ "STKFLT", SIGSTKFLT }, { "CHLD", SIGCHLD },	  { "CONT", SIGCONT },	  { "STOP", SIGSTOP },
+		{ "TSTP", SIGTSTP },	 { "TTIN", SIGTTIN },	  { "TTOU", SIGTTOU },	  { "URG", SIGURG },
+		{ "XCPU", SIGXCPU },	 { "XFSZ", SIGXFSZ },	  { "VTALRM", SIGVTALRM }, { "PROF", SIGPROF },
+		{ "WINCH", SIGWINCH },	 { "IO", SIGIO },	  { "POLL", SIGPOLL },	  { "PWR", SIGPWR },
+		{ "SYS", SIGSYS },
+	};
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return 0;
+	if (*s >= '0' && *s <= '9') {
+		v = strtol(s, &end, 10);
+		return *end || v < 1 || v > 64 ? 0 : (int)v;
+	}
+	if (!strncasecmp(s, "SIG", 3))
+		s += 3;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (!strcasecmp(s, sigs[i].name))
+			return sigs[i].sig;
+	return 0;
+}
+
+/* A signal for the app: through arrowh's control socket once it serves one, else to the
+ * process itself (arrowh forwards the usual ones from its start; a waiting process dies). */
+static int signal_container(const struct oci_container *c, int sig)
+{
+	struct arrow_rec r;
+
+	if (c->status == OCI_RUNNING) {
+		memset(&r, 0, sizeof(r));
+		if ((size_t)snprintf(r.dir, sizeof(r.dir), "%.*s/%s", (int)sizeof(r.dir) - 8, c->dir,
+				     OCI_ARROW_DIR) < sizeof(r.dir) &&
+		    store_request(&r, HOSTCTL_SIGNAL, (uint32_t)sig) == 0)
+			return 0;
+	}
+	if (!oci_proc_alive(c->pid, c->pid_start))
+		return -ESRCH;
+	return kill(c->pid, sig) < 0 ? -errno : 0;
+}
+
+int oci_kill(const char *id, const char *signal, bool all)
+{
+	struct oci_container c;
+	int sig = signal ? oci_parse_signal(signal) : SIGTERM, ret;
+
+	(void)all; /* one process tree per Arrow: --all is the same */
+	if (!sig) {
+		oci_error("invalid signal '%.40s'", signal);
+		return 1;
+	}
+	if (load_or_say(id, &c))
+		return 1;
+	if (c.status != OCI_CREATED && c.status != OCI_RUNNING) {
+		oci_error("container %s is not running", id);
+		oci_container_free(&c);
+		return 1;
+	}
+	ret = signal_container(&c, sig);
+	if (ret)
+		oci_error("cannot signal container %s: %s", id,
+			  ret == -ESRCH ? "container not running" : strerror(-ret));
+	oci_container_free(&c);
+	return ret ? 1 : 0;
+}
+
+static void wait_gone(const struct oci_container *c)
+{
+	for (int waited = 0; waited < KILL_WAIT_MS && oci_proc_alive(c->pid, c->pid_start);
+	     waited += 20)
+		sleep_ms(20);
+}
+
+int oci_delete(const char *id, bool force)
+{
+	struct oci_container c;
+	char sub[PATH_MAX + 16];
+	const char *cg;
+	int ret = oci_container_load(id, &c);
+
+	if (ret == -EINVAL && force && oci_id_valid(id)) {
+		ret = 0; /* a damaged record: remove what is there */
+		c.status = OCI_STOPPED;
+	} else if (load_or_say(id, &c)) {
+		return 1;
+	}
+	if (c.status == OCI_RUNNING && !force) {
+		oci_error("cannot delete container %s that is not stopped: running (delete --force "
+			  "kills it)", id);
+		oci_container_free(&c);
+		return 1;
+	}
+	if (c.status == OCI_CREATED || c.status == OCI_RUNNING) {
+		kill(c.pid, SIGKILL);
+		wait_gone(&c);
+		if (oci_proc_alive(c.pid, c.pid_start)) {
+			oci_error("container %s: its process %d did not end", id, (int)c.pid);
+			oci_container_free(&c);
+			return 1;
+		}
+	}
+	cg = c.rec ? json_string_value(json_object_get(c.rec, "cgroup")) : NULL;
+	if (cg && cgroup_remove(cg, 2000) && cgroup_remove(cg, 0) != -EINVAL)
+		oci_warn("container %s: its cgroup %s could not be removed", id, cg);
+	snprintf(sub, sizeof(sub), "%s/%s", c.dir, OCI_ARROW_DIR);
+	statedir_remove(sub);
+	ret = statedir_remove(c.dir);
+	if (ret && ret != -ENOENT)
+		oci_error("cannot remove %s: %s", c.dir, strerror(-ret));
+	oci_container_free(&c);
+	return ret && ret != -ENOENT ? 1 : 0;
+}
+
+int oci_list(bool quiet, bool json)
+{
+	DIR *d = opendir(oci_root());
+	json_t *all = json_array();
+	struct dirent *e;
+
+	if (!quiet && !json)
+		printf("%-24s %-8s %-10s %-40s %-30s %s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED",
+		       "OWNER");
+	while (d && (e = readdir(d))) {
+		struct oci_container c;
+
+		if (e->d_name[0] == '.' || oci_container_load(e->d_name, &c))
+			continue;
+		if (quiet)
+			printf("%s\n", c.id);
+		else if (json)
+			json_array_append_new(all, oci_state_json(&c));
+		else
+			printf("%-24s %-8d %-10s %-40s %-30s %s\n", c.id,
+			       c.status == OCI_CREATED || c.status == OCI_RUNNING ? (int)c.pid : 0,
+			       oci_status_name(c.status),
+			       c.rec ? json_string_value(json_object_get(c.rec, "bundle")) : "",
+			       c.rec ? json_string_value(json_object_get(c.rec, "created")) : "",
+			       geteuid() == 0 ? "root" : "");
+		oci_container_free(&c);
+	}
+	if (d)
+		closedir(d);
+	if (json) {
+		char *text = json_dumps(all, JSON_COMPACT);
+
+		printf("%s\n", text ? text : "[]");
+		free(text);
+	}
+	json_decref(all);
+	return 0;
+}
+
+int oci_ps(const char *id, bool json)
+{
+	struct oci_container c;
+	bool alive;
+
+	if (load_or_say(id, &c))
+		return 1;
+	alive = c.status == OCI_CREATED || c.status == OCI_RUNNING;
+	if (json)
+		printf(alive ? "[%d]\n" : "[]\n", (int)c.pid);
+	else
+		printf(alive ? "PID\n%d\n" : "PID\n", (int)c.pid);
+	oci_container_free(&c);
+	return 0;
+}
+
+int oci_features(void)
+{
+	json_t *f = json_pack(
+		"{s:s, s:s, s:[], s:[s,s,s,s], s:{s:[s,s,s,s,s,s,s,s], s:[], s:{s:b, s:b, s:b}, "
+		"s:{s:b}, s:{s:b}, s:{s:b}}, s:{s:s, s:s, s:s}}",
+		"ociVersionMin", "1.0.0", "ociVersionMax", OCI_SPEC_VERSION, "hooks", "mountOptions",
+		"bind", "rbind", "ro", "rw", "linux", "namespaces", "cgroup", "ipc", "mount",
+		"network", "pid", "user", "uts", "time", "capabilities", "cgroup", "v1", 0, "v2", 1,
+		"systemd", 1, "seccomp", "enabled", 0, "apparmor", "enabled", 0, "selinux", "enabled",
+		0, "annotations", "org.arrow.runtime", "arrowh", "org.arrow.isolation",
+		"a KVM virtual machine per container", "org.arrow.docs", "docs/oci.md");
+	char *text = f ? json_dumps(f, JSON_INDENT(2)) : NULL;
+
+	if (text)
+		printf("%s\n", text);
+	free(text);
+	json_decref(f);
+	return text ? 0 : 1;
+}

@@ -1,0 +1,676 @@
+// SPDX-License-Identifier: MIT
+/*
+ * arrow-oci create: the bundle becomes an Arrow that is ready but not booted. Its
+ * initramfs pieces (the shared base piece with ainit, the rootfs, the run configuration)
+ * are built now; a container process is forked that waits on exec.fifo and, once `start`
+ * reads the fifo, execs arrowh with them. That process is the container's pid: its exit
+ * status is the app's (arrowh's), and the caller (conmon, a containerd shim: subreapers)
+ * waits on it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "common/cgroup.h"
+#include "common/protocol.h"
+#include "common/runcfg.h"
+#include "common/statedir.h"
+#include "container.h"
+#include "lib/guestbase.h"
+#include "lib/jailuser.h"
+#include "lib/paths.h"
+#include "lib/piece.h"
+#include "lib/rootfs.h"
+#include "log.h"
+#include "oci.h"
+#include "spec.h"
+
+#define DEFAULT_MEMORY_MIB 128
+#define MAX_AUTO_MEMORY_MIB 4096
+#define ROOTFS_MAX_ENTRIES 1000000
+#define HV_MAX 64
+
+int oci_cgroup_rel(const char *p, bool systemd, char *out, size_t len)
+{
+	const char *c1 = strchr(p, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	char slice[256], prefix[256], name[512], path[1024] = "";
+	size_t used = 0;
+
+	if (!c1) {
+		if (systemd)
+			return -EINVAL; /* runc: systemd cgroup paths are slice:prefix:name */
+		return (size_t)snprintf(out, len, "%s", p) < len ? 0 : -ENAMETOOLONG;
+	}
+	if (!c2 || (size_t)(c1 - p) >= sizeof(slice) || (size_t)(c2 - c1 - 1) >= sizeof(prefix) ||
+	    strlen(c2 + 1) >= sizeof(name) || !c2[1])
+		return -EINVAL;
+	snprintf(slice, sizeof(slice), "%.*s", (int)(c1 - p), p);
+	snprintf(prefix, sizeof(prefix), "%.*s", (int)(c2 - c1 - 1), c1 + 1);
+	snprintf(name, sizeof(name), "%s", c2 + 1);
+	if (!slice[0])
+		snprintf(slice, sizeof(slice), "system.slice");
+	if (strlen(slice) < 7 || strcmp(slice + strlen(slice) - 6, ".slice"))
+		return -EINVAL;
+	/* a-b-c.slice lives in a.slice/a-b.slice/a-b-c.slice; -.slice is the root */
+	if (strcmp(slice, "-.slice")) {
+		for (char *d = strchr(slice, '-'); d; d = strchr(d + 1, '-')) {
+			used += (size_t)snprintf(path + used, sizeof(path) - used, "%.*s.slice/",
+						 (int)(d - slice), slice);
+			if (used >= sizeof(path))
+				return -ENAMETOOLONG;
+		}
+		used += (size_t)snprintf(path + used, sizeof(path) - used, "%s/", slice);
+		if (used >= sizeof(path))
+			return -ENAMETOOLONG;
+	}
+	if (strlen(name) > 6 && !strcmp(name + strlen(name) - 6, ".slice"))
+		return (size_t)snprintf(out, len, "%s%s", path, name) < len ? 0 : -ENAMETOOLONG;
+	return (size_t)snprintf(out, len, "%s%s%s%s.scope", path, prefix, prefix[0] ? "-" : "",
+				name) < len ? 0 : -ENAMETOOLONG;
+}
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/*
+ * process.args[0] as a path inside the rootfs, as runc's lookup does it before the
+ * container starts: absolute as is, "dir/x" below cwd, a bare name along the PATH of
+ * process.env (else the usual default). A name found nowhere fails create, as with runc.
+ */
+int oci_resolve_program(const struct oci_spec *s, char *out, size_t len)
+{
+	const char *name = s->args[0], *path = DEFAULT_PATH;
+	char host[PATH_MAX * 2];
+	struct stat st;
+
+	if (name[0] == '/')
+		return (size_t)snprintf(out, len, "%s", name) < len ? 0 : -ENAMETOOLONG;
+	if (strchr(name, '/'))
+		return (size_t)snprintf(out, len, "%s%s%s", s->cwd, strcmp(s->cwd, "/") ? "/" : "",
+					name) < len ? 0 : -ENAMETOOLONG;
+	for (size_t i = 0; i < s->nr_env; i++)
+		if (!strncmp(s->env[i], "PATH=", 5))
+			path = s->env[i] + 5;
+	while (*path) {
+		size_t dlen = strcspn(path, ":");
+
+		/* lstat: a symlink is followed by the guest, inside the guest */
+		if (dlen && path[0] == '/' &&
+		    (size_t)snprintf(host, sizeof(host), "%s/%.*s/%s", s->root, (int)dlen, path, name) <
+			    sizeof(host) &&
+		    lstat(host, &st) == 0 && !S_ISDIR(st.st_mode))
+			return (size_t)snprintf(out, len, "%.*s/%s", (int)dlen, path, name) < len
+				       ? 0 : -ENAMETOOLONG;
+		path += dlen;
+		if (*path == ':')
+			path++;
+	}
+	return -ENOENT;
+}
+
+/* ainit's run configuration for the container's process. */
+static int build_runcfg(const struct oci_spec *s, const char *program, char **buf, size_t *len)
+{
+	char num[32], *kv;
+	int ret = 0;
+
+	*buf = NULL;
+	*len = 0;
+	ret |= runcfg_append(buf, len, RUNCFG_PROGRAM, program);
+	for (size_t i = 0; i < s->nr_args; i++)
+		ret |= runcfg_append(buf, len, RUNCFG_ARG, s->args[i]);
+	for (size_t i = 0; i < s->nr_env; i++)
+		ret |= runcfg_append(buf, len, RUNCFG_ENV, s->env[i]);
+	ret |= runcfg_append(buf, len, RUNCFG_WORKDIR, s->cwd);
+	if (s->hostname)
+		ret |= runcfg_append(buf, len, RUNCFG_HOSTNAME, s->hostname);
+	snprintf(num, sizeof(num), "%u", s->uid);
+	ret |= runcfg_append(buf, len, RUNCFG_UID, num);
+	snprintf(num, sizeof(num), "%u", s->gid);
+	ret |= runcfg_append(buf, len, RUNCFG_GID, num);
+	if (s->terminal)
+		ret |= runcfg_append(buf, len, RUNCFG_TTY, "1");
+	for (unsigned int i = 0; i < s->nr_volumes; i++) {
+		if (asprintf(&kv, "arrowvol%u:%s:%s", i, s->volumes[i].read_only ? "ro" : "rw",
+			     s->volumes[i].guest) < 0)
+			return -ENOMEM;
+		ret |= runcfg_append(buf, len, RUNCFG_VOLUME, kv);
+		free(kv);
+	}
+	return ret ? -ENOMEM : 0;
+}
+
+/* A bind-mounted file's contents, read now (a regular file within OCI_FILE_MAX_BYTES). */
+static int read_bound_file(const struct oci_bind *b, void **data, size_t *len, mode_t *mode)
+{
+	int fd = open(b->host, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	struct stat st;
+	ssize_t got;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > OCI_FILE_MAX_BYTES) {
+		oci_error("bind mount source %s: %s", b->host,
+			  fd < 0 ? strerror(errno) : "not a regular file of at most 4 MiB");
+		if (fd >= 0)
+			close(fd);
+		return -EINVAL;
+	}
+	*data = malloc((size_t)st.st_size + 1);
+	got = *data ? read(fd, *data, (size_t)st.st_size + 1) : -1;
+	close(fd);
+	if (got != st.st_size) {
+		oci_error("cannot read bind mount source %s", b->host);
+		free(*data);
+		return -EIO;
+	}
+	*len = (size_t)got;
+	*mode = st.st_mode & 07777;
+	return 0;
+}
+
+/* Is there something at guest path p inside the rootfs (no symlink followed at the end)? */
+static bool in_rootfs(const char *root, const char *p, size_t plen)
+{
+	char path[PATH_MAX * 2];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%.*s", root, (int)plen, p);
+	return lstat(path, &st) == 0;
+}
+
+/* The per-run piece: ainit's configuration and the bind-mounted files, in a memfd. */
+static int config_piece(const struct oci_spec *s, const void *cfg, size_t cfglen, char **path)
+{
+	enum { MAX = 2 + OCI_MAX_FILES * 33 };
+	struct piece_file *f = calloc(MAX, sizeof(*f));
+	char *dirs[MAX];
+	void *data[OCI_MAX_FILES] = { 0 };
+	size_t n = 0, nd = 0;
+	int ret = -ENOMEM;
+
+	if (!f)
+		return -ENOMEM;
+	f[n++] = (struct piece_file){ ".arrow", S_IFDIR | 0700 };
+	f[n++] = (struct piece_file){ &ARROW_CONFIG_PATH[1], S_IFREG | 0600, cfg, cfglen };
+	for (unsigned int i = 0; i < s->nr_files; i++) {
+		const char *g = s->files[i].guest + 1;
+		size_t len;
+		mode_t mode;
+
+		ret = read_bound_file(&s->files[i], &data[i], &len, &mode);
+		if (ret)
+			goto out;
+		/* parents the rootfs lacks (one that exists keeps its owner and mode) */
+		for (const char *sl = strchr(g, '/'); sl; sl = strchr(sl + 1, '/')) {
+			bool seen = in_rootfs(s->root, g, (size_t)(sl - g));
+
+			for (size_t k = 0; k < nd && !seen; k++)
+				seen = strlen(dirs[k]) == (size_t)(sl - g) &&
+				       !strncmp(dirs[k], g, (size_t)(sl - g));
+			if (seen)
+				continue;
+			if (n + 2 >= MAX || !(dirs[nd] = strndup(g, (size_t)(sl - g)))) {
+				ret = -E2BIG;
+				goto out;
+			}
+			f[n++] = (struct piece_file){ dirs[nd++], S_IFDIR | 0755 };
+		}
+		f[n++] = (struct piece_file){ g, S_IFREG | mode, data[i], len };
+	}
+	ret = piece_memfd(f, n, path);
+out:
+	for (unsigned int i = 0; i < s->nr_files; i++)
+		free(data[i]);
+	for (size_t k = 0; k < nd; k++)
+		free(dirs[k]);
+	free(f);
+	return ret;
+}
+
+/* The pty master to the caller's console socket, as runc does (SCM_RIGHTS). */
+static int send_console(const char *sock_path, int master, const char *name)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = (void *)name, .iov_len = strlen(name) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			      .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	int fd, ret = 0;
+
+	if (strlen(sock_path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &master, sizeof(int));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || sendmsg(fd, &msg, MSG_NOSIGNAL) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static int write_pid_file(const char *path, pid_t pid)
+{
+	char tmp[PATH_MAX + 32], text[32];
+	int fd, len = snprintf(text, sizeof(text), "%d", (int)pid), ret = 0;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.arrow-oci-tmp", path) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, (size_t)len) != len)
+		ret = -EIO;
+	if (close(fd) < 0 && !ret)
+		ret = -errno;
+	if (!ret && rename(tmp, path) < 0)
+		ret = -errno;
+	if (ret)
+		unlink(tmp);
+	return ret;
+}
+
+static unsigned int boot_timeout(void)
+{
+	const char *env = getenv("ARROW_BOOT_TIMEOUT"), *machine = getenv("ARROW_IN_MACHINE");
+	char *end;
+	unsigned long v;
+
+	if (env && *env) {
+		errno = 0;
+		v = strtoul(env, &end, 10);
+		if (!errno && !*end && env[0] != '-' && v <= 86400)
+			return (unsigned int)v;
+	}
+	return machine && !strcmp(machine, "1") ? 600 : 60;
+}
+
+/* Everything the container process needs to exec arrowh, built before it is forked. */
+struct launch {
+	const char *hv[HV_MAX + 2 * OCI_MAX_VOLUMES];
+	char arrowh[PATH_MAX], kernel[PATH_MAX + 32], state_dir[PATH_MAX + 16];
+	char fifo[PATH_MAX + 16], pts[128];
+	char mem[24], cpus[16], timeout[16], jail[32], cgroup[PATH_MAX];
+	char *vol_args[OCI_MAX_VOLUMES];
+	char *base, *rootfs, *config;
+	int rootfs_fd;
+	int master;
+};
+
+static int find_binaries(struct launch *l)
+{
+	const char *env = getenv("ARROW_ARROWH");
+	char ainit[PATH_MAX + 32];
+
+	if (env && *env)
+		snprintf(l->arrowh, sizeof(l->arrowh), "%s", env);
+	else
+		snprintf(l->arrowh, sizeof(l->arrowh), "%s/arrowh", arrow_bindir());
+	if (access(l->arrowh, X_OK) < 0) {
+		oci_error("%s: %s; install arrowh next to arrow-oci", l->arrowh, strerror(errno));
+		return -ENOENT;
+	}
+	snprintf(l->kernel, sizeof(l->kernel), "%s/vmlinux", arrow_libdir());
+	snprintf(ainit, sizeof(ainit), "%s/ainit", arrow_libdir());
+	if (access(l->kernel, R_OK) < 0 || access(ainit, R_OK) < 0) {
+		oci_error("the guest kernel or ainit is missing in %s: reinstall arrow", arrow_libdir());
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int make_pieces(const struct oci_spec *s, struct launch *l, uint64_t *memory_mib)
+{
+	struct rootfs_limits lim = { .max_entries = ROOTFS_MAX_ENTRIES, .max_depth = 256 };
+	struct rootfs_stats st;
+	char ainit[PATH_MAX + 32], why[512], program[PATH_MAX];
+	void *ainit_data;
+	size_t ainit_len, cfglen;
+	char *cfg;
+	int ret;
+
+	snprintf(ainit, sizeof(ainit), "%s/ainit", arrow_libdir());
+	ret = read_whole_file(ainit, &ainit_data, &ainit_len);
+	if (!ret) {
+		ret = guestbase_piece(arrow_cache_dir(), ainit_data, ainit_len, &l->base);
+		free(ainit_data);
+	}
+	if (ret) {
+		oci_error("cannot build the base initramfs piece: %s", strerror(-ret));
+		return ret;
+	}
+	/* the rootfs lives in guest RAM: at most half of it */
+	lim.max_bytes = (s->memory_mib ? s->memory_mib : MAX_AUTO_MEMORY_MIB) << 19;
+	l->rootfs_fd = rootfs_piece_memfd(s->root, &lim, &st, &l->rootfs, why, sizeof(why));
+	if (l->rootfs_fd < 0) {
+		if (l->rootfs_fd == -EFBIG)
+			oci_error("the rootfs %s does not fit the Arrow's memory (%s): raise "
+				  "linux.resources.memory.limit", s->root, why);
+		else
+			oci_error("cannot turn the rootfs %s into an initramfs piece: %s", s->root, why);
+		return l->rootfs_fd;
+	}
+	*memory_mib = s->memory_mib;
+	if (!*memory_mib) {
+		*memory_mib = 2 * (st.bytes >> 20) + 64;
+		if (*memory_mib < DEFAULT_MEMORY_MIB)
+			*memory_mib = DEFAULT_MEMORY_MIB;
+	}
+	ret = oci_resolve_program(s, program, sizeof(program));
+	if (ret) {
+		oci_error("exec: \"%s\": executable file not found in $PATH", s->args[0]);
+		return ret;
+	}
+	ret = build_runcfg(s, program, &cfg, &cfglen);
+	if (!ret)
+		ret = config_piece(s, cfg, cfglen, &l->config);
+	free(cfg);
+	if (ret)
+		oci_error("cannot build the run configuration piece: %s", strerror(-ret));
+	return ret;
+}
+
+/* The container's cgroup from linux.cgroupsPath: "" when none is asked for or possible. */
+static int make_cgroup(const struct oci_globals *g, const struct oci_spec *s, uint64_t mem,
+		       unsigned int cpus, struct launch *l)
+{
+	char rel[1024], why[512];
+	struct cgroup_limits lim;
+	int ret;
+
+	l->cgroup[0] = '\0';
+	if (!s->cgroups_path)
+		return 0;
+	if (oci_cgroup_rel(s->cgroups_path, g->systemd_cgroup, rel, sizeof(rel)) ||
+	    cgroup_path_problem(rel)) {
+		oci_error("linux.cgroupsPath '%s' cannot be used%s", s->cgroups_path,
+			  g->systemd_cgroup ? " with --systemd-cgroup (expected slice:prefix:name)" : "");
+		return -EINVAL;
+	}
+	ret = cgroup_v2_mounted(cgroup_root());
+	if (ret) {
+		oci_warn("no cgroup v2 at %s: the container runs without its cgroup %s", cgroup_root(),
+			 rel);
+		return 0;
+	}
+	ret = cgroup_create(cgroup_root(), rel, why, sizeof(why));
+	if (!ret)
+		ret = cgroup_dir(cgroup_root(), "", rel, l->cgroup, sizeof(l->cgroup));
+	if (!ret) {
+		cgroup_limits_for(&lim, mem, cpus);
+		ret = cgroup_set_limits(l->cgroup, &lim, why, sizeof(why));
+	}
+	if (ret) {
+		oci_error("cgroup %s: %s", rel, why[0] ? why : strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+static int build_argv(const struct oci_spec *s, struct launch *l, uint64_t mem, unsigned int cpus)
+{
+	const char **hv = l->hv;
+	int n = 0;
+
+	snprintf(l->mem, sizeof(l->mem), "%llu", (unsigned long long)mem);
+	snprintf(l->cpus, sizeof(l->cpus), "%u", cpus);
+	snprintf(l->timeout, sizeof(l->timeout), "%u", boot_timeout());
+	hv[n++] = "arrowh";
+	hv[n++] = "--kernel";
+	hv[n++] = l->kernel;
+	hv[n++] = "--initrd";
+	hv[n++] = l->base;
+	hv[n++] = "--initrd";
+	hv[n++] = l->rootfs;
+	hv[n++] = "--initrd";
+	hv[n++] = l->config;
+	for (unsigned int i = 0; i < s->nr_volumes; i++) {
+		if (asprintf(&l->vol_args[i], "%s:arrowvol%u%s", s->volumes[i].host, i,
+			     s->volumes[i].read_only ? ":ro" : "") < 0)
+			return -ENOMEM;
+		hv[n++] = "--volume";
+		hv[n++] = l->vol_args[i];
+	}
+	hv[n++] = "--memory";
+	hv[n++] = l->mem;
+	hv[n++] = "--cpus";
+	hv[n++] = l->cpus;
+	hv[n++] = "--boot-timeout";
+	hv[n++] = l->timeout;
+	hv[n++] = "--state-dir";
+	hv[n++] = l->state_dir;
+	/* the output goes to the caller's pipes or terminal; the log is only arrowh's duty */
+	hv[n++] = "--log-max-size";
+	hv[n++] = "1048576";
+	hv[n++] = "--log-max-files";
+	hv[n++] = "1";
+	if (s->terminal)
+		hv[n++] = "--tty";
+	if (l->cgroup[0]) {
+		hv[n++] = "--cgroup";
+		hv[n++] = l->cgroup;
+	}
+	if (getenv("ARROW_NO_SANDBOX") && !strcmp(getenv("ARROW_NO_SANDBOX"), "1")) {
+		oci_warn("ARROW_NO_SANDBOX=1: arrowh runs without its jail and seccomp filter");
+		hv[n++] = "--no-sandbox";
+	} else {
+		uid_t ju;
+		gid_t jg;
+
+		jail_user_ids(&ju, &jg);
+		snprintf(l->jail, sizeof(l->jail), "%u:%u", (unsigned int)ju, (unsigned int)jg);
+		hv[n++] = "--jail-user";
+		hv[n++] = l->jail;
+	}
+	hv[n] = NULL;
+	return 0;
+}
+
+/* The container process: wait for `start`, then become arrowh. Never returns. */
+static void container_process(struct launch *l, bool terminal)
+{
+	sigset_t none;
+	int fd;
+	char c = '0';
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	setsid();
+	if (terminal) {
+		int slave = open(l->pts, O_RDWR | O_CLOEXEC);
+
+		if (slave < 0 || ioctl(slave, TIOCSCTTY, 0) < 0 || dup2(slave, 0) < 0 ||
+		    dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
+			_exit(125);
+	}
+	/* nothing of the caller's but stdio and the pieces reaches arrowh */
+	close_range(3, ~0u, CLOSE_RANGE_CLOEXEC);
+	if (l->rootfs_fd >= 0)
+		fcntl(l->rootfs_fd, F_SETFD, 0);
+	if (!strncmp(l->config, "/proc/self/fd/", 14))
+		fcntl(atoi(l->config + 14), F_SETFD, 0);
+	if (!strncmp(l->base, "/proc/self/fd/", 14))
+		fcntl(atoi(l->base + 14), F_SETFD, 0);
+	fd = open(l->fifo, O_WRONLY | O_CLOEXEC); /* blocks until `start` opens it */
+	if (fd < 0 || write(fd, &c, 1) != 1)
+		_exit(125);
+	close(fd);
+	execv(l->arrowh, (char *const *)l->hv);
+	fprintf(stderr, "arrow-oci: cannot start %s: %s\n", l->arrowh, strerror(errno));
+	_exit(125);
+}
+
+static int open_console(struct launch *l)
+{
+	l->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (l->master < 0 || grantpt(l->master) < 0 || unlockpt(l->master) < 0 ||
+	    ptsname_r(l->master, l->pts, sizeof(l->pts)) != 0) {
+		oci_error("cannot allocate a pseudo-terminal: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static void remove_dir(const char *dir, const char *cgroup)
+{
+	char sub[PATH_MAX + 16];
+
+	snprintf(sub, sizeof(sub), "%s/%s", dir, OCI_ARROW_DIR);
+	statedir_remove(sub);
+	statedir_remove(dir);
+	if (cgroup && cgroup[0])
+		cgroup_remove(cgroup, 1000);
+}
+
+int oci_create(const struct oci_globals *g, const struct oci_create_opts *o)
+{
+	struct oci_spec *s = calloc(1, sizeof(*s));
+	struct launch *l = calloc(1, sizeof(*l));
+	char dir[PATH_MAX], why[1024], *bundle = NULL, *text;
+	unsigned long long start = 0;
+	uint64_t mem = 0;
+	unsigned int cpus;
+	json_t *rec;
+	char state;
+	pid_t pid;
+	int ret = 1;
+
+	if (!s || !l)
+		goto out_free;
+	l->rootfs_fd = l->master = -1;
+	if (!oci_id_valid(o->id)) {
+		oci_error("invalid container id '%.80s': use 1 to %d of letters, digits, '_', '+', "
+			  "'-', '.'", o->id, OCI_ID_MAX);
+		goto out_free;
+	}
+	bundle = realpath(o->bundle ? o->bundle : ".", NULL);
+	if (!bundle) {
+		oci_error("bundle %s: %s", o->bundle ? o->bundle : ".", strerror(errno));
+		goto out_free;
+	}
+	if (o->preserve_fds) {
+		oci_error("--preserve-fds: host file descriptors cannot be passed into an Arrow");
+		goto out_free;
+	}
+	if (oci_spec_load(bundle, s, why, sizeof(why))) {
+		oci_error("%s", why);
+		goto out_free;
+	}
+	for (unsigned int i = 0; i < s->nr_warnings; i++)
+		ocilog(s->warning_is_debug[i] ? "debug" : "warning", "%s", s->warnings[i]);
+	if (s->terminal && !o->console_socket) {
+		oci_error("process.terminal is true: --console-socket is required to receive the "
+			  "terminal");
+		goto out_spec;
+	}
+	if (!s->terminal && o->console_socket)
+		oci_warn("--console-socket ignored: process.terminal is false");
+	if (find_binaries(l))
+		goto out_spec;
+	ret = oci_root_ensure();
+	if (ret) {
+		oci_error("cannot create the state root %s: %s", oci_root(), strerror(-ret));
+		ret = 1;
+		goto out_spec;
+	}
+	ret = 1;
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", oci_root(), o->id) >= sizeof(dir) - 64) {
+		oci_error("the state root %s is too deep", oci_root());
+		goto out_spec;
+	}
+	if (mkdir(dir, 0700) < 0) {
+		if (errno == EEXIST)
+			oci_error("container with id %s already exists", o->id);
+		else
+			oci_error("cannot create %s: %s", dir, strerror(errno));
+		goto out_spec;
+	}
+	snprintf(l->state_dir, sizeof(l->state_dir), "%s/%s", dir, OCI_ARROW_DIR);
+	snprintf(l->fifo, sizeof(l->fifo), "%s/%s", dir, OCI_FIFO_FILE);
+	if (mkdir(l->state_dir, 0700) < 0 || mkfifo(l->fifo, 0600) < 0) {
+		oci_error("cannot prepare %s: %s", dir, strerror(errno));
+		goto out_dir;
+	}
+	if (make_pieces(s, l, &mem))
+		goto out_dir;
+	cpus = s->cpus ? s->cpus : 1;
+	if (make_cgroup(g, s, mem, cpus, l) || build_argv(s, l, mem, cpus))
+		goto out_dir;
+	if (s->terminal && open_console(l))
+		goto out_dir;
+	pid = fork();
+	if (pid < 0) {
+		oci_error("fork: %s", strerror(errno));
+		goto out_dir;
+	}
+	if (pid == 0)
+		container_process(l, s->terminal);
+	if (s->terminal) {
+		int err = send_console(o->console_socket, l->master, l->pts);
+
+		if (err) {
+			oci_error("cannot send the terminal to --console-socket %s: %s",
+				  o->console_socket, strerror(-err));
+			goto out_kill;
+		}
+	}
+	if (oci_proc_stat(pid, &start, &state)) {
+		oci_error("the container process %d vanished", (int)pid);
+		goto out_kill;
+	}
+	rec = oci_record_new(o->id, bundle, s, pid, start, l->cgroup[0] ? l->cgroup : NULL);
+	text = rec ? json_dumps(rec, JSON_INDENT(2)) : NULL;
+	json_decref(rec);
+	if (!text || statedir_write_file(dir, OCI_RECORD_FILE, text, strlen(text))) {
+		free(text);
+		oci_error("cannot write %s/%s", dir, OCI_RECORD_FILE);
+		goto out_kill;
+	}
+	free(text);
+	if (o->pid_file && (ret = write_pid_file(o->pid_file, pid))) {
+		oci_error("cannot write --pid-file %s: %s", o->pid_file, strerror(-ret));
+		ret = 1;
+		goto out_kill;
+	}
+	oci_debug("created %s: pid %d, %llu MiB, %u vCPU(s)", o->id, (int)pid,
+		  (unsigned long long)mem, cpus);
+	ret = 0;
+	goto out_spec;
+out_kill:
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+out_dir:
+	remove_dir(dir, l->cgroup);
+out_spec:
+	oci_spec_free(s);
+out_free:
+	if (l) {
+		if (l->master >= 0)
+			close(l->master);
+		for (unsigned int i = 0; i < OCI_MAX_VOLUMES; i++)
+			free(l->vol_args[i]);
+		free(l->base);
+		free(l->rootfs);
+		free(l->config);
+	}
+	free(l);
+	free(s);
+	free(bundle);
+	return ret;
+}

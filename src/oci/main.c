@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: MIT
+/*
+ * arrow-oci: an OCI runtime (runtime-spec 1.x) with runc's command line, so that podman
+ * (--runtime), conmon and containerd's runc shim can run each container as an Arrow
+ * (docs/oci.md). Options may be written -opt, --opt, --opt=VALUE or --opt VALUE, as
+ * runc's flag parser accepts them.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "container.h"
+#include "log.h"
+#include "oci.h"
+
+static const char usage[] =
+	"Usage: arrow-oci [GLOBAL OPTIONS] COMMAND [OPTIONS] ID\n"
+	"An OCI runtime with runc's command line; each container is an Arrow (a KVM VM).\n\n"
+	"Commands:\n"
+	"  create ID [--bundle DIR] [--pid-file FILE] [--console-socket SOCKET]\n"
+	"  start ID\n"
+	"  state ID\n"
+	"  kill ID [SIGNAL] [--all]\n"
+	"  delete [--force] ID\n"
+	"  list [--quiet] [--format table|json]\n"
+	"  ps [--format table|json] ID\n"
+	"  features\n\n"
+	"Global options:\n"
+	"  --root DIR            state root (default /run/arrow-oci)\n"
+	"  --log FILE            messages to FILE instead of stderr\n"
+	"  --log-format text|json\n"
+	"  --debug               debug messages\n"
+	"  --systemd-cgroup      linux.cgroupsPath is slice:prefix:name\n"
+	"  --version, -v\n";
+
+struct opt {
+	const char *name;
+	bool value;
+	const char **out;
+	bool *flag;
+};
+
+/*
+ * Take the options of table opts out of argv (from index *i on); positional arguments
+ * go to pos. Stops at the end. 0, or 1 after saying what was wrong.
+ */
+static int parse(int argc, char *argv[], int i, const struct opt *opts, const char **pos,
+		 int *npos, int maxpos)
+{
+	*npos = 0;
+	for (; i < argc; i++) {
+		const char *a = argv[i], *eq, *name;
+		size_t nlen;
+		const struct opt *o = NULL;
+
+		if (a[0] != '-' || !a[1]) {
+			if (*npos == maxpos) {
+				oci_error("unexpected argument '%.80s'", a);
+				return 1;
+			}
+			pos[(*npos)++] = a;
+			continue;
+		}
+		name = a + (a[1] == '-' ? 2 : 1);
+		eq = strchr(name, '=');
+		nlen = eq ? (size_t)(eq - name) : strlen(name);
+		for (const struct opt *p = opts; p->name; p++)
+			if (strlen(p->name) == nlen && !strncmp(p->name, name, nlen))
+				o = p;
+		if (!o) {
+			oci_error("unknown option '%.80s'", a);
+			return 1;
+		}
+		if (!o->value) {
+			if (eq && strcmp(eq + 1, "true") && strcmp(eq + 1, "false")) {
+				oci_error("option --%s takes no value", o->name);
+				return 1;
+			}
+			if (o->flag)
+				*o->flag = !eq || !strcmp(eq + 1, "true");
+			continue;
+		}
+		if (!eq && i + 1 == argc) {
+			oci_error("option --%s needs a value", o->name);
+			return 1;
+		}
+		if (o->out)
+			*o->out = eq ? eq + 1 : argv[++i];
+		else if (!eq)
+			i++;
+	}
+	return 0;
+}
+
+static int need_id(const char *cmd, int npos, int want_min)
+{
+	if (npos < want_min) {
+		oci_error("%s: the container id is missing", cmd);
+		return 1;
+	}
+	return 0;
+}
+
+int main(int argc, char *argv[])
+{
+	const char *root = NULL, *log = NULL, *log_format = "text", *criu = NULL, *rootless = NULL;
+	struct oci_globals g = { 0 };
+	bool version = false, help = false;
+	const char *pos[3];
+	int i, npos;
+	const char *cmd;
+
+	/* global options come before the command */
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const struct opt globals[] = {
+			{ "root", true, &root }, { "log", true, &log }, { "log-format", true, &log_format },
+			{ "debug", false, NULL, &g.debug }, { "systemd-cgroup", false, NULL, &g.systemd_cgroup },
+			{ "criu", true, &criu }, { "rootless", true, &rootless },
+			{ "version", false, NULL, &version }, { "v", false, NULL, &version },
+			{ "help", false, NULL, &help }, { "h", false, NULL, &help }, { NULL },
+		};
+		int end = i + 1;
+		const char *a = argv[i];
+
+		/* an option with a separate value takes two words */
+		if (!strchr(a, '=') && (!strcmp(a + strspn(a, "-"), "root") ||
+					!strcmp(a + strspn(a, "-"), "log") ||
+					!strcmp(a + strspn(a, "-"), "log-format") ||
+					!strcmp(a + strspn(a, "-"), "criu") ||
+					!strcmp(a + strspn(a, "-"), "rootless")))
+			end = i + 2 <= argc ? i + 2 : argc;
+		if (parse(end, argv, i, globals, pos, &npos, 0))
+			return 1;
+		i = end - 1;
+	}
+	if (strcmp(log_format, "text") && strcmp(log_format, "json")) {
+		fprintf(stderr, "arrow-oci: --log-format takes text or json\n");
+		return 1;
+	}
+	if (ocilog_open(log, !strcmp(log_format, "json"), g.debug))
+		fprintf(stderr, "arrow-oci: cannot open --log %s\n", log);
+	if (root) {
+		if (root[0] != '/' || strlen(root) > 3000) {
+			oci_error("--root must be an absolute path");
+			return 1;
+		}
+		oci_set_root(root);
+	}
+	if (version) {
+		printf("arrow-oci version %s\nspec: %s\n", ARROW_VERSION, OCI_SPEC_VERSION);
+		return 0;
+	}
+	if (help || i == argc) {
+		fputs(usage, help ? stdout : stderr);
+		return help ? 0 : 1;
+	}
+	cmd = argv[i++];
+	if (!strcmp(cmd, "create")) {
+		struct oci_create_opts o = { 0 };
+		const char *preserve = NULL;
+		const struct opt opts[] = {
+			{ "bundle", true, &o.bundle }, { "b", true, &o.bundle },
+			{ "pid-file", true, &o.pid_file }, { "console-socket", true, &o.console_socket },
+			{ "preserve-fds", true, &preserve }, { "no-pivot", false },
+			{ "no-new-keyring", false }, { NULL },
+		};
+
+		if (parse(argc, argv, i, opts, pos, &npos, 1) || need_id(cmd, npos, 1))
+			return 1;
+		o.id = pos[0];
+		if (preserve && strcmp(preserve, "0"))
+			o.preserve_fds = 1;
+		return oci_create(&g, &o);
+	}
+	if (!strcmp(cmd, "start") || !strcmp(cmd, "state")) {
+		if (parse(argc, argv, i, (const struct opt[]){ { NULL } }, pos, &npos, 1) ||
+		    need_id(cmd, npos, 1))
+			return 1;
+		return !strcmp(cmd, "start") ? oci_start(pos[0]) : oci_state(pos[0]);
+	}
+	if (!strcmp(cmd, "kill")) {
+		bool all = false;
+		const struct opt opts[] = { { "all", false, NULL, &all }, { "a", false, NULL, &all },
+					    { NULL } };
+
+		if (parse(argc, argv, i, opts, pos, &npos, 2) || need_id(cmd, npos, 1))
+			return 1;
+		return oci_kill(pos[0], npos > 1 ? pos[1] : "SIGTERM", all);
+	}
+	if (!strcmp(cmd, "delete")) {
+		bool force = false;
+		const struct opt opts[] = { { "force", false, NULL, &force },
+					    { "f", false, NULL, &force }, { NULL } };
+
+		if (parse(argc, argv, i, opts, pos, &npos, 1) || need_id(cmd, npos, 1))
+			return 1;
+		return oci_delete(pos[0], force);
+	}
+	if (!strcmp(cmd, "list") || !strcmp(cmd, "ps")) {
+		bool quiet = false;
+		const char *format = "table";
+		const struct opt opts[] = { { "quiet", false, NULL, &quiet },
+					    { "q", false, NULL, &quiet },
+					    { "format", true, &format }, { "f", true, &format },
+					    { NULL } };
+		bool ps = !strcmp(cmd, "ps");
+
+		if (parse(argc, argv, i, opts, pos, &npos, ps ? 1 : 0) ||
+		    (ps && need_id(cmd, npos, 1)))
+			return 1;
+		if (strcmp(format, "table") && strcmp(format, "json")) {
+			oci_error("--format takes table or json");
+			return 1;
+		}
+		return ps ? oci_ps(pos[0], !strcmp(format, "json"))
+			  : oci_list(quiet, !strcmp(format, "json"));
+	}
+	if (!strcmp(cmd, "features"))
+		return oci_features();
+	if (!strcmp(cmd, "exec") || !strcmp(cmd, "pause") || !strcmp(cmd, "resume") ||
+	    !strcmp(cmd, "update") || !strcmp(cmd, "checkpoint") || !strcmp(cmd, "restore") ||
+	    !strcmp(cmd, "events") || !strcmp(cmd, "run") || !strcmp(cmd, "spec")) {
+		oci_error("'%s' is not supported by arrow-oci yet (docs/oci.md)", cmd);
+		return 1;
+	}
+	oci_error("unknown command '%.80s' (see arrow-oci --help)", cmd);
+	return 1;
+}
