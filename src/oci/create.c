@@ -389,7 +389,7 @@ static int make_pieces(const struct oci_spec *s, struct launch *l, uint64_t *mem
 static int make_cgroup(const struct oci_globals *g, const struct oci_spec *s, uint64_t mem,
 		       unsigned int cpus, struct launch *l)
 {
-	char rel[1024], why[512];
+	char rel[1024], why[512] = "";
 	struct cgroup_limits lim;
 	int ret;
 
@@ -410,13 +410,13 @@ static int make_cgroup(const struct oci_globals *g, const struct oci_spec *s, ui
 	}
 	ret = cgroup_create(cgroup_root(), rel, why, sizeof(why));
 	if (!ret)
-		ret = cgroup_dir(cgroup_root(), "", rel, l->cgroup, sizeof(l->cgroup));
+		ret = cgroup_dir(cgroup_root(), rel, NULL, l->cgroup, sizeof(l->cgroup));
 	if (!ret) {
 		cgroup_limits_for(&lim, mem, cpus);
 		ret = cgroup_set_limits(l->cgroup, &lim, why, sizeof(why));
 	}
 	if (ret) {
-		oci_error("cgroup %s: %s", rel, why[0] ? why : strerror(-ret));
+		oci_error("cgroup %s: %s (%s)", rel, why[0] ? why : "cannot be made", strerror(-ret));
 		return ret;
 	}
 	return 0;
