@@ -28,10 +28,15 @@ CLI_LIBS := -ljansson -ldl
 # libarchive and libcrypto are loaded when first needed (src/lib/lazylib.h); tests link them
 UNIT_LIBS := -larchive -lcrypto -lseccomp
 
-INIT_SRCS := $(wildcard src/init/*.c) src/common/runcfg.c src/common/proctcp.c
+# arrow-oci, the OCI runtime (docs/oci.md): its own front end over src/lib and src/common
+OCI_SRCS := $(wildcard src/oci/*.c)
+OCI_OBJS := $(OCI_SRCS:%.c=$(BUILD)/obj/%.o) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) \
+	    $(COMMON_SRCS:%.c=$(BUILD)/obj/%.o)
+
+INIT_SRCS := $(wildcard src/init/*.c) src/common/runcfg.c src/common/proctcp.c src/common/execproto.c
 
 LIBDIR   := $(BUILD)/lib/arrow
-BINS     := $(BUILD)/bin/arrowh $(BUILD)/bin/arrow
+BINS     := $(BUILD)/bin/arrowh $(BUILD)/bin/arrow $(BUILD)/bin/arrow-oci
 GUEST    := $(LIBDIR)/ainit $(LIBDIR)/vmlinux $(LIBDIR)/vmlinux-net
 MACHINE  := $(LIBDIR)/machine/bzImage $(LIBDIR)/machine/initramfs.cpio
 TESTPROGS := $(patsubst tests/guest/%.c,$(BUILD)/tests/guest/%,$(wildcard tests/guest/*.c))
@@ -54,6 +59,11 @@ $(BUILD)/bin/arrowh: $(VMM_OBJS)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(VMM_LDFLAGS)
 
 $(BUILD)/bin/arrow: $(CLI_OBJS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CLI_LIBS)
+
+$(BUILD)/bin/arrow-oci: $(OCI_OBJS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CLI_LIBS)
@@ -88,7 +98,11 @@ $(BUILD)/tests/guest/%: tests/guest/%.c
 # Unit tests (cmocka): no VM needed.
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
-$(BUILD)/tests/unit/%: tests/unit/%.c $(VMM_LIB_OBJS) $(filter-out $(BUILD)/obj/src/cli/main.o,$(CLI_OBJS))
+# ainit's exec session runs on a host too (tests/unit/test_execsvc.c)
+INIT_HOST_SRCS := src/init/execsvc.c src/init/exectop.c
+INIT_HOST_OBJS := $(INIT_HOST_SRCS:%.c=$(BUILD)/obj/%.o)
+$(BUILD)/tests/unit/%: tests/unit/%.c $(VMM_LIB_OBJS) $(filter-out $(BUILD)/obj/src/cli/main.o,$(CLI_OBJS)) \
+		$(INIT_HOST_OBJS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CCLD    $@")
 	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $^ -lcmocka -pthread $(CLI_LIBS) $(UNIT_LIBS) -lz
@@ -101,7 +115,7 @@ SAN        := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-f
 SAN_CFLAGS := -O1 -g -std=gnu11 $(WARN) -D_GNU_SOURCE -DARROW_VERSION='"$(VERSION)"' -Isrc $(SAN) \
 	      -fsanitize=fuzzer-no-link
 SAN_SRCS   := $(sort $(filter-out src/vmm/main.c src/cli/main.c,$(VMM_SRCS) $(CLI_SRCS) $(LIB_SRCS) \
-		$(COMMON_SRCS)))
+		$(COMMON_SRCS) $(INIT_HOST_SRCS)))
 SAN_LIB    := $(BUILD)/san/libarrow.a
 SAN_ENV    := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1 \
 	      UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
@@ -156,7 +170,7 @@ install: all
 	install -m 644 $(MACHINE) $(DESTDIR)$(PREFIX)/lib/arrow/machine/
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/arrow $(DESTDIR)$(PREFIX)/bin/arrowh
+	rm -f $(DESTDIR)$(PREFIX)/bin/arrow $(DESTDIR)$(PREFIX)/bin/arrowh $(DESTDIR)$(PREFIX)/bin/arrow-oci
 	rm -rf $(DESTDIR)$(PREFIX)/lib/arrow
 
 # Fresh-machine entry points (README): install what is missing, build, then act.

@@ -308,6 +308,8 @@ int main(void)
 	/* The app holds its own copies of the stdio ports now. */
 	close(ports.in);
 	close(ports.out);
+	/* arrow exec and arrow top (docs/exec.md): a child that never touches the app */
+	execd_start(cfg);
 
 	pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = ctl_fd, .events = POLLIN };

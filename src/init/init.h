@@ -45,6 +45,12 @@ bool net_has_unsent(void);
 void identity_apply(struct runcfg *cfg, const char *payload, size_t len, uint64_t realtime_ns,
 		    bool live);
 
+/*
+ * Start the exec service (execd.c, docs/exec.md): a child process listening on vsock.
+ * Without vsock it just ends; the app never notices either way.
+ */
+void execd_start(const struct runcfg *cfg);
+
 /* In the child: become the app. Writes {stage, errno} to report_fd on failure. */
 void app_exec(const struct runcfg *cfg, int in, int out, int err, int report_fd);
 

@@ -1,0 +1,350 @@
+"""arrow-oci, the OCI runtime (docs/oci.md), driven as runc's callers (conmon, containerd's
+runc shim) drive runc: create with --bundle/--pid-file/--console-socket, state, start, the
+exit status from waiting on the pid (this process is a subreaper, as they are), kill,
+delete. Each container boots a real Arrow from a busybox rootfs."""
+import array
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import BUILD, BUSYBOX, TIMEOUT
+
+OCI = os.path.join(BUILD, "bin", "arrow-oci")
+PR_SET_CHILD_SUBREAPER = 36
+
+
+@pytest.fixture(autouse=True)
+def subreaper():
+    """Like conmon and the shims: orphaned container processes become our children."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    yield
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+    # reap what came to us: a killed arrowh's jailed VMM ends after its parent
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def root(tmp_path):
+    r = tmp_path / "oci-root"
+    yield str(r)
+    # whatever a failed test left: the runtime removes it
+    if r.exists():
+        for cid in os.listdir(r):
+            oci(str(r), "delete", "--force", cid)
+
+
+def oci(root, *args, **kw):
+    return subprocess.run([OCI, "--root", root, *args], capture_output=True, timeout=120, **kw)
+
+
+def make_bundle(path, args, terminal=False, mounts=(), env=("PATH=/bin",), extra=None):
+    rootfs = path / "rootfs"
+    (rootfs / "bin").mkdir(parents=True)
+    shutil.copy(BUSYBOX, rootfs / "bin" / "busybox")
+    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True).stdout.split()
+    for a in applets:
+        if a != "busybox":
+            os.symlink("busybox", rootfs / "bin" / a)
+    (rootfs / "etc").mkdir()
+    (rootfs / "etc" / "os-release").write_text("NAME=oci-test\n")
+    config = {
+        "ociVersion": "1.0.2",
+        "root": {"path": "rootfs"},
+        "process": {"args": list(args), "env": list(env), "cwd": "/", "terminal": terminal,
+                    "user": {"uid": 0, "gid": 0}},
+        "hostname": "ocibox",
+        # what podman and containerd always send: satisfied by the VM, or ignored
+        "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
+                   {"destination": "/dev", "type": "tmpfs", "source": "tmpfs"},
+                   {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                    "options": ["nosuid", "ro"]}, *mounts],
+        "linux": {"namespaces": [{"type": t} for t in
+                                 ("pid", "network", "ipc", "uts", "mount")]},
+    }
+    if extra:
+        config.update(extra)
+    (path / "config.json").write_text(json.dumps(config))
+    return str(path)
+
+
+def state(root, cid):
+    r = oci(root, "state", cid)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def wait_pid(pid, timeout=TIMEOUT):
+    """The container process's exit status, as its subreaper sees it."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        got, status = os.waitpid(pid, os.WNOHANG)
+        if got == pid:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    pytest.fail(f"container process {pid} did not end in {timeout}s")
+
+
+def create(root, cid, bundle, tmp_path, console=None):
+    """arrow-oci create as conmon calls it; the container's stdio are files here."""
+    out = open(tmp_path / f"{cid}.out", "wb")
+    err = open(tmp_path / f"{cid}.err", "wb")
+    pid_file = tmp_path / f"{cid}.pid"
+    args = ["create", "--bundle", bundle, "--pid-file", str(pid_file)]
+    if console:
+        args += ["--console-socket", console]
+    r = subprocess.run([OCI, "--root", root, "--log", str(tmp_path / "oci.log"), "--log-format",
+                        "json", *args, cid], stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                       timeout=120)
+    out.close()
+    err.close()
+    log = (tmp_path / "oci.log").read_text() if (tmp_path / "oci.log").exists() else ""
+    assert r.returncode == 0, log
+    pid = int(pid_file.read_text())
+    return pid
+
+
+def test_create_start_wait_delete(tmp_path, root):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "from-host").write_text("host dir\n")
+    (tmp_path / "motd").write_text("host file\n")
+    bundle = make_bundle(
+        tmp_path / "b1",
+        ["sh", "-c", "echo out-$(cat /etc/os-release); echo err >&2; cat /data/from-host "
+         "/etc/motd; hostname; id -u; pwd; exit 7"],
+        mounts=[{"destination": "/data", "type": "bind", "source": str(data),
+                 "options": ["rbind", "ro"]},
+                {"destination": "/etc/motd", "type": "bind", "source": str(tmp_path / "motd"),
+                 "options": ["bind"]}])
+    pid = create(root, "c1", bundle, tmp_path)
+    st = state(root, "c1")
+    assert st["status"] == "created" and st["pid"] == pid and st["id"] == "c1"
+    assert st["bundle"] == bundle and st["ociVersion"].startswith("1.")
+    # created: nothing has run yet, the process waits
+    time.sleep(1)
+    assert state(root, "c1")["status"] == "created"
+    assert (tmp_path / "c1.out").read_bytes() == b""
+    r = oci(root, "list", "--format", "json")
+    assert [c["id"] for c in json.loads(r.stdout)] == ["c1"]
+
+    r = oci(root, "start", "c1")
+    assert r.returncode == 0, r.stderr
+    assert state(root, "c1")["status"] in ("running", "stopped")
+    assert wait_pid(pid) == 7, (tmp_path / "c1.err").read_text()
+    out = (tmp_path / "c1.out").read_text()
+    assert out == ("out-NAME=oci-test\nhost dir\nhost file\nocibox\n0\n/\n"), \
+        (out, (tmp_path / "c1.err").read_text())
+    assert "err\n" in (tmp_path / "c1.err").read_text()
+    st = state(root, "c1")
+    assert st["status"] == "stopped" and st["pid"] == 0
+    # a stopped container cannot start again; delete removes it
+    assert oci(root, "start", "c1").returncode == 1
+    r = oci(root, "delete", "c1")
+    assert r.returncode == 0, r.stderr
+    r = oci(root, "state", "c1")
+    assert r.returncode == 1 and b"does not exist" in r.stderr
+    assert os.listdir(root) == []
+
+
+def test_kill_running_container(tmp_path, root):
+    bundle = make_bundle(tmp_path / "b2", ["sh", "-c", "trap 'echo got-term; exit 42' TERM; "
+                                           "echo ready; while :; do sleep 1; done"])
+    pid = create(root, "k1", bundle, tmp_path)
+    assert oci(root, "start", "k1").returncode == 0
+    deadline = time.time() + TIMEOUT
+    while b"ready" not in (tmp_path / "k1.out").read_bytes():
+        assert time.time() < deadline, "the app did not start"
+        time.sleep(0.2)
+    assert state(root, "k1")["status"] == "running"
+    # a running container cannot be deleted without --force
+    r = oci(root, "delete", "k1")
+    assert r.returncode == 1 and b"not stopped" in r.stderr
+    r = oci(root, "kill", "k1", "TERM")
+    assert r.returncode == 0, r.stderr
+    assert wait_pid(pid) == 42
+    assert b"got-term" in (tmp_path / "k1.out").read_bytes()
+    assert state(root, "k1")["status"] == "stopped"
+    r = oci(root, "kill", "k1", "KILL")
+    assert r.returncode == 1 and b"not running" in r.stderr
+    assert oci(root, "delete", "k1").returncode == 0
+
+    # delete --force of a running one; kill --all KILL of another
+    pid = create(root, "k2", bundle, tmp_path)
+    assert oci(root, "start", "k2").returncode == 0
+    deadline = time.time() + TIMEOUT
+    while b"ready" not in (tmp_path / "k2.out").read_bytes():
+        assert time.time() < deadline, "the app did not start"
+        time.sleep(0.2)
+    r = oci(root, "delete", "--force", "k2")
+    assert r.returncode == 0, r.stderr
+    assert wait_pid(pid, 30) in (137, -9)
+    assert os.listdir(root) == []
+
+
+def test_kill_and_delete_a_created_container(tmp_path, root):
+    bundle = make_bundle(tmp_path / "b3", ["true"])
+    pid = create(root, "w1", bundle, tmp_path)
+    assert oci(root, "kill", "w1", "KILL").returncode == 0
+    assert wait_pid(pid, 30) == -9
+    assert state(root, "w1")["status"] == "stopped"
+    assert oci(root, "delete", "w1").returncode == 0
+    # delete of a created one kills it first (as runc does)
+    pid = create(root, "w2", bundle, tmp_path)
+    assert oci(root, "delete", "w2").returncode == 0
+    assert wait_pid(pid, 30) == -9
+    assert os.listdir(root) == []
+
+
+def test_terminal_through_console_socket(tmp_path, root):
+    bundle = make_bundle(tmp_path / "b4", ["sh", "-c", "[ -t 0 ] && [ -t 1 ] && echo is-a-tty; "
+                                           "read line; echo got-$line; exit 3"],
+                         terminal=True, env=("PATH=/bin", "TERM=xterm"))
+    sock_path = str(tmp_path / "console.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(sock_path)
+    listener.listen(1)
+    listener.settimeout(120)
+    pid = create(root, "t1", bundle, tmp_path, console=sock_path)
+    conn, _ = listener.accept()
+    # the pty master arrives with SCM_RIGHTS, as from runc
+    msg, fds, _, _ = socket.recv_fds(conn, 1024, 1)
+    conn.close()
+    listener.close()
+    assert len(fds) == 1 and msg.startswith(b"/dev/pts/")
+    master = fds[0]
+    assert os.isatty(master)
+    assert oci(root, "start", "t1").returncode == 0
+    output = b""
+    sent = False
+    deadline = time.time() + TIMEOUT
+    os.set_blocking(master, False)
+    while time.time() < deadline:
+        try:
+            chunk = os.read(master, 4096)
+        except BlockingIOError:
+            chunk = None
+        except OSError:  # EIO: the last holder of the terminal's other side is gone
+            break
+        if chunk:
+            output += chunk
+        if b"is-a-tty" in output and not sent:
+            os.write(master, b"hello\r")
+            sent = True
+        if b"got-hello" in output:
+            break
+        if not chunk:
+            time.sleep(0.1)
+    os.close(master)
+    assert b"is-a-tty" in output and b"got-hello" in output, output
+    assert wait_pid(pid) == 3
+    assert oci(root, "delete", "t1").returncode == 0
+
+
+def test_errors(tmp_path, root):
+    # unknown ids
+    for cmd in (["state"], ["start"], ["kill"], ["delete"]):
+        r = oci(root, *cmd, "nosuch")
+        assert r.returncode == 1 and b"does not exist" in r.stderr, (cmd, r.stderr)
+    r = oci(root, "state", "../etc")
+    assert r.returncode == 1 and b"invalid container id" in r.stderr
+    # a bundle without config.json, with a bad one, with a refused field
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = oci(root, "create", "--bundle", str(empty), "e1")
+    assert r.returncode == 1 and b"config.json" in r.stderr
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "config.json").write_text("{not json")
+    r = oci(root, "create", "--bundle", str(bad), "e2")
+    assert r.returncode == 1 and b"config.json" in r.stderr
+    bundle = make_bundle(tmp_path / "b5", ["true"],
+                         extra={"hooks": {"prestart": [{"path": "/bin/true"}]}})
+    r = oci(root, "create", "--bundle", bundle, "e3")
+    assert r.returncode == 1 and b"hooks" in r.stderr
+    bundle = make_bundle(tmp_path / "b6", ["true"], terminal=True)
+    r = oci(root, "create", "--bundle", bundle, "e4")
+    assert r.returncode == 1 and b"--console-socket" in r.stderr
+    assert not os.path.exists(root) or os.listdir(root) == []
+    # a duplicate id; the first stays usable
+    bundle = make_bundle(tmp_path / "b7", ["true"])
+    pid = create(root, "d1", bundle, tmp_path)
+    r = oci(root, "create", "--bundle", bundle, "d1")
+    assert r.returncode == 1 and b"already exists" in r.stderr
+    assert state(root, "d1")["status"] == "created"
+    assert oci(root, "start", "d1").returncode == 0
+    assert wait_pid(pid) == 0
+    assert oci(root, "delete", "d1").returncode == 0
+    # the log of a failing command, in runc's JSON form
+    log = tmp_path / "err.log"
+    r = oci(root, "--log", str(log), "--log-format", "json", "state", "nosuch")
+    assert r.returncode == 1 and r.stderr == b""
+    entry = json.loads(log.read_text().splitlines()[-1])
+    assert entry["level"] == "error" and "does not exist" in entry["msg"] and entry["time"]
+
+
+@pytest.mark.host_only
+def test_version_and_features():
+    r = subprocess.run([OCI, "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and "arrow-oci version" in r.stdout and "spec: 1." in r.stdout
+    r = subprocess.run([OCI, "features"], capture_output=True, text=True)
+    f = json.loads(r.stdout)
+    assert f["ociVersionMin"] == "1.0.0" and f["hooks"] == []
+    assert "network" in f["linux"]["namespaces"]
+
+
+def test_podman_runs_a_container_as_an_arrow(tmp_path, request):
+    """The gold standard: podman and conmon drive arrow-oci as they drive runc
+    (rootful, vfs storage on the test's tmpfs, cgroupfs, no network: the Arrow has no NIC)."""
+    podman = shutil.which("podman")
+    if not podman or not shutil.which("conmon"):
+        pytest.skip("podman and conmon are not installed (apt-get install podman)")
+    rootfs = tmp_path / "rootfs"
+    (rootfs / "bin").mkdir(parents=True)
+    shutil.copy(BUSYBOX, rootfs / "bin" / "busybox")
+    for a in ("sh", "echo", "cat"):
+        os.symlink("busybox", rootfs / "bin" / a)
+    subprocess.run(["tar", "-C", str(rootfs), "-cf", str(tmp_path / "rootfs.tar"), "."],
+                   check=True)
+    (tmp_path / "tmp").mkdir()
+    env = dict(os.environ, TMPDIR=str(tmp_path / "tmp"))
+    runroot = tempfile.mkdtemp(prefix="pr-", dir="/tmp")  # podman takes 50 bytes at most
+    request.addfinalizer(lambda: shutil.rmtree(runroot, ignore_errors=True))
+    base = [podman, "--root", str(tmp_path / "storage"), "--runroot", runroot,
+            "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file",
+            "--runtime", OCI]
+    r = subprocess.run([*base, "import", str(tmp_path / "rootfs.tar"), "localhost/bb"],
+                       capture_output=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([*base, "run", "--rm", "--network", "none", "localhost/bb", "echo", "hi"],
+                       capture_output=True, env=env, timeout=TIMEOUT)
+    assert (r.returncode, r.stdout) == (0, b"hi\n"), r.stderr
+    r = subprocess.run([*base, "run", "--rm", "--network", "none", "localhost/bb", "sh", "-c",
+                        "cat /etc/hostname >/dev/null && echo from-sh; exit 5"],
+                       capture_output=True, env=env, timeout=TIMEOUT)
+    assert (r.returncode, r.stdout) == (5, b"from-sh\n"), r.stderr
+    # a program that is not there: podman's 127, from runc's message
+    r = subprocess.run([*base, "run", "--rm", "--network", "none", "localhost/bb", "nosuch"],
+                       capture_output=True, env=env, timeout=TIMEOUT)
+    assert r.returncode == 127 and b"not found" in r.stderr, r.stderr
+    # each container had its cgroup (podman's cgroupsPath); none is left behind
+    parent = "/sys/fs/cgroup/libpod_parent"
+    left = [d for d in os.listdir(parent) if d.startswith("libpod-")] \
+        if os.path.isdir(parent) else []
+    assert left == []
