@@ -47,7 +47,23 @@ HELLO = os.path.join(ROOT, "build/tests/guest/hello")
 BUSYBOX = "/bin/busybox"
 HELLO_OUT = b"hello from an Arrow\n"
 CTL_MAGIC = 0x41525257
-WEDGE_RIP = 0xffffffff8136bd4c
+
+
+def wedge_rip():
+    """__svm_vcpu_run+0x9c in the running helper kernel (the address moves with its config;
+    0xffffffff8136bd4c for the helper kernel of 2026-12-01's first stop)."""
+    try:
+        with open("/proc/kallsyms") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 3 and parts[2] == "__svm_vcpu_run" and int(parts[0], 16):
+                    return int(parts[0], 16) + 0x9c
+    except OSError:
+        pass
+    return 0xffffffff8136bd4c
+
+
+WEDGE_RIP = wedge_rip()
 # arrowh's command line (src/vmm/setup.c) without the virtio_mmio.device= entries, which
 # microvm adds for its own transports; reboot=t because microvm has no i8042 (reboot=k
 # would fall through keyboard, EFI and BIOS attempts before the triple fault)
@@ -917,7 +933,7 @@ def summarize(result):
                                     "failures": fail, "failure_rate": round(fail / len(rs), 4),
                                     "wilson95": [round(lo, 4), round(hi, 4)],
                                     "hangs_with_wedge_signature": wedge,
-                                    "runs_at_rip_0xffffffff8136bd4c": rip,
+                                    "runs_at_wedge_rip": rip, "wedge_rip": hex(WEDGE_RIP),
                                     "median_ok_duration_s": med,
                                     "harness_errors_not_counted": harness}
             lines.append(f"  {vmm:15} {len(rs):5} {c['ok']:5} {c['triple fault']:7} {c['hang']:5} "

@@ -82,10 +82,27 @@ def in_helper_vm():
     return os.environ.get("ARROW_IN_MACHINE") == "1"
 
 
-# The helper VM's wedge (docs/machine.md, "Peer comparison"): a vCPU reported at this address,
-# timer interrupt pending, forever. It is the instruction after `vmrun` in the helper's own
-# KVM (__svm_vcpu_run+0x9c), and QEMU microvm wedged there too under the same stress.
-HELPER_WEDGE_RIP = "0xffffffff8136bd4c"
+def helper_wedge_rip():
+    """The helper VM's wedge (docs/machine.md, "Peer comparison"): a vCPU reported at this
+    address, timer interrupt pending, forever. It is the instruction after `vmrun` in the
+    helper's own KVM, __svm_vcpu_run+0x9c, and QEMU microvm wedged there too under the same
+    stress. Read from the running helper kernel's symbols: the address moves whenever the
+    helper kernel's configuration changes (0xffffffff8136bd4c until 2026-12-01's second stop,
+    0xffffffff8137ce1c after). None outside the helper or without the symbol."""
+    if not in_helper_vm():
+        return None
+    try:
+        with open("/proc/kallsyms") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 3 and parts[2] == "__svm_vcpu_run" and int(parts[0], 16):
+                    return f"0x{int(parts[0], 16) + 0x9c:x}"
+    except OSError:
+        pass
+    return None
+
+
+HELPER_WEDGE_RIP = helper_wedge_rip()
 
 
 def record_retry(reason, report):
