@@ -18,6 +18,7 @@
 #include "lib/jailuser.h"
 #include "lib/elfinfo.h"
 #include "lib/paths.h"
+#include "lib/guestbase.h"
 #include "lib/piece.h"
 #include "lib/runopts.h"
 #include "lib/netstore.h"
@@ -25,11 +26,6 @@
 #include "lib/store.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-static const char base_passwd[] = "root:x:0:0:root:/root:/bin/sh\n"
-				  "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
-static const char base_group[] = "root:x:0:\nnogroup:x:65534:\n";
-static const char base_hosts[] = "127.0.0.1\tlocalhost\n::1\tlocalhost\n";
 
 char *find_program(const char *name)
 {
@@ -168,29 +164,6 @@ static int build_config(const struct run_opts *o, const struct net_attach *na,
 	if (na)
 		ret |= run_net_config(o, na, buf, len);
 	return ret ? -ENOMEM : 0;
-}
-
-/* Base piece: directory skeleton, /dev/console, /etc basics and ainit as /init. */
-static int base_piece(const char *cache, const void *ainit, size_t ainit_len, char **path)
-{
-	const struct piece_file files[] = {
-		{ "dev", S_IFDIR | 0755 },
-		{ "dev/console", S_IFCHR | 0600, .rdev_major = 5, .rdev_minor = 1 },
-		{ "proc", S_IFDIR | 0555 },
-		{ "sys", S_IFDIR | 0555 },
-		{ "tmp", S_IFDIR | 01777 },
-		{ "run", S_IFDIR | 0755 },
-		{ "root", S_IFDIR | 0700 },
-		{ "app", S_IFDIR | 0755 },
-		{ ".arrow", S_IFDIR | 0700 },
-		{ "etc", S_IFDIR | 0755 },
-		{ "etc/passwd", S_IFREG | 0644, base_passwd, sizeof(base_passwd) - 1 },
-		{ "etc/group", S_IFREG | 0644, base_group, sizeof(base_group) - 1 },
-		{ "etc/hosts", S_IFREG | 0644, base_hosts, sizeof(base_hosts) - 1 },
-		{ "init", S_IFREG | 0755, ainit, ainit_len },
-	};
-
-	return piece_cached(cache, files, sizeof(files) / sizeof(files[0]), path);
 }
 
 static uint64_t now_ns(void)
@@ -675,7 +648,7 @@ int run_program(int argc, char *argv[], const char *template)
 		return EXIT_ARROW_ERROR;
 	if (o.argv0)
 		argv0 = (char *)o.argv0;
-	ret = base_piece(cache, ainit_data, ainit_len, &base);
+	ret = guestbase_piece(cache, ainit_data, ainit_len, &base);
 	if (!ret && !is_image) {
 		const struct piece_file pf[] = {
 			{ "app", S_IFDIR | 0755 },
