@@ -62,7 +62,8 @@ pid_t jail_spawn(void)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(own_ns);
 		close(sv[0]);
-		jail_broker_fd = sv[1];
+		if (jail_broker_attach(sv[1], JAIL_BROKER_TIMEOUT_MS) < 0)
+			_exit(125);
 		/* it may have died before PDEATHSIG was armed: then its end is closed */
 		if (recv(jail_broker_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
 			_exit(125);
@@ -84,9 +85,14 @@ fail:
 
 /* ---- the broker ---- */
 
-static int send_reply(int sock, int status, int fd)
+/*
+ * Never blocks: a VMM that reads no replies fills its socket's buffer, and a supervisor
+ * stuck in sendmsg() would forward no signal and reap nothing. A legitimate VMM has at most
+ * one reply outstanding (jail_request waits for it), so EAGAIN means a misbehaving one.
+ */
+static int send_reply(int sock, uint32_t seq, int status, int fd)
 {
-	struct jail_reply r = { .status = status };
+	struct jail_reply r = { .status = status, .seq = seq };
 	struct iovec v = { &r, sizeof(r) };
 	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
 	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
@@ -102,11 +108,38 @@ static int send_reply(int sock, int status, int fd)
 		c->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	}
-	return sendmsg(sock, &m, MSG_NOSIGNAL) < 0 ? -errno : 0;
+	return sendmsg(sock, &m, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 ? -errno : 0;
+}
+
+int jail_broker_attach(int fd, unsigned int timeout_ms)
+{
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		return -errno;
+	jail_broker_fd = fd;
+	return 0;
+}
+
+/* The passed descriptor of a reply: into *fd if wanted and free, else closed. */
+static void take_fds(struct msghdr *m, int *fd)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			int got;
+
+			memcpy(&got, CMSG_DATA(c), sizeof(got));
+			if (fd && *fd < 0)
+				*fd = got;
+			else
+				close(got);
+		}
 }
 
 int jail_request(uint32_t type, uint64_t arg, int *fd)
 {
+	static uint32_t next_seq;
 	struct jail_req q = { .type = type, .arg = arg };
 	struct jail_reply r;
 	struct iovec v = { &r, sizeof(r) };
@@ -121,43 +154,54 @@ int jail_request(uint32_t type, uint64_t arg, int *fd)
 	if (jail_broker_fd < 0)
 		return -ENOTCONN;
 	pthread_mutex_lock(&broker_lock);
-	if (send(jail_broker_fd, &q, sizeof(q), MSG_NOSIGNAL) != sizeof(q)) {
-		ret = -errno;
+	q.seq = ++next_seq;
+	/* SO_SNDTIMEO: a supervisor that stopped reading fails the send in time (EAGAIN) */
+	do
+		n = send(jail_broker_fd, &q, sizeof(q), MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n != sizeof(q)) {
+		ret = n < 0 && errno != EAGAIN ? -errno : -ETIMEDOUT;
 		goto out;
 	}
 	if (type == JAIL_REQ_RUNNING) {
 		ret = 0; /* no reply */
 		goto out;
 	}
-	do
-		n = recvmsg(jail_broker_fd, &m, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n != sizeof(r)) {
-		ret = n < 0 ? -errno : -EPROTO;
-		goto out;
+	/* SO_RCVTIMEO: a supervisor that does not answer fails it in time (EAGAIN); a reply
+	 * to an earlier request that timed out is dropped, descriptor and all */
+	for (;;) {
+		m.msg_control = cbuf;
+		m.msg_controllen = sizeof(cbuf);
+		do
+			n = recvmsg(jail_broker_fd, &m, MSG_CMSG_CLOEXEC);
+		while (n < 0 && errno == EINTR);
+		if (n != sizeof(r)) {
+			ret = n < 0 && errno != EAGAIN ? -errno : n < 0 ? -ETIMEDOUT : -EPROTO;
+			if (n > 0)
+				take_fds(&m, NULL);
+			goto out;
+		}
+		if (r.seq == q.seq)
+			break;
+		take_fds(&m, NULL);
 	}
 	ret = r.status;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-			int got;
-
-			memcpy(&got, CMSG_DATA(c), sizeof(got));
-			if (fd && *fd < 0)
-				*fd = got;
-			else
-				close(got);
-		}
+	take_fds(&m, fd);
 out:
 	pthread_mutex_unlock(&broker_lock);
 	return ret;
 }
 
-/* One request from the VMM; false once it closed its end. */
+/*
+ * One request from the VMM; false once it closed its end, sent what is not a request, or
+ * does not take its replies: the supervisor then stops serving it (its later requests
+ * time out in the VMM) and goes on forwarding signals and waiting for it.
+ */
 static bool serve_broker(struct session *s, int sock, pid_t vmm)
 {
 	struct jail_req q;
 	ssize_t n = recv(sock, &q, sizeof(q), MSG_DONTWAIT);
-	int fd;
+	int fd, ret = 0;
 
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR;
@@ -175,7 +219,7 @@ static bool serve_broker(struct session *s, int sock, pid_t vmm)
 		break;
 	case JAIL_REQ_ROTATE_LOG:
 		if (!s->cfg->state_dir) {
-			send_reply(sock, -EINVAL, -1);
+			ret = send_reply(sock, q.seq, -EINVAL, -1);
 			break;
 		}
 		{
@@ -183,7 +227,7 @@ static bool serve_broker(struct session *s, int sock, pid_t vmm)
 
 			snprintf(path, sizeof(path), "%s/%s", s->cfg->state_dir, STATE_LOG_FILE);
 			fd = logfile_rotate_path(path, s->cfg->log_max_files);
-			send_reply(sock, fd < 0 ? fd : 0, fd);
+			ret = send_reply(sock, q.seq, fd < 0 ? fd : 0, fd);
 			if (fd >= 0)
 				close(fd);
 		}
@@ -193,13 +237,18 @@ static bool serve_broker(struct session *s, int sock, pid_t vmm)
 		fd = s->cfg->vsock_uds && q.arg <= UINT32_MAX
 			     ? vsock_connect_path(s->cfg->vsock_uds, (uint32_t)q.arg)
 			     : -EINVAL;
-		send_reply(sock, fd < 0 ? fd : 0, fd);
+		ret = send_reply(sock, q.seq, fd < 0 ? fd : 0, fd);
 		if (fd >= 0)
 			close(fd);
 		break;
 	default:
-		send_reply(sock, -EINVAL, -1);
+		ret = send_reply(sock, q.seq, -EINVAL, -1);
 		break;
+	}
+	if (ret) {
+		fprintf(stderr, "arrowh: the VMM takes no replies from its supervisor (%s): its "
+				"requests are no longer served\n", strerror(-ret));
+		return false;
 	}
 	return true;
 }

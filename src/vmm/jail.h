@@ -37,14 +37,17 @@ enum jail_req_type {
 
 struct jail_req {
 	uint32_t type;
-	uint32_t pad;
+	uint32_t seq; /* echoed in the reply */
 	uint64_t arg;
 };
 
 struct jail_reply {
 	int32_t status; /* 0 or -errno */
-	uint32_t pad;
+	uint32_t seq;   /* the request's: a reply that came too late is told apart */
 };
+
+/* How long the VMM waits for the supervisor to take a request and to answer it. */
+#define JAIL_BROKER_TIMEOUT_MS 5000
 
 /* Whether this arrowh jails its VMM: not with --no-sandbox, and only when started as root. */
 bool jail_wanted(const struct arrowh_config *cfg);
@@ -63,7 +66,16 @@ pid_t jail_spawn(void);
 int jail_supervise(struct session *s, pid_t vmm);
 /* In the VMM, after session_setup and before any thread starts: lock it in. 0 or -errno. */
 int jail_enter(struct session *s);
-/* Ask the supervisor (from the VMM). The reply's status; *fd gets a passed descriptor. */
+/*
+ * The VMM's end of the broker is fd: a request neither sent nor answered within
+ * timeout_ms fails (-ETIMEDOUT) instead of blocking the thread that asked (the vsock
+ * thread holds its device's lock meanwhile). 0 or -errno.
+ */
+int jail_broker_attach(int fd, unsigned int timeout_ms);
+/*
+ * Ask the supervisor (from the VMM). The reply's status, -ETIMEDOUT if none came in time;
+ * *fd gets a passed descriptor.
+ */
 int jail_request(uint32_t type, uint64_t arg, int *fd);
 
 /* seccomp.c: the filters. Whole process (before threads start), then per thread kind. */

@@ -18,16 +18,13 @@
 #include "common/cgroup.h"
 #include "common/statedir.h"
 #include "common/streamrec.h"
+#include "fdlimit.h"
 #include "jail.h"
 #include "session.h"
 #include "snapshot.h"
 
 #define EXIT_ARROW_ERROR 125
 #define GUEST_MIN_FREE (24ull << 20) /* kernel working memory at boot */
-/* descriptors kept for arrowh's own side: vCPUs, KVM stats, irqfds, the control socket,
- * attach clients, logs, snapshot files. What a guest can make arrowh hold comes after. */
-#define HOST_FDS_RESERVED 256
-#define NOFILE_CEILING (1u << 20)
 
 static void klog_sink(void *opaque, const struct iovec *iov, unsigned int n, size_t len)
 {
@@ -318,31 +315,15 @@ static int open_net_stream(struct session *s)
 	return 0;
 }
 
-/*
- * Raise the soft descriptor limit to the hard one and share what is beyond arrowh's own
- * reserve among the volumes: a fid holds up to two descriptors. A guest that walks as
- * many fids as it may still leaves arrowh the descriptors it needs (docs/security.md).
- */
-static unsigned int volume_fid_budget(unsigned int nr_volumes)
+/* This process's descriptor budget (fdlimit.h): the limit was raised at set-up. */
+static struct fdlimit_plan fd_plan(const struct arrowh_config *cfg)
 {
 	struct rlimit rl;
-	rlim_t cur;
-	unsigned int budget;
+	unsigned int limit = 1024;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return 64;
-	if (rl.rlim_cur < rl.rlim_max) {
-		struct rlimit want = { rl.rlim_max < NOFILE_CEILING ? rl.rlim_max : NOFILE_CEILING,
-				       rl.rlim_max };
-
-		if (want.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &want) == 0)
-			rl.rlim_cur = want.rlim_cur;
-	}
-	cur = rl.rlim_cur;
-	if (!nr_volumes || cur <= 2 * HOST_FDS_RESERVED)
-		return 64; /* a tiny limit: a few fids each, the reserve stays */
-	budget = (unsigned int)((cur - HOST_FDS_RESERVED) / (2 * nr_volumes));
-	return budget < P9_MAX_FIDS ? budget : P9_MAX_FIDS;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		limit = rl.rlim_cur < NOFILE_CEILING ? (unsigned int)rl.rlim_cur : NOFILE_CEILING;
+	return fdlimit_plan(limit, cfg->nr_volumes, cfg->vsock_uds != NULL);
 }
 
 /* Volume i: virtio-9p after the console and the NIC's slot, IRQs 7 and up. */
@@ -362,7 +343,7 @@ static int add_volume(struct session *s, unsigned int i, char *cmdline, size_t c
 		fprintf(stderr, "arrowh: volume %s: %s\n", v->path, strerror(-ret));
 		return ret;
 	}
-	s->vol[i].server.max_fids = volume_fid_budget(s->cfg->nr_volumes);
+	s->vol[i].server.max_fids = fd_plan(s->cfg).fids_per_volume;
 	ret = bus_add(&s->vm.mmio, base, VIRTIO_MMIO_SIZE, mmio_read, mmio_write, &s->vol_mmio[i]);
 	if (ret)
 		return ret;
@@ -382,6 +363,7 @@ static int vsock_connect_host(void *opaque, uint32_t port)
 
 	if (jail_broker_fd < 0)
 		return vsock_connect_path(s->cfg->vsock_uds, port);
+	/* fails within JAIL_BROKER_TIMEOUT_MS if the supervisor does not answer: a reset */
 	ret = jail_request(JAIL_REQ_VSOCK_CONNECT, port, &fd);
 	if (ret || fd < 0) {
 		if (fd >= 0)
@@ -415,6 +397,8 @@ static int add_vsock(struct session *s, char *cmdline, size_t cmdlen)
 	ret = vsock_init(&s->vsock, &s->vsock_mmio, VSOCK_GUEST_CID, fd, vsock_connect_host, s);
 	if (ret)
 		return ret;
+	/* min(VSOCK_MAX_CONNS, what the descriptor limit leaves after arrowh's reserve) */
+	vsock_set_fd_budget(&s->vsock, fd_plan(s->cfg).vsock_fds);
 	ret = bus_add(&s->vm.mmio, base, VIRTIO_MMIO_SIZE, mmio_read, mmio_write, &s->vsock_mmio);
 	if (ret)
 		return ret;
@@ -632,6 +616,9 @@ int session_setup(struct session *s, const struct arrowh_config *cfg)
 	s->hub.spare_fd = -1;
 	s->log.fd = -1;
 	s->tap_fd = -1;
+	/* always, not only for volumes: vsock connections, attach clients and snapshots need
+	 * descriptors too, and a soft limit of 1024 is soon gone (fdlimit.h) */
+	fdlimit_raise();
 	ret = cgroup_join(cfg->cgroup); /* first: guest memory is charged where it is touched */
 	if (ret) {
 		fprintf(stderr, "arrowh: cannot join the cgroup %s: %s\n", cfg->cgroup, strerror(-ret));

@@ -3,7 +3,9 @@
  * virtio-vsock driven by a fake guest driver over real unix sockets: the host handshake
  * ("CONNECT <port>\n" / "OK <port>\n") and guest connects, bytes both ways, credit in
  * both directions, and a hostile guest (bad CIDs, lengths, ops, rings, a connection
- * flood, a host peer that never reads), and the transport reset of a restore.
+ * flood, a host peer that never reads), and the transport reset of a restore. Caps per
+ * direction, the descriptor headroom, stale resets, the supervisor's path checks and a
+ * broker that does not answer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +20,8 @@
 
 #include "fakedrv.h"
 #include "unit.h"
+#include "vmm/fdlimit.h"
+#include "vmm/jail.h"
 #include "vmm/virtio/vsock_conn.h"
 
 #define MEM (8 << 20)
@@ -38,6 +42,8 @@ static struct virtio_mmio t;
 static struct vsock v;
 static char dir[64], base[96];
 static uint16_t rx_seen;
+static int repost = 1;   /* guest_recv gives the buffer back, as a driver does */
+static rlim_t nofile = 8192; /* the soft descriptor limit at vsock_init */
 static int small_sndbuf; /* the next guest connect gets a host socket with a tiny send buffer */
 
 static int connect_cb(void *opaque, uint32_t port)
@@ -67,10 +73,10 @@ static void pump(void)
 
 static int setup(void **state)
 {
-	struct rlimit rl = { 8192, 8192 };
+	struct rlimit rl = { nofile, 8192 };
 
 	(void)state;
-	setrlimit(RLIMIT_NOFILE, &rl);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
 	snprintf(dir, sizeof(dir), "/tmp/vsockXXXXXX");
 	assert_non_null(mkdtemp(dir));
 	snprintf(base, sizeof(base), "%s/v.sock", dir);
@@ -80,6 +86,7 @@ static int setup(void **state)
 	assert_true(v.listen_fd >= 0);
 	assert_int_equal(fd_start(&d, &t, 0, 3) & 0x48, 0x08);
 	rx_seen = 0;
+	repost = 1;
 	small_sndbuf = 0;
 	post_rx(32);
 	pump();
@@ -136,7 +143,8 @@ static bool guest_recv(struct vsock_hdr *h, uint8_t *data)
 	assert_int_equal(h->type, VSOCK_TYPE_STREAM);
 	if (data)
 		memcpy(data, d.mem + addr + VSOCK_HDR_LEN, h->len);
-	post_rx(1); /* the buffer goes back, as a driver does */
+	if (repost)
+		post_rx(1); /* the buffer goes back, as a driver does */
 	return true;
 }
 
@@ -595,38 +603,305 @@ reset:
 	close(lfd);
 }
 
+/* A listener with a backlog for a guest's whole share, that never accepts. */
+static int host_listen_deep(uint32_t port)
+{
+	int fd = host_listen(port);
+
+	assert_int_equal(listen(fd, 4096), 0);
+	return fd;
+}
+
+/* n guest connects to port from guest ports gport..: how many were answered RESPONSE. */
+static unsigned int guest_flood(uint32_t gport, uint32_t port, unsigned int n)
+{
+	unsigned int ok = 0;
+	struct vsock_hdr h;
+
+	for (unsigned int i = 0; i < n; i++) {
+		h = ghdr(gport + i, port, VSOCK_OP_REQUEST, 0);
+		guest_send(&h, NULL, 0);
+		if (i % 16 == 15 || i == n - 1) {
+			pump();
+			while (guest_recv(&h, NULL))
+				ok += h.op == VSOCK_OP_RESPONSE;
+		}
+	}
+	return ok;
+}
+
+/* Host clients have a cap of their own: at it, they are accepted and closed, and the
+ * guest can still connect to the host. */
 static void test_connection_cap(void **state)
 {
-	int *c = calloc(VSOCK_MAX_CONNS + 8, sizeof(int)), lfd = host_listen(5005);
-	struct vsock_hdr h;
+	int *c = calloc(VSOCK_MAX_HOST_CONNS + 8, sizeof(int)), lfd = host_listen(5005), s;
 	unsigned int closed = 0;
+	struct vsock_hdr h;
 
 	(void)state;
-	for (unsigned int i = 0; i < VSOCK_MAX_CONNS + 8; i++) {
+	assert_int_equal(v.max_from_host, VSOCK_MAX_HOST_CONNS);
+	assert_int_equal(v.max_from_guest, VSOCK_MAX_GUEST_CONNS);
+	for (unsigned int i = 0; i < VSOCK_MAX_HOST_CONNS + 8; i++) {
 		c[i] = client_connect();
 		if (i % 64 == 63)
 			pump();
 	}
 	pump();
-	assert_int_equal(v.nr_conns, VSOCK_MAX_CONNS);
-	for (unsigned int i = 0; i < VSOCK_MAX_CONNS + 8; i++) {
+	assert_int_equal(v.nr_conns, VSOCK_MAX_HOST_CONNS);
+	for (unsigned int i = 0; i < VSOCK_MAX_HOST_CONNS + 8; i++) {
 		struct pollfd p = { c[i], POLLIN, 0 };
 
 		closed += poll(&p, 1, 0) == 1;
 	}
 	assert_int_equal(closed, 8);
 	assert_int_equal(v.stats.refused, 8);
-	/* at the cap, a guest connect is refused too */
-	h = ghdr(GPORT, 5005, VSOCK_OP_REQUEST, 0);
+	/* host clients at their cap do not starve the guest */
+	s = open_from_guest(lfd, GPORT, 5005, 4096);
+	assert_int_equal(v.nr_from_guest, 1);
+	close(s);
+	h = ghdr(GPORT, 5005, VSOCK_OP_RST, 0);
 	guest_send(&h, NULL, 0);
-	expect_op(VSOCK_OP_RST, GPORT, 5005);
-	for (unsigned int i = 0; i < VSOCK_MAX_CONNS + 8; i++)
+	for (unsigned int i = 0; i < VSOCK_MAX_HOST_CONNS + 8; i++)
 		close(c[i]);
-	for (int i = 0; i < 100 && v.nr_conns; i++)
+	for (int i = 0; i < 100 && v.nr_conns; i++) {
 		pump();
+		while (guest_recv(&h, NULL))
+			;
+	}
 	assert_int_equal(v.nr_conns, 0);
+	assert_int_equal(v.nr_from_host + v.nr_from_guest, 0);
 	free(c);
 	close(lfd);
+}
+
+/* A guest holding all its connections leaves host clients (arrow exec) theirs. */
+static void test_guest_cap_leaves_host_clients(void **state)
+{
+	int lfd = host_listen_deep(5006), cl;
+	struct vsock_hdr h;
+	uint32_t hport;
+
+	(void)state;
+	assert_int_equal(guest_flood(20000, 5006, VSOCK_MAX_GUEST_CONNS + 4), VSOCK_MAX_GUEST_CONNS);
+	assert_int_equal(v.nr_from_guest, VSOCK_MAX_GUEST_CONNS);
+	assert_int_equal(v.stats.refused, 4);
+	/* one more guest connect: reset */
+	h = ghdr(GPORT, 5006, VSOCK_OP_REQUEST, 0);
+	guest_send(&h, NULL, 0);
+	expect_op(VSOCK_OP_RST, GPORT, 5006);
+	/* a host client still gets through to the guest */
+	cl = open_from_host(0, &hport);
+	assert_int_equal(v.nr_from_host, 1);
+	close(cl);
+	vconn_close_all(&v);
+	assert_int_equal(v.nr_from_host + v.nr_from_guest, 0);
+	close(lfd);
+}
+
+/* Descriptors still free, counted by taking them (and giving them back). */
+static unsigned int free_fds(void)
+{
+	int fds[256];
+	unsigned int n = 0;
+
+	while (n < 256 && (fds[n] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+		n++;
+	for (unsigned int i = 0; i < n; i++)
+		close(fds[i]);
+	return n;
+}
+
+/* With a soft limit of 1024 and arrowh holding other descriptors, guest connects stop
+ * VSOCK_FD_HEADROOM descriptors short of the limit, not at EMFILE; so do host clients. */
+static void test_fd_headroom(void **state)
+{
+	int lfd = host_listen_deep(5007), held[200], cl;
+	unsigned int ok;
+
+	(void)state;
+	assert_int_equal(v.fd_limit, 1024);
+	for (unsigned int i = 0; i < 200; i++) /* what the rest of arrowh holds */
+		held[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ok = guest_flood(30000, 5007, VSOCK_MAX_GUEST_CONNS);
+	assert_true(ok > 600 && ok < VSOCK_MAX_GUEST_CONNS);
+	assert_true(v.stats.refused > 0);
+	assert_true(free_fds() >= VSOCK_FD_HEADROOM / 2);
+	/* a host client now: accepted and closed, no EMFILE pause of the listener */
+	cl = client_connect();
+	pump();
+	assert_true(peer_closed(cl));
+	assert_int_equal(v.listen_paused_ns, 0);
+	assert_true(free_fds() >= VSOCK_FD_HEADROOM / 2);
+	close(cl);
+	vconn_close_all(&v);
+	for (unsigned int i = 0; i < 200; i++)
+		close(held[i]);
+	close(lfd);
+}
+
+static int setup_nofile_1024(void **state)
+{
+	nofile = 1024;
+	setup(state);
+	nofile = 8192;
+	return 0;
+}
+
+/* The budget: the soft limit raised to the hard one; vsock and volumes share what is left
+ * after arrowh's reserve. */
+static void test_fd_budget(void **state)
+{
+	struct rlimit rl = { 1024, 8192 };
+	struct fdlimit_plan p;
+
+	(void)state;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_int_equal(fdlimit_raise(), 8192);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_int_equal(rl.rlim_cur, 8192);
+	/* plenty: the full cap, volumes after vsock's reserve */
+	p = fdlimit_plan(1 << 20, 2, true);
+	assert_int_equal(p.vsock_fds, VSOCK_MAX_CONNS);
+	assert_int_equal(p.fids_per_volume, 4096);
+	p = fdlimit_plan(8192, 1, true);
+	assert_int_equal(p.fids_per_volume,
+			 (8192 - HOST_FDS_RESERVED - VSOCK_MAX_CONNS - VSOCK_FD_HEADROOM) / 2);
+	assert_int_equal(p.vsock_fds, VSOCK_MAX_CONNS);
+	/* a hard limit of 1024: vsock gets what the reserve and the headroom leave */
+	p = fdlimit_plan(1024, 0, true);
+	assert_int_equal(p.vsock_fds, 1024 - HOST_FDS_RESERVED - VSOCK_FD_HEADROOM);
+	p = fdlimit_plan(1024, 4, true);
+	assert_int_equal(p.fids_per_volume, 64);
+	assert_int_equal(p.vsock_fds, 1024 - HOST_FDS_RESERVED - VSOCK_FD_HEADROOM - 4 * 2 * 64);
+	p = fdlimit_plan(300, 0, true);
+	assert_int_equal(p.vsock_fds, 0);
+	p = fdlimit_plan(1 << 20, 0, false);
+	assert_int_equal(p.vsock_fds, 0);
+	/* the caps follow the budget, a quarter for host clients */
+	vsock_set_fd_budget(&v, 704);
+	assert_int_equal(v.max_from_host, 176);
+	assert_int_equal(v.max_from_guest, 528);
+	vsock_set_fd_budget(&v, 1 << 20);
+	assert_int_equal(v.max_from_host + v.max_from_guest, VSOCK_MAX_CONNS);
+}
+
+/* A reset owed for an old connection must not reach a new one on the same ports. */
+static void test_stale_rst_dropped_for_new_connection(void **state)
+{
+	int lfd = host_listen(6000), s;
+	struct vsock_hdr h;
+	uint8_t junk[4] = "abcd";
+
+	(void)state;
+	s = open_from_guest(lfd, 3000, 6000, 4096);
+	close(s); /* the host service goes away */
+	/* the guest gives no receive buffers back: use up what it posted */
+	repost = 0;
+	for (int i = 0; i < 40; i++) {
+		h = ghdr(3000, 6000, VSOCK_OP_CREDIT_REQUEST, 0);
+		guest_send(&h, NULL, 0);
+		pump();
+		while (guest_recv(&h, NULL))
+			;
+	}
+	/* the guest sends: EPIPE on the host socket, the connection goes, an RST is owed */
+	h = ghdr(3000, 6000, VSOCK_OP_RW, 4);
+	guest_send(&h, junk, 4);
+	pump();
+	assert_int_equal(v.nr_conns, 0);
+	assert_int_equal(v.nr_rst, 1);
+	/* the guest closes its socket itself and connects again from the same port */
+	h = ghdr(3000, 6000, VSOCK_OP_RST, 0);
+	guest_send(&h, NULL, 0);
+	h = ghdr(3000, 6000, VSOCK_OP_REQUEST, 0);
+	h.buf_alloc = 4096;
+	guest_send(&h, NULL, 0);
+	pump();
+	assert_int_equal(v.nr_conns, 1);
+	assert_int_equal(v.nr_rst, 0);
+	s = accept(lfd, NULL, NULL);
+	assert_true(s >= 0);
+	/* buffers again: the guest hears RESPONSE, and no reset after it */
+	repost = 1;
+	post_rx(4);
+	expect_op(VSOCK_OP_RESPONSE, 3000, 6000);
+	expect_nothing();
+	assert_int_equal(v.nr_conns, 1);
+	close(s);
+	close(lfd);
+}
+
+/* The supervisor connects as root: it follows no symlink and takes only a socket of root's
+ * or of the directory owner's. */
+static void test_connect_path_checks_the_entry(void **state)
+{
+	char other[100], link[128], file[128];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int elsewhere = socket(AF_UNIX, SOCK_STREAM, 0), lfd, fd;
+	struct vsock_hdr h;
+
+	(void)state;
+	snprintf(other, sizeof(other), "%s/elsewhere.sock", dir);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", other);
+	assert_int_equal(bind(elsewhere, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(elsewhere, 4), 0);
+	snprintf(link, sizeof(link), "%s_7000", base);
+	assert_int_equal(symlink(other, link), 0);
+	assert_int_equal(vsock_connect_path(base, 7000), -ELOOP);
+	h = ghdr(GPORT, 7000, VSOCK_OP_REQUEST, 0);
+	guest_send(&h, NULL, 0);
+	expect_op(VSOCK_OP_RST, GPORT, 7000);
+	assert_int_equal(v.nr_conns, 0);
+	/* not a socket */
+	snprintf(file, sizeof(file), "%s_7001", base);
+	close(open(file, O_WRONLY | O_CREAT, 0600));
+	assert_int_equal(vsock_connect_path(base, 7001), -ECONNREFUSED);
+	/* a socket of another user's in the directory */
+	lfd = host_listen(7002);
+	snprintf(file, sizeof(file), "%s_7002", base);
+	fd = vsock_connect_path(base, 7002);
+	assert_true(fd >= 0);
+	close(fd);
+	if (geteuid() == 0) {
+		assert_int_equal(lchown(file, 4242, 4242), 0);
+		assert_int_equal(vsock_connect_path(base, 7002), -EPERM);
+	}
+	close(lfd);
+	close(elsewhere);
+}
+
+/* Jailed, a guest connect is a broker request: a supervisor that does not answer costs
+ * the guest a reset after JAIL_BROKER_TIMEOUT_MS, not a device thread blocked for ever
+ * under its lock. */
+static int broker_connect(void *opaque, uint32_t port)
+{
+	int fd = -1, ret = jail_request(JAIL_REQ_VSOCK_CONNECT, port, &fd);
+
+	(void)opaque;
+	if (ret || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		return ret ? ret : -EPROTO;
+	}
+	return fd;
+}
+
+static void test_silent_broker_resets(void **state)
+{
+	int sv[2];
+	struct vsock_hdr h;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(jail_broker_attach(sv[1], 200), 0);
+	v.connect = broker_connect;
+	h = ghdr(GPORT, 5010, VSOCK_OP_REQUEST, 0);
+	guest_send(&h, NULL, 0);
+	expect_op(VSOCK_OP_RST, GPORT, 5010);
+	assert_int_equal(v.nr_conns, 0);
+	jail_broker_fd = -1;
+	close(sv[0]);
+	close(sv[1]);
 }
 
 static void test_hostile_rings(void **state)
@@ -713,6 +988,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_packets_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_peer_never_reads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connection_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guest_cap_leaves_host_clients, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fd_headroom, setup_nofile_1024, teardown),
+		cmocka_unit_test_setup_teardown(test_fd_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_rst_dropped_for_new_connection, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_connect_path_checks_the_entry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_silent_broker_resets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_rings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transport_reset, setup, teardown),
 	};

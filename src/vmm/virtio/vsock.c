@@ -14,10 +14,12 @@
 #include "vmm/jail.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -76,18 +78,23 @@ static void guest_connect(struct vsock *v, const struct vsock_hdr *h)
 	struct vsock_conn *c;
 	int fd, slot;
 
-	if (v->nr_conns >= VSOCK_MAX_CONNS || !v->connect) {
-		v->stats.refused += v->nr_conns >= VSOCK_MAX_CONNS;
+	/* the guest opens these ports afresh: a reset still owed for an older connection on
+	 * them would reach it after our RESPONSE's turn came, and kill the new one */
+	vconn_unqueue_rst(v, h->dst_port, h->src_port);
+	if (v->nr_from_guest >= v->max_from_guest || !v->connect) {
+		v->stats.refused += !!v->connect;
 		vconn_queue_rst(v, h->dst_port, h->src_port);
 		return;
 	}
+	/* fails (nothing listens there, or jailed, the broker did not answer in time): reset */
 	fd = v->connect(v->connect_opaque, h->dst_port);
 	if (fd < 0) {
-		vconn_queue_rst(v, h->dst_port, h->src_port); /* nothing listens there */
+		vconn_queue_rst(v, h->dst_port, h->src_port);
 		return;
 	}
-	slot = vconn_new(v, fd, CONN_OPEN, h->dst_port, h->src_port);
+	slot = vconn_fd_low(v, fd) ? -EMFILE : vconn_new(v, fd, CONN_OPEN, h->dst_port, h->src_port);
 	if (slot < 0) {
+		v->stats.refused += slot == -EMFILE;
 		close(fd);
 		vconn_queue_rst(v, h->dst_port, h->src_port);
 		return;
@@ -229,7 +236,7 @@ static void hdr_init(const struct vsock *v, struct vsock_hdr *h, uint32_t local,
 
 static bool conn_has_work(const struct vsock_conn *c)
 {
-	if (c->want_request || c->want_response || c->want_credit || c->want_shutdown)
+	if (c->want_request || c->want_response || c->want_credit)
 		return true;
 	return c->state == CONN_OPEN && c->readable && !c->host_eof &&
 	       !(c->peer_shut & VSOCK_SHUTDOWN_RCV) && vconn_credit(c) > 0;
@@ -256,9 +263,6 @@ static uint32_t conn_emit(struct vsock *v, unsigned int slot, const struct virtq
 	} else if (c->want_credit) {
 		op = VSOCK_OP_CREDIT_UPDATE;
 		c->want_credit = false;
-	} else if (c->want_shutdown) {
-		op = VSOCK_OP_SHUTDOWN;
-		c->want_shutdown = false;
 	} else {
 		ssize_t n;
 
@@ -510,7 +514,7 @@ void vsock_report(struct vsock *v, FILE *out)
 	pthread_mutex_lock(&v->t->lock);
 	fprintf(out,
 		"arrowh: vsock: %u connections; to the guest %llu packets %llu bytes, from it %llu "
-		"packets %llu bytes, %llu dropped, %llu resets, %llu refused at the cap\n",
+		"packets %llu bytes, %llu dropped, %llu resets, %llu refused (cap or descriptors)\n",
 		v->nr_conns, (unsigned long long)v->stats.rx_pkts,
 		(unsigned long long)v->stats.rx_bytes, (unsigned long long)v->stats.tx_pkts,
 		(unsigned long long)v->stats.tx_bytes, (unsigned long long)v->stats.dropped,
@@ -522,6 +526,7 @@ int vsock_init(struct vsock *v, struct virtio_mmio *t, uint64_t guest_cid, int l
 	       vsock_connect_fn connect, void *opaque)
 {
 	struct epoll_event ev;
+	struct rlimit rl;
 
 	memset(v, 0, sizeof(*v));
 	v->t = t;
@@ -530,6 +535,11 @@ int vsock_init(struct vsock *v, struct virtio_mmio *t, uint64_t guest_cid, int l
 	v->connect = connect;
 	v->connect_opaque = opaque;
 	v->next_host_port = VSOCK_HOST_PORT_BASE;
+	/* set-up raised it already (fdlimit_raise): what the headroom is measured against */
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		rl.rlim_cur = 1024;
+	v->fd_limit = rl.rlim_cur > UINT_MAX ? UINT_MAX : (unsigned int)rl.rlim_cur;
+	vsock_set_fd_budget(v, VSOCK_MAX_CONNS);
 	v->ep = epoll_create1(EPOLL_CLOEXEC);
 	v->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	v->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -545,6 +555,15 @@ int vsock_init(struct vsock *v, struct virtio_mmio *t, uint64_t guest_cid, int l
 	if (listen_fd >= 0 && epoll_ctl(v->ep, EPOLL_CTL_ADD, listen_fd, &ev))
 		return -errno;
 	return 0;
+}
+
+void vsock_set_fd_budget(struct vsock *v, unsigned int fds)
+{
+	unsigned int n = fds < VSOCK_MAX_CONNS ? fds : VSOCK_MAX_CONNS;
+
+	/* a guest holding all of its share still leaves host clients (arrow exec) theirs */
+	v->max_from_host = n * VSOCK_MAX_HOST_CONNS / VSOCK_MAX_CONNS;
+	v->max_from_guest = n - v->max_from_host;
 }
 
 static void *vsock_thread(void *arg)

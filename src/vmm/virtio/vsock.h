@@ -27,7 +27,11 @@
 
 #define VSOCK_HOST_CID 2
 #define VSOCK_GUEST_CID 3
-#define VSOCK_MAX_CONNS 1024      /* connections per Arrow, both directions together */
+#define VSOCK_MAX_CONNS 1024      /* connection slots per Arrow, both directions together */
+#define VSOCK_MAX_GUEST_CONNS 768 /* of which guest-initiated at most */
+#define VSOCK_MAX_HOST_CONNS 256  /* and host-initiated (host clients) at most */
+#define VSOCK_FD_HEADROOM 64      /* descriptors left free: a connection whose fd would eat
+				     into them is refused (vsock_set_fd_budget) */
 #define VSOCK_CONN_BUF (64 << 10) /* guest-to-host bytes buffered per connection: its credit */
 #define VSOCK_HANDSHAKE_MAX 32    /* "CONNECT <u32>\n" fits well within */
 #define VSOCK_HANDSHAKE_MS 5000   /* for the line, and for the guest to answer a REQUEST */
@@ -75,7 +79,7 @@ struct vsock_stats {
 	uint64_t rx_pkts, tx_pkts, rx_bytes, tx_bytes;
 	uint64_t dropped;   /* packets from the guest with a bad header or CID */
 	uint64_t resets;    /* RSTs sent */
-	uint64_t refused;   /* connections refused at the cap */
+	uint64_t refused;   /* connections refused at a cap or for want of descriptors */
 };
 
 struct vsock {
@@ -90,6 +94,9 @@ struct vsock {
 	/* below: guarded by t->lock */
 	struct vsock_conn *conns[VSOCK_MAX_CONNS];
 	unsigned int nr_conns;
+	unsigned int nr_from_host, nr_from_guest; /* nr_conns by who opened them */
+	unsigned int max_from_host, max_from_guest; /* their caps (vsock_set_fd_budget) */
+	unsigned int fd_limit;    /* the soft RLIMIT_NOFILE at vsock_init */
 	unsigned int rr;          /* where the next round of delivery to the guest starts */
 	uint32_t next_host_port;
 	struct { uint32_t local, peer; } rst[VSOCK_RST_QUEUE];
@@ -106,6 +113,12 @@ extern const struct virtio_device_ops vsock_ops;
 /* listen_fd (taken over, may be -1) and connect (may be NULL: every guest connect is reset). */
 int vsock_init(struct vsock *v, struct virtio_mmio *t, uint64_t guest_cid, int listen_fd,
 	       vsock_connect_fn connect, void *opaque);
+/*
+ * At most fds descriptors for connections (each holds one): the caps become
+ * min(VSOCK_MAX_CONNS, fds), three quarters for guest connects, a quarter for host
+ * clients. vsock_init starts with VSOCK_MAX_CONNS.
+ */
+void vsock_set_fd_budget(struct vsock *v, unsigned int fds);
 int vsock_start(struct vsock *v);
 /* Stop the thread and close every socket. */
 void vsock_stop(struct vsock *v);
@@ -120,7 +133,11 @@ void vsock_report(struct vsock *v, FILE *out);
 
 /* The host side, usable before the jail: a listening socket at path (replacing a stale one). */
 int vsock_listen(const char *path);
-/* Connect (non-blocking) to "<base>_<port>": fd or -errno. */
+/*
+ * Connect (non-blocking) to "<base>_<port>": fd or -errno. The entry must be a socket (not
+ * a symlink: -ELOOP; anything else: -ECONNREFUSED) owned by root or by the owner of its
+ * directory (-EPERM): the supervisor calls it as root (docs/security.md).
+ */
 int vsock_connect_path(const char *base, uint32_t port);
 
 #endif

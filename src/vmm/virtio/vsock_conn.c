@@ -56,6 +56,43 @@ int vsock_listen(const char *path)
 	return fd;
 }
 
+/*
+ * The supervisor connects as root, to a name in a directory others may write to (the
+ * state directory is its user's): it follows no symlink there, and takes only a socket of
+ * root's or of the directory owner's. Whoever could swap the entry between the check and
+ * the connect owns the directory anyway, and could have bound the socket themselves.
+ */
+static int check_entry(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path) + 16];
+	struct stat dst, st;
+	int dfd, ret = 0;
+
+	if (slash) {
+		size_t n = slash == path ? 1 : (size_t)(slash - path);
+
+		memcpy(dir, path, n);
+		dir[n] = '\0';
+	} else {
+		strcpy(dir, ".");
+	}
+	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	if (fstat(dfd, &dst) < 0 || fstatat(dfd, slash ? slash + 1 : path, &st,
+					    AT_SYMLINK_NOFOLLOW) < 0)
+		ret = -errno;
+	else if (S_ISLNK(st.st_mode))
+		ret = -ELOOP;
+	else if (!S_ISSOCK(st.st_mode))
+		ret = -ECONNREFUSED;
+	else if (st.st_uid != 0 && st.st_uid != dst.st_uid)
+		ret = -EPERM;
+	close(dfd);
+	return ret;
+}
+
 int vsock_connect_path(const char *base, uint32_t port)
 {
 	struct sockaddr_un sa;
@@ -65,6 +102,8 @@ int vsock_connect_path(const char *base, uint32_t port)
 	if (snprintf(path, sizeof(path), "%s_%u", base, port) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
 	ret = fill_addr(&sa, path);
+	if (!ret)
+		ret = check_entry(path);
 	if (ret)
 		return ret;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -106,6 +145,30 @@ void vconn_queue_rst(struct vsock *v, uint32_t local, uint32_t peer)
 	}
 }
 
+void vconn_unqueue_rst(struct vsock *v, uint32_t local, uint32_t peer)
+{
+	unsigned int k = 0;
+
+	for (unsigned int i = 0; i < v->nr_rst; i++)
+		if (v->rst[i].local != local || v->rst[i].peer != peer)
+			v->rst[k++] = v->rst[i];
+	v->nr_rst = k;
+}
+
+static bool rst_queued(const struct vsock *v, uint32_t local, uint32_t peer)
+{
+	for (unsigned int i = 0; i < v->nr_rst; i++)
+		if (v->rst[i].local == local && v->rst[i].peer == peer)
+			return true;
+	return false;
+}
+
+/* Descriptors are handed out lowest first: fd's number says all below it are taken. */
+bool vconn_fd_low(const struct vsock *v, int fd)
+{
+	return v->fd_limit <= VSOCK_FD_HEADROOM || (unsigned int)fd >= v->fd_limit - VSOCK_FD_HEADROOM;
+}
+
 /* Close slot; rst: the guest knows the connection and must hear that it is gone. */
 void vconn_free(struct vsock *v, unsigned int slot, bool rst)
 {
@@ -113,6 +176,10 @@ void vconn_free(struct vsock *v, unsigned int slot, bool rst)
 
 	if (rst && (c->state == CONN_OPEN || (c->state == CONN_REQUESTING && !c->want_request)))
 		vconn_queue_rst(v, c->local, c->peer);
+	if (c->from_host)
+		v->nr_from_host--;
+	else
+		v->nr_from_guest--;
 	close(c->fd); /* leaves the epoll set by itself */
 	free(c->buf);
 	free(c);
@@ -132,8 +199,11 @@ int vconn_new(struct vsock *v, int fd, enum conn_state state, uint32_t local, ui
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET };
 	struct vsock_conn *c;
+	bool from_host = state == CONN_HANDSHAKE;
 	unsigned int slot;
 
+	if (from_host ? v->nr_from_host >= v->max_from_host : v->nr_from_guest >= v->max_from_guest)
+		return -ENOSPC;
 	for (slot = 0; slot < VSOCK_MAX_CONNS && v->conns[slot]; slot++)
 		;
 	c = slot < VSOCK_MAX_CONNS ? calloc(1, sizeof(*c)) : NULL;
@@ -142,6 +212,7 @@ int vconn_new(struct vsock *v, int fd, enum conn_state state, uint32_t local, ui
 	c->gen = ++v->gen;
 	c->fd = fd;
 	c->state = state;
+	c->from_host = from_host;
 	c->local = local;
 	c->peer = peer;
 	c->writable = true;
@@ -154,6 +225,10 @@ int vconn_new(struct vsock *v, int fd, enum conn_state state, uint32_t local, ui
 	}
 	v->conns[slot] = c;
 	v->nr_conns++;
+	if (from_host)
+		v->nr_from_host++;
+	else
+		v->nr_from_guest++;
 	return (int)slot;
 }
 
@@ -288,9 +363,12 @@ static void conn_handshake(struct vsock *v, unsigned int slot)
 	struct vsock_conn *c = v->conns[slot];
 	char line[VSOCK_HANDSHAKE_MAX + 1], *nl, *end;
 	unsigned long port;
-	ssize_t n = recv(c->fd, line, VSOCK_HANDSHAKE_MAX, MSG_PEEK | MSG_DONTWAIT);
+	ssize_t n;
 
-	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+	do
+		n = recv(c->fd, line, VSOCK_HANDSHAKE_MAX, MSG_PEEK | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN) {
 		c->readable = false;
 		return;
 	}
@@ -327,7 +405,7 @@ static void conn_handshake(struct vsock *v, unsigned int slot)
 		c->local = v->next_host_port++;
 		if (v->next_host_port < VSOCK_HOST_PORT_BASE)
 			v->next_host_port = VSOCK_HOST_PORT_BASE;
-	} while (vconn_find(v, c->local, c->peer) >= 0);
+	} while (vconn_find(v, c->local, c->peer) >= 0 || rst_queued(v, c->local, c->peer));
 	c->state = CONN_REQUESTING;
 	c->want_request = true;
 	c->deadline_ns = vconn_now_ns() + VSOCK_HANDSHAKE_MS * 1000000ull;
@@ -365,13 +443,11 @@ void vconn_accept(struct vsock *v)
 		}
 		if (fd < 0)
 			return;
-		if (v->nr_conns >= VSOCK_MAX_CONNS) {
-			v->stats.refused++;
-			close(fd);
-			continue;
-		}
-		slot = vconn_new(v, fd, CONN_HANDSHAKE, 0, 0);
+		/* at the host clients' cap, or so few descriptors left that the next one would
+		 * take what arrowh keeps for itself: accepted and closed at once */
+		slot = vconn_fd_low(v, fd) ? -EMFILE : vconn_new(v, fd, CONN_HANDSHAKE, 0, 0);
 		if (slot < 0) {
+			v->stats.refused += slot == -ENOSPC || slot == -EMFILE;
 			close(fd);
 			continue;
 		}

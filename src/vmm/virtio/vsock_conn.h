@@ -22,13 +22,14 @@ struct vsock_conn {
 	uint32_t gen; /* tells a stale epoll event from this slot's current connection */
 	int fd;
 	enum conn_state state;
+	bool from_host;       /* a host client's (counts against max_from_host) */
 	uint32_t local, peer; /* host-side and guest-side ports */
 	bool readable, writable; /* edge-triggered readiness, cleared on EAGAIN */
 	bool host_eof;           /* the host peer will send no more */
 	bool shut_wr;            /* the host socket's sending side shut (guest sends no more) */
 	uint32_t peer_shut;      /* VSOCK_SHUTDOWN_* the guest sent */
 	/* owed to the guest */
-	bool want_request, want_response, want_credit, want_shutdown;
+	bool want_request, want_response, want_credit;
 	/* toward the guest: its receive buffer */
 	uint32_t peer_buf_alloc, peer_fwd_cnt, tx_cnt;
 	/* from the guest: bytes the host socket has not taken yet, a ring of VSOCK_CONN_BUF */
@@ -43,7 +44,12 @@ uint64_t vconn_now_ns(void);
 uint32_t vconn_credit(const struct vsock_conn *c);
 /* A reset owed to the guest for a connection that is (or never was) ours. */
 void vconn_queue_rst(struct vsock *v, uint32_t local, uint32_t peer);
-/* A new connection on fd in the epoll set: its slot, or -errno. */
+/* Drop resets still owed for (local, peer): a new connection has those ports now. */
+void vconn_unqueue_rst(struct vsock *v, uint32_t local, uint32_t peer);
+/* Whether fd leaves fewer than VSOCK_FD_HEADROOM descriptors free: refuse its connection. */
+bool vconn_fd_low(const struct vsock *v, int fd);
+/* A new connection on fd in the epoll set: its slot, or -errno (-ENOSPC at its direction's
+ * cap). CONN_HANDSHAKE ones are host clients'. */
 int vconn_new(struct vsock *v, int fd, enum conn_state state, uint32_t local, uint32_t peer);
 /* Close slot; rst: the guest knows the connection and must hear that it is gone. */
 void vconn_free(struct vsock *v, unsigned int slot, bool rst);
