@@ -20,7 +20,7 @@ VMM_OBJS := $(VMM_SRCS:%.c=$(BUILD)/obj/%.o)
 VMM_LIB_OBJS := $(filter-out $(BUILD)/obj/src/vmm/main.o,$(VMM_OBJS))
 
 COMMON_SRCS := $(wildcard src/common/*.c)
-LIB_SRCS := $(wildcard src/lib/*.c)
+LIB_SRCS := $(wildcard src/lib/*.c src/lib/*/*.c)
 CLI_SRCS := $(wildcard src/cli/*.c)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) \
 	    $(COMMON_SRCS:%.c=$(BUILD)/obj/%.o)

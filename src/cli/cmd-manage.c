@@ -18,8 +18,6 @@
 #include "lib/netstore.h"
 #include "lib/store.h"
 
-#define HARD_STOP_WAIT_MS 5000
-
 int bad_option(const char *verb, const char *opt)
 {
 	fprintf(stderr, "arrow %s: unknown or incomplete option '%s'\nSee 'arrow %s --help'.\n",
@@ -34,18 +32,6 @@ static int need_arrows(const char *verb, int argc)
 	fprintf(stderr, "arrow %s: name or id of at least one Arrow required\nSee 'arrow %s --help'.\n",
 		verb, verb);
 	return EXIT_ARROW_ERROR;
-}
-
-/* Stop now: arrowh ends the VM; if arrowh itself does not answer, SIGKILL it. */
-static int hard_stop(const struct arrow_rec *r)
-{
-	int ret = store_request(r, HOSTCTL_STOP, 0);
-
-	if (ret == 0 && store_wait_gone(r, HARD_STOP_WAIT_MS) == 0)
-		return 0;
-	if (r->pid > 0)
-		kill(r->pid, SIGKILL);
-	return store_wait_gone(r, HARD_STOP_WAIT_MS);
 }
 
 static const char stop_usage[] =
@@ -101,7 +87,7 @@ int cmd_stop(int argc, char *argv[])
 		}
 		if (store_request(&r, HOSTCTL_SIGNAL, SIGTERM) < 0 ||
 		    store_wait_gone(&r, (int)grace * 1000) < 0) {
-			if (hard_stop(&r) < 0) {
+			if (launch_hard_stop(&r) < 0) {
 				fprintf(stderr, "arrow stop: %s did not stop\n", argv[i]);
 				rc = EXIT_ARROW_ERROR;
 				store_free(&r);
@@ -181,7 +167,7 @@ int cmd_kill(int argc, char *argv[])
 			fprintf(stderr, "arrow kill: %s is not running\n", argv[i]);
 			rc = EXIT_ARROW_ERROR;
 		} else if (sig == SIGKILL) {
-			ret = hard_stop(&r);
+			ret = launch_hard_stop(&r);
 			if (ret < 0) {
 				fprintf(stderr, "arrow kill: %s did not stop\n", argv[i]);
 				rc = EXIT_ARROW_ERROR;
@@ -233,7 +219,6 @@ int cmd_rm(int argc, char *argv[])
 	net_prune(); /* addresses and ports of Arrows whose arrowh was killed */
 	for (int i = optind; i < argc; i++) {
 		struct arrow_rec r;
-		int lock, ret;
 
 		if (store_lookup("rm", argv[i], &r)) {
 			rc = EXIT_ARROW_ERROR;
@@ -246,22 +231,10 @@ int cmd_rm(int argc, char *argv[])
 			rc = EXIT_ARROW_ERROR;
 			continue;
 		}
-		if (r.status == ST_RUNNING && hard_stop(&r) < 0) {
-			fprintf(stderr, "arrow rm: %s did not stop\n", argv[i]);
-			store_free(&r);
+		if (launch_remove(&r, force, "rm"))
 			rc = EXIT_ARROW_ERROR;
-			continue;
-		}
-		run_cgroup_remove(r.config, "rm"); /* what a killed arrowh left */
-		lock = store_lock();
-		ret = store_remove(&r);
-		store_unlock(lock);
-		if (ret) {
-			fprintf(stderr, "arrow rm: cannot remove %s: %s\n", r.dir, strerror(-ret));
-			rc = EXIT_ARROW_ERROR;
-		} else {
+		else
 			puts(argv[i]);
-		}
 		store_free(&r);
 	}
 	return rc;

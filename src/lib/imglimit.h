@@ -19,6 +19,8 @@
 #define IMGLIMIT_ENTRIES_DEFAULT 1000000ull  /* ARROW_MAX_LAYER_ENTRIES */
 #define IMGLIMIT_JSON_MAX (4u << 20)         /* a manifest, an index, a docker manifest.json */
 #define IMGLIMIT_CONFIG_MAX (1u << 20)       /* an image config fetched from a registry */
+/* layers an image may have: arrowh takes 64 initramfs pieces, base and config besides */
+#define IMAGE_MAX_LAYERS 60
 
 struct img_limits {
 	uint64_t layer_bytes;   /* decompressed bytes of one layer */

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "internal.h"
 #include "common/cgroup.h"
 #include "common/kvmprobe.h"
 #include "common/statedir.h"

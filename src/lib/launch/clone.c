@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "internal.h"
 #include "common/runcfg.h"
 #include "common/statedir.h"
 #include "lib/netstore.h"
@@ -22,15 +22,6 @@
 #include "lib/store.h"
 
 #define IDENTITY_FILE "identity"
-
-const char template_usage[] =
-	"Usage: arrow template create NAME [RUN OPTIONS] PROGRAM [ARGS...]\n"
-	"       arrow template ls\n"
-	"       arrow template rm NAME...\n"
-	"Boot PROGRAM as an Arrow up to the moment ainit would start it, and keep a snapshot of\n"
-	"that moment as template NAME. 'arrow run --template NAME' then starts clones of it in\n"
-	"milliseconds, each with its own address, MAC, hostname, clock and random numbers.\n"
-	"RUN OPTIONS are those of 'arrow run' (memory, environment, network...), except -d.\n";
 
 /* What a snapshot's meta.json says about the Arrow it was taken from. */
 json_t *snapshot_meta_new(const char *name, const char *kind, const char *source,
@@ -100,7 +91,6 @@ int template_finish(const struct new_arrow *a, const char *arrowh, const char **
 		snapstore_remove_dir(tmp);
 		return EXIT_ARROW_ERROR;
 	}
-	printf("%s\n", name);
 	return 0;
 }
 
@@ -169,7 +159,7 @@ static int write_identity(const struct run_opts *o, const struct new_arrow *a,
 	return ret;
 }
 
-int run_clone(struct run_opts *o, uint64_t t0)
+int run_clone(struct run_opts *o, uint64_t t0, struct launched *out)
 {
 	char arrowh[4096], snapdir[4200], identity[4200], label[300];
 	const char *hv[HV_ARGS_MAX], *net_name = "none";
@@ -218,5 +208,5 @@ int run_clone(struct run_opts *o, uint64_t t0)
 	hv[n++] = "--identity";
 	hv[n++] = identity;
 	n = arrowh_common_args(o, &arrow, has_net ? &net : NULL, t0, &hb, hv, n);
-	return launch_arrowh(o, &arrow, has_net ? &net : NULL, arrowh, hv, n);
+	return launch_arrowh(o, &arrow, has_net ? &net : NULL, arrowh, hv, n, out);
 }

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "internal.h"
 #include "common/runcfg.h"
 #include "lib/netstore.h"
 #include "lib/passt.h"
@@ -176,14 +176,4 @@ json_t *run_net_json(const struct net_attach *na)
 	if (j && passt_attached(na))
 		json_object_set_new(j, "passt_pid", json_integer(passt_pid));
 	return j;
-}
-
-/* arrow _release ID: arrowh's exit hook gives the Arrow's address and ports back. */
-int cmd_release(int argc, char *argv[])
-{
-	if (argc != 2 || strlen(argv[1]) != 64) {
-		fprintf(stderr, "usage: arrow _release ID (run by arrowh when an Arrow ends)\n");
-		return EXIT_ARROW_ERROR;
-	}
-	return net_release(argv[1]) ? EXIT_ARROW_ERROR : 0;
 }

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "internal.h"
 #include "lib/imglimit.h"
 #include "lib/imgstore.h"
 #include "lib/layer.h"

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "internal.h"
 #include "common/protocol.h"
 #include "lib/piece.h"
 #include "lib/runopts.h"
