@@ -23,7 +23,8 @@ ENV_TEXT = {
     "native-kvm": "directly on the host's KVM",
 }
 SIDE = {"density": ".density.json", "clones": ".clones.json", "images": ".images.json",
-        "lifecycle": ".lifecycle.json", "network": ".network.json", "sandbox": ".sandbox.json"}
+        "lifecycle": ".lifecycle.json", "network": ".network.json", "sandbox": ".sandbox.json",
+        "exec": ".exec.json"}
 COUNTER_HEAD = {"exits": "exits", "io_exits": "I/O", "mmio_exits": "MMIO", "halt_exits": "HLT",
                 "irq_exits": "ext. IRQ", "signal_exits": "signal", "insn_emulation": "emulated insn",
                 "hypercalls": "hypercall", "irq_window_exits": "IRQ window",
@@ -584,6 +585,133 @@ def network_section(net):
     return out
 
 
+def exec_failure_text(ev):
+    """One failed exec sample or transfer, with what was seen."""
+    bits = [f"{ev.get('sample')}: {ev.get('seen')}"]
+    if ev.get("stderr_tail"):
+        bits.append("stderr: " + " / ".join(f"`{ln.strip()}`" for ln in ev["stderr_tail"][-3:]))
+    if ev.get("arrow_replaced"):
+        bits.append("the Arrow was broken and replaced")
+    return "; ".join(bits)
+
+
+def replaced_arrows_text(evs):
+    out = []
+    for ev in evs or []:
+        st = ev.get("state") or {}
+        logs = [ln.strip() for ln in ev.get("arrowh_log_tail", []) if "stopped at rip" in ln]
+        out += [f"- {ev['arrow']} replaced after \"{ev['why_replaced']}\": it was "
+                f"{st.get('Status', 'unknown')}" + (f"; arrowh: `{logs[0]}`" if logs else "")
+                + " (the full tail of its arrowh.log is in the result file)"]
+    return out
+
+
+def exec_section(ex):
+    if not ex:
+        return []
+    e, st = ex["exec"], ex["stream"]
+    peers = e["peers"]
+    base = (peers.get("arrow exec") or {}).get("ms")
+    out = ["### arrow exec and vsock streams (bench/exec.py)", ""] + stamp_line(ex) + [
+           f"**Exec latency.** {e['rounds']} rounds after one warm-up per peer (not kept); in "
+           "each round every peer that runs here takes one turn, each round starting one peer "
+           f"later. Every peer runs {e['program']}, and every sample is the same event: from "
+           "the benchmark's fork of the command until the command has exited with status 0 "
+           "(waitpid; its stdout and stderr go to files, so nothing left behind holds the "
+           f"clock). A sample that fails or passes {e['timeout_s']} s is counted as failed, "
+           "never replaced. The spread is the interquartile range (Q1–Q3) and min–max.", "",
+           "| peer | median | Q1–Q3 | min–max | ok / attempted | `arrow exec` ÷ peer "
+           "(below 1: `arrow exec` is faster) |",
+           "|---|---|---|---|---|---|"]
+    for name, p in peers.items():
+        if not p["runs"]:
+            continue
+        m = p["ms"]
+        ratio = "" if name == "arrow exec" else (
+            f"**{base['median'] / m['median']:.2f}×**" if base and m else "-")
+        if not m:
+            out += [f"| {name} | no sample succeeded | | | 0 / {p['attempted']} | |"]
+            continue
+        out += [f"| {name} | {m['median']:.0f} ms | {m['q1']:.0f}–{m['q3']:.0f} ms | "
+                f"{m['min']:.0f}–{m['max']:.0f} ms | {m['n']} / {p['attempted']} | {ratio} |"]
+    out += ["", "Where each peer's clock stops (the command's exit with status 0 is the event "
+            "timed for all; this is what has happened by then):", ""]
+    for name, p in peers.items():
+        if p["runs"]:
+            out += [f"- **{name}** (`{p['command']}`): {p['event']}."
+                    + "".join(f" Note: {n}." for n in p["notes"])]
+    for name, p in peers.items():
+        if p["runs"]:
+            for ev in p.get("failures", []):
+                out += [f"- failed sample of {name}: {exec_failure_text(ev)}"]
+            w = p.get("warmup", {})
+            if "seen" in w:
+                out += [f"- the warm-up of {name} failed (not counted): {exec_failure_text(w)}"]
+    out += replaced_arrows_text(peers.get("arrow exec", {}).get("arrows_replaced"))
+    down = [(n, p) for n, p in peers.items() if not p["runs"]]
+    if down:
+        out += ["", "Peers that could not run in this environment, with the exact error of "
+                "every way tried:", ""]
+        for name, p in down:
+            tried = [f"`{a['command']}` → {a.get('exit_status')}: `{a['error']}`"
+                     for a in p["setup"] if a.get("error")]
+            out += [f"- **{name}**: " + "; then ".join(tried)]
+    if ex.get("kernel_has_bpf_syscall") is False:
+        out += ["", "This kernel has no `bpf()` system call (no `CONFIG_BPF_SYSCALL`), which "
+                "crun and runc need for the device controller of a cgroup v2 container; "
+                "podman refuses `--cgroups=disabled` with runc (its error above)."]
+    kinds = st["kinds"]
+    mib = st["bytes"] / 1048576
+    out += ["", f"**Stream throughput.** {mib:.0f} MiB per transfer, {st['rounds']} rounds "
+            "after a 1 MiB warm-up of each kind, the six kinds taking turns as above; one "
+            f"Arrow ({st['guest_memory_mib']} MiB, kernel {st['guest_kernel']}) runs "
+            "tests/guest/streambench, which serves vsock and TCP with the same code and counts "
+            "bytes (byte exactness is the integration tests' job). vsock goes through the "
+            "Arrow's `vsock.sock` (docs/vsock.md), TCP to the Arrow's address on its bridge "
+            "(tap, virtio-net). Timed on the host, the connection already open, from the "
+            "request line until: host→guest, the guest's reply that it read every byte; "
+            "guest→host, the end of file after the last byte. \"Opened by the guest\": the "
+            "guest connects back (vsock: to the host's `vsock.sock_<port>`; TCP: to the "
+            "bridge's host address) and its connect is inside the time. A transfer that fails "
+            f"or is silent for {st['silence_timeout_s']} s is counted as failed; a broken "
+            "Arrow is replaced for the next one.", "",
+            "| direction | connection opened by | vsock MiB/s: median (Q1–Q3; min–max) | ok / "
+            "attempted | TCP MiB/s: median (Q1–Q3; min–max) | ok / attempted | vsock ÷ TCP |",
+            "|---|---|---|---|---|---|---|"]
+
+    def cell(k):
+        m = k["mib_per_s"]
+        if not m:
+            return "no transfer succeeded", f"0 / {k['attempted']}"
+        return (f"{m['median']:.1f} ({m['q1']:.1f}–{m['q3']:.1f}; {m['min']:.1f}–{m['max']:.1f})",
+                f"{m['n']} / {k['attempted']}")
+    seen = []
+    for k in kinds.values():
+        key = (k["direction"], k["opened_by"])
+        if key in seen:
+            continue
+        seen.append(key)
+        v = next(x for x in kinds.values() if (x["direction"], x["opened_by"]) == key
+                 and x["transport"] == "vsock")
+        t = next(x for x in kinds.values() if (x["direction"], x["opened_by"]) == key
+                 and x["transport"] == "tcp")
+        ratio = st["ratio_vsock_to_tcp_medians"].get(f"{key[0]}, opened by the {key[1]}")
+        out += [f"| {key[0]} | {key[1]} | {cell(v)[0]} | {cell(v)[1]} | {cell(t)[0]} | "
+                f"{cell(t)[1]} | " + (f"**{ratio:.2f}×**" if ratio else "-") + " |"]
+    for name, k in kinds.items():
+        for ev in k["failures"]:
+            out += [f"- failed transfer, {name}: {exec_failure_text(ev)}"]
+        if "seen" in k.get("warmup", {}):
+            out += [f"- the warm-up of {name} failed (not counted): "
+                    f"{exec_failure_text(k['warmup'])}"]
+    if st.get("arrows_replaced"):
+        out += [""] + replaced_arrows_text(st["arrows_replaced"])
+    v = ex.get("versions", {})
+    out += ["", "Versions: " + ", ".join(f"{k} `{val}`" for k, val in v.items())
+            + f"; /sys/fs/cgroup is `{ex.get('cgroup_fs')}`.", ""]
+    return out
+
+
 # ---- targets and the rest -------------------------------------------------------------------
 
 def targets(results, side):
@@ -687,6 +815,14 @@ REPRODUCE = [
     "ip -n nb addr add 10.199.0.2/30 dev ab-ns; ip -n nb link set ab-ns up",
     "ip netns exec nb busybox httpd -f -p 80 -h DIR_WITH_THE_SAME_PAGES &",
     "wrk -t1 -c8 -d8s --latency http://10.199.0.2/etc/hosts",
+    "# exec and streams (bench/exec.py): the same busybox true everywhere",
+    "arrow run -d --name a --network none /bin/busybox sleep 1000000",
+    "time arrow exec a /app/busybox true",
+    "time podman exec C /bin/true; time crun exec C /bin/true; time nsenter -t PID -a /bin/busybox true",
+    "arrow run -d --name s build/tests/guest/streambench serve 5201 5201",
+    "#   vsock: connect to $(arrow inspect s)'s StateDir/vsock.sock, send 'CONNECT 5201\\n',",
+    "#   read 'OK ...'; then 'RECV N\\n' + N bytes (reply 'OK N') or 'SEND N\\n' (N bytes back);",
+    "#   TCP: the same lines to the Arrow's IP, port 5201",
     "```", ""]
 
 
@@ -736,6 +872,7 @@ def main():
         out += images_section(sections["images"])
         out += lifecycle_section(sections["lifecycle"])
         out += network_section(sections["network"])
+        out += exec_section(sections["exec"])
     out += targets(results, side)
     out += REPRODUCE
     with open(sys.argv[2] + ".tmp", "w") as f:

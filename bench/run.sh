@@ -1,6 +1,7 @@
 #!/bin/sh
 # `make bench`: measure arrowh against its peers (QEMU microvm with the same kernel and
-# initramfs, an OCI runtime, native exec) in one run, where this host's KVM can boot a
+# initramfs, an OCI runtime, native exec; for `arrow exec`, podman/crun/runc exec and
+# nsenter; for vsock, TCP over the Arrow network) in one run, where this host's KVM can boot a
 # standard guest, else inside one machine-mode helper VM; then regenerate
 # docs/performance.md and its charts from every result kept in bench/results/.
 #
@@ -19,7 +20,8 @@ $py bench/clones.py $0 $r.clones.json &&
 $py bench/sandbox.py $0 $r.sandbox.json &&
 $py bench/images.py $0 $r.images.json &&
 $py bench/lifecycle.py $0 $r.lifecycle.json &&
-$py bench/network.py $0 $r.network.json'
+$py bench/network.py $0 $r.network.json &&
+$py bench/exec.py $0 $r.exec.json'
 if [ -e /sys/module/kvm_pvm ] || [ ! -e /dev/kvm ]; then
 	env_name=helper-vm
 	echo "bench: /dev/kvm here cannot boot a standard guest; measuring inside the helper VM (all emulated)"
