@@ -8,8 +8,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <net/route.h>
+#include <netinet/if_ether.h>
 #include <netinet/in.h>
+#include <netpacket/packet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +57,42 @@ static void wait_for_nic(int s)
 		usleep(1000);
 }
 
+/*
+ * A gratuitous ARP for addr from eth0: whoever is on the link learns our MAC before we send
+ * anything. passt needs it: it learns the guest's MAC from the guest's first frame and
+ * until then sends a connection to a published port to the broadcast MAC, which the
+ * guest's TCP drops (docs/rootless.md). Best effort: without AF_PACKET nothing is sent.
+ */
+static void announce(int s, in_addr_t addr)
+{
+	struct sockaddr_ll to = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP),
+				  .sll_halen = ETH_ALEN };
+	unsigned char pkt[28];
+	struct ifreq ifr;
+	int p;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "eth0");
+	if (ioctl(s, SIOCGIFINDEX, &ifr) < 0)
+		return;
+	to.sll_ifindex = ifr.ifr_ifindex;
+	memset(to.sll_addr, 0xff, ETH_ALEN);
+	if (ioctl(s, SIOCGIFHWADDR, &ifr) < 0)
+		return;
+	/* htype Ethernet, ptype IPv4, hlen 6, plen 4, a request whose sender and target
+	 * address are both ours */
+	memcpy(pkt, "\x00\x01\x08\x00\x06\x04\x00\x01", 8);
+	memcpy(pkt + 8, ifr.ifr_hwaddr.sa_data, ETH_ALEN);
+	memcpy(pkt + 14, &addr, 4);
+	memset(pkt + 18, 0, ETH_ALEN);
+	memcpy(pkt + 24, &addr, 4);
+	p = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP));
+	if (p < 0)
+		return;
+	sendto(p, pkt, sizeof(pkt), 0, (struct sockaddr *)&to, sizeof(to));
+	close(p);
+}
+
 static void configure_eth0(int s, const char *address, const char *gateway)
 {
 	char ip[INET_ADDRSTRLEN];
@@ -82,6 +121,7 @@ static void configure_eth0(int s, const char *address, const char *gateway)
 		ainit_fatal("eth0 netmask /%lu: %s", prefix, strerror(errno));
 	if (if_up(s, "eth0"))
 		ainit_fatal("eth0 up: %s", strerror(errno));
+	announce(s, addr.s_addr);
 	if (!gateway)
 		return;
 	if (inet_pton(AF_INET, gateway, &gw) != 1)

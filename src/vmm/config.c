@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/un.h>
 
 #include "common/macaddr.h"
@@ -342,6 +343,11 @@ int arrowh_config_parse(struct arrowh_config *cfg, int argc, char *const argv[],
 	if (optind < argc) {
 		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
+	}
+	/* rootless: the jailed VMM stays the caller, in a user namespace of its own (jail.c) */
+	if (geteuid() != 0) {
+		cfg->jail_uid = geteuid();
+		cfg->jail_gid = getegid();
 	}
 	if (!cfg->state_dir && (cfg->detached || cfg->attach_stdin || cfg->remove)) {
 		snprintf(err, errlen, "--detached, --attach-stdin and --rm need --state-dir");

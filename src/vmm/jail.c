@@ -32,11 +32,70 @@ static pthread_mutex_t broker_lock = PTHREAD_MUTEX_INITIALIZER;
 
 bool jail_wanted(const struct arrowh_config *cfg)
 {
-	return !cfg->no_sandbox && geteuid() == 0;
+	return !cfg->no_sandbox;
+}
+
+static int write_proc_self(const char *file, const char *text)
+{
+	char path[64];
+	int fd, ret = 0;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/%s", file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, strlen(text));
+	if (n != (ssize_t)strlen(text))
+		ret = n < 0 ? -errno : -EIO;
+	close(fd);
+	return ret;
+}
+
+/*
+ * Rootless (docs/rootless.md): a user namespace in which the caller's uid and gid map to
+ * themselves, nothing else mapped. Its capabilities (all, in that namespace only) let the
+ * VMM make its PID, mount, network, IPC and UTS namespaces and its empty root; the VMM
+ * drops them all before the guest runs, the supervisor right after the fork.
+ */
+static int enter_user_namespace(void)
+{
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	char map[64];
+	int ret;
+
+	if (unshare(CLONE_NEWUSER) < 0) {
+		ret = -errno;
+		fprintf(stderr, "arrowh: sandbox: cannot create a user namespace (%s): a rootless "
+				"Arrow's VMM is jailed in one; check the sysctls "
+				"kernel.unprivileged_userns_clone and user.max_user_namespaces, or run "
+				"with --no-sandbox (unjailed)\n", strerror(-ret));
+		return ret;
+	}
+	ret = write_proc_self("setgroups", "deny");
+	if (ret && ret != -ENOENT)
+		return ret;
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)uid, (unsigned)uid);
+	ret = write_proc_self("uid_map", map);
+	if (ret)
+		return ret;
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)gid, (unsigned)gid);
+	return write_proc_self("gid_map", map);
+}
+
+static int clear_capabilities(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+
+	memset(data, 0, sizeof(data));
+	return syscall(SYS_capset, &hdr, data) < 0 ? -errno : 0;
 }
 
 pid_t jail_spawn(void)
 {
+	bool rootless = geteuid() != 0;
 	int sv[2], own_ns, ret;
 	pid_t pid;
 
@@ -45,6 +104,10 @@ pid_t jail_spawn(void)
 	/* the VMM is PID 1 of a namespace of its own; the supervisor's later children (the
 	 * exit hook) go back into ours, since the VMM's namespace dies with it */
 	own_ns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	if (own_ns >= 0 && rootless && enter_user_namespace() < 0) {
+		ret = -EPERM;
+		goto fail;
+	}
 	if (own_ns < 0 || unshare(CLONE_NEWPID) < 0) {
 		ret = -errno;
 		goto fail;
@@ -69,8 +132,17 @@ pid_t jail_spawn(void)
 			_exit(125);
 		return 0;
 	}
-	if (setns(own_ns, CLONE_NEWPID) < 0)
+	/*
+	 * Rootless, the supervisor cannot go back (that needs CAP_SYS_ADMIN over the host's
+	 * namespace): it forks nothing more (a rootless Arrow has no exit hook) and keeps none
+	 * of its user namespace's capabilities.
+	 */
+	if (rootless) {
+		if (clear_capabilities() < 0)
+			perror("arrowh: dropping the supervisor's capabilities");
+	} else if (setns(own_ns, CLONE_NEWPID) < 0) {
 		perror("arrowh: back to our PID namespace");
+	}
 	close(own_ns);
 	close(sv[1]);
 	jail_broker_fd = sv[0];
@@ -365,8 +437,6 @@ static int empty_root(void)
 static int drop_privileges(const struct arrowh_config *cfg)
 {
 	struct rlimit no_core = { 0, 0 };
-	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct data[2];
 
 	/* a core dump would hold guest memory */
 	if (setrlimit(RLIMIT_CORE, &no_core) < 0)
@@ -376,12 +446,13 @@ static int drop_privileges(const struct arrowh_config *cfg)
 			return fail("dropping the capability bounding set");
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return fail("clearing ambient capabilities");
-	if (setgroups(0, NULL) < 0 || setresgid(cfg->jail_gid, cfg->jail_gid, cfg->jail_gid) < 0 ||
+	/* rootless (the user namespace denies setgroups): the caller's own ids and groups */
+	if ((getuid() == 0 && setgroups(0, NULL) < 0) ||
+	    setresgid(cfg->jail_gid, cfg->jail_gid, cfg->jail_gid) < 0 ||
 	    setresuid(cfg->jail_uid, cfg->jail_uid, cfg->jail_uid) < 0)
 		return fail("changing to the jail's user");
-	/* leaving uid 0 cleared the permitted and effective sets; make sure */
-	memset(data, 0, sizeof(data));
-	if (syscall(SYS_capset, &hdr, data) < 0)
+	/* leaving uid 0 cleared the permitted and effective sets; rootless, nothing did */
+	if (clear_capabilities() < 0)
 		return fail("clearing capabilities");
 	if (getuid() == 0 || geteuid() == 0 || getgid() == 0) {
 		errno = EPERM;

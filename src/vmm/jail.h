@@ -49,7 +49,7 @@ struct jail_reply {
 /* How long the VMM waits for the supervisor to take a request and to answer it. */
 #define JAIL_BROKER_TIMEOUT_MS 5000
 
-/* Whether this arrowh jails its VMM: not with --no-sandbox, and only when started as root. */
+/* Whether this arrowh jails its VMM: always but with --no-sandbox (rootless too: jail.c). */
 bool jail_wanted(const struct arrowh_config *cfg);
 /* The VMM's end of the broker (-1 when not jailed): logfile and loop use it. */
 extern int jail_broker_fd;

@@ -47,13 +47,6 @@ static int run_passt(const struct run_opts *o, const char *dir, struct net_attac
 				"host's address\n");
 		return EXIT_ARROW_ERROR;
 	}
-	/* passt forwards the ports, but a connection to one never reached the guest in the
-	 * helper VM (docs/rootless.md): refused until that is understood */
-	if (o->nr_ports) {
-		fprintf(stderr, "arrow: -p does not work with --network passt yet (docs/rootless.md); "
-				"publish ports from an Arrow network as root\n");
-		return EXIT_ARROW_ERROR;
-	}
 	if (!passt_installed(passt, sizeof(passt))) {
 		fprintf(stderr, "arrow: --network passt: passt is not installed (apt-get install "
 				"passt), or use --network none\n");
