@@ -373,24 +373,35 @@ static void test_resize(void **state)
 
 static void test_detached(void **state)
 {
-	char path[128], cmd[256];
+	char path[128], go[128], cmd[640];
 	char *argv[] = { "sh", "-c", cmd, NULL };
 	struct exec_start s = { .argv = argv, .argc = 3, .workdir = "", .flags = EXEC_F_DETACH };
 	struct run r;
 	struct stat st;
+	int fd, i;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/detached", tmpdir);
-	snprintf(cmd, sizeof(cmd), "sleep 0.3; echo later >%s", path);
+	snprintf(go, sizeof(go), "%s/detached.go", tmpdir);
+	/* The program cannot finish before the test says so: the exec must
+	 * return while it is still running. The result appears atomically. */
+	snprintf(cmd, sizeof(cmd),
+		 "while [ ! -e %s ]; do sleep 0.02; done; echo later >%s.tmp && mv %s.tmp %s",
+		 go, path, path, path);
 	run_ex(&r, &s, -1, -1);
 	assert_int_equal(r.status, 0);
 	assert_int_equal(r.out_len, 0);
 	run_free(&r);
-	assert_int_equal(stat(path, &st), -1); /* returned before the program was done */
-	for (int i = 0; i < 100 && stat(path, &st) < 0; i++)
-		usleep(50000);
+	assert_int_equal(stat(path, &st), -1);
+	fd = open(go, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	for (i = 0; i < 500 && stat(path, &st) < 0; i++)
+		usleep(20000);
+	assert_true(i < 500);
 	assert_int_equal(st.st_size, 6);
 	unlink(path);
+	unlink(go);
 }
 
 static void test_sessions_at_once(void **state)
