@@ -422,7 +422,7 @@ static void test_state_json(void **state)
 	assert_int_equal(c.status, OCI_RUNNING);
 	/* a zombie is stopped; so is a pid whose start time differs (reused) */
 	kill(child, SIGKILL);
-	for (int i = 0; i < 100; i++) {
+	for (int i = 0; i < 1000; i++) { /* up to 10 s: a loaded CI machine under ASan */
 		oci_container_refresh(&c);
 		if (c.status == OCI_STOPPED)
 			break;
