@@ -653,7 +653,8 @@ def exec_section(ex):
         out += ["", "Peers that could not run in this environment, with the exact error of "
                 "every way tried:", ""]
         for name, p in down:
-            tried = [f"`{a['command']}` → {a.get('exit_status')}: `{a['error']}`"
+            tried = [(f"`{a['command']}` → {a.get('exit_status')}: `{a['error']}`"
+                      if a.get("command") else f"{a['what']}: `{a['error']}`")
                      for a in p["setup"] if a.get("error")]
             out += [f"- **{name}**: " + "; then ".join(tried)]
     if ex.get("kernel_has_bpf_syscall") is False:
