@@ -16,6 +16,7 @@
 #include "common/cgroup.h"
 #include "common/statedir.h"
 #include "container.h"
+#include "lib/netns.h"
 #include "lib/store.h"
 #include "log.h"
 #include "oci.h"
@@ -201,7 +202,8 @@ int oci_delete(const char *id, bool force)
 {
 	struct oci_container c;
 	char sub[PATH_MAX + 16];
-	const char *cg;
+	const char *cg, *ns;
+	struct netns_nic nic;
 	int ret = oci_container_load(id, &c);
 
 	if (ret == -EINVAL && force && oci_id_valid(id)) {
@@ -225,6 +227,10 @@ int oci_delete(const char *id, bool force)
 			return 1;
 		}
 	}
+	ns = c.rec ? json_string_value(json_object_get(c.rec, "netns")) : NULL;
+	if (ns && ns[0] == '/' &&
+	    netns_leave(ns, netns_nic_from_json(json_object_get(c.rec, "netns_nic"), &nic) ? NULL : &nic))
+		oci_warn("container %s: network namespace %s could not be given back as it was", id, ns);
 	cg = c.rec ? json_string_value(json_object_get(c.rec, "cgroup")) : NULL;
 	if (cg && cgroup_remove(cg, 2000) && cgroup_remove(cg, 0) != -EINVAL)
 		oci_warn("container %s: its cgroup %s could not be removed", id, cg);

@@ -7,6 +7,7 @@
  * status is the app's (arrowh's), and the caller (conmon, a containerd shim: subreapers)
  * waits on it.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -29,6 +30,7 @@
 #include "container.h"
 #include "lib/guestbase.h"
 #include "lib/jailuser.h"
+#include "lib/netns.h"
 #include "lib/paths.h"
 #include "lib/piece.h"
 #include "lib/rootfs.h"
@@ -118,8 +120,63 @@ int oci_resolve_program(const struct oci_spec *s, char *out, size_t len)
 	return -ENOENT;
 }
 
+static int read_bound_file(const struct oci_bind *b, void **data, size_t *len, mode_t *mode);
+
+/*
+ * ainit writes /etc/hosts and /etc/resolv.conf itself (src/init/net.c), so the caller's
+ * files for them (podman's, Docker's, the kubelet's) reach it as entries: nameserver
+ * lines, and hosts lines of printable text that start with an address.
+ */
+static int etc_entries(const struct oci_spec *s, char **buf, size_t *len)
+{
+	unsigned int dns = 0, hosts = 0;
+	int ret = 0;
+
+	for (unsigned int i = 0; i < s->nr_files && !ret; i++) {
+		bool is_hosts = !strcmp(s->files[i].guest, "/etc/hosts");
+		char *text, *line, *save = NULL;
+		size_t tlen;
+		mode_t mode;
+
+		if (!is_hosts && strcmp(s->files[i].guest, "/etc/resolv.conf"))
+			continue;
+		if (read_bound_file(&s->files[i], (void **)&text, &tlen, &mode))
+			return -EINVAL;
+		text[tlen] = '\0';
+		for (line = strtok_r(text, "\n", &save); line && !ret; line = strtok_r(NULL, "\n", &save)) {
+			char addr[INET6_ADDRSTRLEN + 1];
+			unsigned char bin[sizeof(struct in6_addr)];
+			bool printable = true;
+
+			line[strcspn(line, "#")] = '\0';
+			for (char *c = line; *c; c++)
+				printable &= (unsigned char)*c >= 0x20 && *c != 0x7f;
+			if (!printable || strlen(line) > 1024)
+				continue;
+			if (!is_hosts) {
+				if (sscanf(line, " nameserver %46s", addr) == 1 && dns < RUNCFG_MAX_DNS &&
+				    (inet_pton(AF_INET, addr, bin) == 1 || inet_pton(AF_INET6, addr, bin) == 1)) {
+					ret = runcfg_append(buf, len, RUNCFG_DNS, addr);
+					dns++;
+				}
+				continue;
+			}
+			if (sscanf(line, " %46s", addr) == 1 && hosts < RUNCFG_MAX_HOSTS &&
+			    strpbrk(line + strspn(line, " \t") + strlen(addr), "abcdefghijklmnopqrstuvwxyz"
+				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") &&
+			    (inet_pton(AF_INET, addr, bin) == 1 || inet_pton(AF_INET6, addr, bin) == 1)) {
+				ret = runcfg_append(buf, len, RUNCFG_HOST, line + strspn(line, " \t"));
+				hosts++;
+			}
+		}
+		free(text);
+	}
+	return ret ? -ENOMEM : 0;
+}
+
 /* ainit's run configuration for the container's process. */
-static int build_runcfg(const struct oci_spec *s, const char *program, char **buf, size_t *len)
+static int build_runcfg(const struct oci_spec *s, const struct netns_nic *nic, const char *program,
+			char **buf, size_t *len)
 {
 	char num[32], *kv;
 	int ret = 0;
@@ -147,7 +204,14 @@ static int build_runcfg(const struct oci_spec *s, const char *program, char **bu
 		ret |= runcfg_append(buf, len, RUNCFG_VOLUME, kv);
 		free(kv);
 	}
-	return ret ? -ENOMEM : 0;
+	if (nic && nic->tap_fd >= 0) {
+		ret |= runcfg_append(buf, len, RUNCFG_ADDRESS, nic->address);
+		if (nic->gateway[0])
+			ret |= runcfg_append(buf, len, RUNCFG_GATEWAY, nic->gateway);
+	}
+	if (ret)
+		return -ENOMEM;
+	return etc_entries(s, buf, len);
 }
 
 /* A bind-mounted file's contents, read now (a regular file within OCI_FILE_MAX_BYTES). */
@@ -310,6 +374,8 @@ struct launch {
 	char *base, *rootfs, *config;
 	int rootfs_fd;
 	int master;
+	struct netns_nic nic; /* tap_fd >= 0: the Arrow's NIC in linux.namespaces' network */
+	char tapfd[16];
 };
 
 static int find_binaries(struct launch *l)
@@ -325,7 +391,9 @@ static int find_binaries(struct launch *l)
 		oci_error("%s: %s; install arrowh next to arrow-oci", l->arrowh, strerror(errno));
 		return -ENOENT;
 	}
-	snprintf(l->kernel, sizeof(l->kernel), "%s/vmlinux", arrow_libdir());
+	/* the kernel with IPv4 and virtio-net only when there is a network to join */
+	snprintf(l->kernel, sizeof(l->kernel), "%s/%s", arrow_libdir(),
+		 l->nic.tap_fd >= 0 ? "vmlinux-net" : "vmlinux");
 	snprintf(ainit, sizeof(ainit), "%s/ainit", arrow_libdir());
 	if (access(l->kernel, R_OK) < 0 || access(ainit, R_OK) < 0) {
 		oci_error("the guest kernel or ainit is missing in %s: reinstall arrow", arrow_libdir());
@@ -376,7 +444,7 @@ static int make_pieces(const struct oci_spec *s, struct launch *l, uint64_t *mem
 		oci_error("exec: \"%s\": executable file not found in $PATH", s->args[0]);
 		return ret;
 	}
-	ret = build_runcfg(s, program, &cfg, &cfglen);
+	ret = build_runcfg(s, &l->nic, program, &cfg, &cfglen);
 	if (!ret)
 		ret = config_piece(s, cfg, cfglen, &l->config);
 	free(cfg);
@@ -461,6 +529,13 @@ static int build_argv(const struct oci_spec *s, struct launch *l, uint64_t mem, 
 	hv[n++] = "1";
 	if (s->terminal)
 		hv[n++] = "--tty";
+	if (l->nic.tap_fd >= 0) {
+		snprintf(l->tapfd, sizeof(l->tapfd), "%d", l->nic.tap_fd);
+		hv[n++] = "--tap-fd";
+		hv[n++] = l->tapfd;
+		hv[n++] = "--mac";
+		hv[n++] = l->nic.mac;
+	}
 	if (l->cgroup[0]) {
 		hv[n++] = "--cgroup";
 		hv[n++] = l->cgroup;
@@ -503,6 +578,8 @@ static void container_process(struct launch *l, bool terminal)
 	close_range(3, ~0u, CLOSE_RANGE_CLOEXEC);
 	if (l->rootfs_fd >= 0)
 		fcntl(l->rootfs_fd, F_SETFD, 0);
+	if (l->nic.tap_fd >= 0)
+		fcntl(l->nic.tap_fd, F_SETFD, 0);
 	if (!strncmp(l->config, "/proc/self/fd/", 14))
 		fcntl(atoi(l->config + 14), F_SETFD, 0);
 	if (!strncmp(l->base, "/proc/self/fd/", 14))
@@ -553,7 +630,7 @@ int oci_create(const struct oci_globals *g, const struct oci_create_opts *o)
 
 	if (!s || !l)
 		goto out_free;
-	l->rootfs_fd = l->master = -1;
+	l->rootfs_fd = l->master = l->nic.tap_fd = -1;
 	if (!oci_id_valid(o->id)) {
 		oci_error("invalid container id '%.80s': use 1 to %d of letters, digits, '_', '+', "
 			  "'-', '.'", o->id, OCI_ID_MAX);
@@ -581,25 +658,29 @@ int oci_create(const struct oci_globals *g, const struct oci_create_opts *o)
 	}
 	if (!s->terminal && o->console_socket)
 		oci_warn("--console-socket ignored: process.terminal is false");
-	if (find_binaries(l))
+	if (s->netns_path && netns_join(s->netns_path, &l->nic, why, sizeof(why))) {
+		oci_error("%s", why);
 		goto out_spec;
+	}
+	if (find_binaries(l))
+		goto out_net;
 	ret = oci_root_ensure();
 	if (ret) {
 		oci_error("cannot create the state root %s: %s", oci_root(), strerror(-ret));
 		ret = 1;
-		goto out_spec;
+		goto out_net;
 	}
 	ret = 1;
 	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", oci_root(), o->id) >= sizeof(dir) - 64) {
 		oci_error("the state root %s is too deep", oci_root());
-		goto out_spec;
+		goto out_net;
 	}
 	if (mkdir(dir, 0700) < 0) {
 		if (errno == EEXIST)
 			oci_error("container with id %s already exists", o->id);
 		else
 			oci_error("cannot create %s: %s", dir, strerror(errno));
-		goto out_spec;
+		goto out_net;
 	}
 	snprintf(l->state_dir, sizeof(l->state_dir), "%s/%s", dir, OCI_ARROW_DIR);
 	snprintf(l->fifo, sizeof(l->fifo), "%s/%s", dir, OCI_FIFO_FILE);
@@ -635,6 +716,10 @@ int oci_create(const struct oci_globals *g, const struct oci_create_opts *o)
 		goto out_kill;
 	}
 	rec = oci_record_new(o->id, bundle, s, pid, start, l->cgroup[0] ? l->cgroup : NULL);
+	if (rec && s->netns_path) { /* delete gives the namespace back as it found it */
+		json_object_set_new(rec, "netns", json_string(s->netns_path));
+		json_object_set_new(rec, "netns_nic", netns_nic_json(&l->nic));
+	}
 	text = rec ? json_dumps(rec, JSON_INDENT(2)) : NULL;
 	json_decref(rec);
 	if (!text || statedir_write_file(dir, OCI_RECORD_FILE, text, strlen(text))) {
@@ -657,12 +742,17 @@ out_kill:
 	waitpid(pid, NULL, 0);
 out_dir:
 	remove_dir(dir, l->cgroup);
+out_net:
+	if (ret && l->nic.tap_fd >= 0)
+		netns_leave(s->netns_path, &l->nic);
 out_spec:
 	oci_spec_free(s);
 out_free:
 	if (l) {
 		if (l->master >= 0)
 			close(l->master);
+		if (l->nic.tap_fd >= 0) /* the container process holds its own */
+			close(l->nic.tap_fd);
 		for (unsigned int i = 0; i < OCI_MAX_VOLUMES; i++)
 			free(l->vol_args[i]);
 		free(l->base);

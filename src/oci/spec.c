@@ -451,10 +451,14 @@ static int parse_linux(struct oci_spec *s, json_t *lx, char *why, size_t whylen)
 			known |= !strcmp(json_string_value(type), ns_types[k]);
 		if (!known)
 			return WHY("linux.namespaces[%zu].type is not a namespace type", i);
-		if (path && !strcmp(json_string_value(type), "network"))
-			say(s, false, "network namespace %.120s not joined: the Arrow is a VM with no network "
-				"device (loopback only)", json_string_value(path));
-		else if (path)
+		if (path && !strcmp(json_string_value(type), "network")) {
+			const char *p = json_string_value(path);
+
+			/* joined at create (lib/netns.c): the guest takes its interface */
+			if (p[0] != '/' || oci_guest_path_problem(p))
+				return WHY("linux.namespaces[%zu].path must be an absolute path", i);
+			s->netns_path = p;
+		} else if (path)
 			say(s, false, "%s namespace %.120s not joined: the Arrow is a VM with its own kernel",
 			     json_string_value(type), json_string_value(path));
 	}

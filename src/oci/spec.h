@@ -50,6 +50,7 @@ struct oci_spec {
 	uint64_t memory_mib;     /* 0: not given (linux.resources.memory.limit) */
 	unsigned int cpus;       /* 0: not given (linux.resources.cpu quota/period) */
 	const char *cgroups_path; /* NULL: none given */
+	const char *netns_path;  /* linux.namespaces network path to join; NULL: loopback only */
 	struct oci_bind volumes[OCI_MAX_VOLUMES];
 	unsigned int nr_volumes;
 	struct oci_bind files[OCI_MAX_FILES];

@@ -1,0 +1,196 @@
+"""arrow-oci joining the network namespace its caller prepared (docs/oci.md, "Networking"),
+as podman/netavark, CNI and Docker leave one: a veth pair with one end in a namespace, an
+address, a default route. The Arrow's guest must take that interface's address, MAC and
+route, answer on the address from outside the namespace, and delete must give the
+namespace back as it was."""
+import json
+import os
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from conftest import TIMEOUT
+from test_oci import create, make_bundle, oci, root, subreaper, wait_pid  # noqa: F401
+
+NS = f"arrowoci{os.getpid()}"
+HOST_IF = f"ah{os.getpid() % 100000}"
+HOST_IP, GUEST_IP = "10.123.7.1", "10.123.7.2"
+
+
+def ip(*args, ns=None, check=True):
+    cmd = ["ip", *(["-n", ns] if ns else []), *args]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    if check:
+        assert r.returncode == 0, f"{' '.join(cmd)}: {r.stderr}"
+    return r
+
+
+def ns_link(name):
+    return json.loads(ip("-j", "addr", "show", "dev", name, ns=NS).stdout)[0]
+
+
+def ns_state():
+    eth0 = ns_link("eth0")
+    addrs = [f"{a['local']}/{a['prefixlen']}" for a in eth0.get("addr_info", [])
+             if a["family"] == "inet"]
+    routes = json.loads(ip("-j", "-4", "route", "show", "default", ns=NS).stdout)
+    bridge = ip("link", "show", "arrowbr0", ns=NS, check=False).returncode == 0
+    return eth0["address"], addrs, [r.get("gateway") for r in routes], bridge
+
+
+@pytest.fixture
+def netns():
+    """What a network plugin leaves for the runtime: eth0 in a namespace, addressed, routed."""
+    ip("netns", "add", NS)
+    try:
+        ip("link", "add", HOST_IF, "type", "veth", "peer", "name", "eth0", "netns", NS)
+        ip("addr", "add", f"{HOST_IP}/24", "dev", HOST_IF)
+        ip("link", "set", HOST_IF, "up")
+        ip("link", "set", "lo", "up", ns=NS)
+        ip("addr", "add", f"{GUEST_IP}/24", "dev", "eth0", ns=NS)
+        ip("link", "set", "eth0", "up", ns=NS)
+        ip("route", "add", "default", "via", HOST_IP, ns=NS)
+        yield f"/run/netns/{NS}"
+    finally:
+        ip("link", "del", HOST_IF, check=False)
+        ip("netns", "del", NS, check=False)
+
+
+def get(url, deadline):
+    last = None
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return r.status, r.read().decode()
+        except OSError as e:
+            last = e
+            time.sleep(0.5)
+    pytest.fail(f"{url} never answered: {last}")
+
+
+def web_bundle(tmp_path, nspath):
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "resolv.conf").write_text("search example.test\nnameserver 10.123.7.53\n"
+                                       "nameserver not-an-address\n")
+    (files / "hosts").write_text("127.0.0.1 localhost\n10.123.7.9 peerhost peer\n# comment\n")
+    script = ("cat /sys/class/net/eth0/address; grep nameserver /etc/resolv.conf; "
+              "grep peerhost /etc/hosts; ip -4 addr show eth0; ip route; "
+              "exec httpd -f -p 80 -h /www")
+    bundle = make_bundle(
+        tmp_path / "b", ["sh", "-c", script],
+        mounts=[{"destination": "/etc/resolv.conf", "type": "bind",
+                 "source": str(files / "resolv.conf"), "options": ["rbind", "ro"]},
+                {"destination": "/etc/hosts", "type": "bind", "source": str(files / "hosts"),
+                 "options": ["rbind", "ro"]}],
+        extra={"linux": {"namespaces": [{"type": "pid"}, {"type": "mount"},
+                                        {"type": "network", "path": nspath}]}})
+    www = tmp_path / "b" / "rootfs" / "www"
+    www.mkdir()
+    (www / "index.html").write_text("hello from the arrow\n")
+    return bundle
+
+
+def test_the_guest_takes_the_namespaces_interface_and_gives_it_back(tmp_path, root, netns):
+    mac, addrs, gws, bridge = ns_state()
+    assert addrs == [f"{GUEST_IP}/24"] and gws == [HOST_IP] and not bridge
+    bundle = web_bundle(tmp_path, netns)
+    pid = create(root, "web", bundle, tmp_path)
+    assert oci(root, "start", "web").returncode == 0
+    status, body = get(f"http://{GUEST_IP}/", time.time() + TIMEOUT)
+    assert status == 200 and body == "hello from the arrow\n"
+    out = (tmp_path / "web.out").read_text()
+    lines = out.splitlines()
+    assert lines[0] == mac                          # the guest has the interface's MAC
+    assert "nameserver 10.123.7.53" in out and "not-an-address" not in out
+    assert "10.123.7.9 peerhost peer" in out        # the caller's /etc/hosts lines
+    assert f"inet {GUEST_IP}/24" in out
+    assert f"default via {HOST_IP}" in out
+    # in the namespace: the address is the guest's now, the interface bridged to the tap
+    ns_mac, ns_addrs, ns_gws, ns_bridge = ns_state()
+    assert ns_addrs == [] and ns_bridge and ns_mac != mac
+    # one Arrow per namespace: a second create is refused and leaves nothing behind
+    (tmp_path / "second").mkdir()
+    bundle2 = web_bundle(tmp_path / "second", netns)
+    r = oci(root, "create", "--bundle", bundle2, "second")
+    assert r.returncode == 1 and b"already uses it" in r.stderr, r.stderr
+    assert not os.path.exists(os.path.join(root, "second"))
+    assert ns_state()[1] == [] and ns_state()[3]    # the first one's network untouched
+    assert get(f"http://{GUEST_IP}/", time.time() + 60)[0] == 200
+    assert oci(root, "kill", "web", "KILL").returncode == 0
+    wait_pid(pid)
+    assert oci(root, "delete", "web").returncode == 0
+    assert ns_state() == (mac, [f"{GUEST_IP}/24"], [HOST_IP], False)
+
+
+def test_a_bad_network_namespace_is_refused_at_create(tmp_path, root):
+    for path, says in (("/nonexistent/netns", b"cannot open network namespace"),
+                       ("/proc/self/ns/pid", b"is not a network namespace"),
+                       ("relative/ns", b"must be an absolute path")):
+        bundle = make_bundle(tmp_path / path.replace("/", "_"), ["true"],
+                             extra={"linux": {"namespaces": [{"type": "network", "path": path}]}})
+        r = oci(root, "create", "--bundle", bundle, "bad")
+        assert r.returncode == 1 and says in r.stderr, (path, r.stderr)
+        assert not os.path.exists(os.path.join(root, "bad"))
+
+
+def test_a_namespace_without_an_address_is_refused(tmp_path, root):
+    ns = f"arrowempty{os.getpid()}"
+    ip("netns", "add", ns)
+    try:
+        bundle = make_bundle(tmp_path / "b", ["true"],
+                             extra={"linux": {"namespaces": [
+                                 {"type": "network", "path": f"/run/netns/{ns}"}]}})
+        r = oci(root, "create", "--bundle", bundle, "empty")
+        assert r.returncode == 1 and b"no interface with an IPv4 address" in r.stderr, r.stderr
+        assert not os.path.exists(os.path.join(root, "empty"))
+    finally:
+        ip("netns", "del", ns, check=False)
+
+
+def test_podman_runs_an_arrow_in_the_namespace_it_is_given(tmp_path, request, netns):
+    """podman --network ns:PATH hands arrow-oci that namespace, as netavark/CNI would after
+    setting it up; the Arrow serves on its address and podman rm gives it back."""
+    import shutil
+    import tempfile
+
+    from conftest import BUSYBOX
+    from test_oci import OCI
+    podman = shutil.which("podman")
+    if not podman or not shutil.which("conmon"):
+        pytest.skip("podman and conmon are not installed (apt-get install podman)")
+    mac = ns_state()[0]
+    rootfs = tmp_path / "rootfs"
+    (rootfs / "bin").mkdir(parents=True)
+    (rootfs / "www").mkdir()
+    (rootfs / "www" / "index.html").write_text("podman's arrow\n")
+    shutil.copy(BUSYBOX, rootfs / "bin" / "busybox")
+    for a in ("sh", "httpd"):
+        os.symlink("busybox", rootfs / "bin" / a)
+    subprocess.run(["tar", "-C", str(rootfs), "-cf", str(tmp_path / "rootfs.tar"), "."],
+                   check=True)
+    (tmp_path / "tmp").mkdir()
+    env = dict(os.environ, TMPDIR=str(tmp_path / "tmp"))
+    runroot = tempfile.mkdtemp(prefix="pr-", dir="/tmp")  # podman takes 50 bytes at most
+    request.addfinalizer(lambda: shutil.rmtree(runroot, ignore_errors=True))
+    base = [podman, "--root", str(tmp_path / "storage"), "--runroot", runroot,
+            "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file",
+            "--runtime", OCI]
+
+    def pm(*args, timeout=TIMEOUT):
+        return subprocess.run([*base, *args], capture_output=True, env=env, timeout=timeout)
+
+    r = pm("import", str(tmp_path / "rootfs.tar"), "localhost/web", timeout=300)
+    assert r.returncode == 0, r.stderr
+    r = pm("run", "-d", "--name", "web", "--network", f"ns:{netns}", "localhost/web",
+           "httpd", "-f", "-p", "80", "-h", "/www")
+    assert r.returncode == 0, r.stderr
+    request.addfinalizer(lambda: pm("rm", "-f", "web"))
+    status, body = get(f"http://{GUEST_IP}/", time.time() + TIMEOUT)
+    assert (status, body) == (200, "podman's arrow\n")
+    assert ns_state()[1] == []                      # the address is the guest's
+    r = pm("rm", "-f", "web")
+    assert r.returncode == 0, r.stderr
+    assert ns_state() == (mac, [f"{GUEST_IP}/24"], [HOST_IP], False)
