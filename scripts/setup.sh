@@ -25,6 +25,9 @@ if ! getent passwd arrow >/dev/null; then
 			--shell /usr/sbin/nologin arrow && echo "setup: created the system user arrow"
 	fi
 fi
+# podman's CNI cache, which podman makes on first use: made now so that inside the machine-mode
+# helper, whose view of this host is read-only, a test can mount a tmpfs on it.
+[ -d /var/lib/cni ] || $sudo mkdir -p /var/lib/cni
 if [ -z "$missing" ]; then
 	echo "setup: all build and test dependencies are installed"
 	exit 0

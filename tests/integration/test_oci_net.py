@@ -150,18 +150,19 @@ def test_a_namespace_without_an_address_is_refused(tmp_path, root):
         ip("netns", "del", ns, check=False)
 
 
-def test_podman_runs_an_arrow_in_the_namespace_it_is_given(tmp_path, request, netns):
-    """podman --network ns:PATH hands arrow-oci that namespace, as netavark/CNI would after
-    setting it up; the Arrow serves on its address and podman rm gives it back."""
+@pytest.fixture
+def podman(tmp_path, request):
+    """podman with arrow-oci as its runtime, storage and state on the test's tmpfs, its
+    networks from a directory of ours (the helper's /etc and /var are read-only), and an
+    image localhost/web: busybox httpd serving /www."""
     import shutil
     import tempfile
 
     from conftest import BUSYBOX
     from test_oci import OCI
-    podman = shutil.which("podman")
-    if not podman or not shutil.which("conmon"):
+    exe = shutil.which("podman")
+    if not exe or not shutil.which("conmon"):
         pytest.skip("podman and conmon are not installed (apt-get install podman)")
-    mac = ns_state()[0]
     rootfs = tmp_path / "rootfs"
     (rootfs / "bin").mkdir(parents=True)
     (rootfs / "www").mkdir()
@@ -172,25 +173,73 @@ def test_podman_runs_an_arrow_in_the_namespace_it_is_given(tmp_path, request, ne
     subprocess.run(["tar", "-C", str(rootfs), "-cf", str(tmp_path / "rootfs.tar"), "."],
                    check=True)
     (tmp_path / "tmp").mkdir()
+    nets = tmp_path / "networks"
+    nets.mkdir()
+    # podman's default bridge network, with host-local's leases where they can be written
+    (nets / "arrowtest.conflist").write_text(json.dumps({
+        "cniVersion": "0.4.0", "name": "arrowtest",
+        "plugins": [
+            {"type": "bridge", "bridge": "cni-arrow0", "isGateway": True, "ipMasq": True,
+             "hairpinMode": True,
+             "ipam": {"type": "host-local", "dataDir": str(tmp_path / "cni-leases"),
+                      "routes": [{"dst": "0.0.0.0/0"}],
+                      "ranges": [[{"subnet": "10.89.0.0/24", "gateway": "10.89.0.1"}]]}},
+            {"type": "portmap", "capabilities": {"portMappings": True}},
+            {"type": "firewall"}, {"type": "tuning"}]}))
     env = dict(os.environ, TMPDIR=str(tmp_path / "tmp"))
     runroot = tempfile.mkdtemp(prefix="pr-", dir="/tmp")  # podman takes 50 bytes at most
     request.addfinalizer(lambda: shutil.rmtree(runroot, ignore_errors=True))
-    base = [podman, "--root", str(tmp_path / "storage"), "--runroot", runroot,
+    base = [exe, "--root", str(tmp_path / "storage"), "--runroot", runroot,
             "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file",
-            "--runtime", OCI]
+            "--network-config-dir", str(nets), "--runtime", OCI]
 
     def pm(*args, timeout=TIMEOUT):
         return subprocess.run([*base, *args], capture_output=True, env=env, timeout=timeout)
 
+    # libcni keeps its cache in /var/lib/cni, whatever podman is told: in the helper VM the
+    # host's tree is read-only, so the test gives the helper a tmpfs there (made by setup.sh)
+    probe = "/var/lib/cni/.arrow-write-test"
+    try:
+        open(probe, "w").close()
+        os.unlink(probe)
+    except OSError:
+        assert os.path.isdir("/var/lib/cni"), "no /var/lib/cni: run scripts/setup.sh"
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0700", "arrow-cni", "/var/lib/cni"],
+                       check=True)
+        request.addfinalizer(lambda: subprocess.run(["umount", "/var/lib/cni"]))
     r = pm("import", str(tmp_path / "rootfs.tar"), "localhost/web", timeout=300)
     assert r.returncode == 0, r.stderr
-    r = pm("run", "-d", "--name", "web", "--network", f"ns:{netns}", "localhost/web",
-           "httpd", "-f", "-p", "80", "-h", "/www")
+    yield pm
+    for name in ("web", "webp"):
+        pm("rm", "-f", name)
+
+
+def test_podman_runs_an_arrow_in_the_namespace_it_is_given(podman, netns):
+    """podman --network ns:PATH hands arrow-oci that namespace, as netavark/CNI would after
+    setting it up; the Arrow serves on its address and podman rm gives it back."""
+    mac = ns_state()[0]
+    r = podman("run", "-d", "--name", "web", "--network", f"ns:{netns}", "localhost/web",
+               "httpd", "-f", "-p", "80", "-h", "/www")
     assert r.returncode == 0, r.stderr
-    request.addfinalizer(lambda: pm("rm", "-f", "web"))
     status, body = get(f"http://{GUEST_IP}/", time.time() + TIMEOUT)
     assert (status, body) == (200, "podman's arrow\n")
     assert ns_state()[1] == []                      # the address is the guest's
-    r = pm("rm", "-f", "web")
+    r = podman("rm", "-f", "web")
     assert r.returncode == 0, r.stderr
     assert ns_state() == (mac, [f"{GUEST_IP}/24"], [HOST_IP], False)
+
+
+def test_podman_publishes_a_port_of_an_arrow_on_its_bridge_network(podman):
+    """podman's own bridge network (CNI: bridge, portmap, firewall) and -p, unchanged: the
+    runtime is handed the namespace CNI prepared and the published port reaches the guest."""
+    r = podman("run", "-d", "--name", "webp", "--network", "arrowtest", "-p", "8089:80",
+               "localhost/web", "httpd", "-f", "-p", "80", "-h", "/www")
+    assert r.returncode == 0, r.stderr
+    status, body = get("http://127.0.0.1:8089/", time.time() + TIMEOUT)
+    assert (status, body) == (200, "podman's arrow\n")
+    r = podman("inspect", "--format", "{{.NetworkSettings.Networks.arrowtest.IPAddress}}", "webp")
+    assert r.returncode == 0 and r.stdout.decode().startswith("10.89.0."), r.stderr
+    status, body = get(f"http://{r.stdout.decode().strip()}/", time.time() + 60)
+    assert status == 200
+    r = podman("rm", "-f", "webp")
+    assert r.returncode == 0, r.stderr
