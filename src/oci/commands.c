@@ -151,15 +151,9 @@ int oci_parse_signal(const char *s)
  * process itself (arrowh forwards the usual ones from its start; a waiting process dies). */
 static int signal_container(const struct oci_container *c, int sig)
 {
-	struct arrow_rec r;
-
-	if (c->status == OCI_RUNNING) {
-		memset(&r, 0, sizeof(r));
-		if ((size_t)snprintf(r.dir, sizeof(r.dir), "%.*s/%s", (int)sizeof(r.dir) - 8, c->dir,
-				     OCI_ARROW_DIR) < sizeof(r.dir) &&
-		    store_request(&r, HOSTCTL_SIGNAL, (uint32_t)sig) == 0)
-			return 0;
-	}
+	if ((c->status == OCI_RUNNING || c->status == OCI_PAUSED) &&
+	    oci_arrowh_request(c, HOSTCTL_SIGNAL, (uint32_t)sig) == 0)
+		return 0;
 	if (!oci_proc_alive(c->pid, c->pid_start))
 		return -ESRCH;
 	return kill(c->pid, sig) < 0 ? -errno : 0;
@@ -177,7 +171,7 @@ int oci_kill(const char *id, const char *signal, bool all)
 	}
 	if (load_or_say(id, &c))
 		return 1;
-	if (c.status != OCI_CREATED && c.status != OCI_RUNNING) {
+	if (!oci_status_alive(c.status)) {
 		oci_error("container %s is not running", id);
 		oci_container_free(&c);
 		return 1;
@@ -210,13 +204,13 @@ int oci_delete(const char *id, bool force)
 	} else if (load_or_say(id, &c)) {
 		return 1;
 	}
-	if (c.status == OCI_RUNNING && !force) {
-		oci_error("cannot delete container %s that is not stopped: running (delete --force "
-			  "kills it)", id);
+	if ((c.status == OCI_RUNNING || c.status == OCI_PAUSED) && !force) {
+		oci_error("cannot delete container %s that is not stopped: %s (delete --force "
+			  "kills it)", id, oci_status_name(c.status));
 		oci_container_free(&c);
 		return 1;
 	}
-	if (c.status == OCI_CREATED || c.status == OCI_RUNNING) {
+	if (oci_status_alive(c.status)) {
 		kill(c.pid, SIGKILL);
 		wait_gone(&c);
 		if (oci_proc_alive(c.pid, c.pid_start)) {
@@ -257,7 +251,7 @@ int oci_list(bool quiet, bool json)
 			json_array_append_new(all, oci_state_json(&c));
 		else
 			printf("%-24s %-8d %-10s %-40s %-30s %s\n", c.id,
-			       c.status == OCI_CREATED || c.status == OCI_RUNNING ? (int)c.pid : 0,
+			       oci_status_alive(c.status) ? (int)c.pid : 0,
 			       oci_status_name(c.status),
 			       c.rec ? json_string_value(json_object_get(c.rec, "bundle")) : "",
 			       c.rec ? json_string_value(json_object_get(c.rec, "created")) : "",
@@ -283,13 +277,36 @@ int oci_ps(const char *id, bool json)
 
 	if (load_or_say(id, &c))
 		return 1;
-	alive = c.status == OCI_CREATED || c.status == OCI_RUNNING;
+	alive = oci_status_alive(c.status);
 	if (json)
 		printf(alive ? "[%d]\n" : "[]\n", (int)c.pid);
 	else
 		printf(alive ? "PID\n%d\n" : "PID\n", (int)c.pid);
 	oci_container_free(&c);
 	return 0;
+}
+
+int oci_pause(const char *id, bool pause)
+{
+	struct oci_container c;
+	int ret;
+
+	if (load_or_say(id, &c))
+		return 1;
+	if (c.status != (pause ? OCI_RUNNING : OCI_PAUSED)) {
+		oci_error("cannot %s container %s: it is %s", pause ? "pause" : "resume", id,
+			  oci_status_name(c.status));
+		oci_container_free(&c);
+		return 1;
+	}
+	ret = oci_arrowh_request(&c, pause ? HOSTCTL_PAUSE : HOSTCTL_RESUME, 0);
+	if (ret)
+		oci_error("cannot %s container %s: %s", pause ? "pause" : "resume", id,
+			  ret == -EINVAL ? "its arrowh is too old" :
+			  ret == -ETIMEDOUT ? "a vCPU did not stop (its output is not being read)" :
+			  strerror(-ret));
+	oci_container_free(&c);
+	return ret ? 1 : 0;
 }
 
 int oci_features(void)

@@ -27,6 +27,7 @@
 #include "common/runcfg.h"
 #include "common/statedir.h"
 #include "container.h"
+#include "lib/execclient.h"
 #include "lib/guestbase.h"
 #include "lib/jailuser.h"
 #include "lib/paths.h"
@@ -238,7 +239,7 @@ out:
 }
 
 /* The pty master to the caller's console socket, as runc does (SCM_RIGHTS). */
-static int send_console(const char *sock_path, int master, const char *name)
+int oci_send_console(const char *sock_path, int master, const char *name)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
@@ -264,7 +265,7 @@ static int send_console(const char *sock_path, int master, const char *name)
 	return ret;
 }
 
-static int write_pid_file(const char *path, pid_t pid)
+int oci_write_pid_file(const char *path, pid_t pid)
 {
 	char tmp[PATH_MAX + 32], text[32];
 	int fd, len = snprintf(text, sizeof(text), "%d", (int)pid), ret = 0;
@@ -306,6 +307,7 @@ struct launch {
 	char arrowh[PATH_MAX], kernel[PATH_MAX + 32], state_dir[PATH_MAX + 16];
 	char fifo[PATH_MAX + 16], pts[128];
 	char mem[24], cpus[16], timeout[16], jail[32], cgroup[PATH_MAX];
+	char vsock[PATH_MAX + 32];
 	char *vol_args[OCI_MAX_VOLUMES];
 	char *base, *rootfs, *config;
 	int rootfs_fd;
@@ -454,6 +456,18 @@ static int build_argv(const struct oci_spec *s, struct launch *l, uint64_t mem, 
 	hv[n++] = l->timeout;
 	hv[n++] = "--state-dir";
 	hv[n++] = l->state_dir;
+	/*
+	 * virtio-vsock for `exec` (ainit's exec service). arrowh binds PATH and PATH_<port>
+	 * as unix sockets (at most 107 bytes): a state root too deep gets no exec, and says so.
+	 */
+	if ((size_t)snprintf(l->vsock, sizeof(l->vsock), "%s/%s", l->state_dir, HVSOCK_SOCKET) +
+		    11 < sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		hv[n++] = "--vsock-uds";
+		hv[n++] = l->vsock;
+	} else {
+		oci_warn("%s is too long a path for a unix socket: exec into this container will "
+			 "not work (use a shorter --root)", l->vsock);
+	}
 	/* the output goes to the caller's pipes or terminal; the log is only arrowh's duty */
 	hv[n++] = "--log-max-size";
 	hv[n++] = "1048576";
@@ -622,7 +636,7 @@ int oci_create(const struct oci_globals *g, const struct oci_create_opts *o)
 	if (pid == 0)
 		container_process(l, s->terminal);
 	if (s->terminal) {
-		int err = send_console(o->console_socket, l->master, l->pts);
+		int err = oci_send_console(o->console_socket, l->master, l->pts);
 
 		if (err) {
 			oci_error("cannot send the terminal to --console-socket %s: %s",
@@ -643,7 +657,7 @@ int oci_create(const struct oci_globals *g, const struct oci_create_opts *o)
 		goto out_kill;
 	}
 	free(text);
-	if (o->pid_file && (ret = write_pid_file(o->pid_file, pid))) {
+	if (o->pid_file && (ret = oci_write_pid_file(o->pid_file, pid))) {
 		oci_error("cannot write --pid-file %s: %s", o->pid_file, strerror(-ret));
 		ret = 1;
 		goto out_kill;

@@ -25,6 +25,9 @@ static const char usage[] =
 	"  delete [--force] ID\n"
 	"  list [--quiet] [--format table|json]\n"
 	"  ps [--format table|json] ID\n"
+	"  exec [--process FILE] [--detach] [--pid-file FILE] [--console-socket SOCKET] [--tty]\n"
+	"       [--cwd DIR] [--env K=V]... [--user UID[:GID]] ID [COMMAND [ARGS...]]\n"
+	"  pause ID | resume ID\n"
 	"  features\n\n"
 	"Global options:\n"
 	"  --root DIR            state root (default /run/arrow-oci)\n"
@@ -39,14 +42,33 @@ struct opt {
 	bool value;
 	const char **out;
 	bool *flag;
+	const char **list; /* a repeatable option: every value, in order */
+	int *nlist;
+	int max;
 };
 
+static int take_value(const struct opt *o, const char *v)
+{
+	if (o->list) {
+		if (*o->nlist == o->max) {
+			oci_error("more than %d --%s", o->max, o->name);
+			return 1;
+		}
+		o->list[(*o->nlist)++] = v;
+	} else if (o->out) {
+		*o->out = v;
+	}
+	return 0;
+}
+
 /*
- * Take the options of table opts out of argv (from index *i on); positional arguments
- * go to pos. Stops at the end. 0, or 1 after saying what was wrong.
+ * Take the options of table opts out of argv (from index i on); positional arguments
+ * go to pos. Stops at the end, or with rest set after the first positional argument
+ * (*rest: the index of what follows it: a command's own arguments, as runc's exec).
+ * 0, or 1 after saying what was wrong.
  */
-static int parse(int argc, char *argv[], int i, const struct opt *opts, const char **pos,
-		 int *npos, int maxpos)
+static int parse_argv(int argc, char *argv[], int i, const struct opt *opts, const char **pos,
+		      int *npos, int maxpos, int *rest)
 {
 	*npos = 0;
 	for (; i < argc; i++) {
@@ -54,12 +76,20 @@ static int parse(int argc, char *argv[], int i, const struct opt *opts, const ch
 		size_t nlen;
 		const struct opt *o = NULL;
 
+		if (rest && !strcmp(a, "--") && *npos == 0)
+			continue;
 		if (a[0] != '-' || !a[1]) {
 			if (*npos == maxpos) {
 				oci_error("unexpected argument '%.80s'", a);
 				return 1;
 			}
 			pos[(*npos)++] = a;
+			if (rest) {
+				*rest = i + 1;
+				if (*rest < argc && !strcmp(argv[*rest], "--"))
+					(*rest)++;
+				return 0;
+			}
 			continue;
 		}
 		name = a + (a[1] == '-' ? 2 : 1);
@@ -85,11 +115,11 @@ static int parse(int argc, char *argv[], int i, const struct opt *opts, const ch
 			oci_error("option --%s needs a value", o->name);
 			return 1;
 		}
-		if (o->out)
-			*o->out = eq ? eq + 1 : argv[++i];
-		else if (!eq)
-			i++;
+		if (take_value(o, eq ? eq + 1 : argv[++i]))
+			return 1;
 	}
+	if (rest)
+		*rest = argc;
 	return 0;
 }
 
@@ -100,6 +130,49 @@ static int need_id(const char *cmd, int npos, int want_min)
 		return 1;
 	}
 	return 0;
+}
+
+static int parse(int argc, char *argv[], int i, const struct opt *opts, const char **pos,
+		 int *npos, int maxpos)
+{
+	return parse_argv(argc, argv, i, opts, pos, npos, maxpos, NULL);
+}
+
+#define EXEC_MAX_ENV_OPTS 256
+#define IGNORED_MAX 64
+
+static int cmd_exec(int argc, char *argv[], int i)
+{
+	static const char *env[EXEC_MAX_ENV_OPTS], *ignored[IGNORED_MAX];
+	struct oci_exec_opts o = { .env = env };
+	const char *preserve = NULL, *pos[1];
+	int npos, rest, nignored = 0;
+	const struct opt opts[] = {
+		{ "process", true, &o.process }, { "p", true, &o.process },
+		{ "detach", false, NULL, &o.detach }, { "d", false, NULL, &o.detach },
+		{ "pid-file", true, &o.pid_file }, { "console-socket", true, &o.console_socket },
+		{ "tty", false, NULL, &o.tty }, { "t", false, NULL, &o.tty },
+		{ "cwd", true, &o.cwd }, { "user", true, &o.user }, { "u", true, &o.user },
+		{ "env", true, NULL, NULL, env, &o.nr_env, EXEC_MAX_ENV_OPTS },
+		{ "e", true, NULL, NULL, env, &o.nr_env, EXEC_MAX_ENV_OPTS },
+		{ "preserve-fds", true, &preserve },
+		/* host-kernel confinement of a process that is not a host process: accepted */
+		{ "cap", true, NULL, NULL, ignored, &nignored, IGNORED_MAX },
+		{ "c", true, NULL, NULL, ignored, &nignored, IGNORED_MAX },
+		{ "additional-gids", true, NULL, NULL, ignored, &nignored, IGNORED_MAX },
+		{ "g", true, NULL, NULL, ignored, &nignored, IGNORED_MAX },
+		{ "process-label", true }, { "apparmor", true }, { "no-new-privs", false },
+		{ "ignore-paused", false }, { "cgroup", true }, { NULL },
+	};
+
+	if (parse_argv(argc, argv, i, opts, pos, &npos, 1, &rest) || need_id("exec", npos, 1))
+		return 1;
+	o.id = pos[0];
+	o.args = (const char *const *)argv + rest;
+	o.nr_args = argc - rest;
+	if (preserve && strcmp(preserve, "0"))
+		o.preserve_fds = 1;
+	return oci_exec(&o);
 }
 
 int main(int argc, char *argv[])
@@ -218,8 +291,15 @@ int main(int argc, char *argv[])
 	}
 	if (!strcmp(cmd, "features"))
 		return oci_features();
-	if (!strcmp(cmd, "exec") || !strcmp(cmd, "pause") || !strcmp(cmd, "resume") ||
-	    !strcmp(cmd, "update") || !strcmp(cmd, "checkpoint") || !strcmp(cmd, "restore") ||
+	if (!strcmp(cmd, "exec"))
+		return cmd_exec(argc, argv, i);
+	if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume")) {
+		if (parse(argc, argv, i, (const struct opt[]){ { NULL } }, pos, &npos, 1) ||
+		    need_id(cmd, npos, 1))
+			return 1;
+		return oci_pause(pos[0], !strcmp(cmd, "pause"));
+	}
+	if (!strcmp(cmd, "update") || !strcmp(cmd, "checkpoint") || !strcmp(cmd, "restore") ||
 	    !strcmp(cmd, "events") || !strcmp(cmd, "run") || !strcmp(cmd, "spec")) {
 		oci_error("'%s' is not supported by arrow-oci yet (docs/oci.md)", cmd);
 		return 1;

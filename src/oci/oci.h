@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* What runc's callers pass before the command (--systemd-cgroup: cgroupsPath is
  * slice:prefix:name). */
@@ -30,6 +31,28 @@ int oci_delete(const char *id, bool force);
 int oci_list(bool quiet, bool json);
 int oci_ps(const char *id, bool json);
 int oci_features(void);
+/* pause (true) or resume (false): the Arrow's vCPUs stop, or run again. */
+int oci_pause(const char *id, bool pause);
+
+/* The pty master to a --console-socket with SCM_RIGHTS (the message: the pty's name), as
+ * runc does. 0 or -errno. */
+int oci_send_console(const char *sock_path, int master, const char *name);
+/* The pid into path (written beside it and renamed). 0 or -errno. */
+int oci_write_pid_file(const char *path, pid_t pid);
+
+struct oci_exec_opts {
+	const char *id;
+	const char *process;        /* --process FILE, else args */
+	const char *const *args;
+	int nr_args;
+	const char *const *env;     /* --env K=V, added to (or replacing) the process's */
+	int nr_env;
+	const char *cwd, *user, *pid_file, *console_socket;
+	bool detach, tty;
+	unsigned int preserve_fds;
+};
+/* The process's exit status (foreground) or 0 (detached); 1 when arrow-oci failed. */
+int oci_exec(const struct oci_exec_opts *o);
 
 struct oci_spec;
 /* process.args[0] as a path inside the rootfs (absolute; along process.env's PATH for a

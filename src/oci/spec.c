@@ -184,6 +184,7 @@ static int parse_process(struct oci_spec *s, json_t *proc, char *why, size_t why
 	if (oci_guest_path_problem(s->cwd))
 		return WHY("process.cwd %s", oci_guest_path_problem(s->cwd));
 	if (user) {
+		s->user_given = true;
 		if ((ret = id_number(user, "uid", &s->uid, why, whylen)) ||
 		    (ret = id_number(user, "gid", &s->gid, why, whylen)))
 			return ret;
@@ -560,15 +561,14 @@ fail:
 	return ret;
 }
 
-int oci_spec_load(const char *bundle, struct oci_spec *s, char *why, size_t whylen)
+/* A regular file of at most OCI_CONFIG_MAX_BYTES, read whole (malloc'ed, NUL-ended). */
+static int read_document(const char *path, char **out, size_t *outlen, char *why, size_t whylen)
 {
-	char path[PATH_MAX + 16], *buf;
 	struct stat st;
 	ssize_t got;
+	char *buf;
 	int fd, ret;
 
-	memset(s, 0, sizeof(*s));
-	snprintf(path, sizeof(path), "%s/config.json", bundle);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		ret = -errno;
@@ -595,7 +595,61 @@ int oci_spec_load(const char *bundle, struct oci_spec *s, char *why, size_t whyl
 		snprintf(why, whylen, "%s: %s", path, got < 0 ? strerror(errno) : "changed while read");
 		return -EIO;
 	}
-	ret = oci_spec_parse(buf, (size_t)got, bundle, s, why, whylen);
+	buf[got] = '\0';
+	*out = buf;
+	*outlen = (size_t)got;
+	return 0;
+}
+
+int oci_spec_load(const char *bundle, struct oci_spec *s, char *why, size_t whylen)
+{
+	char path[PATH_MAX + 16], *buf;
+	size_t len;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(path, sizeof(path), "%s/config.json", bundle);
+	ret = read_document(path, &buf, &len, why, whylen);
+	if (ret)
+		return ret;
+	ret = oci_spec_parse(buf, len, bundle, s, why, whylen);
+	free(buf);
+	return ret;
+}
+
+int oci_process_parse(const char *text, size_t len, struct oci_spec *s, char *why,
+		      size_t whylen)
+{
+	json_error_t jerr;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	if (len > OCI_CONFIG_MAX_BYTES) {
+		snprintf(why, whylen, "the process is larger than %u MiB", OCI_CONFIG_MAX_BYTES >> 20);
+		return -EFBIG;
+	}
+	s->doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!s->doc) {
+		snprintf(why, whylen, "process: %s (line %d)", jerr.text, jerr.line);
+		return -EINVAL;
+	}
+	ret = parse_process(s, s->doc, why, whylen);
+	if (ret)
+		oci_spec_free(s);
+	return ret;
+}
+
+int oci_process_load(const char *path, struct oci_spec *s, char *why, size_t whylen)
+{
+	char *buf;
+	size_t len;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	ret = read_document(path, &buf, &len, why, whylen);
+	if (ret)
+		return ret;
+	ret = oci_process_parse(buf, len, s, why, whylen);
 	free(buf);
 	return ret;
 }

@@ -45,6 +45,7 @@ struct oci_spec {
 	size_t nr_env;
 	const char *cwd;
 	uint32_t uid, gid;
+	bool user_given;         /* process.user was there */
 	bool terminal;
 	const char *hostname;    /* NULL: none given */
 	uint64_t memory_mib;     /* 0: not given (linux.resources.memory.limit) */
@@ -73,6 +74,15 @@ int oci_spec_parse(const char *text, size_t len, const char *bundle, struct oci_
 /* Read bundle/config.json (a regular file of at most OCI_CONFIG_MAX_BYTES) and parse it. */
 int oci_spec_load(const char *bundle, struct oci_spec *s, char *why, size_t whylen);
 void oci_spec_free(struct oci_spec *s);
+
+/*
+ * An OCI process object alone, as `exec --process FILE` passes it: args, env, cwd, user
+ * and terminal checked as config.json's process (the other members ignored). The strings
+ * point into s->doc; oci_spec_free releases it. 0, or -errno with why.
+ */
+int oci_process_parse(const char *text, size_t len, struct oci_spec *s, char *why,
+		      size_t whylen);
+int oci_process_load(const char *path, struct oci_spec *s, char *why, size_t whylen);
 
 /* "ro"/"rw"-style lists: is opt among a mount's options? */
 bool oci_mount_has_option(json_t *options, const char *opt);

@@ -24,6 +24,7 @@
 #include "../../src/oci/create.c"
 #include "../../src/oci/log.c"
 #include "../../src/oci/spec.c"
+#include "lib/execclient.h"
 #include "lib/rootfs.h"
 
 static char bundle[64];
@@ -540,6 +541,105 @@ static void test_rootfs_cpio(void **state)
 	assert_true(rootfs_piece_memfd(path, &lim, &st, &piece, why, sizeof(why)) < 0);
 }
 
+static int process_with(const char *text)
+{
+	why[0] = '\0';
+	return oci_process_parse(text, strlen(text), &spec, why, sizeof(why));
+}
+
+/* exec --process FILE: the process object alone, checked as config.json's process */
+static void test_process_json(void **state)
+{
+	static const struct {
+		const char *text, *why;
+	} bad[] = {
+		{ "[]", "process must be an object" },
+		{ "{\"cwd\":\"/\"}", "process.args" },
+		{ "{\"args\":[],\"cwd\":\"/\"}", "process.args" },
+		{ "{\"args\":[\"\"],\"cwd\":\"/\"}", "args[0] is empty" },
+		{ "{\"args\":[1],\"cwd\":\"/\"}", "not a string" },
+		{ "{\"args\":[\"sh\"]}", "process.cwd is required" },
+		{ "{\"args\":[\"sh\"],\"cwd\":\"etc\"}", "absolute" },
+		{ "{\"args\":[\"sh\"],\"cwd\":\"/a/../b\"}", "'..'" },
+		{ "{\"args\":[\"sh\"],\"cwd\":\"/\",\"env\":[\"NOEQ\"]}", "KEY=VALUE" },
+		{ "{\"args\":[\"sh\"],\"cwd\":\"/\",\"env\":\"A=1\"}", "must be an array" },
+		{ "{\"args\":[\"sh\"],\"cwd\":\"/\",\"user\":{\"uid\":-1}}", "out of range" },
+		{ "{\"args\":[\"sh\"],\"cwd\":\"/\",\"user\":{\"uid\":4294967296}}",
+		  "out of range" },
+		{ "{\"args\":[\"sh\"],\"cwd\":\"/\",\"terminal\":1}", "boolean" },
+		{ "{\"args\":[\"sh\"],\"args\":[\"x\"],\"cwd\":\"/\"}", "duplicate" },
+		{ "{\"args\":[\"sh\"", "process:" },
+	};
+	char path[128], *big;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(process_with("{\"args\":[\"sh\",\"-c\",\"x\"],\"env\":[\"PATH=/bin\"],"
+				      "\"cwd\":\"/srv\",\"user\":{\"uid\":7,\"gid\":8},"
+				      "\"terminal\":true,\"capabilities\":{},\"rlimits\":[]}"), 0);
+	assert_int_equal(spec.nr_args, 3);
+	assert_string_equal(spec.args[2], "x");
+	assert_int_equal(spec.nr_env, 1);
+	assert_string_equal(spec.cwd, "/srv");
+	assert_true(spec.user_given);
+	assert_int_equal(spec.uid, 7);
+	assert_int_equal(spec.gid, 8);
+	assert_true(spec.terminal);
+	oci_spec_free(&spec);
+	assert_int_equal(process_with("{\"args\":[\"true\"],\"cwd\":\"/\"}"), 0);
+	assert_false(spec.user_given);
+	assert_false(spec.terminal);
+	oci_spec_free(&spec);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_true(process_with(bad[i].text) < 0);
+		if (!strstr(why, bad[i].why))
+			fail_msg("%s: '%s' does not say '%s'", bad[i].text, why, bad[i].why);
+		assert_null(spec.doc);
+	}
+	/* the bounds: argument count, one argument's size */
+	big = malloc(OCI_STRING_MAX + 64);
+	assert_non_null(big);
+	memcpy(big, "{\"args\":[\"", 10);
+	memset(big + 10, 'a', OCI_STRING_MAX + 1);
+	strcpy(big + 10 + OCI_STRING_MAX + 1, "\"],\"cwd\":\"/\"}");
+	assert_true(oci_process_parse(big, strlen(big), &spec, why, sizeof(why)) < 0);
+	assert_non_null(strstr(why, "longer than"));
+	free(big);
+	/* from a file: a regular one only */
+	snprintf(path, sizeof(path), "%s/process.json", bundle);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{\"args\":[\"echo\",\"hi\"],\"cwd\":\"/\"}", f);
+	fclose(f);
+	assert_int_equal(oci_process_load(path, &spec, why, sizeof(why)), 0);
+	assert_string_equal(spec.args[1], "hi");
+	oci_spec_free(&spec);
+	assert_true(oci_process_load(bundle, &spec, why, sizeof(why)) < 0);
+	assert_non_null(strstr(why, "not a regular file"));
+	snprintf(path, sizeof(path), "%s/nosuch.json", bundle);
+	assert_int_equal(oci_process_load(path, &spec, why, sizeof(why)), -ENOENT);
+}
+
+static void test_exec_user(void **state)
+{
+	uint32_t u = 1, g = 1;
+
+	(void)state;
+	assert_int_equal(exec_parse_user("1000", &u, &g), 0);
+	assert_int_equal(u, 1000);
+	assert_int_equal(g, 1000);
+	assert_int_equal(exec_parse_user("0:5", &u, &g), 0);
+	assert_int_equal(u, 0);
+	assert_int_equal(g, 5);
+	assert_int_equal(exec_parse_user("-1", &u, &g), -1);
+	assert_int_equal(exec_parse_user("1:-1", &u, &g), -1);
+	assert_int_equal(exec_parse_user("root", &u, &g), -1);
+	assert_int_equal(exec_parse_user("1:", &u, &g), -1);
+	assert_int_equal(exec_parse_user("", &u, &g), -1);
+	assert_int_equal(exec_parse_user("4294967295", &u, &g), -1);
+	assert_int_equal(exec_parse_user("1:2:3", &u, &g), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -548,7 +648,8 @@ int main(void)
 		cmocka_unit_test(test_spec_load),      cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_signals),	       cmocka_unit_test(test_cgroup_paths),
 		cmocka_unit_test(test_resolve_program), cmocka_unit_test(test_state_json),
-		cmocka_unit_test(test_rootfs_cpio),
+		cmocka_unit_test(test_rootfs_cpio),     cmocka_unit_test(test_process_json),
+		cmocka_unit_test(test_exec_user),
 	};
 
 	return cmocka_run_group_tests(tests, make_bundle, remove_bundle);
