@@ -16,6 +16,7 @@
 #include "common/cgroup.h"
 #include "common/statedir.h"
 #include "container.h"
+#include "hooks.h"
 #include "lib/store.h"
 #include "log.h"
 #include "oci.h"
@@ -46,6 +47,21 @@ static void sleep_ms(unsigned int ms)
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
+}
+
+/* poststart, poststop: failures are warnings (hooks.c). */
+static void run_hooks(struct oci_container *c, const char *kind)
+{
+	json_t *hooks = c->rec ? json_object_get(c->rec, "hooks") : NULL, *st;
+	char why[16];
+
+	if (!hooks)
+		return;
+	oci_container_refresh(c);
+	st = oci_state_json(c);
+	if (st)
+		oci_hooks_run(hooks, kind, st, false, why, sizeof(why));
+	json_decref(st);
 }
 
 int oci_start(const char *id)
@@ -87,10 +103,12 @@ int oci_start(const char *id)
 		waited += 70;
 	}
 	close(fd);
-	if (!ret)
+	if (!ret) {
 		unlink(fifo);
-	else if (waited >= START_TIMEOUT_MS)
+		run_hooks(&c, "poststart");
+	} else if (waited >= START_TIMEOUT_MS) {
 		oci_error("cannot start container %s: its process did not answer", id);
+	}
 out:
 	oci_container_free(&c);
 	return ret;
@@ -194,7 +212,8 @@ static void wait_gone(const struct oci_container *c)
 int oci_delete(const char *id, bool force)
 {
 	struct oci_container c;
-	char sub[PATH_MAX + 16];
+	char sub[PATH_MAX + 16], why[16];
+	json_t *stopped;
 	const char *cg;
 	int ret = oci_container_load(id, &c);
 
@@ -219,6 +238,9 @@ int oci_delete(const char *id, bool force)
 			return 1;
 		}
 	}
+	/* poststop: after the container is gone, before delete returns; its state first */
+	oci_container_refresh(&c);
+	stopped = c.rec && json_object_get(c.rec, "hooks") ? oci_state_json(&c) : NULL;
 	cg = c.rec ? json_string_value(json_object_get(c.rec, "cgroup")) : NULL;
 	if (cg && cgroup_remove(cg, 2000) && cgroup_remove(cg, 0) != -EINVAL)
 		oci_warn("container %s: its cgroup %s could not be removed", id, cg);
@@ -227,6 +249,10 @@ int oci_delete(const char *id, bool force)
 	ret = statedir_remove(c.dir);
 	if (ret && ret != -ENOENT)
 		oci_error("cannot remove %s: %s", c.dir, strerror(-ret));
+	if (stopped)
+		oci_hooks_run(json_object_get(c.rec, "hooks"), "poststop", stopped, false, why,
+			      sizeof(why));
+	json_decref(stopped);
 	oci_container_free(&c);
 	return ret && ret != -ENOENT ? 1 : 0;
 }
@@ -312,9 +338,10 @@ int oci_pause(const char *id, bool pause)
 int oci_features(void)
 {
 	json_t *f = json_pack(
-		"{s:s, s:s, s:[], s:[s,s,s,s], s:{s:[s,s,s,s,s,s,s,s], s:[], s:{s:b, s:b, s:b}, "
+		"{s:s, s:s, s:[s,s,s,s], s:[s,s,s,s], s:{s:[s,s,s,s,s,s,s,s], s:[], s:{s:b, s:b, s:b}, "
 		"s:{s:b}, s:{s:b}, s:{s:b}}, s:{s:s, s:s, s:s}}",
-		"ociVersionMin", "1.0.0", "ociVersionMax", OCI_SPEC_VERSION, "hooks", "mountOptions",
+		"ociVersionMin", "1.0.0", "ociVersionMax", OCI_SPEC_VERSION, "hooks", "prestart",
+		"createRuntime", "poststart", "poststop", "mountOptions",
 		"bind", "rbind", "ro", "rw", "linux", "namespaces", "cgroup", "ipc", "mount",
 		"network", "pid", "user", "uts", "time", "capabilities", "cgroup", "v1", 0, "v2", 1,
 		"systemd", 1, "seccomp", "enabled", 0, "apparmor", "enabled", 0, "selinux", "enabled",

@@ -27,6 +27,7 @@
 #include "common/runcfg.h"
 #include "common/statedir.h"
 #include "container.h"
+#include "hooks.h"
 #include "lib/execclient.h"
 #include "lib/guestbase.h"
 #include "lib/jailuser.h"
@@ -541,6 +542,28 @@ static int open_console(struct launch *l)
 	return 0;
 }
 
+/*
+ * prestart, then createRuntime: the container process exists, the VM has not booted. A
+ * failure fails create (which then removes everything). 0 or -1 (said).
+ */
+static int run_create_hooks(const char *id, const char *bundle, const struct oci_spec *s,
+			    pid_t pid)
+{
+	json_t *st = json_pack("{s:s, s:s, s:s, s:i, s:s, s:O}", "ociVersion", OCI_SPEC_VERSION,
+			       "id", id, "status", "creating", "pid", (int)pid, "bundle", bundle,
+			       "annotations", s->annotations);
+	char why[1024];
+	int ret = -1;
+
+	if (st && !oci_hooks_run(s->hooks, "prestart", st, true, why, sizeof(why)) &&
+	    !oci_hooks_run(s->hooks, "createRuntime", st, true, why, sizeof(why)))
+		ret = 0;
+	else
+		oci_error("create %s: %s", id, st ? why : "out of memory");
+	json_decref(st);
+	return ret;
+}
+
 static void remove_dir(const char *dir, const char *cgroup)
 {
 	char sub[PATH_MAX + 16];
@@ -554,13 +577,18 @@ static void remove_dir(const char *dir, const char *cgroup)
 
 int oci_create(const struct oci_globals *g, const struct oci_create_opts *o)
 {
+	return oci_create_pid(g, o, NULL);
+}
+
+int oci_create_pid(const struct oci_globals *g, const struct oci_create_opts *o, pid_t *out_pid)
+{
 	struct oci_spec *s = calloc(1, sizeof(*s));
 	struct launch *l = calloc(1, sizeof(*l));
 	char dir[PATH_MAX], why[1024], *bundle = NULL, *text;
 	unsigned long long start = 0;
 	uint64_t mem = 0;
 	unsigned int cpus;
-	json_t *rec;
+	json_t *rec, *more;
 	char state;
 	pid_t pid;
 	int ret = 1;
@@ -648,7 +676,18 @@ int oci_create(const struct oci_globals *g, const struct oci_create_opts *o)
 		oci_error("the container process %d vanished", (int)pid);
 		goto out_kill;
 	}
+	if (s->hooks && run_create_hooks(o->id, bundle, s, pid))
+		goto out_kill;
 	rec = oci_record_new(o->id, bundle, s, pid, start, l->cgroup[0] ? l->cgroup : NULL);
+	if (rec && s->hooks) /* poststart and poststop run later, from the record */
+		json_object_set(rec, "hooks", s->hooks);
+	/* what `update` compares against and changes */
+	more = json_pack("{s:I, s:I, s:I}", "memory_mib", (json_int_t)mem, "cpu_quota",
+			 (json_int_t)cpus * CGROUP_CPU_PERIOD_US, "cpu_period",
+			 (json_int_t)CGROUP_CPU_PERIOD_US);
+	if (rec && more)
+		json_object_update(rec, more);
+	json_decref(more);
 	text = rec ? json_dumps(rec, JSON_INDENT(2)) : NULL;
 	json_decref(rec);
 	if (!text || statedir_write_file(dir, OCI_RECORD_FILE, text, strlen(text))) {
@@ -664,6 +703,8 @@ int oci_create(const struct oci_globals *g, const struct oci_create_opts *o)
 	}
 	oci_debug("created %s: pid %d, %llu MiB, %u vCPU(s)", o->id, (int)pid,
 		  (unsigned long long)mem, cpus);
+	if (out_pid)
+		*out_pid = pid;
 	ret = 0;
 	goto out_spec;
 out_kill:

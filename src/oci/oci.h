@@ -24,6 +24,28 @@ struct oci_create_opts {
 
 /* Each returns the process exit status (0, or 1 after logging why). */
 int oci_create(const struct oci_globals *g, const struct oci_create_opts *o);
+/* create, and the container process's pid (our child) into *pid when not NULL */
+int oci_create_pid(const struct oci_globals *g, const struct oci_create_opts *o, pid_t *pid);
+/* create + start; foreground (!detach): wait for the app, delete unless keep, and return its
+ * exit status. */
+int oci_run(const struct oci_globals *g, const struct oci_create_opts *o, bool detach,
+	    bool keep);
+
+/* `update`: what changes (a limit not given stays as it is) */
+struct oci_update {
+	bool has_memory;
+	int64_t memory_bytes;   /* -1: unlimited */
+	bool has_quota, has_period;
+	int64_t cpu_quota;      /* -1 (or 0): unlimited */
+	uint64_t cpu_period;
+	char ignored[256];      /* names of limits that have no effect on an Arrow */
+};
+/* linux.resources-style JSON (runc update --resources) into u. 0, or -EINVAL with why. */
+int oci_update_parse(const char *text, size_t len, struct oci_update *u, char *why,
+		     size_t whylen);
+/* "1048576", "512k", "64m", "2g" (runc's --memory); -1 stays -1. 0 or -EINVAL. */
+int oci_parse_bytes(const char *s, int64_t *out);
+int oci_update(const char *id, const struct oci_update *u);
 int oci_start(const char *id);
 int oci_state(const char *id);
 int oci_kill(const char *id, const char *signal, bool all);

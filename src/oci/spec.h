@@ -27,6 +27,10 @@
 #define OCI_MAX_MEMORY_MIB (256u << 10)
 #define OCI_MAX_CPUS 64
 #define OCI_ID_MAX 200
+#define OCI_MAX_HOOKS 32                 /* per kind */
+#define OCI_HOOK_MAX_ARGS 256            /* args or env of one hook */
+#define OCI_HOOK_MAX_TIMEOUT 3600        /* seconds */
+#define OCI_HOOK_DEFAULT_TIMEOUT 300     /* without "timeout": a hook may not hang create */
 
 struct oci_bind {
 	char *host;  /* resolved absolute host path (malloc'ed) */
@@ -56,6 +60,7 @@ struct oci_spec {
 	struct oci_bind files[OCI_MAX_FILES];
 	unsigned int nr_files;
 	json_t *annotations;     /* an object (maybe empty), a reference of its own */
+	json_t *hooks;           /* the checked hooks object (NULL: none), a reference of its own */
 	char warnings[OCI_MAX_WARNINGS][256];
 	bool warning_is_debug[OCI_MAX_WARNINGS]; /* expected from every caller: --debug only */
 	unsigned int nr_warnings;

@@ -278,9 +278,9 @@ def test_errors(tmp_path, root):
     r = oci(root, "create", "--bundle", str(bad), "e2")
     assert r.returncode == 1 and b"config.json" in r.stderr
     bundle = make_bundle(tmp_path / "b5", ["true"],
-                         extra={"hooks": {"prestart": [{"path": "/bin/true"}]}})
+                         extra={"hooks": {"prestart": [{"path": "bin/true"}]}})
     r = oci(root, "create", "--bundle", bundle, "e3")
-    assert r.returncode == 1 and b"hooks" in r.stderr
+    assert r.returncode == 1 and b"hooks.prestart[0].path" in r.stderr
     bundle = make_bundle(tmp_path / "b6", ["true"], terminal=True)
     r = oci(root, "create", "--bundle", bundle, "e4")
     assert r.returncode == 1 and b"--console-socket" in r.stderr
@@ -488,13 +488,170 @@ def test_pause_resume(tmp_path, root):
     assert os.listdir(root) == []
 
 
+def test_run(tmp_path, root):
+    # foreground: the app's output and status; the container is deleted afterwards (runc)
+    bundle = make_bundle(tmp_path / "br", ["sh", "-c", "echo run-out; echo run-err >&2; exit 6"])
+    r = oci(root, "run", "--bundle", bundle, "r1")
+    assert (r.returncode, r.stdout) == (6, b"run-out\n") and b"run-err" in r.stderr, r.stderr
+    assert oci(root, "state", "r1").returncode == 1
+    assert not os.path.exists(root) or os.listdir(root) == []
+    # --keep leaves it stopped
+    r = oci(root, "run", "--keep", "--bundle", bundle, "r2")
+    assert r.returncode == 6, r.stderr
+    assert state(root, "r2")["status"] == "stopped"
+    assert oci(root, "delete", "r2").returncode == 0
+    # signals sent to a foreground run reach the app
+    bundle = make_bundle(tmp_path / "bs", ["sh", "-c", "trap 'echo got-term; exit 42' TERM; "
+                                           "echo ready; while :; do sleep 1; done"])
+    out = open(tmp_path / "r3.out", "wb")
+    p = subprocess.Popen([OCI, "--root", root, "run", "--bundle", bundle, "r3"],
+                         stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.PIPE)
+    wait_output(tmp_path / "r3.out", b"ready")
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=TIMEOUT) == 42, p.stderr.read()
+    out.close()
+    assert b"got-term" in (tmp_path / "r3.out").read_bytes()
+    assert oci(root, "state", "r3").returncode == 1
+    # --detach: returns once it runs; the caller waits on the pid and deletes
+    out = open(tmp_path / "r4.out", "wb")
+    r = subprocess.run([OCI, "--root", root, "run", "--detach", "--pid-file",
+                        str(tmp_path / "r4.pid"), "--bundle", bundle, "r4"],
+                       stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.PIPE, timeout=120)
+    out.close()
+    assert r.returncode == 0, r.stderr
+    pid = int((tmp_path / "r4.pid").read_text())
+    wait_output(tmp_path / "r4.out", b"ready")
+    assert state(root, "r4")["status"] == "running"
+    assert oci(root, "kill", "r4", "TERM").returncode == 0
+    assert wait_pid(pid) == 42
+    assert oci(root, "delete", "r4").returncode == 0
+    # a bundle that cannot be created: status 1, nothing left
+    r = oci(root, "run", "--bundle", str(tmp_path), "r5")
+    assert r.returncode == 1 and b"config.json" in r.stderr
+    assert os.listdir(root) == []
+
+
+def cgroup_file(rel, name):
+    with open(os.path.join("/sys/fs/cgroup", rel, name)) as f:
+        return f.read().strip()
+
+
+def test_update_cpu_max(tmp_path, root):
+    rel = f"arrow-oci-test-{os.getpid()}/u1"
+    pid = running_container(
+        root, "u1", tmp_path,
+        extra={"linux": {"cgroupsPath": "/" + rel,
+                         "resources": {"memory": {"limit": 128 << 20},
+                                       "cpu": {"quota": 100000, "period": 100000}}}})
+    try:
+        assert cgroup_file(rel, "cpu.max") == "100000 100000"
+        r = oci(root, "update", "--cpu-quota", "50000", "--cpu-period", "200000", "u1")
+        assert r.returncode == 0, r.stderr
+        assert cgroup_file(rel, "cpu.max") == "50000 200000"
+        # --resources from stdin, as runc's callers send it: the period stays
+        r = oci(root, "update", "--resources", "-", "u1",
+                input=json.dumps({"cpu": {"quota": -1}, "pids": {"limit": 10}}).encode())
+        assert r.returncode == 0, r.stderr
+        assert b"pids ignored" in r.stderr
+        assert cgroup_file(rel, "cpu.max") == "max 200000"
+        res = tmp_path / "res.json"
+        res.write_text(json.dumps({"cpu": {"quota": 30000}}))
+        r = oci(root, "update", "--resources", str(res), "u1")
+        assert r.returncode == 0, r.stderr
+        assert cgroup_file(rel, "cpu.max") == "30000 200000"
+        # memory is the VM's RAM: only the current value is accepted
+        r = oci(root, "update", "--memory", "256m", "u1")
+        assert r.returncode == 1 and b"memory" in r.stderr and b"128 MiB" in r.stderr
+        assert oci(root, "update", "--memory", "128m", "u1").returncode == 0
+        for bad in (["--cpu-quota", "5"], ["--cpu-period", "x"], ["--memory", "lots"]):
+            r = oci(root, "update", *bad, "u1")
+            assert r.returncode == 1, bad
+        r = oci(root, "update", "--resources", "-", "u1", input=b"{not json")
+        assert r.returncode == 1 and b"resources" in r.stderr
+        assert cgroup_file(rel, "cpu.max") == "30000 200000"
+        # the app still runs through all of it
+        r = oci(root, "exec", "u1", "echo", "alive")
+        assert r.stdout == b"alive\n", r.stderr
+    finally:
+        oci(root, "delete", "--force", "u1")
+        wait_pid(pid, 30)
+        for d in (rel, os.path.dirname(rel)):
+            if os.path.isdir(os.path.join("/sys/fs/cgroup", d)):
+                os.rmdir(os.path.join("/sys/fs/cgroup", d))
+    # a container without a cgroup, and a stopped one
+    pid = running_container(root, "u2", tmp_path)
+    r = oci(root, "update", "--cpu-quota", "50000", "u2")
+    assert r.returncode == 1 and b"no cgroup" in r.stderr
+    assert oci(root, "kill", "u2", "KILL").returncode == 0
+    wait_pid(pid)
+    r = oci(root, "update", "--cpu-quota", "50000", "u2")
+    assert r.returncode == 1 and b"stopped" in r.stderr
+    assert oci(root, "delete", "u2").returncode == 0
+
+
+def hook(log, kind, code=0):
+    """A hook that appends its kind and the state it was given to log."""
+    return {"path": "/bin/sh",
+            "args": ["sh", "-c", f'state=$(cat); echo "{kind} $state" >>{log}; '
+                     f'[ {code} = 0 ] || echo "{kind} says no"; exit {code}'],
+            "env": ["PATH=/bin:/usr/bin"], "timeout": 60}
+
+
+def test_hooks(tmp_path, root):
+    log = tmp_path / "hooks.log"
+    hooks = {"prestart": [hook(log, "prestart")], "createRuntime": [hook(log, "createRuntime")],
+             "poststart": [hook(log, "poststart"), hook(log, "poststart-fails", 2)],
+             "poststop": [hook(log, "poststop")]}
+    bundle = make_bundle(tmp_path / "bh", ["sh", "-c", "echo app; exit 0"],
+                         extra={"hooks": hooks, "annotations": {"who": "test"}})
+    pid = create(root, "h1", bundle, tmp_path)
+
+    def entries():
+        return [(line.split(" ", 1)[0], json.loads(line.split(" ", 1)[1]))
+                for line in log.read_text().splitlines()]
+
+    got = entries()
+    assert [k for k, _ in got] == ["prestart", "createRuntime"]
+    for _, st in got:
+        assert st["id"] == "h1" and st["status"] == "creating" and st["pid"] == pid
+        assert st["bundle"] == bundle and st["annotations"] == {"who": "test"}
+    r = oci(root, "start", "h1")
+    assert r.returncode == 0, r.stderr
+    assert b"poststart-fails says no" in r.stderr  # a warning, not a failure
+    got = entries()
+    assert [k for k, _ in got] == ["prestart", "createRuntime", "poststart", "poststart-fails"]
+    assert got[2][1]["status"] in ("running", "stopped")
+    assert wait_pid(pid) == 0
+    assert oci(root, "delete", "h1").returncode == 0
+    got = entries()
+    assert [k for k, _ in got][-1] == "poststop" and len(got) == 5
+    assert got[4][1]["status"] == "stopped" and got[4][1]["id"] == "h1"
+    # a failing prestart makes create fail and leaves nothing behind
+    log.unlink()
+    bundle = make_bundle(tmp_path / "bh2", ["true"],
+                         extra={"hooks": {"prestart": [hook(log, "prestart", 1)],
+                                          "createRuntime": [hook(log, "createRuntime")]}})
+    r = oci(root, "create", "--bundle", bundle, "--pid-file", str(tmp_path / "h2.pid"), "h2")
+    assert r.returncode == 1 and b"hooks.prestart[0]" in r.stderr and b"says no" in r.stderr
+    assert [k for k, _ in entries()] == ["prestart"]
+    assert os.listdir(root) == [] and not (tmp_path / "h2.pid").exists()
+    assert oci(root, "state", "h2").returncode == 1
+    # hooks that cannot be honoured are refused at create
+    bundle = make_bundle(tmp_path / "bh3", ["true"],
+                         extra={"hooks": {"createContainer": [{"path": "/bin/true"}]}})
+    r = oci(root, "create", "--bundle", bundle, "h3")
+    assert r.returncode == 1 and b"createContainer" in r.stderr
+    assert os.listdir(root) == []
+
+
 @pytest.mark.host_only
 def test_version_and_features():
     r = subprocess.run([OCI, "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and "arrow-oci version" in r.stdout and "spec: 1." in r.stdout
     r = subprocess.run([OCI, "features"], capture_output=True, text=True)
     f = json.loads(r.stdout)
-    assert f["ociVersionMin"] == "1.0.0" and f["hooks"] == []
+    assert f["ociVersionMin"] == "1.0.0"
+    assert f["hooks"] == ["prestart", "createRuntime", "poststart", "poststop"]
     assert "network" in f["linux"]["namespaces"]
 
 
