@@ -426,6 +426,7 @@ def test_exec_tty_through_console_socket(tmp_path, root):
 def test_pause_resume(tmp_path, root):
     data = tmp_path / "data"
     data.mkdir()
+    data.chmod(0o777)  # arrowh's 9p server writes as its jail user
     counter = data / "count"
     pid = running_container(
         root, "p1", tmp_path,
@@ -512,13 +513,16 @@ def test_run(tmp_path, root):
     out.close()
     assert b"got-term" in (tmp_path / "r3.out").read_bytes()
     assert oci(root, "state", "r3").returncode == 1
-    # --detach: returns once it runs; the caller waits on the pid and deletes
+    # --detach: returns once it runs; the caller waits on the pid and deletes (the
+    # container keeps the stdio it was given: files here, a pipe would never end)
     out = open(tmp_path / "r4.out", "wb")
+    err = open(tmp_path / "r4.err", "wb")
     r = subprocess.run([OCI, "--root", root, "run", "--detach", "--pid-file",
                         str(tmp_path / "r4.pid"), "--bundle", bundle, "r4"],
-                       stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.PIPE, timeout=120)
+                       stdin=subprocess.DEVNULL, stdout=out, stderr=err, timeout=120)
     out.close()
-    assert r.returncode == 0, r.stderr
+    err.close()
+    assert r.returncode == 0, (tmp_path / "r4.err").read_text()
     pid = int((tmp_path / "r4.pid").read_text())
     wait_output(tmp_path / "r4.out", b"ready")
     assert state(root, "r4")["status"] == "running"
