@@ -724,6 +724,15 @@ def test_podman_runs_a_container_as_an_arrow(tmp_path, request):
         r = subprocess.run([*base, "exec", "long", "echo", "after"], capture_output=True,
                            env=env, timeout=TIMEOUT)
         assert (r.returncode, r.stdout) == (0, b"after\n"), r.stderr
+        # a terminal: conmon's console socket gets the master of exec's pty
+        r = subprocess.run([*base, "exec", "-t", "long", "sh", "-c",
+                            "[ -t 0 ] && [ -t 1 ] && echo on-a-tty; exit 4"],
+                           capture_output=True, env=env, timeout=TIMEOUT)
+        assert r.returncode == 4 and b"on-a-tty" in r.stdout, (r.stdout, r.stderr)
+        # rm -f of a paused container (below) still ends it
+        r = subprocess.run([*base, "pause", "long"], capture_output=True, env=env,
+                           timeout=TIMEOUT)
+        assert r.returncode == 0, r.stderr
     finally:
         r = subprocess.run([*base, "rm", "-f", "long"], capture_output=True, env=env,
                            timeout=TIMEOUT)
