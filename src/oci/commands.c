@@ -244,6 +244,8 @@ int oci_delete(const char *id, bool force)
 	cg = c.rec ? json_string_value(json_object_get(c.rec, "cgroup")) : NULL;
 	if (cg && cgroup_remove(cg, 2000) && cgroup_remove(cg, 0) != -EINVAL)
 		oci_warn("container %s: its cgroup %s could not be removed", id, cg);
+	if (c.rec)
+		oci_vsock_dir_remove(json_string_value(json_object_get(c.rec, "vsock_dir")));
 	snprintf(sub, sizeof(sub), "%s/%s", c.dir, OCI_ARROW_DIR);
 	statedir_remove(sub);
 	ret = statedir_remove(c.dir);

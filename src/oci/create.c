@@ -309,6 +309,7 @@ struct launch {
 	char fifo[PATH_MAX + 16], pts[128];
 	char mem[24], cpus[16], timeout[16], jail[32], cgroup[PATH_MAX];
 	char vsock[PATH_MAX + 32];
+	char vsock_dir[64];       /* a short directory for it when the state dir is too deep */
 	char *vol_args[OCI_MAX_VOLUMES];
 	char *base, *rootfs, *config;
 	int rootfs_fd;
@@ -457,17 +458,9 @@ static int build_argv(const struct oci_spec *s, struct launch *l, uint64_t mem, 
 	hv[n++] = l->timeout;
 	hv[n++] = "--state-dir";
 	hv[n++] = l->state_dir;
-	/*
-	 * virtio-vsock for `exec` (ainit's exec service). arrowh binds PATH and PATH_<port>
-	 * as unix sockets (at most 107 bytes): a state root too deep gets no exec, and says so.
-	 */
-	if ((size_t)snprintf(l->vsock, sizeof(l->vsock), "%s/%s", l->state_dir, HVSOCK_SOCKET) +
-		    11 < sizeof(((struct sockaddr_un *)0)->sun_path)) {
+	if (l->vsock[0]) {
 		hv[n++] = "--vsock-uds";
 		hv[n++] = l->vsock;
-	} else {
-		oci_warn("%s is too long a path for a unix socket: exec into this container will "
-			 "not work (use a shorter --root)", l->vsock);
 	}
 	/* the output goes to the caller's pipes or terminal; the log is only arrowh's duty */
 	hv[n++] = "--log-max-size";
@@ -564,10 +557,56 @@ static int run_create_hooks(const char *id, const char *bundle, const struct oci
 	return ret;
 }
 
-static void remove_dir(const char *dir, const char *cgroup)
+/*
+ * virtio-vsock for `exec` (ainit's exec service): arrowh binds the socket, with room for
+ * "_<port>" in a unix socket path (107 bytes). At ROOT/ID/arrow/vsock.sock when that fits;
+ * else in a new private directory under /tmp, with ROOT/ID/arrow/vsock.sock a symlink to
+ * it (connect follows it), so exec finds it the same way. 0, or -errno (exec then fails
+ * with "no vsock device"; create goes on).
+ */
+static int vsock_path(struct launch *l)
+{
+	char link[PATH_MAX + 32];
+
+	l->vsock[0] = l->vsock_dir[0] = '\0';
+	if ((size_t)snprintf(l->vsock, sizeof(l->vsock), "%s/%s", l->state_dir, HVSOCK_SOCKET) +
+		    11 < sizeof(((struct sockaddr_un *)0)->sun_path))
+		return 0;
+	snprintf(link, sizeof(link), "%s", l->vsock);
+	snprintf(l->vsock_dir, sizeof(l->vsock_dir), "/tmp/arrow-oci-XXXXXX");
+	if (!mkdtemp(l->vsock_dir)) {
+		l->vsock[0] = l->vsock_dir[0] = '\0';
+		return -errno;
+	}
+	snprintf(l->vsock, sizeof(l->vsock), "%s/%s", l->vsock_dir, HVSOCK_SOCKET);
+	if (symlink(l->vsock, link) < 0) {
+		int err = -errno;
+
+		rmdir(l->vsock_dir);
+		l->vsock[0] = l->vsock_dir[0] = '\0';
+		return err;
+	}
+	return 0;
+}
+
+void oci_vsock_dir_remove(const char *dir)
+{
+	char sock[96];
+
+	/* only what vsock_path makes: /tmp/arrow-oci-XXXXXX */
+	if (!dir || strncmp(dir, "/tmp/arrow-oci-", 15) || strlen(dir) != 21 || strchr(dir + 5, '/'))
+		return;
+	snprintf(sock, sizeof(sock), "%s/%s", dir, HVSOCK_SOCKET);
+	unlink(sock);
+	rmdir(dir);
+}
+
+static void remove_dir(const char *dir, const char *cgroup, const char *vsock_dir)
 {
 	char sub[PATH_MAX + 16];
 
+	if (vsock_dir[0])
+		oci_vsock_dir_remove(vsock_dir);
 	snprintf(sub, sizeof(sub), "%s/%s", dir, OCI_ARROW_DIR);
 	statedir_remove(sub);
 	statedir_remove(dir);
@@ -649,6 +688,11 @@ int oci_create_pid(const struct oci_globals *g, const struct oci_create_opts *o,
 		oci_error("cannot prepare %s: %s", dir, strerror(errno));
 		goto out_dir;
 	}
+	ret = vsock_path(l);
+	if (ret)
+		oci_warn("no vsock socket for %s (%s): exec into this container will not work",
+			 o->id, strerror(-ret));
+	ret = 1;
 	if (make_pieces(s, l, &mem))
 		goto out_dir;
 	cpus = s->cpus ? s->cpus : 1;
@@ -681,6 +725,8 @@ int oci_create_pid(const struct oci_globals *g, const struct oci_create_opts *o,
 	rec = oci_record_new(o->id, bundle, s, pid, start, l->cgroup[0] ? l->cgroup : NULL);
 	if (rec && s->hooks) /* poststart and poststop run later, from the record */
 		json_object_set(rec, "hooks", s->hooks);
+	if (rec && l->vsock_dir[0]) /* delete removes it */
+		json_object_set_new(rec, "vsock_dir", json_string(l->vsock_dir));
 	/* what `update` compares against and changes */
 	more = json_pack("{s:I, s:I, s:I}", "memory_mib", (json_int_t)mem, "cpu_quota",
 			 (json_int_t)cpus * CGROUP_CPU_PERIOD_US, "cpu_period",
@@ -711,7 +757,7 @@ out_kill:
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 out_dir:
-	remove_dir(dir, l->cgroup);
+	remove_dir(dir, l->cgroup, l->vsock_dir);
 out_spec:
 	oci_spec_free(s);
 out_free:

@@ -59,6 +59,9 @@ int oci_pause(const char *id, bool pause);
 /* The pty master to a --console-socket with SCM_RIGHTS (the message: the pty's name), as
  * runc does. 0 or -errno. */
 int oci_send_console(const char *sock_path, int master, const char *name);
+/* A /tmp/arrow-oci-XXXXXX directory create made for a too deep vsock socket, and the
+ * socket in it (anything else: nothing is done). */
+void oci_vsock_dir_remove(const char *dir);
 /* The pid into path (written beside it and renamed). 0 or -errno. */
 int oci_write_pid_file(const char *path, pid_t pid);
 

@@ -5,6 +5,7 @@ delete. Each container boots a real Arrow from a busybox rootfs."""
 import array
 import ctypes
 import fcntl
+import glob
 import json
 import os
 import shutil
@@ -421,6 +422,26 @@ def test_exec_tty_through_console_socket(tmp_path, root):
     assert b"is-a-tty" in output and b"33 101" in output, output
     assert oci(root, "delete", "--force", "xt").returncode == 0
     wait_pid(pid, 30)
+
+
+def test_exec_with_a_deep_root(tmp_path):
+    """A state root too deep for arrowh's unix socket: the socket lives in a private
+    directory under /tmp, linked from ROOT/ID/arrow/vsock.sock; delete removes both."""
+    root = str(tmp_path / ("r" * 60))
+    before = set(glob.glob("/tmp/arrow-oci-*"))
+    assert len(os.path.join(root, "deep", "arrow", "vsock.sock")) > 96
+    try:
+        pid = running_container(root, "deep", tmp_path)
+        link = os.path.join(root, "deep", "arrow", "vsock.sock")
+        made = set(glob.glob("/tmp/arrow-oci-*")) - before
+        assert len(made) == 1 and os.readlink(link) == made.pop() + "/vsock.sock"
+        r = oci(root, "exec", "deep", "echo", "deep-ok")
+        assert (r.returncode, r.stdout) == (0, b"deep-ok\n"), r.stderr
+    finally:
+        oci(root, "delete", "--force", "deep")
+    wait_pid(pid, 30)
+    assert set(glob.glob("/tmp/arrow-oci-*")) == before
+    assert os.listdir(root) == []
 
 
 def test_pause_resume(tmp_path, root):
