@@ -22,6 +22,8 @@ int cmd_ps(int argc, char *argv[]);
 int cmd_logs(int argc, char *argv[]);
 int cmd_attach(int argc, char *argv[]);
 int cmd_stop(int argc, char *argv[]);
+int cmd_pause(int argc, char *argv[]);
+int cmd_unpause(int argc, char *argv[]);
 int cmd_kill(int argc, char *argv[]);
 int cmd_rm(int argc, char *argv[]);
 int cmd_wait(int argc, char *argv[]);

@@ -56,28 +56,6 @@ static int running_arrow(const char *verb, const char *ref, struct arrow_rec *r)
 	return 0;
 }
 
-static int parse_user(const char *s, uint32_t *uid, uint32_t *gid)
-{
-	unsigned long u, g;
-	char *end;
-
-	errno = 0;
-	u = strtoul(s, &end, 10);
-	g = u;
-	if (errno || end == s || u > 0xfffffffeul || (*end && *end != ':'))
-		return -1;
-	if (*end == ':') {
-		const char *gs = end + 1;
-
-		g = strtoul(gs, &end, 10);
-		if (errno || end == gs || g > 0xfffffffeul || *end)
-			return -1;
-	}
-	*uid = (uint32_t)u;
-	*gid = (uint32_t)g;
-	return 0;
-}
-
 struct exec_opts {
 	bool interactive, tty, detach;
 	struct exec_start st;
@@ -140,7 +118,7 @@ static int parse_exec(int argc, char *argv[], struct exec_opts *o)
 			o->st.workdir = optarg;
 			break;
 		case 'u':
-			if (parse_user(optarg, &o->st.uid, &o->st.gid)) {
+			if (exec_parse_user(optarg, &o->st.uid, &o->st.gid)) {
 				fprintf(stderr, "arrow exec: -u takes numeric UID[:GID], not '%s'\n",
 					optarg);
 				return -1;
@@ -165,17 +143,6 @@ static int parse_exec(int argc, char *argv[], struct exec_opts *o)
 		return -1;
 	}
 	return optind;
-}
-
-static void blocked_signals(sigset_t *set, bool tty)
-{
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
-
-	sigemptyset(set);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaddset(set, sigs[i]);
-	if (tty)
-		sigaddset(set, SIGWINCH);
 }
 
 int cmd_exec(int argc, char *argv[])
@@ -239,7 +206,7 @@ int cmd_exec(int argc, char *argv[])
 		return 0;
 	}
 	/* from here on every signal we are sent goes to the program, in order */
-	blocked_signals(&set, c.tty_fd >= 0);
+	exec_forwarded_signals(&set, c.tty_fd >= 0);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	c.sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (o.interactive)

@@ -185,6 +185,61 @@ int cmd_kill(int argc, char *argv[])
 	return rc;
 }
 
+static const char pause_usage[] =
+	"Usage: arrow pause ARROW...\n"
+	"       arrow unpause ARROW...\n"
+	"Stop every vCPU of running Arrows (the app makes no progress), or run them again.\n"
+	"A paused Arrow stays paused until unpaused; stop, kill and rm -f still end it.\n";
+
+/* arrow pause / unpause: HOSTCTL_PAUSE / HOSTCTL_RESUME to each Arrow's arrowh. */
+static int pause_arrows(const char *verb, int argc, char *argv[], bool pause)
+{
+	int rc = 0;
+
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		fputs(pause_usage, stdout);
+		return 0;
+	}
+	optind = 1;
+	if (argc > 1 && argv[1][0] == '-')
+		return bad_option(verb, argv[1]);
+	if (need_arrows(verb, argc))
+		return EXIT_ARROW_ERROR;
+	for (int i = 1; i < argc; i++) {
+		struct arrow_rec r;
+		int ret;
+
+		if (store_lookup(verb, argv[i], &r)) {
+			rc = EXIT_ARROW_ERROR;
+			continue;
+		}
+		ret = r.status == ST_RUNNING ?
+			store_request(&r, pause ? HOSTCTL_PAUSE : HOSTCTL_RESUME, 0) : -ESRCH;
+		if (ret) {
+			fprintf(stderr, "arrow %s: %s: %s\n", verb, argv[i],
+				ret == -ESRCH ? "not running" :
+				ret == -EINVAL ? "its arrowh is too old to pause" :
+				ret == -ETIMEDOUT ? "a vCPU did not stop (its output is not being read)" :
+				strerror(-ret));
+			rc = EXIT_ARROW_ERROR;
+		} else {
+			puts(argv[i]);
+		}
+		store_free(&r);
+	}
+	return rc;
+}
+
+int cmd_pause(int argc, char *argv[])
+{
+	return pause_arrows("pause", argc, argv, true);
+}
+
+int cmd_unpause(int argc, char *argv[])
+{
+	return pause_arrows("unpause", argc, argv, false);
+}
+
 static const char rm_usage[] =
 	"Usage: arrow rm [OPTIONS] ARROW...\n"
 	"Remove Arrows: their state and logs.\n"

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "common/streamrec.h"
 #include "common/statedir.h"
 #include "lib/netstore.h"
 #include "lib/store.h"
@@ -62,7 +63,8 @@ void arrow_status_text(const struct arrow_rec *r, char *out, size_t len)
 	switch (r->status) {
 	case ST_RUNNING:
 		human_duration(since(r->started_ns), d, sizeof(d));
-		snprintf(out, len, "Up %s", d);
+		snprintf(out, len, "Up %s%s", d,
+			 store_request(r, HOSTCTL_PAUSED, 0) == 1 ? " (Paused)" : "");
 		break;
 	case ST_EXITED:
 		human_duration(since(r->finished_ns), d, sizeof(d));
@@ -75,7 +77,9 @@ void arrow_status_text(const struct arrow_rec *r, char *out, size_t len)
 
 const char *arrow_state_name(const struct arrow_rec *r)
 {
-	return r->status == ST_RUNNING ? "running" : r->status == ST_EXITED ? "exited" : "created";
+	if (r->status == ST_RUNNING) /* paused is arrowh's to know: asked, never stored */
+		return store_request(r, HOSTCTL_PAUSED, 0) == 1 ? "paused" : "running";
+	return r->status == ST_EXITED ? "exited" : "created";
 }
 
 /* The program and its arguments, quoted like docker's COMMAND column. */

@@ -19,6 +19,7 @@ static const char usage[] =
 	"  top       list the processes running inside an Arrow\n"
 	"  stop      stop Arrows (SIGTERM, then a hard stop after a grace period)\n"
 	"  kill      send a signal to Arrows' apps\n"
+	"  pause     stop the vCPUs of running Arrows (unpause: run them again)\n"
 	"  wait      wait for Arrows to exit and print their exit status\n"
 	"  rm        remove Arrows\n"
 	"  inspect   show Arrows' configuration and state as JSON\n"
@@ -55,6 +56,7 @@ static const struct {
 	{ "tag", cmd_tag },	  { "import", cmd_import }, { "save", cmd_save },
 	{ "pull", cmd_pull },	  { "push", cmd_push },
 	{ "exec", cmd_exec },	  { "top", cmd_top },
+	{ "pause", cmd_pause },	  { "unpause", cmd_unpause },
 };
 
 int main(int argc, char *argv[])

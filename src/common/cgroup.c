@@ -139,6 +139,18 @@ static int write_small(const char *dir, const char *file, const char *text)
 	return ret;
 }
 
+int cgroup_set_cpu_max(const char *dir, uint64_t quota_us, uint64_t period_us)
+{
+	char v[64];
+
+	if (quota_us == CGROUP_UNLIMITED)
+		snprintf(v, sizeof(v), "max %llu", (unsigned long long)period_us);
+	else
+		snprintf(v, sizeof(v), "%llu %llu", (unsigned long long)quota_us,
+			 (unsigned long long)period_us);
+	return write_small(dir, "cpu.max", v);
+}
+
 /* Is word one of the space-separated words of list? */
 static bool has_word(const char *list, const char *word)
 {

@@ -82,6 +82,8 @@ void cgroup_limits_for(struct cgroup_limits *l, uint64_t memory_mib, unsigned in
 int cgroup_create(const char *root, const char *rel, char *why, size_t whylen);
 /* Write l into the cgroup dir. 0 or -errno with the file that failed in why. */
 int cgroup_set_limits(const char *dir, const struct cgroup_limits *l, char *why, size_t whylen);
+/* cpu.max alone: quota (CGROUP_UNLIMITED: "max") per period, in microseconds. 0 or -errno. */
+int cgroup_set_cpu_max(const char *dir, uint64_t quota_us, uint64_t period_us);
 /*
  * Move the calling process (all its threads) into the cgroup dir; NULL dir: nothing to do.
  * Memory is charged to the cgroup a page is first touched in, so call it before guest RAM

@@ -38,6 +38,9 @@ enum hostctl_type {
 	HOSTCTL_SNAPSHOT = 5, /* arg bytes follow: a directory's path, and with them (SCM_RIGHTS)
 			       * the directory itself, open: snapshot the Arrow into it */
 	HOSTCTL_SELFTEST = 6, /* tests only (arrowh --seccomp-selftest): make a forbidden call */
+	HOSTCTL_PAUSE = 7,    /* stop the vCPUs until HOSTCTL_RESUME (or the Arrow's end) */
+	HOSTCTL_RESUME = 8,   /* run them again */
+	HOSTCTL_PAUSED = 9,   /* reply 1 while paused by HOSTCTL_PAUSE, else 0 */
 };
 
 #define HOSTCTL_ATTACH_STDIN 1u
@@ -50,7 +53,8 @@ struct hostctl_req {
 	uint32_t reserved;
 };
 
-/* Reply to SIGNAL, STOP, HOSTS and SNAPSHOT: 0 or a negative errno. ATTACH gets none. */
+/* Reply to SIGNAL, STOP, HOSTS, SNAPSHOT, PAUSE, RESUME: 0 or a negative errno; PAUSED: 1
+ * or 0. ATTACH gets none. */
 struct hostctl_reply {
 	int32_t status;
 };

@@ -527,3 +527,36 @@ int exec_client_top(int sock, int timeout_ms, struct exec_top_row **rows, char *
 	*rows = list;
 	return r;
 }
+
+int exec_parse_user(const char *s, uint32_t *uid, uint32_t *gid)
+{
+	unsigned long u, g;
+	char *end;
+
+	errno = 0;
+	u = strtoul(s, &end, 10);
+	g = u;
+	if (errno || end == s || s[0] == '-' || u > 0xfffffffeul || (*end && *end != ':'))
+		return -1;
+	if (*end == ':') {
+		const char *gs = end + 1;
+
+		g = strtoul(gs, &end, 10);
+		if (errno || end == gs || gs[0] == '-' || g > 0xfffffffeul || *end)
+			return -1;
+	}
+	*uid = (uint32_t)u;
+	*gid = (uint32_t)g;
+	return 0;
+}
+
+void exec_forwarded_signals(sigset_t *set, bool tty)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(set, sigs[i]);
+	if (tty)
+		sigaddset(set, SIGWINCH);
+}

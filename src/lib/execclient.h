@@ -9,6 +9,7 @@
 #ifndef ARROW_LIB_EXECCLIENT_H
 #define ARROW_LIB_EXECCLIENT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,6 +53,14 @@ int exec_client_start(struct exec_client *c, const struct exec_start *s, int tim
  * err_fd, signals and resizes. The exit status (0-255), or -errno with why.
  */
 int exec_client_relay(struct exec_client *c);
+
+/* "UID" or "UID:GID" (numbers; GID defaults to UID): 0, or -1 when malformed. */
+int exec_parse_user(const char *s, uint32_t *uid, uint32_t *gid);
+/*
+ * The signals an exec client passes on to its program (INT, TERM, HUP, QUIT, USR1, USR2;
+ * with a terminal also WINCH, which becomes a RESIZE).
+ */
+void exec_forwarded_signals(sigset_t *set, bool tty);
 
 /* TOP: the guest's processes (malloc'ed array) within timeout_ms. Count or -errno (why). */
 int exec_client_top(int sock, int timeout_ms, struct exec_top_row **rows, char *why,

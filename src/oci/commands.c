@@ -16,6 +16,7 @@
 #include "common/cgroup.h"
 #include "common/statedir.h"
 #include "container.h"
+#include "hooks.h"
 #include "lib/netns.h"
 #include "lib/store.h"
 #include "log.h"
@@ -47,6 +48,21 @@ static void sleep_ms(unsigned int ms)
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
+}
+
+/* poststart, poststop: failures are warnings (hooks.c). */
+static void run_hooks(struct oci_container *c, const char *kind)
+{
+	json_t *hooks = c->rec ? json_object_get(c->rec, "hooks") : NULL, *st;
+	char why[16];
+
+	if (!hooks)
+		return;
+	oci_container_refresh(c);
+	st = oci_state_json(c);
+	if (st)
+		oci_hooks_run(hooks, kind, st, false, why, sizeof(why));
+	json_decref(st);
 }
 
 int oci_start(const char *id)
@@ -88,10 +104,12 @@ int oci_start(const char *id)
 		waited += 70;
 	}
 	close(fd);
-	if (!ret)
+	if (!ret) {
 		unlink(fifo);
-	else if (waited >= START_TIMEOUT_MS)
+		run_hooks(&c, "poststart");
+	} else if (waited >= START_TIMEOUT_MS) {
 		oci_error("cannot start container %s: its process did not answer", id);
+	}
 out:
 	oci_container_free(&c);
 	return ret;
@@ -152,15 +170,9 @@ int oci_parse_signal(const char *s)
  * process itself (arrowh forwards the usual ones from its start; a waiting process dies). */
 static int signal_container(const struct oci_container *c, int sig)
 {
-	struct arrow_rec r;
-
-	if (c->status == OCI_RUNNING) {
-		memset(&r, 0, sizeof(r));
-		if ((size_t)snprintf(r.dir, sizeof(r.dir), "%.*s/%s", (int)sizeof(r.dir) - 8, c->dir,
-				     OCI_ARROW_DIR) < sizeof(r.dir) &&
-		    store_request(&r, HOSTCTL_SIGNAL, (uint32_t)sig) == 0)
-			return 0;
-	}
+	if ((c->status == OCI_RUNNING || c->status == OCI_PAUSED) &&
+	    oci_arrowh_request(c, HOSTCTL_SIGNAL, (uint32_t)sig) == 0)
+		return 0;
 	if (!oci_proc_alive(c->pid, c->pid_start))
 		return -ESRCH;
 	return kill(c->pid, sig) < 0 ? -errno : 0;
@@ -178,7 +190,7 @@ int oci_kill(const char *id, const char *signal, bool all)
 	}
 	if (load_or_say(id, &c))
 		return 1;
-	if (c.status != OCI_CREATED && c.status != OCI_RUNNING) {
+	if (!oci_status_alive(c.status)) {
 		oci_error("container %s is not running", id);
 		oci_container_free(&c);
 		return 1;
@@ -201,9 +213,10 @@ static void wait_gone(const struct oci_container *c)
 int oci_delete(const char *id, bool force)
 {
 	struct oci_container c;
-	char sub[PATH_MAX + 16];
-	const char *cg, *ns;
+	char sub[PATH_MAX + 16], why[16];
 	struct netns_nic nic;
+	json_t *stopped;
+	const char *cg, *ns;
 	int ret = oci_container_load(id, &c);
 
 	if (ret == -EINVAL && force && oci_id_valid(id)) {
@@ -212,13 +225,13 @@ int oci_delete(const char *id, bool force)
 	} else if (load_or_say(id, &c)) {
 		return 1;
 	}
-	if (c.status == OCI_RUNNING && !force) {
-		oci_error("cannot delete container %s that is not stopped: running (delete --force "
-			  "kills it)", id);
+	if ((c.status == OCI_RUNNING || c.status == OCI_PAUSED) && !force) {
+		oci_error("cannot delete container %s that is not stopped: %s (delete --force "
+			  "kills it)", id, oci_status_name(c.status));
 		oci_container_free(&c);
 		return 1;
 	}
-	if (c.status == OCI_CREATED || c.status == OCI_RUNNING) {
+	if (oci_status_alive(c.status)) {
 		kill(c.pid, SIGKILL);
 		wait_gone(&c);
 		if (oci_proc_alive(c.pid, c.pid_start)) {
@@ -231,14 +244,23 @@ int oci_delete(const char *id, bool force)
 	if (ns && ns[0] == '/' &&
 	    netns_leave(ns, netns_nic_from_json(json_object_get(c.rec, "netns_nic"), &nic) ? NULL : &nic))
 		oci_warn("container %s: network namespace %s could not be given back as it was", id, ns);
+	/* poststop: after the container is gone, before delete returns; its state first */
+	oci_container_refresh(&c);
+	stopped = c.rec && json_object_get(c.rec, "hooks") ? oci_state_json(&c) : NULL;
 	cg = c.rec ? json_string_value(json_object_get(c.rec, "cgroup")) : NULL;
 	if (cg && cgroup_remove(cg, 2000) && cgroup_remove(cg, 0) != -EINVAL)
 		oci_warn("container %s: its cgroup %s could not be removed", id, cg);
+	if (c.rec)
+		oci_vsock_dir_remove(json_string_value(json_object_get(c.rec, "vsock_dir")));
 	snprintf(sub, sizeof(sub), "%s/%s", c.dir, OCI_ARROW_DIR);
 	statedir_remove(sub);
 	ret = statedir_remove(c.dir);
 	if (ret && ret != -ENOENT)
 		oci_error("cannot remove %s: %s", c.dir, strerror(-ret));
+	if (stopped)
+		oci_hooks_run(json_object_get(c.rec, "hooks"), "poststop", stopped, false, why,
+			      sizeof(why));
+	json_decref(stopped);
 	oci_container_free(&c);
 	return ret && ret != -ENOENT ? 1 : 0;
 }
@@ -263,7 +285,7 @@ int oci_list(bool quiet, bool json)
 			json_array_append_new(all, oci_state_json(&c));
 		else
 			printf("%-24s %-8d %-10s %-40s %-30s %s\n", c.id,
-			       c.status == OCI_CREATED || c.status == OCI_RUNNING ? (int)c.pid : 0,
+			       oci_status_alive(c.status) ? (int)c.pid : 0,
 			       oci_status_name(c.status),
 			       c.rec ? json_string_value(json_object_get(c.rec, "bundle")) : "",
 			       c.rec ? json_string_value(json_object_get(c.rec, "created")) : "",
@@ -289,7 +311,7 @@ int oci_ps(const char *id, bool json)
 
 	if (load_or_say(id, &c))
 		return 1;
-	alive = c.status == OCI_CREATED || c.status == OCI_RUNNING;
+	alive = oci_status_alive(c.status);
 	if (json)
 		printf(alive ? "[%d]\n" : "[]\n", (int)c.pid);
 	else
@@ -298,12 +320,36 @@ int oci_ps(const char *id, bool json)
 	return 0;
 }
 
+int oci_pause(const char *id, bool pause)
+{
+	struct oci_container c;
+	int ret;
+
+	if (load_or_say(id, &c))
+		return 1;
+	if (c.status != (pause ? OCI_RUNNING : OCI_PAUSED)) {
+		oci_error("cannot %s container %s: it is %s", pause ? "pause" : "resume", id,
+			  oci_status_name(c.status));
+		oci_container_free(&c);
+		return 1;
+	}
+	ret = oci_arrowh_request(&c, pause ? HOSTCTL_PAUSE : HOSTCTL_RESUME, 0);
+	if (ret)
+		oci_error("cannot %s container %s: %s", pause ? "pause" : "resume", id,
+			  ret == -EINVAL ? "its arrowh is too old" :
+			  ret == -ETIMEDOUT ? "a vCPU did not stop (its output is not being read)" :
+			  strerror(-ret));
+	oci_container_free(&c);
+	return ret ? 1 : 0;
+}
+
 int oci_features(void)
 {
 	json_t *f = json_pack(
-		"{s:s, s:s, s:[], s:[s,s,s,s], s:{s:[s,s,s,s,s,s,s,s], s:[], s:{s:b, s:b, s:b}, "
+		"{s:s, s:s, s:[s,s,s,s], s:[s,s,s,s], s:{s:[s,s,s,s,s,s,s,s], s:[], s:{s:b, s:b, s:b}, "
 		"s:{s:b}, s:{s:b}, s:{s:b}}, s:{s:s, s:s, s:s}}",
-		"ociVersionMin", "1.0.0", "ociVersionMax", OCI_SPEC_VERSION, "hooks", "mountOptions",
+		"ociVersionMin", "1.0.0", "ociVersionMax", OCI_SPEC_VERSION, "hooks", "prestart",
+		"createRuntime", "poststart", "poststop", "mountOptions",
 		"bind", "rbind", "ro", "rw", "linux", "namespaces", "cgroup", "ipc", "mount",
 		"network", "pid", "user", "uts", "time", "capabilities", "cgroup", "v1", 0, "v2", 1,
 		"systemd", 1, "seccomp", "enabled", 0, "apparmor", "enabled", 0, "selinux", "enabled",

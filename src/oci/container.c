@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "common/statedir.h"
+#include "common/streamrec.h"
+#include "lib/store.h"
 
 static char root_buf[PATH_MAX];
 
@@ -96,7 +98,8 @@ bool oci_proc_alive(pid_t pid, unsigned long long start)
 
 const char *oci_status_name(enum oci_status st)
 {
-	static const char *const names[] = { "creating", "created", "running", "stopped" };
+	static const char *const names[] = { "creating", "created", "running", "stopped",
+					     "paused" };
 
 	return names[st];
 }
@@ -115,6 +118,23 @@ void oci_container_refresh(struct oci_container *c)
 	}
 	snprintf(fifo, sizeof(fifo), "%s/%s", c->dir, OCI_FIFO_FILE);
 	c->status = access(fifo, F_OK) == 0 ? OCI_CREATED : OCI_RUNNING;
+	/* paused is arrowh's to know: asked, never stored, so it cannot go stale */
+	if (c->status == OCI_RUNNING && oci_arrowh_request(c, HOSTCTL_PAUSED, 0) == 1)
+		c->status = OCI_PAUSED;
+}
+
+int oci_arrowh_request(const struct oci_container *c, uint32_t type, uint32_t arg)
+{
+	struct arrow_rec *r = calloc(1, sizeof(*r));
+	int ret = -ENAMETOOLONG;
+
+	if (!r)
+		return -ENOMEM;
+	if ((size_t)snprintf(r->dir, sizeof(r->dir), "%s/%s", c->dir, OCI_ARROW_DIR) <
+	    sizeof(r->dir))
+		ret = store_request(r, type, arg);
+	free(r);
+	return ret;
 }
 
 int oci_container_load(const char *id, struct oci_container *c)
@@ -174,7 +194,7 @@ json_t *oci_state_json(const struct oci_container *c)
 
 	st = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s}", "ociVersion", OCI_SPEC_VERSION,
 		       "id", c->id, "status", oci_status_name(c->status), "pid",
-		       c->status == OCI_CREATED || c->status == OCI_RUNNING ? (int)c->pid : 0,
+		       oci_status_alive(c->status) ? (int)c->pid : 0,
 		       "bundle", rec ? json_string_value(json_object_get(rec, "bundle")) : "",
 		       "rootfs",
 		       rec && json_string_value(json_object_get(rec, "rootfs")) ?

@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "spec.h"
@@ -23,7 +24,7 @@
 #define OCI_FIFO_FILE "exec.fifo"
 #define OCI_ARROW_DIR "arrow"
 
-enum oci_status { OCI_CREATING, OCI_CREATED, OCI_RUNNING, OCI_STOPPED };
+enum oci_status { OCI_CREATING, OCI_CREATED, OCI_RUNNING, OCI_STOPPED, OCI_PAUSED };
 
 struct oci_container {
 	char id[OCI_ID_MAX + 1];
@@ -51,6 +52,14 @@ void oci_container_free(struct oci_container *c);
 /* Work out c->status again (the process may have ended since). */
 void oci_container_refresh(struct oci_container *c);
 const char *oci_status_name(enum oci_status st);
+/* created, running or paused: the container process is there */
+static inline bool oci_status_alive(enum oci_status st)
+{
+	return st == OCI_CREATED || st == OCI_RUNNING || st == OCI_PAUSED;
+}
+/* One request to the container's arrowh (ROOT/ID/arrow/ctl.sock, common/streamrec.h): its
+ * reply status, or -errno (e.g. not serving yet). */
+int oci_arrowh_request(const struct oci_container *c, uint32_t type, uint32_t arg);
 /* The runtime-spec state object (ociVersion, id, status, pid, bundle, annotations...). */
 json_t *oci_state_json(const struct oci_container *c);
 /* A new oci.json record. */

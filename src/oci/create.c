@@ -28,6 +28,8 @@
 #include "common/runcfg.h"
 #include "common/statedir.h"
 #include "container.h"
+#include "hooks.h"
+#include "lib/execclient.h"
 #include "lib/guestbase.h"
 #include "lib/jailuser.h"
 #include "lib/netns.h"
@@ -302,7 +304,7 @@ out:
 }
 
 /* The pty master to the caller's console socket, as runc does (SCM_RIGHTS). */
-static int send_console(const char *sock_path, int master, const char *name)
+int oci_send_console(const char *sock_path, int master, const char *name)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
@@ -328,7 +330,7 @@ static int send_console(const char *sock_path, int master, const char *name)
 	return ret;
 }
 
-static int write_pid_file(const char *path, pid_t pid)
+int oci_write_pid_file(const char *path, pid_t pid)
 {
 	char tmp[PATH_MAX + 32], text[32];
 	int fd, len = snprintf(text, sizeof(text), "%d", (int)pid), ret = 0;
@@ -370,6 +372,8 @@ struct launch {
 	char arrowh[PATH_MAX], kernel[PATH_MAX + 32], state_dir[PATH_MAX + 16];
 	char fifo[PATH_MAX + 16], pts[128];
 	char mem[24], cpus[16], timeout[16], jail[32], cgroup[PATH_MAX];
+	char vsock[PATH_MAX + 32];
+	char vsock_dir[64];       /* a short directory for it when the state dir is too deep */
 	char *vol_args[OCI_MAX_VOLUMES];
 	char *base, *rootfs, *config;
 	int rootfs_fd;
@@ -522,6 +526,10 @@ static int build_argv(const struct oci_spec *s, struct launch *l, uint64_t mem, 
 	hv[n++] = l->timeout;
 	hv[n++] = "--state-dir";
 	hv[n++] = l->state_dir;
+	if (l->vsock[0]) {
+		hv[n++] = "--vsock-uds";
+		hv[n++] = l->vsock;
+	}
 	/* the output goes to the caller's pipes or terminal; the log is only arrowh's duty */
 	hv[n++] = "--log-max-size";
 	hv[n++] = "1048576";
@@ -604,10 +612,78 @@ static int open_console(struct launch *l)
 	return 0;
 }
 
-static void remove_dir(const char *dir, const char *cgroup)
+/*
+ * prestart, then createRuntime: the container process exists, the VM has not booted. A
+ * failure fails create (which then removes everything). 0 or -1 (said).
+ */
+static int run_create_hooks(const char *id, const char *bundle, const struct oci_spec *s,
+			    pid_t pid)
+{
+	json_t *st = json_pack("{s:s, s:s, s:s, s:i, s:s, s:O}", "ociVersion", OCI_SPEC_VERSION,
+			       "id", id, "status", "creating", "pid", (int)pid, "bundle", bundle,
+			       "annotations", s->annotations);
+	char why[1024];
+	int ret = -1;
+
+	if (st && !oci_hooks_run(s->hooks, "prestart", st, true, why, sizeof(why)) &&
+	    !oci_hooks_run(s->hooks, "createRuntime", st, true, why, sizeof(why)))
+		ret = 0;
+	else
+		oci_error("create %s: %s", id, st ? why : "out of memory");
+	json_decref(st);
+	return ret;
+}
+
+/*
+ * virtio-vsock for `exec` (ainit's exec service): arrowh binds the socket, with room for
+ * "_<port>" in a unix socket path (107 bytes). At ROOT/ID/arrow/vsock.sock when that fits;
+ * else in a new private directory under /tmp, with ROOT/ID/arrow/vsock.sock a symlink to
+ * it (connect follows it), so exec finds it the same way. 0, or -errno (exec then fails
+ * with "no vsock device"; create goes on).
+ */
+static int vsock_path(struct launch *l)
+{
+	char link[PATH_MAX + 32];
+
+	l->vsock[0] = l->vsock_dir[0] = '\0';
+	if ((size_t)snprintf(l->vsock, sizeof(l->vsock), "%s/%s", l->state_dir, HVSOCK_SOCKET) +
+		    11 < sizeof(((struct sockaddr_un *)0)->sun_path))
+		return 0;
+	snprintf(link, sizeof(link), "%s", l->vsock);
+	snprintf(l->vsock_dir, sizeof(l->vsock_dir), "/tmp/arrow-oci-XXXXXX");
+	if (!mkdtemp(l->vsock_dir)) {
+		l->vsock[0] = l->vsock_dir[0] = '\0';
+		return -errno;
+	}
+	snprintf(l->vsock, sizeof(l->vsock), "%s/%s", l->vsock_dir, HVSOCK_SOCKET);
+	if (symlink(l->vsock, link) < 0) {
+		int err = -errno;
+
+		rmdir(l->vsock_dir);
+		l->vsock[0] = l->vsock_dir[0] = '\0';
+		return err;
+	}
+	return 0;
+}
+
+void oci_vsock_dir_remove(const char *dir)
+{
+	char sock[96];
+
+	/* only what vsock_path makes: /tmp/arrow-oci-XXXXXX */
+	if (!dir || strncmp(dir, "/tmp/arrow-oci-", 15) || strlen(dir) != 21 || strchr(dir + 5, '/'))
+		return;
+	snprintf(sock, sizeof(sock), "%s/%s", dir, HVSOCK_SOCKET);
+	unlink(sock);
+	rmdir(dir);
+}
+
+static void remove_dir(const char *dir, const char *cgroup, const char *vsock_dir)
 {
 	char sub[PATH_MAX + 16];
 
+	if (vsock_dir[0])
+		oci_vsock_dir_remove(vsock_dir);
 	snprintf(sub, sizeof(sub), "%s/%s", dir, OCI_ARROW_DIR);
 	statedir_remove(sub);
 	statedir_remove(dir);
@@ -617,13 +693,18 @@ static void remove_dir(const char *dir, const char *cgroup)
 
 int oci_create(const struct oci_globals *g, const struct oci_create_opts *o)
 {
+	return oci_create_pid(g, o, NULL);
+}
+
+int oci_create_pid(const struct oci_globals *g, const struct oci_create_opts *o, pid_t *out_pid)
+{
 	struct oci_spec *s = calloc(1, sizeof(*s));
 	struct launch *l = calloc(1, sizeof(*l));
 	char dir[PATH_MAX], why[1024], *bundle = NULL, *text;
 	unsigned long long start = 0;
 	uint64_t mem = 0;
 	unsigned int cpus;
-	json_t *rec;
+	json_t *rec, *more;
 	char state;
 	pid_t pid;
 	int ret = 1;
@@ -688,6 +769,11 @@ int oci_create(const struct oci_globals *g, const struct oci_create_opts *o)
 		oci_error("cannot prepare %s: %s", dir, strerror(errno));
 		goto out_dir;
 	}
+	ret = vsock_path(l);
+	if (ret)
+		oci_warn("no vsock socket for %s (%s): exec into this container will not work",
+			 o->id, strerror(-ret));
+	ret = 1;
 	if (make_pieces(s, l, &mem))
 		goto out_dir;
 	cpus = s->cpus ? s->cpus : 1;
@@ -703,7 +789,7 @@ int oci_create(const struct oci_globals *g, const struct oci_create_opts *o)
 	if (pid == 0)
 		container_process(l, s->terminal);
 	if (s->terminal) {
-		int err = send_console(o->console_socket, l->master, l->pts);
+		int err = oci_send_console(o->console_socket, l->master, l->pts);
 
 		if (err) {
 			oci_error("cannot send the terminal to --console-socket %s: %s",
@@ -715,11 +801,24 @@ int oci_create(const struct oci_globals *g, const struct oci_create_opts *o)
 		oci_error("the container process %d vanished", (int)pid);
 		goto out_kill;
 	}
+	if (s->hooks && run_create_hooks(o->id, bundle, s, pid))
+		goto out_kill;
 	rec = oci_record_new(o->id, bundle, s, pid, start, l->cgroup[0] ? l->cgroup : NULL);
 	if (rec && s->netns_path) { /* delete gives the namespace back as it found it */
 		json_object_set_new(rec, "netns", json_string(s->netns_path));
 		json_object_set_new(rec, "netns_nic", netns_nic_json(&l->nic));
 	}
+	if (rec && s->hooks) /* poststart and poststop run later, from the record */
+		json_object_set(rec, "hooks", s->hooks);
+	if (rec && l->vsock_dir[0]) /* delete removes it */
+		json_object_set_new(rec, "vsock_dir", json_string(l->vsock_dir));
+	/* what `update` compares against and changes */
+	more = json_pack("{s:I, s:I, s:I}", "memory_mib", (json_int_t)mem, "cpu_quota",
+			 (json_int_t)cpus * CGROUP_CPU_PERIOD_US, "cpu_period",
+			 (json_int_t)CGROUP_CPU_PERIOD_US);
+	if (rec && more)
+		json_object_update(rec, more);
+	json_decref(more);
 	text = rec ? json_dumps(rec, JSON_INDENT(2)) : NULL;
 	json_decref(rec);
 	if (!text || statedir_write_file(dir, OCI_RECORD_FILE, text, strlen(text))) {
@@ -728,20 +827,22 @@ int oci_create(const struct oci_globals *g, const struct oci_create_opts *o)
 		goto out_kill;
 	}
 	free(text);
-	if (o->pid_file && (ret = write_pid_file(o->pid_file, pid))) {
+	if (o->pid_file && (ret = oci_write_pid_file(o->pid_file, pid))) {
 		oci_error("cannot write --pid-file %s: %s", o->pid_file, strerror(-ret));
 		ret = 1;
 		goto out_kill;
 	}
 	oci_debug("created %s: pid %d, %llu MiB, %u vCPU(s)", o->id, (int)pid,
 		  (unsigned long long)mem, cpus);
+	if (out_pid)
+		*out_pid = pid;
 	ret = 0;
 	goto out_spec;
 out_kill:
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 out_dir:
-	remove_dir(dir, l->cgroup);
+	remove_dir(dir, l->cgroup, l->vsock_dir);
 out_net:
 	if (ret && l->nic.tap_fd >= 0)
 		netns_leave(s->netns_path, &l->nic);

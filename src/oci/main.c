@@ -6,6 +6,7 @@
  * runc's flag parser accepts them.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "container.h"
 #include "log.h"
 #include "oci.h"
+#include "spec.h"
 
 static const char usage[] =
 	"Usage: arrow-oci [GLOBAL OPTIONS] COMMAND [OPTIONS] ID\n"
@@ -25,6 +27,11 @@ static const char usage[] =
 	"  delete [--force] ID\n"
 	"  list [--quiet] [--format table|json]\n"
 	"  ps [--format table|json] ID\n"
+	"  exec [--process FILE] [--detach] [--pid-file FILE] [--console-socket SOCKET] [--tty]\n"
+	"       [--cwd DIR] [--env K=V]... [--user UID[:GID]] ID [COMMAND [ARGS...]]\n"
+	"  pause ID | resume ID\n"
+	"  run ID [--bundle DIR] [--pid-file FILE] [--console-socket SOCKET] [--detach] [--keep]\n"
+	"  update [--resources FILE|-] [--memory N] [--cpu-quota N] [--cpu-period N] ID\n"
 	"  features\n\n"
 	"Global options:\n"
 	"  --root DIR            state root (default /run/arrow-oci)\n"
@@ -39,14 +46,33 @@ struct opt {
 	bool value;
 	const char **out;
 	bool *flag;
+	const char **list; /* a repeatable option: every value, in order */
+	int *nlist;
+	int max;
 };
 
+static int take_value(const struct opt *o, const char *v)
+{
+	if (o->list) {
+		if (*o->nlist == o->max) {
+			oci_error("more than %d --%s", o->max, o->name);
+			return 1;
+		}
+		o->list[(*o->nlist)++] = v;
+	} else if (o->out) {
+		*o->out = v;
+	}
+	return 0;
+}
+
 /*
- * Take the options of table opts out of argv (from index *i on); positional arguments
- * go to pos. Stops at the end. 0, or 1 after saying what was wrong.
+ * Take the options of table opts out of argv (from index i on); positional arguments
+ * go to pos. Stops at the end, or with rest set after the first positional argument
+ * (*rest: the index of what follows it: a command's own arguments, as runc's exec).
+ * 0, or 1 after saying what was wrong.
  */
-static int parse(int argc, char *argv[], int i, const struct opt *opts, const char **pos,
-		 int *npos, int maxpos)
+static int parse_argv(int argc, char *argv[], int i, const struct opt *opts, const char **pos,
+		      int *npos, int maxpos, int *rest)
 {
 	*npos = 0;
 	for (; i < argc; i++) {
@@ -54,12 +80,20 @@ static int parse(int argc, char *argv[], int i, const struct opt *opts, const ch
 		size_t nlen;
 		const struct opt *o = NULL;
 
+		if (rest && !strcmp(a, "--") && *npos == 0)
+			continue;
 		if (a[0] != '-' || !a[1]) {
 			if (*npos == maxpos) {
 				oci_error("unexpected argument '%.80s'", a);
 				return 1;
 			}
 			pos[(*npos)++] = a;
+			if (rest) {
+				*rest = i + 1;
+				if (*rest < argc && !strcmp(argv[*rest], "--"))
+					(*rest)++;
+				return 0;
+			}
 			continue;
 		}
 		name = a + (a[1] == '-' ? 2 : 1);
@@ -85,11 +119,11 @@ static int parse(int argc, char *argv[], int i, const struct opt *opts, const ch
 			oci_error("option --%s needs a value", o->name);
 			return 1;
 		}
-		if (o->out)
-			*o->out = eq ? eq + 1 : argv[++i];
-		else if (!eq)
-			i++;
+		if (take_value(o, eq ? eq + 1 : argv[++i]))
+			return 1;
 	}
+	if (rest)
+		*rest = argc;
 	return 0;
 }
 
@@ -100,6 +134,172 @@ static int need_id(const char *cmd, int npos, int want_min)
 		return 1;
 	}
 	return 0;
+}
+
+static int parse(int argc, char *argv[], int i, const struct opt *opts, const char **pos,
+		 int *npos, int maxpos)
+{
+	return parse_argv(argc, argv, i, opts, pos, npos, maxpos, NULL);
+}
+
+#define EXEC_MAX_ENV_OPTS 256
+#define IGNORED_MAX 64
+
+static int cmd_exec(int argc, char *argv[], int i)
+{
+	static const char *env[EXEC_MAX_ENV_OPTS], *ignored[IGNORED_MAX];
+	struct oci_exec_opts o = { .env = env };
+	const char *preserve = NULL, *pos[1];
+	int npos, rest, nignored = 0;
+	const struct opt opts[] = {
+		{ "process", true, &o.process }, { "p", true, &o.process },
+		{ "detach", false, NULL, &o.detach }, { "d", false, NULL, &o.detach },
+		{ "pid-file", true, &o.pid_file }, { "console-socket", true, &o.console_socket },
+		{ "tty", false, NULL, &o.tty }, { "t", false, NULL, &o.tty },
+		{ "cwd", true, &o.cwd }, { "user", true, &o.user }, { "u", true, &o.user },
+		{ "env", true, NULL, NULL, env, &o.nr_env, EXEC_MAX_ENV_OPTS },
+		{ "e", true, NULL, NULL, env, &o.nr_env, EXEC_MAX_ENV_OPTS },
+		{ "preserve-fds", true, &preserve },
+		/* host-kernel confinement of a process that is not a host process: accepted */
+		{ "cap", true, NULL, NULL, ignored, &nignored, IGNORED_MAX },
+		{ "c", true, NULL, NULL, ignored, &nignored, IGNORED_MAX },
+		{ "additional-gids", true, NULL, NULL, ignored, &nignored, IGNORED_MAX },
+		{ "g", true, NULL, NULL, ignored, &nignored, IGNORED_MAX },
+		{ "process-label", true }, { "apparmor", true }, { "no-new-privs", false },
+		{ "ignore-paused", false }, { "cgroup", true }, { NULL },
+	};
+
+	if (parse_argv(argc, argv, i, opts, pos, &npos, 1, &rest) || need_id("exec", npos, 1))
+		return 1;
+	o.id = pos[0];
+	o.args = (const char *const *)argv + rest;
+	o.nr_args = argc - rest;
+	if (preserve && strcmp(preserve, "0"))
+		o.preserve_fds = 1;
+	return oci_exec(&o);
+}
+
+static int cmd_run(const struct oci_globals *g, int argc, char *argv[], int i)
+{
+	struct oci_create_opts o = { 0 };
+	const char *preserve = NULL, *pos[1];
+	bool detach = false, keep = false;
+	int npos;
+	const struct opt opts[] = {
+		{ "bundle", true, &o.bundle }, { "b", true, &o.bundle },
+		{ "pid-file", true, &o.pid_file }, { "console-socket", true, &o.console_socket },
+		{ "detach", false, NULL, &detach }, { "d", false, NULL, &detach },
+		{ "keep", false, NULL, &keep }, { "preserve-fds", true, &preserve },
+		{ "no-pivot", false }, { "no-new-keyring", false }, { "no-subreaper", false },
+		{ NULL },
+	};
+
+	if (parse(argc, argv, i, opts, pos, &npos, 1) || need_id("run", npos, 1))
+		return 1;
+	o.id = pos[0];
+	if (preserve && strcmp(preserve, "0"))
+		o.preserve_fds = 1;
+	return oci_run(g, &o, detach, keep);
+}
+
+/* --resources FILE or - (stdin): at most OCI_CONFIG_MAX_BYTES. 0 or 1 (said). */
+static int read_resources(const char *path, struct oci_update *u)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "re") : stdin;
+	size_t cap = 1u << 16, len = 0;
+	char *buf = malloc(cap), why[512];
+	int ret = 1;
+
+	if (!f || !buf) {
+		oci_error("update: --resources %s: %s", path, strerror(errno));
+		goto out;
+	}
+	for (;;) {
+		size_t n = fread(buf + len, 1, cap - len, f);
+
+		len += n;
+		if (n == 0)
+			break;
+		if (len == cap) {
+			char *more = cap < OCI_CONFIG_MAX_BYTES + 1 ? realloc(buf, cap * 2) : NULL;
+
+			if (!more) {
+				oci_error("update: --resources %s is larger than 4 MiB", path);
+				goto out;
+			}
+			buf = more;
+			cap *= 2;
+		}
+	}
+	if (oci_update_parse(buf, len, u, why, sizeof(why)))
+		oci_error("update: %s", why);
+	else
+		ret = 0;
+out:
+	if (f && f != stdin)
+		fclose(f);
+	free(buf);
+	return ret;
+}
+
+static int cmd_update(int argc, char *argv[], int i)
+{
+	static const char *ignored_names[] = {
+		"cpu-share", "cpuset-cpus", "cpuset-mems", "kernel-memory", "kernel-memory-tcp",
+		"memory-reservation", "memory-swap", "pids-limit", "blkio-weight", "l3-cache-schema",
+		"mem-bw-schema", "cpu-rt-period", "cpu-rt-runtime", "cpu-idle",
+	};
+	const char *resources = NULL, *memory = NULL, *quota = NULL, *period = NULL, *pos[1];
+	const char *ign[sizeof(ignored_names) / sizeof(ignored_names[0])] = { 0 };
+	struct opt opts[8 + sizeof(ignored_names) / sizeof(ignored_names[0])] = {
+		{ "resources", true, &resources }, { "r", true, &resources },
+		{ "memory", true, &memory }, { "m", true, &memory },
+		{ "cpu-quota", true, &quota }, { "cpu-period", true, &period },
+	};
+	struct oci_update u = { 0 };
+	char *end;
+	int npos, k = 6;
+
+	for (size_t n = 0; n < sizeof(ignored_names) / sizeof(ignored_names[0]); n++)
+		opts[k++] = (struct opt){ ignored_names[n], true, &ign[n] };
+	if (parse(argc, argv, i, opts, pos, &npos, 1) || need_id("update", npos, 1))
+		return 1;
+	if (resources && read_resources(resources, &u))
+		return 1;
+	if (memory) {
+		if (oci_parse_bytes(memory, &u.memory_bytes)) {
+			oci_error("update: --memory '%.40s' is not a size", memory);
+			return 1;
+		}
+		u.has_memory = true;
+	}
+	if (quota) {
+		errno = 0;
+		u.cpu_quota = strtoll(quota, &end, 10);
+		if (errno || *end || !*quota || (u.cpu_quota < 1000 && u.cpu_quota != -1)) {
+			oci_error("update: --cpu-quota takes -1 or microseconds (at least 1000)");
+			return 1;
+		}
+		u.has_quota = true;
+	}
+	if (period) {
+		errno = 0;
+		u.cpu_period = strtoull(period, &end, 10);
+		if (errno || *end || !*period || period[0] == '-' || u.cpu_period < 1000 ||
+		    u.cpu_period > 1000000) {
+			oci_error("update: --cpu-period takes 1000 to 1000000 microseconds");
+			return 1;
+		}
+		u.has_period = true;
+	}
+	for (size_t n = 0; n < sizeof(ignored_names) / sizeof(ignored_names[0]); n++) {
+		size_t len = strlen(u.ignored);
+
+		if (ign[n] && len + 40 < sizeof(u.ignored))
+			snprintf(u.ignored + len, sizeof(u.ignored) - len, "%s--%s", len ? ", " : "",
+				 ignored_names[n]);
+	}
+	return oci_update(pos[0], &u);
 }
 
 int main(int argc, char *argv[])
@@ -218,9 +418,20 @@ int main(int argc, char *argv[])
 	}
 	if (!strcmp(cmd, "features"))
 		return oci_features();
-	if (!strcmp(cmd, "exec") || !strcmp(cmd, "pause") || !strcmp(cmd, "resume") ||
-	    !strcmp(cmd, "update") || !strcmp(cmd, "checkpoint") || !strcmp(cmd, "restore") ||
-	    !strcmp(cmd, "events") || !strcmp(cmd, "run") || !strcmp(cmd, "spec")) {
+	if (!strcmp(cmd, "exec"))
+		return cmd_exec(argc, argv, i);
+	if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume")) {
+		if (parse(argc, argv, i, (const struct opt[]){ { NULL } }, pos, &npos, 1) ||
+		    need_id(cmd, npos, 1))
+			return 1;
+		return oci_pause(pos[0], !strcmp(cmd, "pause"));
+	}
+	if (!strcmp(cmd, "run"))
+		return cmd_run(&g, argc, argv, i);
+	if (!strcmp(cmd, "update"))
+		return cmd_update(argc, argv, i);
+	if (!strcmp(cmd, "checkpoint") || !strcmp(cmd, "restore") ||
+	    !strcmp(cmd, "events") || !strcmp(cmd, "spec")) {
 		oci_error("'%s' is not supported by arrow-oci yet (docs/oci.md)", cmd);
 		return 1;
 	}

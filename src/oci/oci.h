@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* What runc's callers pass before the command (--systemd-cgroup: cgroupsPath is
  * slice:prefix:name). */
@@ -23,6 +24,28 @@ struct oci_create_opts {
 
 /* Each returns the process exit status (0, or 1 after logging why). */
 int oci_create(const struct oci_globals *g, const struct oci_create_opts *o);
+/* create, and the container process's pid (our child) into *pid when not NULL */
+int oci_create_pid(const struct oci_globals *g, const struct oci_create_opts *o, pid_t *pid);
+/* create + start; foreground (!detach): wait for the app, delete unless keep, and return its
+ * exit status. */
+int oci_run(const struct oci_globals *g, const struct oci_create_opts *o, bool detach,
+	    bool keep);
+
+/* `update`: what changes (a limit not given stays as it is) */
+struct oci_update {
+	bool has_memory;
+	int64_t memory_bytes;   /* -1: unlimited */
+	bool has_quota, has_period;
+	int64_t cpu_quota;      /* -1 (or 0): unlimited */
+	uint64_t cpu_period;
+	char ignored[256];      /* names of limits that have no effect on an Arrow */
+};
+/* linux.resources-style JSON (runc update --resources) into u. 0, or -EINVAL with why. */
+int oci_update_parse(const char *text, size_t len, struct oci_update *u, char *why,
+		     size_t whylen);
+/* "1048576", "512k", "64m", "2g" (runc's --memory); -1 stays -1. 0 or -EINVAL. */
+int oci_parse_bytes(const char *s, int64_t *out);
+int oci_update(const char *id, const struct oci_update *u);
 int oci_start(const char *id);
 int oci_state(const char *id);
 int oci_kill(const char *id, const char *signal, bool all);
@@ -30,6 +53,31 @@ int oci_delete(const char *id, bool force);
 int oci_list(bool quiet, bool json);
 int oci_ps(const char *id, bool json);
 int oci_features(void);
+/* pause (true) or resume (false): the Arrow's vCPUs stop, or run again. */
+int oci_pause(const char *id, bool pause);
+
+/* The pty master to a --console-socket with SCM_RIGHTS (the message: the pty's name), as
+ * runc does. 0 or -errno. */
+int oci_send_console(const char *sock_path, int master, const char *name);
+/* A /tmp/arrow-oci-XXXXXX directory create made for a too deep vsock socket, and the
+ * socket in it (anything else: nothing is done). */
+void oci_vsock_dir_remove(const char *dir);
+/* The pid into path (written beside it and renamed). 0 or -errno. */
+int oci_write_pid_file(const char *path, pid_t pid);
+
+struct oci_exec_opts {
+	const char *id;
+	const char *process;        /* --process FILE, else args */
+	const char *const *args;
+	int nr_args;
+	const char *const *env;     /* --env K=V, added to (or replacing) the process's */
+	int nr_env;
+	const char *cwd, *user, *pid_file, *console_socket;
+	bool detach, tty;
+	unsigned int preserve_fds;
+};
+/* The process's exit status (foreground) or 0 (detached); 1 when arrow-oci failed. */
+int oci_exec(const struct oci_exec_opts *o);
 
 struct oci_spec;
 /* process.args[0] as a path inside the rootfs (absolute; along process.env's PATH for a

@@ -184,6 +184,7 @@ static int parse_process(struct oci_spec *s, json_t *proc, char *why, size_t why
 	if (oci_guest_path_problem(s->cwd))
 		return WHY("process.cwd %s", oci_guest_path_problem(s->cwd));
 	if (user) {
+		s->user_given = true;
 		if ((ret = id_number(user, "uid", &s->uid, why, whylen)) ||
 		    (ret = id_number(user, "gid", &s->gid, why, whylen)))
 			return ret;
@@ -473,22 +474,92 @@ static int parse_linux(struct oci_spec *s, json_t *lx, char *why, size_t whylen)
 	return 0;
 }
 
-static int check_hooks(json_t *hooks, char *why, size_t whylen)
+/* One hook: path (absolute), args, env (KEY=VALUE), timeout (seconds > 0). */
+static int check_hook(json_t *h, const char *kind, size_t i, char *why, size_t whylen)
 {
+	json_t *path, *args, *env, *timeout, *v;
+	const char *problem, *k;
+	char where[64];
+	size_t n;
+	int ret;
+
+	snprintf(where, sizeof(where), "hooks.%s[%zu].", kind, i);
+	if (!json_is_object(h))
+		return WHY("hooks.%s[%zu] is not an object", kind, i);
+	if ((ret = member(h, "path", JSON_STRING, &path, where, why, whylen)) ||
+	    (ret = member(h, "args", JSON_ARRAY, &args, where, why, whylen)) ||
+	    (ret = member(h, "env", JSON_ARRAY, &env, where, why, whylen)) ||
+	    (ret = member(h, "timeout", JSON_INTEGER, &timeout, where, why, whylen)))
+		return ret;
+	json_object_foreach(h, k, v)
+		if (strcmp(k, "path") && strcmp(k, "args") && strcmp(k, "env") && strcmp(k, "timeout"))
+			return WHY("%s%.40s is not a member of a hook", where, k);
+	if (!path)
+		return WHY("%spath is required", where);
+	problem = path_problem(json_string_value(path), true);
+	if (problem)
+		return WHY("%spath %s", where, problem);
+	if (json_array_size(args) > OCI_HOOK_MAX_ARGS || json_array_size(env) > OCI_HOOK_MAX_ARGS)
+		return WHY("%sargs or env has more than %d entries", where, OCI_HOOK_MAX_ARGS);
+	json_array_foreach(args, n, v)
+		if (!json_is_string(v) || json_string_length(v) > OCI_STRING_MAX)
+			return WHY("%sargs[%zu] is not a string of at most 64 KiB", where, n);
+	json_array_foreach(env, n, v)
+		if (!json_is_string(v) || json_string_length(v) > OCI_STRING_MAX ||
+		    !strchr(json_string_value(v), '=') || json_string_value(v)[0] == '=')
+			return WHY("%senv[%zu] is not KEY=VALUE", where, n);
+	if (timeout && (json_integer_value(timeout) <= 0 ||
+			json_integer_value(timeout) > OCI_HOOK_MAX_TIMEOUT))
+		return WHY("%stimeout must be 1 to %d seconds", where, OCI_HOOK_MAX_TIMEOUT);
+	return 0;
+}
+
+/*
+ * Hooks run on the host (docs/oci.md). createContainer and startContainer are to run in
+ * the container's namespaces, which for an Arrow are inside a VM that boots only at
+ * start: they are refused rather than run somewhere they were not meant to.
+ */
+static int parse_hooks(struct oci_spec *s, json_t *hooks, char *why, size_t whylen)
+{
+	static const char *const kinds[] = { "prestart", "createRuntime", "poststart",
+					     "poststop" };
 	const char *key;
 	json_t *v;
+	size_t total = 0;
 
-	if (!hooks)
+	if (!hooks || json_is_null(hooks))
 		return 0;
 	if (!json_is_object(hooks))
 		return WHY("hooks must be an object");
 	json_object_foreach(hooks, key, v) {
+		bool known = false;
+		size_t i;
+		json_t *h;
+
+		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+			known |= !strcmp(key, kinds[k]);
 		if (!json_is_array(v))
 			return WHY("hooks.%.40s must be an array", key);
-		if (json_array_size(v))
-			return WHY("hooks.%.40s: OCI hooks are not supported by arrow-oci (docs/oci.md)",
+		if (!json_array_size(v))
+			continue;
+		if (!strcmp(key, "createContainer") || !strcmp(key, "startContainer"))
+			return WHY("hooks.%s: these hooks run inside the container's namespaces, which "
+				   "for an Arrow are a VM not yet booted: not supported (docs/oci.md)",
 				   key);
+		if (!known)
+			return WHY("hooks.%.40s is not a kind of hook", key);
+		if (json_array_size(v) > OCI_MAX_HOOKS)
+			return WHY("hooks.%s has more than %d hooks", key, OCI_MAX_HOOKS);
+		json_array_foreach(v, i, h) {
+			int ret = check_hook(h, key, i, why, whylen);
+
+			if (ret)
+				return ret;
+		}
+		total += json_array_size(v);
 	}
+	if (total)
+		s->hooks = json_incref(hooks);
 	return 0;
 }
 
@@ -541,7 +612,7 @@ int oci_spec_parse(const char *text, size_t len, const char *bundle, struct oci_
 	    (ret = parse_process(s, json_object_get(s->doc, "process"), why, whylen)) ||
 	    (ret = parse_mounts(s, v, why, whylen)) ||
 	    (ret = parse_linux(s, json_object_get(s->doc, "linux"), why, whylen)) ||
-	    (ret = check_hooks(json_object_get(s->doc, "hooks"), why, whylen)))
+	    (ret = parse_hooks(s, json_object_get(s->doc, "hooks"), why, whylen)))
 		goto fail;
 	if (host) {
 		if (!valid_hostname(json_string_value(host))) {
@@ -564,15 +635,14 @@ fail:
 	return ret;
 }
 
-int oci_spec_load(const char *bundle, struct oci_spec *s, char *why, size_t whylen)
+/* A regular file of at most OCI_CONFIG_MAX_BYTES, read whole (malloc'ed, NUL-ended). */
+static int read_document(const char *path, char **out, size_t *outlen, char *why, size_t whylen)
 {
-	char path[PATH_MAX + 16], *buf;
 	struct stat st;
 	ssize_t got;
+	char *buf;
 	int fd, ret;
 
-	memset(s, 0, sizeof(*s));
-	snprintf(path, sizeof(path), "%s/config.json", bundle);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		ret = -errno;
@@ -599,7 +669,61 @@ int oci_spec_load(const char *bundle, struct oci_spec *s, char *why, size_t whyl
 		snprintf(why, whylen, "%s: %s", path, got < 0 ? strerror(errno) : "changed while read");
 		return -EIO;
 	}
-	ret = oci_spec_parse(buf, (size_t)got, bundle, s, why, whylen);
+	buf[got] = '\0';
+	*out = buf;
+	*outlen = (size_t)got;
+	return 0;
+}
+
+int oci_spec_load(const char *bundle, struct oci_spec *s, char *why, size_t whylen)
+{
+	char path[PATH_MAX + 16], *buf;
+	size_t len;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(path, sizeof(path), "%s/config.json", bundle);
+	ret = read_document(path, &buf, &len, why, whylen);
+	if (ret)
+		return ret;
+	ret = oci_spec_parse(buf, len, bundle, s, why, whylen);
+	free(buf);
+	return ret;
+}
+
+int oci_process_parse(const char *text, size_t len, struct oci_spec *s, char *why,
+		      size_t whylen)
+{
+	json_error_t jerr;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	if (len > OCI_CONFIG_MAX_BYTES) {
+		snprintf(why, whylen, "the process is larger than %u MiB", OCI_CONFIG_MAX_BYTES >> 20);
+		return -EFBIG;
+	}
+	s->doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!s->doc) {
+		snprintf(why, whylen, "process: %s (line %d)", jerr.text, jerr.line);
+		return -EINVAL;
+	}
+	ret = parse_process(s, s->doc, why, whylen);
+	if (ret)
+		oci_spec_free(s);
+	return ret;
+}
+
+int oci_process_load(const char *path, struct oci_spec *s, char *why, size_t whylen)
+{
+	char *buf;
+	size_t len;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	ret = read_document(path, &buf, &len, why, whylen);
+	if (ret)
+		return ret;
+	ret = oci_process_parse(buf, len, s, why, whylen);
 	free(buf);
 	return ret;
 }
@@ -616,6 +740,7 @@ void oci_spec_free(struct oci_spec *s)
 	}
 	free(s->root);
 	json_decref(s->annotations);
+	json_decref(s->hooks);
 	json_decref(s->doc);
 	memset(s, 0, sizeof(*s));
 }

@@ -27,6 +27,10 @@
 #define OCI_MAX_MEMORY_MIB (256u << 10)
 #define OCI_MAX_CPUS 64
 #define OCI_ID_MAX 200
+#define OCI_MAX_HOOKS 32                 /* per kind */
+#define OCI_HOOK_MAX_ARGS 256            /* args or env of one hook */
+#define OCI_HOOK_MAX_TIMEOUT 3600        /* seconds */
+#define OCI_HOOK_DEFAULT_TIMEOUT 300     /* without "timeout": a hook may not hang create */
 
 struct oci_bind {
 	char *host;  /* resolved absolute host path (malloc'ed) */
@@ -45,6 +49,7 @@ struct oci_spec {
 	size_t nr_env;
 	const char *cwd;
 	uint32_t uid, gid;
+	bool user_given;         /* process.user was there */
 	bool terminal;
 	const char *hostname;    /* NULL: none given */
 	uint64_t memory_mib;     /* 0: not given (linux.resources.memory.limit) */
@@ -56,6 +61,7 @@ struct oci_spec {
 	struct oci_bind files[OCI_MAX_FILES];
 	unsigned int nr_files;
 	json_t *annotations;     /* an object (maybe empty), a reference of its own */
+	json_t *hooks;           /* the checked hooks object (NULL: none), a reference of its own */
 	char warnings[OCI_MAX_WARNINGS][256];
 	bool warning_is_debug[OCI_MAX_WARNINGS]; /* expected from every caller: --debug only */
 	unsigned int nr_warnings;
@@ -74,6 +80,15 @@ int oci_spec_parse(const char *text, size_t len, const char *bundle, struct oci_
 /* Read bundle/config.json (a regular file of at most OCI_CONFIG_MAX_BYTES) and parse it. */
 int oci_spec_load(const char *bundle, struct oci_spec *s, char *why, size_t whylen);
 void oci_spec_free(struct oci_spec *s);
+
+/*
+ * An OCI process object alone, as `exec --process FILE` passes it: args, env, cwd, user
+ * and terminal checked as config.json's process (the other members ignored). The strings
+ * point into s->doc; oci_spec_free releases it. 0, or -errno with why.
+ */
+int oci_process_parse(const char *text, size_t len, struct oci_spec *s, char *why,
+		      size_t whylen);
+int oci_process_load(const char *path, struct oci_spec *s, char *why, size_t whylen);
 
 /* "ro"/"rw"-style lists: is opt among a mount's options? */
 bool oci_mount_has_option(json_t *options, const char *opt);

@@ -43,6 +43,7 @@ struct loop {
 	int boot_timer; /* timerfd: the boot deadline (--boot-timeout), -1 if none */
 	int accept_timer; /* timerfd: accepting again after running out of resources */
 	bool accept_warned;
+	bool user_paused; /* HOSTCTL_PAUSE: the vCPUs stay parked until HOSTCTL_RESUME */
 };
 
 /*
@@ -158,6 +159,16 @@ static int arm_boot_deadline(struct loop *l)
 
 static void boot_deadline(struct loop *l)
 {
+	if (l->user_paused && !__atomic_load_n(&l->s->t_hello, __ATOMIC_ACQUIRE)) {
+		/* a paused guest makes no progress by request: its deadline starts again */
+		struct itimerspec its = { .it_value.tv_sec = l->s->cfg->boot_timeout_s };
+		uint64_t n;
+
+		if (read(l->boot_timer, &n, sizeof(n)) < 0 && errno != EAGAIN)
+			return;
+		timerfd_settime(l->boot_timer, 0, &its, NULL);
+		return;
+	}
 	epoll_ctl(l->ep, EPOLL_CTL_DEL, l->boot_timer, NULL);
 	if (__atomic_load_n(&l->s->t_hello, __ATOMIC_ACQUIRE))
 		return; /* ainit is up */
@@ -311,7 +322,8 @@ static int snapshot_request(struct loop *l, int fd, uint32_t len)
 		ret = -EXDEV; /* see session_snapshot */
 	if (!ret) {
 		ret = session_snapshot(l->s, dir_fd);
-		vm_resume(&l->s->vm);
+		if (!l->user_paused) /* a paused Arrow stays paused until its user resumes it */
+			vm_resume(&l->s->vm);
 	}
 	if (dir_fd >= 0)
 		close(dir_fd);
@@ -336,11 +348,39 @@ static void template_point(struct loop *l)
 	vm_request_stop(&s->vm, VM_STOP_TEMPLATE);
 }
 
+/* `arrow-oci pause` and friends: the vCPUs park until resumed; stop and kill still work. */
+static int pause_request(struct loop *l)
+{
+	int ret;
+
+	if (l->user_paused)
+		return 0;
+	ret = vm_pause(&l->s->vm);
+	if (!ret)
+		l->user_paused = true;
+	return ret;
+}
+
+static int resume_request(struct loop *l)
+{
+	if (!l->user_paused)
+		return 0;
+	l->user_paused = false;
+	vm_resume(&l->s->vm);
+	return 0;
+}
+
 static void handle_request(struct loop *l, const struct hostctl_req *req, int fd)
 {
 	struct hostctl_reply r = { 0 };
 
-	if (req->type == HOSTCTL_HOSTS)
+	if (req->type == HOSTCTL_PAUSE)
+		r.status = pause_request(l);
+	else if (req->type == HOSTCTL_RESUME)
+		r.status = resume_request(l);
+	else if (req->type == HOSTCTL_PAUSED)
+		r.status = l->user_paused ? 1 : 0;
+	else if (req->type == HOSTCTL_HOSTS)
 		r.status = send_hosts(l, fd, req->arg);
 	else if (req->type == HOSTCTL_SNAPSHOT)
 		r.status = snapshot_request(l, fd, req->arg);

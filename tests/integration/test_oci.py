@@ -4,13 +4,17 @@ exit status from waiting on the pid (this process is a subreaper, as they are), 
 delete. Each container boots a real Arrow from a busybox rootfs."""
 import array
 import ctypes
+import fcntl
+import glob
 import json
 import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
+import termios
 import time
 
 import pytest
@@ -275,9 +279,9 @@ def test_errors(tmp_path, root):
     r = oci(root, "create", "--bundle", str(bad), "e2")
     assert r.returncode == 1 and b"config.json" in r.stderr
     bundle = make_bundle(tmp_path / "b5", ["true"],
-                         extra={"hooks": {"prestart": [{"path": "/bin/true"}]}})
+                         extra={"hooks": {"prestart": [{"path": "bin/true"}]}})
     r = oci(root, "create", "--bundle", bundle, "e3")
-    assert r.returncode == 1 and b"hooks" in r.stderr
+    assert r.returncode == 1 and b"hooks.prestart[0].path" in r.stderr
     bundle = make_bundle(tmp_path / "b6", ["true"], terminal=True)
     r = oci(root, "create", "--bundle", bundle, "e4")
     assert r.returncode == 1 and b"--console-socket" in r.stderr
@@ -299,13 +303,380 @@ def test_errors(tmp_path, root):
     assert entry["level"] == "error" and "does not exist" in entry["msg"] and entry["time"]
 
 
+def wait_output(path, text, timeout=TIMEOUT):
+    deadline = time.time() + timeout
+    while text not in path.read_bytes():
+        assert time.time() < deadline, f"{text!r} never appeared in {path}: {path.read_bytes()!r}"
+        time.sleep(0.2)
+
+
+def running_container(root, cid, tmp_path, args=("sh", "-c", "echo ready; while :; do sleep 1; "
+                                                  "done"), **kw):
+    bundle = make_bundle(tmp_path / f"b-{cid}", list(args), **kw)
+    pid = create(root, cid, bundle, tmp_path)
+    assert oci(root, "start", cid).returncode == 0
+    wait_output(tmp_path / f"{cid}.out", b"ready")
+    return pid
+
+
+def test_exec(tmp_path, root):
+    pid = running_container(root, "x1", tmp_path)
+    # output, stderr apart, the exit status is the process's
+    r = oci(root, "exec", "x1", "sh", "-c", "echo hi; echo err >&2; exit 3")
+    assert (r.returncode, r.stdout) == (3, b"hi\n") and b"err\n" in r.stderr, r.stderr
+    # options before the id, the command's own after it; stdin reaches the process
+    r = oci(root, "exec", "--env", "FOO=bar", "-e", "X=1", "--cwd", "/etc", "--user", "1000:1001",
+            "x1", "sh", "-c", "read l; echo $l $FOO $X; pwd; id -u; id -g", input=b"line\n")
+    assert (r.returncode, r.stdout) == (0, b"line bar 1\n/etc\n1000\n1001\n"), r.stderr
+    # not found, not executable: 127 and 126 with runc's words (podman matches them)
+    r = oci(root, "exec", "x1", "nosuch")
+    assert r.returncode == 127 and b"executable file not found" in r.stderr, r.stderr
+    r = oci(root, "exec", "x1", "/etc/os-release")
+    assert r.returncode == 126 and b"permission denied" in r.stderr, r.stderr
+    # --process: an OCI process object, checked as config.json's
+    proc = tmp_path / "proc.json"
+    proc.write_text(json.dumps({"args": ["sh", "-c", "echo $FOO; pwd; id -u; exit 9"],
+                                "env": ["PATH=/bin", "FOO=from-json"], "cwd": "/bin",
+                                "user": {"uid": 7, "gid": 7}, "terminal": False}))
+    r = oci(root, "exec", "--process", str(proc), "x1")
+    assert (r.returncode, r.stdout) == (9, b"from-json\n/bin\n7\n"), r.stderr
+    for bad, why in (({"args": [], "cwd": "/"}, b"process.args"),
+                     ({"args": ["sh"], "cwd": "rel"}, b"process.cwd"),
+                     ({"args": ["sh"], "cwd": "/", "env": ["NOEQUALS"]}, b"process.env")):
+        proc.write_text(json.dumps(bad))
+        r = oci(root, "exec", "--process", str(proc), "x1")
+        assert r.returncode == 1 and why in r.stderr, (bad, r.stderr)
+    r = oci(root, "exec", "--preserve-fds", "2", "x1", "true")
+    assert r.returncode == 1 and b"preserve-fds" in r.stderr
+    # --detach --pid-file: the pid is a host process whose exit status is the program's
+    # and which relays the stdio it was given (as conmon waits on runc's)
+    out = open(tmp_path / "detached.out", "wb")
+    p = subprocess.Popen([OCI, "--root", root, "exec", "--detach", "--pid-file",
+                          str(tmp_path / "exec.pid"), "x1", "sh", "-c",
+                          "echo started; read l; echo got-$l; exit 4"],
+                         stdin=subprocess.PIPE, stdout=out, stderr=subprocess.PIPE)
+    assert p.wait(timeout=120) == 0, p.stderr.read()
+    out.close()
+    relay = int((tmp_path / "exec.pid").read_text())
+    assert relay != p.pid
+    wait_output(tmp_path / "detached.out", b"started")
+    p.stdin.write(b"abc\n")
+    p.stdin.close()
+    assert wait_pid(relay) == 4
+    assert (tmp_path / "detached.out").read_bytes() == b"started\ngot-abc\n"
+    # the app is untouched by all of that
+    assert state(root, "x1")["status"] == "running"
+    assert oci(root, "kill", "x1", "KILL").returncode == 0
+    assert wait_pid(pid) == 137
+    # into a stopped container, and a created one: one clear error, status 1
+    r = oci(root, "exec", "x1", "true")
+    assert r.returncode == 1 and b"not running" in r.stderr, r.stderr
+    assert oci(root, "delete", "x1").returncode == 0
+    create(root, "x2", make_bundle(tmp_path / "bx2", ["true"]), tmp_path)
+    r = oci(root, "exec", "x2", "true")
+    assert r.returncode == 1 and b"not running" in r.stderr, r.stderr
+    r = oci(root, "exec", "nosuch", "true")
+    assert r.returncode == 1 and b"does not exist" in r.stderr
+    assert oci(root, "delete", "x2").returncode == 0
+
+
+def test_exec_tty_through_console_socket(tmp_path, root):
+    pid = running_container(root, "xt", tmp_path)
+    sock_path = str(tmp_path / "exec-console.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(sock_path)
+    listener.listen(1)
+    listener.settimeout(120)
+    p = subprocess.Popen([OCI, "--root", root, "exec", "-t", "--console-socket", sock_path,
+                          "xt", "sh", "-c",
+                          "[ -t 0 ] && echo is-a-tty; echo ready-$TERM; read l; stty size; "
+                          "exit 5"], stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    conn, _ = listener.accept()
+    msg, fds, _, _ = socket.recv_fds(conn, 1024, 1)
+    conn.close()
+    listener.close()
+    assert len(fds) == 1 and msg.startswith(b"/dev/pts/")
+    master = fds[0]
+    output = b""
+    sent = False
+    deadline = time.time() + TIMEOUT
+    os.set_blocking(master, False)
+    while time.time() < deadline and b"33 101" not in output:
+        try:
+            chunk = os.read(master, 4096)
+        except BlockingIOError:
+            chunk = None
+        except OSError:  # EIO: the relay closed its side
+            break
+        if chunk:
+            output += chunk
+        if b"ready" in output and not sent:
+            # a resize of the master reaches the program's terminal before the line does
+            fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+            os.write(master, b"go\r")
+            sent = True
+        if not chunk:
+            time.sleep(0.1)
+    assert p.wait(timeout=TIMEOUT) == 5, p.stderr.read()
+    os.close(master)
+    assert b"is-a-tty" in output and b"33 101" in output, output
+    assert oci(root, "delete", "--force", "xt").returncode == 0
+    wait_pid(pid, 30)
+
+
+def test_exec_with_a_deep_root(tmp_path):
+    """A state root too deep for arrowh's unix socket: the socket lives in a private
+    directory under /tmp, linked from ROOT/ID/arrow/vsock.sock; delete removes both."""
+    root = str(tmp_path / ("r" * 60))
+    before = set(glob.glob("/tmp/arrow-oci-*"))
+    assert len(os.path.join(root, "deep", "arrow", "vsock.sock")) > 96
+    try:
+        pid = running_container(root, "deep", tmp_path)
+        link = os.path.join(root, "deep", "arrow", "vsock.sock")
+        made = set(glob.glob("/tmp/arrow-oci-*")) - before
+        assert len(made) == 1 and os.readlink(link) == made.pop() + "/vsock.sock"
+        r = oci(root, "exec", "deep", "echo", "deep-ok")
+        assert (r.returncode, r.stdout) == (0, b"deep-ok\n"), r.stderr
+    finally:
+        oci(root, "delete", "--force", "deep")
+    wait_pid(pid, 30)
+    assert set(glob.glob("/tmp/arrow-oci-*")) == before
+    assert os.listdir(root) == []
+
+
+def test_pause_resume(tmp_path, root):
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o777)  # arrowh's 9p server writes as its jail user
+    counter = data / "count"
+    pid = running_container(
+        root, "p1", tmp_path,
+        args=("sh", "-c", "i=0; echo ready; while :; do i=$((i+1)); echo $i >/data/count; "
+              "sleep 0.1; done"),
+        mounts=[{"destination": "/data", "type": "bind", "source": str(data),
+                 "options": ["rbind"]}])
+
+    def count():
+        text = counter.read_text() if counter.exists() else ""
+        return int(text) if text.strip() else 0
+
+    def wait_count_above(n):
+        deadline = time.time() + TIMEOUT
+        while count() <= n:
+            assert time.time() < deadline, f"the counter stayed at {count()}"
+            time.sleep(0.2)
+
+    wait_count_above(0)
+    r = oci(root, "pause", "p1")
+    assert r.returncode == 0, r.stderr
+    st = state(root, "p1")
+    assert st["status"] == "paused" and st["pid"] == pid
+    # paused: no progress at all (the counter is written every 0.1 s while it runs)
+    before = count()
+    time.sleep(2)
+    assert count() == before
+    r = oci(root, "exec", "p1", "true")
+    assert r.returncode == 1 and b"paused" in r.stderr, r.stderr
+    r = oci(root, "pause", "p1")
+    assert r.returncode == 1 and b"paused" in r.stderr
+    r = oci(root, "delete", "p1")
+    assert r.returncode == 1 and b"paused" in r.stderr
+    r = oci(root, "list", "--format", "json")
+    assert [c["status"] for c in json.loads(r.stdout)] == ["paused"]
+    r = oci(root, "resume", "p1")
+    assert r.returncode == 0, r.stderr
+    assert state(root, "p1")["status"] == "running"
+    wait_count_above(before)
+    r = oci(root, "resume", "p1")
+    assert r.returncode == 1 and b"running" in r.stderr
+    # exec works again; a kill while paused still ends it
+    r = oci(root, "exec", "p1", "cat", "/data/count")
+    assert r.returncode == 0 and int(r.stdout) > before
+    assert oci(root, "pause", "p1").returncode == 0
+    r = oci(root, "kill", "p1", "KILL")
+    assert r.returncode == 0, r.stderr
+    assert wait_pid(pid) == 137
+    assert state(root, "p1")["status"] == "stopped"
+    assert oci(root, "delete", "p1").returncode == 0
+    # delete --force of a paused one
+    create(root, "p2", make_bundle(tmp_path / "bp2", ["sh", "-c", "echo ready; sleep 1000"]),
+           tmp_path)
+    r = oci(root, "pause", "p2")
+    assert r.returncode == 1 and b"created" in r.stderr
+    assert oci(root, "start", "p2").returncode == 0
+    wait_output(tmp_path / "p2.out", b"ready")
+    assert oci(root, "pause", "p2").returncode == 0
+    assert oci(root, "delete", "--force", "p2").returncode == 0
+    assert os.listdir(root) == []
+
+
+def test_run(tmp_path, root):
+    # foreground: the app's output and status; the container is deleted afterwards (runc)
+    bundle = make_bundle(tmp_path / "br", ["sh", "-c", "echo run-out; echo run-err >&2; exit 6"])
+    r = oci(root, "run", "--bundle", bundle, "r1")
+    assert (r.returncode, r.stdout) == (6, b"run-out\n") and b"run-err" in r.stderr, r.stderr
+    assert oci(root, "state", "r1").returncode == 1
+    assert not os.path.exists(root) or os.listdir(root) == []
+    # --keep leaves it stopped
+    r = oci(root, "run", "--keep", "--bundle", bundle, "r2")
+    assert r.returncode == 6, r.stderr
+    assert state(root, "r2")["status"] == "stopped"
+    assert oci(root, "delete", "r2").returncode == 0
+    # signals sent to a foreground run reach the app
+    bundle = make_bundle(tmp_path / "bs", ["sh", "-c", "trap 'echo got-term; exit 42' TERM; "
+                                           "echo ready; while :; do sleep 1; done"])
+    out = open(tmp_path / "r3.out", "wb")
+    p = subprocess.Popen([OCI, "--root", root, "run", "--bundle", bundle, "r3"],
+                         stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.PIPE)
+    wait_output(tmp_path / "r3.out", b"ready")
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=TIMEOUT) == 42, p.stderr.read()
+    out.close()
+    assert b"got-term" in (tmp_path / "r3.out").read_bytes()
+    assert oci(root, "state", "r3").returncode == 1
+    # --detach: returns once it runs; the caller waits on the pid and deletes (the
+    # container keeps the stdio it was given: files here, a pipe would never end)
+    out = open(tmp_path / "r4.out", "wb")
+    err = open(tmp_path / "r4.err", "wb")
+    r = subprocess.run([OCI, "--root", root, "run", "--detach", "--pid-file",
+                        str(tmp_path / "r4.pid"), "--bundle", bundle, "r4"],
+                       stdin=subprocess.DEVNULL, stdout=out, stderr=err, timeout=120)
+    out.close()
+    err.close()
+    assert r.returncode == 0, (tmp_path / "r4.err").read_text()
+    pid = int((tmp_path / "r4.pid").read_text())
+    wait_output(tmp_path / "r4.out", b"ready")
+    assert state(root, "r4")["status"] == "running"
+    assert oci(root, "kill", "r4", "TERM").returncode == 0
+    assert wait_pid(pid) == 42
+    assert oci(root, "delete", "r4").returncode == 0
+    # a bundle that cannot be created: status 1, nothing left
+    r = oci(root, "run", "--bundle", str(tmp_path), "r5")
+    assert r.returncode == 1 and b"config.json" in r.stderr
+    assert os.listdir(root) == []
+
+
+def cgroup_file(rel, name):
+    with open(os.path.join("/sys/fs/cgroup", rel, name)) as f:
+        return f.read().strip()
+
+
+def test_update_cpu_max(tmp_path, root):
+    rel = f"arrow-oci-test-{os.getpid()}/u1"
+    pid = running_container(
+        root, "u1", tmp_path,
+        extra={"linux": {"cgroupsPath": "/" + rel,
+                         "resources": {"memory": {"limit": 128 << 20},
+                                       "cpu": {"quota": 100000, "period": 100000}}}})
+    try:
+        assert cgroup_file(rel, "cpu.max") == "100000 100000"
+        r = oci(root, "update", "--cpu-quota", "50000", "--cpu-period", "200000", "u1")
+        assert r.returncode == 0, r.stderr
+        assert cgroup_file(rel, "cpu.max") == "50000 200000"
+        # --resources from stdin, as runc's callers send it: the period stays
+        r = oci(root, "update", "--resources", "-", "u1",
+                input=json.dumps({"cpu": {"quota": -1}, "pids": {"limit": 10}}).encode())
+        assert r.returncode == 0, r.stderr
+        assert b"pids ignored" in r.stderr
+        assert cgroup_file(rel, "cpu.max") == "max 200000"
+        res = tmp_path / "res.json"
+        res.write_text(json.dumps({"cpu": {"quota": 30000}}))
+        r = oci(root, "update", "--resources", str(res), "u1")
+        assert r.returncode == 0, r.stderr
+        assert cgroup_file(rel, "cpu.max") == "30000 200000"
+        # memory is the VM's RAM: only the current value is accepted
+        r = oci(root, "update", "--memory", "256m", "u1")
+        assert r.returncode == 1 and b"memory" in r.stderr and b"128 MiB" in r.stderr
+        assert oci(root, "update", "--memory", "128m", "u1").returncode == 0
+        for bad in (["--cpu-quota", "5"], ["--cpu-period", "x"], ["--memory", "lots"]):
+            r = oci(root, "update", *bad, "u1")
+            assert r.returncode == 1, bad
+        r = oci(root, "update", "--resources", "-", "u1", input=b"{not json")
+        assert r.returncode == 1 and b"resources" in r.stderr
+        assert cgroup_file(rel, "cpu.max") == "30000 200000"
+        # the app still runs through all of it
+        r = oci(root, "exec", "u1", "echo", "alive")
+        assert r.stdout == b"alive\n", r.stderr
+    finally:
+        oci(root, "delete", "--force", "u1")
+        wait_pid(pid, 30)
+        for d in (rel, os.path.dirname(rel)):
+            if os.path.isdir(os.path.join("/sys/fs/cgroup", d)):
+                os.rmdir(os.path.join("/sys/fs/cgroup", d))
+    # a container without a cgroup, and a stopped one
+    pid = running_container(root, "u2", tmp_path)
+    r = oci(root, "update", "--cpu-quota", "50000", "u2")
+    assert r.returncode == 1 and b"no cgroup" in r.stderr
+    assert oci(root, "kill", "u2", "KILL").returncode == 0
+    wait_pid(pid)
+    r = oci(root, "update", "--cpu-quota", "50000", "u2")
+    assert r.returncode == 1 and b"stopped" in r.stderr
+    assert oci(root, "delete", "u2").returncode == 0
+
+
+def hook(log, kind, code=0):
+    """A hook that appends its kind and the state it was given to log."""
+    return {"path": "/bin/sh",
+            "args": ["sh", "-c", f'state=$(cat); echo "{kind} $state" >>{log}; '
+                     f'[ {code} = 0 ] || echo "{kind} says no"; exit {code}'],
+            "env": ["PATH=/bin:/usr/bin"], "timeout": 60}
+
+
+def test_hooks(tmp_path, root):
+    log = tmp_path / "hooks.log"
+    hooks = {"prestart": [hook(log, "prestart")], "createRuntime": [hook(log, "createRuntime")],
+             "poststart": [hook(log, "poststart"), hook(log, "poststart-fails", 2)],
+             "poststop": [hook(log, "poststop")]}
+    bundle = make_bundle(tmp_path / "bh", ["sh", "-c", "echo app; exit 0"],
+                         extra={"hooks": hooks, "annotations": {"who": "test"}})
+    pid = create(root, "h1", bundle, tmp_path)
+
+    def entries():
+        return [(line.split(" ", 1)[0], json.loads(line.split(" ", 1)[1]))
+                for line in log.read_text().splitlines()]
+
+    got = entries()
+    assert [k for k, _ in got] == ["prestart", "createRuntime"]
+    for _, st in got:
+        assert st["id"] == "h1" and st["status"] == "creating" and st["pid"] == pid
+        assert st["bundle"] == bundle and st["annotations"] == {"who": "test"}
+    r = oci(root, "start", "h1")
+    assert r.returncode == 0, r.stderr
+    assert b"poststart-fails says no" in r.stderr  # a warning, not a failure
+    got = entries()
+    assert [k for k, _ in got] == ["prestart", "createRuntime", "poststart", "poststart-fails"]
+    assert got[2][1]["status"] in ("running", "stopped")
+    assert wait_pid(pid) == 0
+    assert oci(root, "delete", "h1").returncode == 0
+    got = entries()
+    assert [k for k, _ in got][-1] == "poststop" and len(got) == 5
+    assert got[4][1]["status"] == "stopped" and got[4][1]["id"] == "h1"
+    # a failing prestart makes create fail and leaves nothing behind
+    log.unlink()
+    bundle = make_bundle(tmp_path / "bh2", ["true"],
+                         extra={"hooks": {"prestart": [hook(log, "prestart", 1)],
+                                          "createRuntime": [hook(log, "createRuntime")]}})
+    r = oci(root, "create", "--bundle", bundle, "--pid-file", str(tmp_path / "h2.pid"), "h2")
+    assert r.returncode == 1 and b"hooks.prestart[0]" in r.stderr and b"says no" in r.stderr
+    assert [k for k, _ in entries()] == ["prestart"]
+    assert os.listdir(root) == [] and not (tmp_path / "h2.pid").exists()
+    assert oci(root, "state", "h2").returncode == 1
+    # hooks that cannot be honoured are refused at create
+    bundle = make_bundle(tmp_path / "bh3", ["true"],
+                         extra={"hooks": {"createContainer": [{"path": "/bin/true"}]}})
+    r = oci(root, "create", "--bundle", bundle, "h3")
+    assert r.returncode == 1 and b"createContainer" in r.stderr
+    assert os.listdir(root) == []
+
+
 @pytest.mark.host_only
 def test_version_and_features():
     r = subprocess.run([OCI, "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and "arrow-oci version" in r.stdout and "spec: 1." in r.stdout
     r = subprocess.run([OCI, "features"], capture_output=True, text=True)
     f = json.loads(r.stdout)
-    assert f["ociVersionMin"] == "1.0.0" and f["hooks"] == []
+    assert f["ociVersionMin"] == "1.0.0"
+    assert f["hooks"] == ["prestart", "createRuntime", "poststart", "poststop"]
     assert "network" in f["linux"]["namespaces"]
 
 
@@ -343,6 +714,50 @@ def test_podman_runs_a_container_as_an_arrow(tmp_path, request):
     r = subprocess.run([*base, "run", "--rm", "--network", "none", "localhost/bb", "nosuch"],
                        capture_output=True, env=env, timeout=TIMEOUT)
     assert r.returncode == 127 and b"not found" in r.stderr, r.stderr
+    # podman exec and pause/unpause into a running container (conmon runs exec --detach
+    # --pid-file --process and waits on the pid)
+    r = subprocess.run([*base, "run", "-d", "--name", "long", "--network", "none", "localhost/bb",
+                        "sh", "-c", "echo up; while :; do sleep 1; done"],
+                       capture_output=True, env=env, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    try:
+        r = subprocess.run([*base, "exec", "long", "echo", "hi"], capture_output=True, env=env,
+                           timeout=TIMEOUT)
+        assert (r.returncode, r.stdout) == (0, b"hi\n"), r.stderr
+        r = subprocess.run([*base, "exec", "long", "sh", "-c", "exit 3"], capture_output=True,
+                           env=env, timeout=TIMEOUT)
+        assert r.returncode == 3, r.stderr
+        r = subprocess.run([*base, "exec", "-i", "long", "cat"], input=b"through stdin\n",
+                           capture_output=True, env=env, timeout=TIMEOUT)
+        assert (r.returncode, r.stdout) == (0, b"through stdin\n"), r.stderr
+        r = subprocess.run([*base, "exec", "long", "nosuch"], capture_output=True, env=env,
+                           timeout=TIMEOUT)
+        assert r.returncode == 127, r.stderr
+        r = subprocess.run([*base, "pause", "long"], capture_output=True, env=env,
+                           timeout=TIMEOUT)
+        assert r.returncode == 0, r.stderr
+        r = subprocess.run([*base, "inspect", "--format", "{{.State.Status}}", "long"],
+                           capture_output=True, env=env, timeout=TIMEOUT)
+        assert r.stdout.strip() == b"paused", (r.stdout, r.stderr)
+        r = subprocess.run([*base, "unpause", "long"], capture_output=True, env=env,
+                           timeout=TIMEOUT)
+        assert r.returncode == 0, r.stderr
+        r = subprocess.run([*base, "exec", "long", "echo", "after"], capture_output=True,
+                           env=env, timeout=TIMEOUT)
+        assert (r.returncode, r.stdout) == (0, b"after\n"), r.stderr
+        # a terminal: conmon's console socket gets the master of exec's pty
+        r = subprocess.run([*base, "exec", "-t", "long", "sh", "-c",
+                            "[ -t 0 ] && [ -t 1 ] && echo on-a-tty; exit 4"],
+                           capture_output=True, env=env, timeout=TIMEOUT)
+        assert r.returncode == 4 and b"on-a-tty" in r.stdout, (r.stdout, r.stderr)
+        # rm -f of a paused container (below) still ends it
+        r = subprocess.run([*base, "pause", "long"], capture_output=True, env=env,
+                           timeout=TIMEOUT)
+        assert r.returncode == 0, r.stderr
+    finally:
+        r = subprocess.run([*base, "rm", "-f", "long"], capture_output=True, env=env,
+                           timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
     # each container had its cgroup (podman's cgroupsPath); none is left behind
     parent = "/sys/fs/cgroup/libpod_parent"
     left = [d for d in os.listdir(parent) if d.startswith("libpod-")] \

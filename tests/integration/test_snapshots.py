@@ -291,3 +291,43 @@ def test_memory_file_is_sealed_and_a_change_under_a_clone_stops_it_cleanly(snaps
             os.unlink(memory)
     assert ok(arrow("template", "rm", "g")).strip() == "g"
     assert not os.path.exists(os.path.join(snapshots, "g"))
+
+
+def test_pause_unpause_and_a_snapshot_of_a_paused_arrow(stop_all):
+    """arrow pause stops the vCPUs until unpause; a snapshot taken meanwhile leaves the
+    Arrow paused; kill still ends a paused Arrow (docs/lifecycle.md, HOSTCTL_PAUSE)."""
+    ok(arrow("run", "-d", "--name", "ticker", BUSYBOX, "sh", "-c",
+             "i=0; while :; do i=$((i+1)); echo $i; sleep 0.1; done"))
+
+    def lines():
+        return len(ok(arrow("logs", "ticker")).splitlines())
+
+    def wait_lines_above(n):
+        deadline = time.time() + 120
+        while lines() <= n:
+            assert time.time() < deadline, f"the log stayed at {lines()} lines"
+            time.sleep(0.2)
+
+    wait_lines_above(0)
+    assert ok(arrow("pause", "ticker")).strip() == "ticker"
+    assert "(Paused)" in ok(arrow("ps"))
+    info = json.loads(ok(arrow("inspect", "ticker")))[0]
+    assert info["State"]["Status"] == "paused"
+    before = lines()
+    assert ok(arrow("snapshot", "ticker", "frozen")).strip() == "frozen"
+    # still paused after the snapshot: no output for 2 s (it prints every 0.1 s running)
+    time.sleep(2)
+    assert lines() == before
+    assert "(Paused)" in ok(arrow("ps"))
+    assert ok(arrow("pause", "ticker")).strip() == "ticker"  # already paused: fine
+    assert ok(arrow("unpause", "ticker")).strip() == "ticker"
+    wait_lines_above(before)
+    assert "(Paused)" not in ok(arrow("ps"))
+    # kill of a paused Arrow ends it
+    ok(arrow("pause", "ticker"))
+    ok(arrow("kill", "ticker"))
+    assert ok(arrow("wait", "ticker")).strip() == "137"
+    r = arrow("pause", "ticker")
+    assert r.returncode == 125 and b"not running" in r.stderr
+    r = arrow("unpause", "nosuch")
+    assert r.returncode == 125
