@@ -2,7 +2,6 @@
 runc shim) drive runc: create with --bundle/--pid-file/--console-socket, state, start, the
 exit status from waiting on the pid (this process is a subreaper, as they are), kill,
 delete. Each container boots a real Arrow from a busybox rootfs."""
-import array
 import ctypes
 import fcntl
 import glob
@@ -13,13 +12,13 @@ import signal
 import socket
 import struct
 import subprocess
-import tempfile
 import termios
 import time
 
 import pytest
 
 from conftest import BUILD, BUSYBOX, TIMEOUT
+from podmanutil import podman_with_image
 
 OCI = os.path.join(BUILD, "bin", "arrow-oci")
 PR_SET_CHILD_SUBREAPER = 36
@@ -683,80 +682,46 @@ def test_version_and_features():
 def test_podman_runs_a_container_as_an_arrow(tmp_path, request):
     """The gold standard: podman and conmon drive arrow-oci as they drive runc
     (rootful, vfs storage on the test's tmpfs, cgroupfs, no network: the Arrow has no NIC)."""
-    podman = shutil.which("podman")
-    if not podman or not shutil.which("conmon"):
-        pytest.skip("podman and conmon are not installed (apt-get install podman)")
-    rootfs = tmp_path / "rootfs"
-    (rootfs / "bin").mkdir(parents=True)
-    shutil.copy(BUSYBOX, rootfs / "bin" / "busybox")
-    for a in ("sh", "echo", "cat"):
-        os.symlink("busybox", rootfs / "bin" / a)
-    subprocess.run(["tar", "-C", str(rootfs), "-cf", str(tmp_path / "rootfs.tar"), "."],
-                   check=True)
-    (tmp_path / "tmp").mkdir()
-    env = dict(os.environ, TMPDIR=str(tmp_path / "tmp"))
-    runroot = tempfile.mkdtemp(prefix="pr-", dir="/tmp")  # podman takes 50 bytes at most
-    request.addfinalizer(lambda: shutil.rmtree(runroot, ignore_errors=True))
-    base = [podman, "--root", str(tmp_path / "storage"), "--runroot", runroot,
-            "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file",
-            "--runtime", OCI]
-    r = subprocess.run([*base, "import", str(tmp_path / "rootfs.tar"), "localhost/bb"],
-                       capture_output=True, env=env, timeout=300)
-    assert r.returncode == 0, r.stderr
-    r = subprocess.run([*base, "run", "--rm", "--network", "none", "localhost/bb", "echo", "hi"],
-                       capture_output=True, env=env, timeout=TIMEOUT)
+    pm = podman_with_image(tmp_path, request, "localhost/bb", ("sh", "echo", "cat"))
+    r = pm("run", "--rm", "--network", "none", "localhost/bb", "echo", "hi")
     assert (r.returncode, r.stdout) == (0, b"hi\n"), r.stderr
-    r = subprocess.run([*base, "run", "--rm", "--network", "none", "localhost/bb", "sh", "-c",
-                        "cat /etc/hostname >/dev/null && echo from-sh; exit 5"],
-                       capture_output=True, env=env, timeout=TIMEOUT)
+    r = pm("run", "--rm", "--network", "none", "localhost/bb", "sh", "-c",
+           "cat /etc/hostname >/dev/null && echo from-sh; exit 5")
     assert (r.returncode, r.stdout) == (5, b"from-sh\n"), r.stderr
     # a program that is not there: podman's 127, from runc's message
-    r = subprocess.run([*base, "run", "--rm", "--network", "none", "localhost/bb", "nosuch"],
-                       capture_output=True, env=env, timeout=TIMEOUT)
+    r = pm("run", "--rm", "--network", "none", "localhost/bb", "nosuch")
     assert r.returncode == 127 and b"not found" in r.stderr, r.stderr
     # podman exec and pause/unpause into a running container (conmon runs exec --detach
     # --pid-file --process and waits on the pid)
-    r = subprocess.run([*base, "run", "-d", "--name", "long", "--network", "none", "localhost/bb",
-                        "sh", "-c", "echo up; while :; do sleep 1; done"],
-                       capture_output=True, env=env, timeout=TIMEOUT)
+    r = pm("run", "-d", "--name", "long", "--network", "none", "localhost/bb",
+           "sh", "-c", "echo up; while :; do sleep 1; done")
     assert r.returncode == 0, r.stderr
     try:
-        r = subprocess.run([*base, "exec", "long", "echo", "hi"], capture_output=True, env=env,
-                           timeout=TIMEOUT)
+        r = pm("exec", "long", "echo", "hi")
         assert (r.returncode, r.stdout) == (0, b"hi\n"), r.stderr
-        r = subprocess.run([*base, "exec", "long", "sh", "-c", "exit 3"], capture_output=True,
-                           env=env, timeout=TIMEOUT)
+        r = pm("exec", "long", "sh", "-c", "exit 3")
         assert r.returncode == 3, r.stderr
-        r = subprocess.run([*base, "exec", "-i", "long", "cat"], input=b"through stdin\n",
-                           capture_output=True, env=env, timeout=TIMEOUT)
+        r = pm("exec", "-i", "long", "cat", input=b"through stdin\n")
         assert (r.returncode, r.stdout) == (0, b"through stdin\n"), r.stderr
-        r = subprocess.run([*base, "exec", "long", "nosuch"], capture_output=True, env=env,
-                           timeout=TIMEOUT)
+        r = pm("exec", "long", "nosuch")
         assert r.returncode == 127, r.stderr
-        r = subprocess.run([*base, "pause", "long"], capture_output=True, env=env,
-                           timeout=TIMEOUT)
+        r = pm("pause", "long")
         assert r.returncode == 0, r.stderr
-        r = subprocess.run([*base, "inspect", "--format", "{{.State.Status}}", "long"],
-                           capture_output=True, env=env, timeout=TIMEOUT)
+        r = pm("inspect", "--format", "{{.State.Status}}", "long")
         assert r.stdout.strip() == b"paused", (r.stdout, r.stderr)
-        r = subprocess.run([*base, "unpause", "long"], capture_output=True, env=env,
-                           timeout=TIMEOUT)
+        r = pm("unpause", "long")
         assert r.returncode == 0, r.stderr
-        r = subprocess.run([*base, "exec", "long", "echo", "after"], capture_output=True,
-                           env=env, timeout=TIMEOUT)
+        r = pm("exec", "long", "echo", "after")
         assert (r.returncode, r.stdout) == (0, b"after\n"), r.stderr
         # a terminal: conmon's console socket gets the master of exec's pty
-        r = subprocess.run([*base, "exec", "-t", "long", "sh", "-c",
-                            "[ -t 0 ] && [ -t 1 ] && echo on-a-tty; exit 4"],
-                           capture_output=True, env=env, timeout=TIMEOUT)
+        r = pm("exec", "-t", "long", "sh", "-c",
+               "[ -t 0 ] && [ -t 1 ] && echo on-a-tty; exit 4")
         assert r.returncode == 4 and b"on-a-tty" in r.stdout, (r.stdout, r.stderr)
         # rm -f of a paused container (below) still ends it
-        r = subprocess.run([*base, "pause", "long"], capture_output=True, env=env,
-                           timeout=TIMEOUT)
+        r = pm("pause", "long")
         assert r.returncode == 0, r.stderr
     finally:
-        r = subprocess.run([*base, "rm", "-f", "long"], capture_output=True, env=env,
-                           timeout=TIMEOUT)
+        r = pm("rm", "-f", "long")
     assert r.returncode == 0, r.stderr
     # each container had its cgroup (podman's cgroupsPath); none is left behind
     parent = "/sys/fs/cgroup/libpod_parent"

@@ -12,6 +12,7 @@ import urllib.request
 import pytest
 
 from conftest import TIMEOUT
+from podmanutil import podman_with_image, require_podman
 from test_oci import create, make_bundle, oci, root, subreaper, wait_pid  # noqa: F401
 
 NS = f"arrowoci{os.getpid()}"
@@ -155,24 +156,7 @@ def podman(tmp_path, request):
     """podman with arrow-oci as its runtime, storage and state on the test's tmpfs, its
     networks from a directory of ours (the helper's /etc and /var are read-only), and an
     image localhost/web: busybox httpd serving /www."""
-    import shutil
-    import tempfile
-
-    from conftest import BUSYBOX
-    from test_oci import OCI
-    exe = shutil.which("podman")
-    if not exe or not shutil.which("conmon"):
-        pytest.skip("podman and conmon are not installed (apt-get install podman)")
-    rootfs = tmp_path / "rootfs"
-    (rootfs / "bin").mkdir(parents=True)
-    (rootfs / "www").mkdir()
-    (rootfs / "www" / "index.html").write_text("podman's arrow\n")
-    shutil.copy(BUSYBOX, rootfs / "bin" / "busybox")
-    for a in ("sh", "httpd"):
-        os.symlink("busybox", rootfs / "bin" / a)
-    subprocess.run(["tar", "-C", str(rootfs), "-cf", str(tmp_path / "rootfs.tar"), "."],
-                   check=True)
-    (tmp_path / "tmp").mkdir()
+    require_podman()
     nets = tmp_path / "networks"
     nets.mkdir()
     # podman's default bridge network, with host-local's leases where they can be written
@@ -186,16 +170,6 @@ def podman(tmp_path, request):
                       "ranges": [[{"subnet": "10.89.0.0/24", "gateway": "10.89.0.1"}]]}},
             {"type": "portmap", "capabilities": {"portMappings": True}},
             {"type": "firewall"}, {"type": "tuning"}]}))
-    env = dict(os.environ, TMPDIR=str(tmp_path / "tmp"))
-    runroot = tempfile.mkdtemp(prefix="pr-", dir="/tmp")  # podman takes 50 bytes at most
-    request.addfinalizer(lambda: shutil.rmtree(runroot, ignore_errors=True))
-    base = [exe, "--root", str(tmp_path / "storage"), "--runroot", runroot,
-            "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file",
-            "--network-config-dir", str(nets), "--runtime", OCI]
-
-    def pm(*args, timeout=TIMEOUT):
-        return subprocess.run([*base, *args], capture_output=True, env=env, timeout=timeout)
-
     # libcni keeps its cache in /var/lib/cni, whatever podman is told: in the helper VM the
     # host's tree is read-only, so the test gives the helper a tmpfs there (made by setup.sh)
     probe = "/var/lib/cni/.arrow-write-test"
@@ -207,8 +181,8 @@ def podman(tmp_path, request):
         subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0700", "arrow-cni", "/var/lib/cni"],
                        check=True)
         request.addfinalizer(lambda: subprocess.run(["umount", "/var/lib/cni"]))
-    r = pm("import", str(tmp_path / "rootfs.tar"), "localhost/web", timeout=300)
-    assert r.returncode == 0, r.stderr
+    pm = podman_with_image(tmp_path, request, "localhost/web", ("sh", "httpd"),
+                           {"www/index.html": "podman's arrow\n"}, network_dir=nets)
     yield pm
     for name in ("web", "webp"):
         pm("rm", "-f", name)
