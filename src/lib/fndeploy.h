@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Deploying and removing functions (docs/functions.md), shared by `arrow fn` and
+ * arrow-gateway's OpenFaaS endpoints; starting and stopping function instances.
+ * Errors are printed to stderr as one line and returned as -errno.
+ */
+#ifndef ARROW_FNDEPLOY_H
+#define ARROW_FNDEPLOY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "fnstore.h"
+#include "launch.h"
+
+/*
+ * Boot s->program detached on the default network, wait until it accepts connections on
+ * s->port, snapshot it as s->template, stop it, and save s in the function store.
+ * replace: an existing deployment of that name is removed first (its instances stopped).
+ */
+int fn_deploy(struct fn_spec *s, bool replace);
+/* Stop NAME's instances, remove its template and its deployment. 0, -ENOENT or -errno. */
+int fn_undeploy(const char *name);
+/* Stop and remove every instance of fn (NULL: of every function). Returns how many. */
+int fn_stop_instances(const char *fn);
+/* Stop (hard) and remove the Arrow with this id, if it still exists. 0 or -errno. */
+int fn_arrow_stop(const char *id);
+/* The IPv4 address in an Arrow's config.json (dir: its state directory). 0 or -errno. */
+int fn_arrow_ip(const char *dir, char *ip, size_t len);
+/*
+ * Wait until ip:port accepts a TCP connection (0), the Arrow in dir has stopped (-ESRCH)
+ * or timeout_ms passed (-ETIMEDOUT). Polls every few milliseconds, never spins.
+ */
+int fn_wait_port(const char *ip, unsigned int port, const char *dir, int timeout_ms);
+/* Milliseconds a start may take to accept: $ARROW_FN_START_TIMEOUT (s), else 120 s. */
+int fn_start_timeout_ms(void);
+
+#endif
