@@ -211,10 +211,46 @@ static int fn_path(const char *name, const char *file, char *out, size_t len)
 	return 0;
 }
 
+/* A regular file of at most FN_JSON_MAX bytes (never a FIFO that would block). */
+static json_t *load_file(const char *path, char *why, size_t whylen, int *err)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	json_error_t jerr;
+	struct stat st;
+	json_t *j;
+	FILE *f;
+
+	if (fd < 0) {
+		*err = -errno;
+		snprintf(why, whylen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > FN_JSON_MAX) {
+		close(fd);
+		*err = -EINVAL;
+		snprintf(why, whylen, "%s is not a regular file of at most %u bytes", path,
+			 FN_JSON_MAX);
+		return NULL;
+	}
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		*err = -ENOMEM;
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
+	j = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
+	fclose(f);
+	if (!j) {
+		*err = -EINVAL;
+		snprintf(why, whylen, "%s: %s", path, jerr.text);
+	}
+	return j;
+}
+
 int fnstore_load(const char *name, struct fn_spec *s, char *why, size_t whylen)
 {
 	char path[4200];
-	json_error_t jerr;
 	json_t *j;
 	int ret;
 
@@ -224,14 +260,11 @@ int fnstore_load(const char *name, struct fn_spec *s, char *why, size_t whylen)
 		snprintf(why, whylen, "'%s' is not a function name", name);
 		return ret;
 	}
-	j = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	j = load_file(path, why, whylen, &ret);
 	if (!j) {
-		if (access(path, F_OK) < 0 && errno == ENOENT) {
+		if (ret == -ENOENT)
 			snprintf(why, whylen, "no function named '%s'", name);
-			return -ENOENT;
-		}
-		snprintf(why, whylen, "%s: %s", path, jerr.text);
-		return -EINVAL;
+		return ret == -ENOENT ? ret : -EINVAL;
 	}
 	ret = fn_spec_from_json(j, s, why, whylen);
 	json_decref(j);
