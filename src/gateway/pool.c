@@ -181,6 +181,7 @@ static int instance_start(const char *template, struct instance *inst)
 {
 	struct run_opts o;
 	struct launched l;
+	char mac[64];
 	int ret;
 
 	memset(&o, 0, sizeof(o));
@@ -200,9 +201,9 @@ static int instance_start(const char *template, struct instance *inst)
 		return -EIO;
 	snprintf(inst->id, sizeof(inst->id), "%s", l.id);
 	snprintf(inst->dir, sizeof(inst->dir), "%s", l.dir);
-	ret = fn_arrow_ip(l.dir, inst->ip, sizeof(inst->ip));
+	ret = fn_arrow_addr(l.dir, inst->ip, sizeof(inst->ip), mac, sizeof(mac));
 	if (!ret)
-		ret = fn_wait_port(inst->ip, inst->port, l.dir, fn_start_timeout_ms());
+		ret = fn_wait_port(inst->ip, inst->port, l.dir, mac, fn_start_timeout_ms());
 	if (ret) {
 		fprintf(stderr, "arrow-gateway: %s did not accept on port %u: %s\n", inst->name,
 			inst->port, strerror(-ret));

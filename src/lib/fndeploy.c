@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -62,7 +63,44 @@ static int try_connect(const struct sockaddr_in *sa)
 	return ret;
 }
 
-int fn_wait_port(const char *ip, unsigned int port, const char *dir, int timeout_ms)
+/*
+ * The MAC the host's neighbour table holds for ip (/proc/net/arp) into mac: true if there
+ * is a complete entry.
+ */
+static bool neigh_mac(const char *ip, char *mac, size_t len)
+{
+	char line[256], addr[64], hw[64];
+	unsigned int type, flags;
+	bool found = false;
+	FILE *f = fopen("/proc/net/arp", "re");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s 0x%x 0x%x %63s", addr, &type, &flags, hw) == 4 &&
+		    !strcmp(addr, ip) && (flags & 0x2)) /* ATF_COM: resolved */
+			found = snprintf(mac, len, "%s", hw) < (int)len;
+	fclose(f);
+	return found;
+}
+
+/*
+ * A clone of a running Arrow may get the address its template had: its program then
+ * accepts on it before ainit has applied the clone's identity (RNG reseed, hostname,
+ * MAC). ainit announces the new MAC with a gratuitous ARP once it has: until the host's
+ * neighbour entry for ip shows mac, the clone is not ready.
+ */
+static bool identity_seen(const char *ip, const char *mac)
+{
+	char seen[64];
+
+	if (!mac || !neigh_mac(ip, seen, sizeof(seen)))
+		return true; /* no neighbour table to ask (not a bridge): the port must do */
+	return !strcasecmp(seen, mac);
+}
+
+int fn_wait_port(const char *ip, unsigned int port, const char *dir, const char *mac,
+		 int timeout_ms)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	uint64_t deadline = mono_ms() + (uint64_t)timeout_ms;
@@ -71,7 +109,7 @@ int fn_wait_port(const char *ip, unsigned int port, const char *dir, int timeout
 	if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1)
 		return -EINVAL;
 	for (;;) {
-		if (try_connect(&sa) == 0)
+		if (try_connect(&sa) == 0 && identity_seen(ip, mac))
 			return 0;
 		if (!store_dir_alive(dir))
 			return -ESRCH;
@@ -81,18 +119,22 @@ int fn_wait_port(const char *ip, unsigned int port, const char *dir, int timeout
 	}
 }
 
-int fn_arrow_ip(const char *dir, char *ip, size_t len)
+int fn_arrow_addr(const char *dir, char *ip, size_t len, char *mac, size_t maclen)
 {
 	char path[4200];
-	json_t *cfg;
-	const char *v;
+	json_t *cfg, *net;
+	const char *v, *m;
 	int ret = -ENOENT;
 
 	snprintf(path, sizeof(path), "%s/config.json", dir);
 	cfg = json_load_file(path, 0, NULL);
-	v = json_string_value(json_object_get(json_object_get(cfg, "network"), "ip"));
-	if (v && strlen(v) < len) {
+	net = json_object_get(cfg, "network");
+	v = json_string_value(json_object_get(net, "ip"));
+	m = json_string_value(json_object_get(net, "mac"));
+	if (v && strlen(v) < len && (!mac || (m && strlen(m) < maclen))) {
 		snprintf(ip, len, "%s", v);
+		if (mac)
+			snprintf(mac, maclen, "%s", m);
 		ret = 0;
 	}
 	json_decref(cfg);
@@ -154,7 +196,7 @@ static int deploy_opts(struct fn_spec *s, struct run_opts *o, char *name, const 
 	memset(o, 0, sizeof(*o));
 	o->cpus = 1;
 	o->boot_timeout_s = -1;
-	o->memory_mib = s->memory_mib;
+	o->memory_mib = s->memory_mib ? s->memory_mib : 128; /* arrow run's default */
 	o->detach = true;
 	o->name = name;
 	o->program = s->program;
@@ -183,13 +225,13 @@ static int boot_and_snapshot(struct fn_spec *s, const char *name)
 	free(argv);
 	if (ret)
 		return ret;
-	ret = fn_arrow_ip(l.dir, ip, sizeof(ip));
+	ret = fn_arrow_addr(l.dir, ip, sizeof(ip), NULL, 0);
 	if (ret) {
 		fprintf(stderr, "arrow fn deploy: %s has no network address\n", name);
 		fn_arrow_stop(l.id);
 		return ret;
 	}
-	ret = fn_wait_port(ip, s->port, l.dir, fn_start_timeout_ms());
+	ret = fn_wait_port(ip, s->port, l.dir, NULL, fn_start_timeout_ms());
 	if (ret) {
 		fprintf(stderr, "arrow fn deploy: %s %s port %u; see 'arrow logs %s'\n", s->name,
 			ret == -ESRCH ? "exited before it listened on" : "did not listen in time on",

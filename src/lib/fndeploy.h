@@ -25,13 +25,17 @@ int fn_undeploy(const char *name);
 int fn_stop_instances(const char *fn);
 /* Stop (hard) and remove the Arrow with this id, if it still exists. 0 or -errno. */
 int fn_arrow_stop(const char *id);
-/* The IPv4 address in an Arrow's config.json (dir: its state directory). 0 or -errno. */
-int fn_arrow_ip(const char *dir, char *ip, size_t len);
+/* The IPv4 address (and MAC, unless mac is NULL) in an Arrow's config.json (dir: its
+ * state directory). 0 or -errno. */
+int fn_arrow_addr(const char *dir, char *ip, size_t len, char *mac, size_t maclen);
 /*
- * Wait until ip:port accepts a TCP connection (0), the Arrow in dir has stopped (-ESRCH)
- * or timeout_ms passed (-ETIMEDOUT). Polls every few milliseconds, never spins.
+ * Wait until ip:port accepts a TCP connection and, with mac (a clone), the host's
+ * neighbour entry for ip shows mac: the clone has taken its identity (0); or the Arrow
+ * in dir has stopped (-ESRCH), or timeout_ms passed (-ETIMEDOUT). Polls every few
+ * milliseconds, never spins.
  */
-int fn_wait_port(const char *ip, unsigned int port, const char *dir, int timeout_ms);
+int fn_wait_port(const char *ip, unsigned int port, const char *dir, const char *mac,
+		 int timeout_ms);
 /* Milliseconds a start may take to accept: $ARROW_FN_START_TIMEOUT (s), else 120 s. */
 int fn_start_timeout_ms(void);
 

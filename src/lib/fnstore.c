@@ -103,7 +103,9 @@ static int spec_numbers(json_t *j, struct fn_spec *s, char *why, size_t whylen)
 	const char *bad = get_uint(j, "port", 1, 65535, &port);
 
 	if (!bad)
-		bad = get_uint(j, "memory_mib", 0, 1u << 20, &mem);
+		bad = get_uint(j, "memory_mib", 0, 65536, &mem);
+	if (!bad && mem && mem < 32)
+		bad = "memory_mib";
 	if (!bad)
 		bad = get_uint(j, "min", 0, FN_MAX_INSTANCES, &min);
 	if (!bad)
