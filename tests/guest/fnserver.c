@@ -110,6 +110,8 @@ static void serve(int fd)
 		if (n >= head + want) {
 			if (sscanf(req, "%15s %1023s", method, path) != 2)
 				return;
+			printf("fnserver: %s %s\n", method, path); /* for arrow fn logs */
+			fflush(stdout);
 			route(fd, path, req + head, want);
 			return;
 		}
