@@ -10,6 +10,7 @@
 
 #include "lib/fndeploy.h"
 #include "lib/launch.h"
+#include "lib/netstore.h"
 
 pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 struct function *pool_functions;
@@ -188,6 +189,7 @@ static int instance_start(const char *template, struct instance *inst)
 	o.cpus = 1;
 	o.boot_timeout_s = -1;
 	o.from = template;
+	o.network = NET_DEFAULT; /* not the template's: see FN_DEPLOY_NETWORK */
 	o.detach = true;
 	o.name = inst->name;
 	pthread_mutex_lock(&launch_lock);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/statedir.h"
+#include "netstore.h"
 #include "snapstore.h"
 #include "store.h"
 
@@ -187,6 +188,32 @@ static void remove_stale(const char *arrow_name)
 		fn_arrow_stop(id);
 }
 
+/*
+ * Functions are booted and snapshotted on a network of their own (FN_DEPLOY_NETWORK) and
+ * their clones join the default one. A clone resumes with the template's address and
+ * takes its own in ainit (docs/snapshots.md, "Clone identity"), after the RNG reseed,
+ * clock and hostname: on another subnet its address cannot be the template's, so once its
+ * port accepts on its own address, its identity is complete. (On one network a clone
+ * could get the address its template had, and accept before it took its identity.)
+ */
+static int deploy_network(void)
+{
+	struct netdef d;
+	char err[256] = "";
+	int lock = netstore_lock(), ret;
+
+	if (lock < 0)
+		return lock;
+	ret = netstore_load(FN_DEPLOY_NETWORK, &d);
+	if (ret == -ENOENT)
+		ret = netstore_create(FN_DEPLOY_NETWORK, NULL, &d, err, sizeof(err));
+	netstore_unlock(lock);
+	if (ret)
+		fprintf(stderr, "arrow fn deploy: network %s: %s\n", FN_DEPLOY_NETWORK,
+			*err ? err : strerror(-ret));
+	return ret;
+}
+
 /* run options for the deploy boot: strings point into s */
 static int deploy_opts(struct fn_spec *s, struct run_opts *o, char *name, const char ***argv)
 {
@@ -199,6 +226,7 @@ static int deploy_opts(struct fn_spec *s, struct run_opts *o, char *name, const 
 	o->memory_mib = s->memory_mib ? s->memory_mib : 128; /* arrow run's default */
 	o->detach = true;
 	o->name = name;
+	o->network = FN_DEPLOY_NETWORK;
 	o->program = s->program;
 	*argv = calloc(nargs + 1, sizeof(**argv));
 	if (!*argv)
@@ -218,7 +246,11 @@ static int boot_and_snapshot(struct fn_spec *s, const char *name)
 	struct launched l;
 	const char **argv = NULL;
 	char ip[64];
-	int ret = deploy_opts(s, &o, (char *)name, &argv);
+	int ret = deploy_network();
+
+	if (ret)
+		return ret;
+	ret = deploy_opts(s, &o, (char *)name, &argv);
 
 	if (!ret)
 		ret = launch_arrow(&o, &l) ? -EIO : 0;

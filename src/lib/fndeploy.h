@@ -13,8 +13,11 @@
 #include "fnstore.h"
 #include "launch.h"
 
+/* The network functions are deployed on; their instances join the default one. */
+#define FN_DEPLOY_NETWORK "arrow-fn-deploy"
+
 /*
- * Boot s->program detached on the default network, wait until it accepts connections on
+ * Boot s->program detached on FN_DEPLOY_NETWORK (created when missing), wait until it accepts connections on
  * s->port, snapshot it as s->template, stop it, and save s in the function store.
  * replace: an existing deployment of that name is removed first (its instances stopped).
  */

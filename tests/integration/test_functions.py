@@ -81,6 +81,17 @@ def gateway(tmp_path):
     ids = arrow("ps", "-aq", "--no-trunc").stdout.split()
     if ids:
         arrow("rm", "-f", *[i.decode() for i in ids], timeout=600)
+    arrow("network", "rm", "arrow-fn-deploy")  # made by deploy; gone if unused
+
+
+def test_deploy_uses_its_own_network():
+    """Templates are taken on arrow-fn-deploy, instances join the default network: a
+    clone can then never hold its template's address (docs/functions.md)."""
+    deploy("net")
+    meta = json.load(open(os.path.join(os.environ["ARROW_SNAPSHOTS"], "fn-net", "meta.json")))
+    assert meta["network"] == "arrow-fn-deploy"
+    ok(arrow("fn", "rm", "net"))
+    ok(arrow("network", "rm", "arrow-fn-deploy"))
 
 
 def request(method, path, body=None, timeout=TIMEOUT, headers=None):
