@@ -118,6 +118,12 @@ def instances(name):
                   if r["Names"].startswith(f"fn-{name}-") and r["Names"][len(name) + 4:].isdigit())
 
 
+def available(name):
+    """Instances of name the gateway has started and that accept (OpenFaaS status)."""
+    status, body, _ = request("GET", f"/system/function/{name}")
+    return json.loads(body)["availableReplicas"] if status == 200 else None
+
+
 def metric(text, name, fn):
     for line in text.splitlines():
         if line.startswith(f'{name}{{function="{fn}"}} '):
@@ -267,12 +273,14 @@ def test_fresh_gives_every_request_its_own_instance(gateway):
 def test_gateway_restart_keeps_deployments_and_min_pool(gateway):
     deploy("warm", "--min", "1")
     g = gateway()
-    wait_for("the warm pool", lambda: instances("warm") == ["fn-warm-1"])
+    wait_for("the warm pool", lambda: available("warm") == 1)
+    assert instances("warm") == ["fn-warm-1"]
     g.stop(signal.SIGKILL)  # a dead gateway leaves its instance running
     assert instances("warm") == ["fn-warm-1"]
     g2 = gateway()
     assert "stopped 1 instance" in g2.text()
-    wait_for("a new warm pool", lambda: instances("warm") == ["fn-warm-1"])
+    wait_for("a new warm pool", lambda: available("warm") == 1)  # started, not starting
+    assert instances("warm") == ["fn-warm-1"]
     status, body, _ = request("GET", "/function/warm/hello")
     assert (status, body) == (200, b"hello from fn-warm-1\n")
 
