@@ -92,29 +92,25 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct reply *r)
 	return ret;
 }
 
-struct headers {
-	char *v[PROXY_MAX_HEADERS];
-	unsigned int n;
-};
-
+/* The request's headers for the instance, hop-by-hop ones left out. */
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
 				      const char *value)
 {
-	struct headers *h = cls;
+	struct proxy_request *r = cls;
 
 	(void)kind;
-	if (h->n >= PROXY_MAX_HEADERS || proxy_hop_header(key, strlen(key)))
+	if (r->nr_headers >= PROXY_MAX_HEADERS || proxy_hop_header(key, strlen(key)))
 		return MHD_YES;
-	if (asprintf(&h->v[h->n], "%s: %s", key, value ? value : "") >= 0)
-		h->n++;
+	if (asprintf(&r->headers[r->nr_headers], "%s: %s", key, value ? value : "") >= 0)
+		r->nr_headers++;
 	return MHD_YES;
 }
 
 /* Headers of the instance's answer onto ours, and which instance answered. */
-static void add_headers(struct MHD_Response *resp, struct proxy_response *res, const char *inst)
+static void add_headers(struct MHD_Response *resp, struct proxy_head *head, const char *inst)
 {
-	for (unsigned int i = 0; i < res->nr_headers; i++) {
-		char *line = res->headers[i], *colon = strchr(line, ':'), *v;
+	for (unsigned int i = 0; i < head->nr_headers; i++) {
+		char *line = head->headers[i], *colon = strchr(line, ':'), *v;
 
 		if (!colon)
 			continue;
@@ -126,19 +122,83 @@ static void add_headers(struct MHD_Response *resp, struct proxy_response *res, c
 	MHD_add_response_header(resp, "X-Arrow-Instance", inst);
 }
 
+struct forward {
+	struct function *f;
+	struct instance *inst;
+};
+
+/* The transfer ended (worker thread): the instance is free again, or replaced. */
+static void forward_done(void *arg, bool broken, long status)
+{
+	struct forward *fw = arg;
+
+	pool_release(fw->f, fw->inst, broken, (int)status);
+	free(fw);
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)pos;
+	return proxy_read(cls, buf, max); /* blocks this connection's thread only */
+}
+
+static void stream_free(void *cls)
+{
+	proxy_put(cls);
+}
+
+static void free_request(struct proxy_request *r)
+{
+	free(r->method);
+	free(r->path);
+	free(r->body);
+	while (r->nr_headers)
+		free(r->headers[--r->nr_headers]);
+}
+
+/* The instance's answer to the client: its head, then its body as it comes. */
+static enum MHD_Result send_stream(struct MHD_Connection *c, struct proxy_stream *s,
+				   struct proxy_head *head, const char *inst)
+{
+	struct MHD_Response *resp;
+	struct reply r = { 0 };
+	enum MHD_Result ret;
+
+	if (head->failed) {
+		proxy_put(s);
+		r.status = (int)head->status;
+		r.body = head->body;
+		r.len = head->len;
+		r.type = "text/plain; charset=utf-8";
+		head->body = NULL;
+		proxy_head_free(head);
+		return send_reply(c, &r);
+	}
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_read, s,
+						 stream_free);
+	if (!resp) {
+		proxy_put(s);
+		proxy_head_free(head);
+		return MHD_NO;
+	}
+	add_headers(resp, head, inst);
+	ret = MHD_queue_response(c, (unsigned int)head->status, resp);
+	MHD_destroy_response(resp);
+	proxy_head_free(head);
+	return ret;
+}
+
 static enum MHD_Result invoke(struct MHD_Connection *c, const struct route *rt,
 			      const char *method, struct req *q)
 {
-	struct proxy_request preq = { .method = method, .path = rt->path, .body = q->body,
-				      .len = q->len };
+	struct proxy_request preq = { .nr_headers = 0 };
 	struct reply r = { 0 };
-	struct proxy_response res;
-	struct MHD_Response *resp;
+	struct proxy_head head;
+	struct proxy_stream *s;
+	struct forward *fw;
 	struct instance *inst;
 	struct function *f;
-	struct headers h = { .n = 0 };
 	char why[512], name[sizeof(inst->name)];
-	enum MHD_Result ret;
 	int status = 0;
 
 	f = pool_get(rt->name, &status);
@@ -154,28 +214,34 @@ static enum MHD_Result invoke(struct MHD_Connection *c, const struct route *rt,
 		reply_text(&r, status, "%s", why);
 		return send_reply(c, &r);
 	}
-	MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, &h);
-	preq.headers = (const char *const *)h.v;
-	preq.nr_headers = h.n;
-	preq.timeout_s = inst->timeout_s;
-	proxy_forward(inst->ip, inst->port, &preq, &res);
+	/* the instance may be gone once released: everything needed is copied now */
 	snprintf(name, sizeof(name), "%s", inst->name);
-	pool_release(f, inst, res.broken, (int)res.status);
-	while (h.n)
-		free(h.v[--h.n]);
-	resp = MHD_create_response_from_buffer(res.len, res.body ? res.body : (char *)"",
-					       res.body ? MHD_RESPMEM_MUST_FREE :
-							  MHD_RESPMEM_PERSISTENT);
-	if (!resp) {
-		proxy_response_free(&res);
-		return MHD_NO;
+	snprintf(preq.ip, sizeof(preq.ip), "%s", inst->ip);
+	preq.port = inst->port;
+	preq.timeout_s = inst->timeout_s;
+	preq.method = strdup(method);
+	preq.path = strdup(rt->path);
+	preq.body = q->body;
+	preq.len = q->len;
+	q->body = NULL;
+	q->len = 0;
+	MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, &preq);
+	fw = malloc(sizeof(*fw));
+	if (fw) {
+		*fw = (struct forward){ f, inst };
+		preq.done = forward_done;
+		preq.arg = fw;
 	}
-	res.body = NULL;
-	add_headers(resp, &res, name);
-	ret = MHD_queue_response(c, (unsigned int)res.status, resp);
-	MHD_destroy_response(resp);
-	proxy_response_free(&res);
-	return ret;
+	s = fw && preq.method && preq.path ? proxy_start(&preq, &head) : NULL;
+	if (!s) {
+		free_request(&preq);
+		free(fw);
+		pool_release(f, inst, false, 502);
+		reply_text(&r, 502, "the gateway could not forward the request (out of memory or "
+				    "threads)\n");
+		return send_reply(c, &r);
+	}
+	return send_stream(c, s, &head, name);
 }
 
 /* A request body arrives in pieces; past max_body the rest is read and dropped (413). */

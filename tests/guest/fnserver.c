@@ -6,6 +6,9 @@
  *   /echo           the request body back (X-Path: the path and query it was asked for)
  *   /id             "BOOT_ID HOSTNAME" (/proc/sys/kernel/random/boot_id, read only now)
  *   /sleep?ms=N     answers after N milliseconds
+ *   /stream         "first\n", then "last\n" once /release was asked for (no length:
+ *                   the answer ends when the connection closes)
+ *   /release        lets /stream finish
  *   /crash          the whole server dies without answering
  *   /hang           never answers
  */
@@ -74,6 +77,22 @@ static void route(int fd, const char *path, const char *body, size_t len)
 		nanosleep(&ts, NULL);
 		snprintf(buf, sizeof(buf), "slept %ld\n", ms);
 		reply_str(fd, 200, buf);
+	} else if (!strcmp(path, "/stream")) {
+		static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+					   "Connection: close\r\n\r\nfirst\n";
+		struct timespec tick = { 0, 10 * 1000 * 1000 };
+
+		if (write(fd, head, sizeof(head) - 1) < 0)
+			return;
+		for (int i = 0; i < 6000 && access("/tmp/fn-release", F_OK); i++)
+			nanosleep(&tick, NULL); /* at most 60 s */
+		if (write(fd, "last\n", 5) < 0)
+			return;
+	} else if (!strcmp(path, "/release")) {
+		f = fopen("/tmp/fn-release", "w");
+		if (f)
+			fclose(f);
+		reply_str(fd, 200, "released\n");
 	} else if (!strcmp(path, "/crash")) {
 		close(fd);
 		kill(getppid(), SIGKILL);

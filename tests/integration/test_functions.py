@@ -1,6 +1,7 @@
 """Functions (docs/functions.md): arrow fn deploy makes a template of a listening server,
 arrow-gateway (arrow serve) starts clones of it on demand, forwards requests, scales to
 zero and back. Real Arrows inside the helper VM; the function is tests/guest/fnserver."""
+import http.client
 import json
 import os
 import signal
@@ -201,6 +202,21 @@ def test_fifty_concurrent_invocations_within_max(gateway):
     used = {r[2]["X-Arrow-Instance"] for r in results.values()}
     assert 1 <= len(used) <= 3
     assert seen_max[0] <= 3 and len(instances("many")) <= 3
+
+
+def test_streamed_answer_arrives_as_it_is_written(gateway):
+    """The answer's body is passed on as the instance writes it, not once it has ended."""
+    deploy("stream", "--max", "1", "--concurrency", "2")
+    gateway()
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=TIMEOUT)
+    conn.request("GET", "/function/stream/stream")
+    resp = conn.getresponse()
+    assert resp.status == 200 and resp.getheader("X-Arrow-Instance") == "fn-stream-1"
+    # the server writes the rest only after /release: this line came through on its own
+    assert resp.readline() == b"first\n"
+    assert request("GET", "/function/stream/release")[:2] == (200, b"released\n")
+    assert resp.read() == b"last\n"
+    conn.close()
 
 
 def test_scale_to_zero_after_idle_and_back(gateway):
