@@ -198,24 +198,23 @@ static void *worker(void *arg)
 	long status;
 
 	pthread_mutex_lock(&s->lock);
-	if (!s->head_done && rc == CURLE_OK && s->status >= 200)
-		s->head_done = true; /* a head with no body at all */
-	if (!s->head_done) {
+	if (!s->head_done && (rc != CURLE_OK || s->status < 200))
 		head_failed(s, rc);
-		s->head_done = true;
-	}
-	/* cut short after the head: the client sees the stream break */
-	s->broken_body = rc != CURLE_OK;
-	s->finished = true;
 	broken = rc != CURLE_OK && !s->abandoned;
 	status = s->failed ? s->fail_status : s->status;
-	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	curl_slist_free_all(hdrs);
 	if (h)
 		curl_easy_cleanup(h);
 	free(url);
+	/* released and counted before the client sees the end: its next request finds it so */
 	s->req.done(s->req.arg, broken, status);
+	pthread_mutex_lock(&s->lock);
+	s->head_done = true; /* also a head with no body at all */
+	s->broken_body = rc != CURLE_OK; /* cut short after the head: the stream breaks */
+	s->finished = true;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
 	put(s);
 	return NULL;
 }
