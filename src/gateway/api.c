@@ -285,6 +285,12 @@ void api_handle(const struct route *rt, const char *method, const char *body, si
 					      "orchestration", "arrow", "version", "release",
 					      ARROW_VERSION, "sha", "", "arch", "x86_64"));
 		return;
+	case ROUTE_SYS_NAMESPACES:
+		if (!get)
+			break;
+		/* one namespace: functions are not divided (faas-cli asks before listing) */
+		reply_json(r, 200, json_pack("[s]", "arrow"));
+		return;
 	case ROUTE_SYS_METRICS:
 		if (!get)
 			break;

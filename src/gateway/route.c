@@ -47,6 +47,8 @@ static void system_route(const char *uri, struct route *r)
 		r->kind = ROUTE_SYS_INFO;
 	} else if (is_path(uri, "/system/metrics")) {
 		r->kind = ROUTE_SYS_METRICS;
+	} else if (is_path(uri, "/system/namespaces")) {
+		r->kind = ROUTE_SYS_NAMESPACES;
 	} else if ((rest = take_name(uri, "/system/function/", r))) {
 		if (r->kind != ROUTE_BAD_NAME)
 			r->kind = (!*rest || *rest == '?' || !strcmp(rest, "/")) ? ROUTE_SYS_FUNCTION :

@@ -16,6 +16,7 @@ enum route_kind {
 	ROUTE_SYS_SCALE,     /* /system/scale-function/NAME */
 	ROUTE_SYS_INFO,      /* /system/info */
 	ROUTE_SYS_METRICS,   /* /system/metrics */
+	ROUTE_SYS_NAMESPACES, /* /system/namespaces */
 	ROUTE_HEALTHZ,       /* /healthz */
 };
 

@@ -342,6 +342,7 @@ def test_bad_input(gateway, tmp_path):
     assert request("POST", "/system/scale-function/x", b'{"replicas": -1}')[0] == 400
     assert request("DELETE", "/system/functions", b'{"functionName": "no"}')[0] == 404
     assert request("PATCH", "/system/info")[0] == 405
+    assert request("GET", "/system/namespaces")[:2] == (200, b'["arrow"]')
     for opts in [["--port", "0x1"], ["--max", "65"], ["--min", "5", "--max", "2"],
                  ["--timeout", "0"], ["--concurrency", "-1"]]:
         r = arrow("fn", "deploy", "ok", *opts, guest("fnserver"))

@@ -202,6 +202,7 @@ static void test_routes(void **state)
 	route_is("/system/scale-function/web", ROUTE_SYS_SCALE, "web", NULL);
 	route_is("/system/info", ROUTE_SYS_INFO, NULL, NULL);
 	route_is("/system/metrics", ROUTE_SYS_METRICS, NULL, NULL);
+	route_is("/system/namespaces", ROUTE_SYS_NAMESPACES, NULL, NULL);
 	route_is("/healthz", ROUTE_HEALTHZ, NULL, NULL);
 	route_is("/", ROUTE_NONE, NULL, NULL);
 	route_is("", ROUTE_NONE, NULL, NULL);
