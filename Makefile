@@ -26,7 +26,7 @@ CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) \
 	    $(COMMON_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_LIBS := -ljansson -ldl
 # libarchive and libcrypto are loaded when first needed (src/lib/lazylib.h); tests link them
-UNIT_LIBS := -larchive -lcrypto -lseccomp
+UNIT_LIBS := -larchive -lcrypto -lseccomp -lcurl
 
 # arrow-oci, the OCI runtime (docs/oci.md): its own front end over src/lib and src/common
 OCI_SRCS := $(wildcard src/oci/*.c)
@@ -39,7 +39,8 @@ GW_OBJS := $(GW_SRCS:%.c=$(BUILD)/obj/%.o) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) \
 	    $(COMMON_SRCS:%.c=$(BUILD)/obj/%.o)
 GW_LIBS := -ljansson -ldl -lmicrohttpd -lcurl -pthread
 # all but its HTTP server and client: unit-tested (tests/unit/test_functions.c)
-GW_UNIT_SRCS := src/gateway/route.c src/gateway/api.c src/gateway/pool.c src/gateway/metrics.c
+GW_UNIT_SRCS := src/gateway/route.c src/gateway/api.c src/gateway/pool.c src/gateway/metrics.c \
+		src/gateway/proxy.c
 
 INIT_SRCS := $(wildcard src/init/*.c) src/common/runcfg.c src/common/proctcp.c src/common/execproto.c
 
