@@ -26,17 +26,26 @@ CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) \
 	    $(COMMON_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_LIBS := -ljansson -ldl
 # libarchive and libcrypto are loaded when first needed (src/lib/lazylib.h); tests link them
-UNIT_LIBS := -larchive -lcrypto -lseccomp
+UNIT_LIBS := -larchive -lcrypto -lseccomp -lcurl
 
 # arrow-oci, the OCI runtime (docs/oci.md): its own front end over src/lib and src/common
 OCI_SRCS := $(wildcard src/oci/*.c)
 OCI_OBJS := $(OCI_SRCS:%.c=$(BUILD)/obj/%.o) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) \
 	    $(COMMON_SRCS:%.c=$(BUILD)/obj/%.o)
 
+# arrow-gateway, the functions gateway (docs/functions.md): libmicrohttpd serves, libcurl forwards
+GW_SRCS := $(wildcard src/gateway/*.c)
+GW_OBJS := $(GW_SRCS:%.c=$(BUILD)/obj/%.o) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) \
+	    $(COMMON_SRCS:%.c=$(BUILD)/obj/%.o)
+GW_LIBS := -ljansson -ldl -lmicrohttpd -lcurl -pthread
+# all but its HTTP server and client: unit-tested (tests/unit/test_functions.c)
+GW_UNIT_SRCS := src/gateway/route.c src/gateway/api.c src/gateway/pool.c src/gateway/metrics.c \
+		src/gateway/proxy.c
+
 INIT_SRCS := $(wildcard src/init/*.c) src/common/runcfg.c src/common/proctcp.c src/common/execproto.c
 
 LIBDIR   := $(BUILD)/lib/arrow
-BINS     := $(BUILD)/bin/arrowh $(BUILD)/bin/arrow $(BUILD)/bin/arrow-oci
+BINS     := $(BUILD)/bin/arrowh $(BUILD)/bin/arrow $(BUILD)/bin/arrow-oci $(BUILD)/bin/arrow-gateway
 GUEST    := $(LIBDIR)/ainit $(LIBDIR)/vmlinux $(LIBDIR)/vmlinux-net
 MACHINE  := $(LIBDIR)/machine/bzImage $(LIBDIR)/machine/initramfs.cpio
 TESTPROGS := $(patsubst tests/guest/%.c,$(BUILD)/tests/guest/%,$(wildcard tests/guest/*.c))
@@ -67,6 +76,11 @@ $(BUILD)/bin/arrow-oci: $(OCI_OBJS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CLI_LIBS)
+
+$(BUILD)/bin/arrow-gateway: $(GW_OBJS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(GW_LIBS)
 
 # ainit: static musl, small, no dependencies in the guest.
 $(LIBDIR)/ainit: $(INIT_SRCS) $(wildcard src/init/*.h src/common/*.h)
@@ -102,7 +116,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 INIT_HOST_SRCS := src/init/execsvc.c src/init/exectop.c
 INIT_HOST_OBJS := $(INIT_HOST_SRCS:%.c=$(BUILD)/obj/%.o)
 $(BUILD)/tests/unit/%: tests/unit/%.c $(VMM_LIB_OBJS) $(filter-out $(BUILD)/obj/src/cli/main.o,$(CLI_OBJS)) \
-		$(INIT_HOST_OBJS)
+		$(INIT_HOST_OBJS) $(GW_UNIT_SRCS:%.c=$(BUILD)/obj/%.o)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CCLD    $@")
 	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $^ -lcmocka -pthread $(CLI_LIBS) $(UNIT_LIBS) -lz
@@ -115,7 +129,7 @@ SAN        := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-f
 SAN_CFLAGS := -O1 -g -std=gnu11 $(WARN) -D_GNU_SOURCE -DARROW_VERSION='"$(VERSION)"' -Isrc $(SAN) \
 	      -fsanitize=fuzzer-no-link
 SAN_SRCS   := $(sort $(filter-out src/vmm/main.c src/cli/main.c,$(VMM_SRCS) $(CLI_SRCS) $(LIB_SRCS) \
-		$(COMMON_SRCS) $(INIT_HOST_SRCS)))
+		$(COMMON_SRCS) $(INIT_HOST_SRCS) $(GW_UNIT_SRCS)))
 SAN_LIB    := $(BUILD)/san/libarrow.a
 SAN_ENV    := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1 \
 	      UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
@@ -170,7 +184,8 @@ install: all
 	install -m 644 $(MACHINE) $(DESTDIR)$(PREFIX)/lib/arrow/machine/
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/arrow $(DESTDIR)$(PREFIX)/bin/arrowh $(DESTDIR)$(PREFIX)/bin/arrow-oci
+	rm -f $(DESTDIR)$(PREFIX)/bin/arrow $(DESTDIR)$(PREFIX)/bin/arrowh $(DESTDIR)$(PREFIX)/bin/arrow-oci \
+		$(DESTDIR)$(PREFIX)/bin/arrow-gateway
 	rm -rf $(DESTDIR)$(PREFIX)/lib/arrow
 
 # Fresh-machine entry points (README): install what is missing, build, then act.

@@ -24,7 +24,7 @@ ENV_TEXT = {
 }
 SIDE = {"density": ".density.json", "clones": ".clones.json", "images": ".images.json",
         "lifecycle": ".lifecycle.json", "network": ".network.json", "sandbox": ".sandbox.json",
-        "exec": ".exec.json"}
+        "exec": ".exec.json", "functions": ".functions.json"}
 COUNTER_HEAD = {"exits": "exits", "io_exits": "I/O", "mmio_exits": "MMIO", "halt_exits": "HLT",
                 "irq_exits": "ext. IRQ", "signal_exits": "signal", "insn_emulation": "emulated insn",
                 "hypercalls": "hypercall", "irq_window_exits": "IRQ window",
@@ -713,6 +713,40 @@ def exec_section(ex):
     return out
 
 
+def functions_section(f):
+    if not f:
+        return []
+    fr, rps, fresh, sc = f["first_request"], f["requests_per_second"], f["fresh"], f["scale"]
+    mem = sc["private_kib_per_idle_instance"]
+    out = ["### Functions (bench/functions.py)", ""] + stamp_line(f) + [
+           "tests/guest/fnserver as a function behind arrow-gateway (docs/functions.md); "
+           "`GET /hello` from a Python client on the same host, until the answer is read. "
+           "Compare within this section.", "",
+           "| first answer | median | min | max | runs |", "|---|---|---|---|---|"]
+    for k in ("from zero (clone)", "cold-booted instance", "warm instance", "native start",
+              "native warm"):
+        d = fr[k]
+        out += [f"| {k} | {d['median_ms']} ms | {d['min_ms']} ms | {d['max_ms']} ms | {d['runs']} |"]
+    out += ["", "From zero: the gateway starts a clone of the function's template, waits until it "
+            "accepts and forwards. Cold-booted: `arrow run -d` of the same server until its first "
+            "answer (no gateway). Warm: the gateway with an instance running. Native: the server "
+            "as a host process, spawn until its first answer; native warm: a request to it.", "",
+            f"From zero / cold boot: **{fr['from_zero_over_cold_boot']:.2f}×** (ratio of medians).", "",
+            f"Warm requests per second, {rps['client_threads']} client threads, {rps['requests']} "
+            f"requests: through the gateway (one instance, --concurrency 8) "
+            f"{rps['gateway, warm instance']}/s, the native server directly {rps['native']}/s: "
+            f"**{rps['ratio']:.2f}×**.", "",
+            f"--fresh (a new clone per request, destroyed after): {ms(fresh['per_request'])} per "
+            f"request one after another; {fresh['requests_per_second']} requests/s with "
+            f"{fresh['client_threads']} client threads and --max {fresh['max']}.", "",
+            f"Instances started: {sc['instances']} through `POST /system/scale-function` until all "
+            f"accepted in {sc['seconds']} s ({sc['per_second']}/s; starts are serialised in the "
+            f"gateway). Private memory per idle instance (its VMM process's Private_Clean + "
+            f"Private_Dirty, /system/metrics): median {kib(mem['median'])} "
+            f"(min {kib(mem['min'])}, max {kib(mem['max'])}, n={mem['instances']}).", ""]
+    return out
+
+
 # ---- targets and the rest -------------------------------------------------------------------
 
 def targets(results, side):
@@ -757,7 +791,20 @@ def targets(results, side):
         clone_row += f" {ratio:.2f}× ({'met' if ratio <= 0.10 else 'not met'}) |"
         p = c["memory"]["clone"]["by_count"][-1]["private_kib_per_instance"]
         priv_row += f" {kib(p)} ({'met' if p <= 1024 else 'not met'}) |"
-    return out + [mem_row, pss_ratio_row, boot_row, pss_row, clone_row, priv_row, ""]
+    fz_row = "| function from zero ≤ 0.1× a cold boot | first answer, ratio of medians (bench/functions.py) |"
+    fm_row = "| ≤ 1 MiB private per idle function instance | VMM process, median (bench/functions.py) |"
+    for r in results:
+        f = side["functions"].get(r["environment"])
+        if not f:
+            fz_row += " - |"
+            fm_row += " - |"
+            continue
+        ratio = f["first_request"]["from_zero_over_cold_boot"]
+        fz_row += f" {ratio:.2f}× ({'met' if ratio <= 0.1 else 'not met'}) |"
+        p = f["scale"]["private_kib_per_idle_instance"]["median"]
+        fm_row += f" {kib(p)} ({'met' if p <= 1024 else 'not met'}) |"
+    return out + [mem_row, pss_ratio_row, boot_row, pss_row, clone_row, priv_row, fz_row,
+                  fm_row, ""]
 
 
 REPRODUCE = [
@@ -874,6 +921,7 @@ def main():
         out += lifecycle_section(sections["lifecycle"])
         out += network_section(sections["network"])
         out += exec_section(sections["exec"])
+        out += functions_section(sections["functions"])
     out += targets(results, side)
     out += REPRODUCE
     with open(sys.argv[2] + ".tmp", "w") as f:

@@ -21,7 +21,8 @@ $py bench/sandbox.py $0 $r.sandbox.json &&
 $py bench/images.py $0 $r.images.json &&
 $py bench/lifecycle.py $0 $r.lifecycle.json &&
 $py bench/network.py $0 $r.network.json &&
-$py bench/exec.py $0 $r.exec.json'
+$py bench/exec.py $0 $r.exec.json &&
+$py bench/functions.py $0 $r.functions.json'
 if [ -e /sys/module/kvm_pvm ] || [ ! -e /dev/kvm ]; then
 	env_name=helper-vm
 	echo "bench: /dev/kvm here cannot boot a standard guest; measuring inside the helper VM (all emulated)"

@@ -32,6 +32,10 @@ int cmd_inspect(int argc, char *argv[]);
 int cmd_exec(int argc, char *argv[]);
 int cmd_top(int argc, char *argv[]);
 
+/* functions (cmd-fn.c, cmd-fninvoke.c; docs/functions.md) */
+int cmd_fn(int argc, char *argv[]);
+int cmd_serve(int argc, char *argv[]);
+
 int cmd_network(int argc, char *argv[]);
 int cmd_release(int argc, char *argv[]);
 

@@ -34,6 +34,8 @@ static const char usage[] =
 	"  images    list images\n"
 	"  rmi       remove images\n"
 	"  tag       give an image another name\n"
+	"  fn        deploy, list, invoke and remove functions (docs/functions.md)\n"
+	"  serve     run the functions gateway (arrow-gateway)\n"
 	"  machine   run a command inside the helper VM that provides KVM (machine mode)\n"
 	"  version   print the version\n"
 	"\n"
@@ -57,6 +59,7 @@ static const struct {
 	{ "pull", cmd_pull },	  { "push", cmd_push },
 	{ "exec", cmd_exec },	  { "top", cmd_top },
 	{ "pause", cmd_pause },	  { "unpause", cmd_unpause },
+	{ "fn", cmd_fn },	  { "serve", cmd_serve },
 };
 
 int main(int argc, char *argv[])

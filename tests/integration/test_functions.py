@@ -1,0 +1,358 @@
+"""Functions (docs/functions.md): arrow fn deploy makes a template of a listening server,
+arrow-gateway (arrow serve) starts clones of it on demand, forwards requests, scales to
+zero and back. Real Arrows inside the helper VM; the function is tests/guest/fnserver."""
+import http.client
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import ARROW, TIMEOUT, arrow, guest
+
+PORT = 18080
+GW = f"http://127.0.0.1:{PORT}"
+
+
+def ok(r):
+    assert r.returncode == 0, (r.stdout + r.stderr).decode(errors="replace")
+    return r.stdout.decode()
+
+
+@pytest.fixture(autouse=True)
+def stores(tmp_path, monkeypatch):
+    """A function store and a snapshot store of the test's own."""
+    monkeypatch.setenv("ARROW_FUNCTIONS", str(tmp_path / "functions"))
+    monkeypatch.setenv("ARROW_SNAPSHOTS", str(tmp_path / "snapshots"))
+    yield
+    for d, _, files in os.walk(str(tmp_path / "snapshots")):
+        for f in files:
+            os.chmod(os.path.join(d, f), 0o600)
+
+
+def wait_for(what, cond, timeout=TIMEOUT, every=0.2):
+    """Poll cond() until it returns something true; fail naming what did not happen."""
+    deadline = time.time() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.time() > deadline:
+            pytest.fail(f"{what} did not happen within {timeout}s")
+        time.sleep(every)
+
+
+class Gateway:
+    def __init__(self, tmp_path, *args):
+        self.log = open(tmp_path / f"gateway-{time.time_ns()}.log", "w+b")
+        self.p = subprocess.Popen([ARROW, "serve", "--listen", f"127.0.0.1:{PORT}", *args],
+                                  stdout=self.log, stderr=self.log)
+        wait_for("the gateway answering /healthz",
+                 lambda: self.p.poll() is not None or request("GET", "/healthz")[0] == 200)
+        assert self.p.poll() is None, self.text()
+
+    def text(self):
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+            self.p.wait(timeout=TIMEOUT)
+        return self.p.returncode
+
+
+@pytest.fixture
+def gateway(tmp_path):
+    gws = []
+
+    def start(*args):
+        gws.append(Gateway(tmp_path, *args))
+        return gws[-1]
+    yield start
+    for g in gws:
+        g.stop()
+    # a gateway killed by the test leaves instances: what a new gateway would stop
+    ok(arrow("fn", "ls"))
+    ids = arrow("ps", "-aq", "--no-trunc").stdout.split()
+    if ids:
+        arrow("rm", "-f", *[i.decode() for i in ids], timeout=600)
+    arrow("network", "rm", "arrow-fn-deploy")  # made by deploy; gone if unused
+
+
+def test_deploy_uses_its_own_network():
+    """Templates are taken on arrow-fn-deploy, instances join the default network: a
+    clone can then never hold its template's address (docs/functions.md)."""
+    deploy("net")
+    meta = json.load(open(os.path.join(os.environ["ARROW_SNAPSHOTS"], "fn-net", "meta.json")))
+    assert meta["network"] == "arrow-fn-deploy"
+    ok(arrow("fn", "rm", "net"))
+    ok(arrow("network", "rm", "arrow-fn-deploy"))
+
+
+def request(method, path, body=None, timeout=TIMEOUT, headers=None):
+    """(status, body bytes, headers) of one request to the gateway; (0, error) if none."""
+    req = urllib.request.Request(GW + path, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read(), r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), e.headers
+    except (urllib.error.URLError, ConnectionError, OSError) as e:
+        return 0, str(e).encode(), {}
+
+
+def deploy(name, *opts):
+    return ok(arrow("fn", "deploy", name, *opts, guest("fnserver")))
+
+
+def instances(name):
+    """Names of the running instances of function name, from arrow ps."""
+    out = ok(arrow("ps", "--format", "json"))
+    rows = [json.loads(line) for line in out.splitlines() if line.strip()]
+    return sorted(r["Names"] for r in rows
+                  if r["Names"].startswith(f"fn-{name}-") and r["Names"][len(name) + 4:].isdigit())
+
+
+def available(name):
+    """Instances of name the gateway has started and that accept (OpenFaaS status)."""
+    status, body, _ = request("GET", f"/system/function/{name}")
+    return json.loads(body)["availableReplicas"] if status == 200 else None
+
+
+def metric(text, name, fn):
+    for line in text.splitlines():
+        if line.startswith(f'{name}{{function="{fn}"}} '):
+            return float(line.split()[-1])
+    return None
+
+
+def test_deploy_invoke_scale_from_zero_and_api(gateway):
+    deploy("hello", "--idle-timeout", "0")
+    assert "hello" in ok(arrow("fn", "ls"))
+    spec = json.loads(ok(arrow("fn", "inspect", "hello")))
+    assert spec["port"] == 8080 and spec["template"] == "fn-hello" and spec["max"] == 4
+    g = gateway()
+    assert instances("hello") == []  # nothing runs before the first request
+    status, body, hdrs = request("GET", "/function/hello/hello")
+    assert status == 200, body
+    assert body == b"hello from fn-hello-1\n"
+    assert hdrs["X-Arrow-Instance"] == "fn-hello-1"
+    assert instances("hello") == ["fn-hello-1"]
+    # path, query and body reach the instance; headers come back
+    status, body, hdrs = request("POST", "/function/hello/echo/x?a=1&b=2", b"payload")
+    assert (status, body, hdrs["X-Path"]) == (200, b"payload", "/echo/x?a=1&b=2")
+    r = arrow("fn", "invoke", "--gateway", f"127.0.0.1:{PORT}", "hello/echo", input=b"from cli")
+    assert ok(r) == "from cli"
+    r = arrow("fn", "invoke", "--gateway", f"127.0.0.1:{PORT}", "hello/nothing-here")
+    assert r.returncode == 1 and b"HTTP 404" in r.stderr
+    assert instances("hello") == ["fn-hello-1"]  # one instance served all of them
+    # the OpenFaaS view and the metrics
+    status, body, _ = request("GET", "/system/functions")
+    fns = json.loads(body)
+    assert status == 200 and [f["name"] for f in fns] == ["hello"]
+    assert fns[0]["replicas"] == 1 and fns[0]["invocationCount"] == 4
+    status, body, _ = request("GET", "/system/function/hello")
+    assert status == 200 and json.loads(body)["availableReplicas"] == 1
+    status, body, _ = request("GET", "/system/metrics")
+    text = body.decode()
+    assert metric(text, "arrow_fn_invocations_total", "hello") == 4
+    assert metric(text, "arrow_fn_clone_starts_total", "hello") == 1
+    assert metric(text, "arrow_fn_instances", "hello") == 1
+    assert 'arrow_fn_start_seconds_count{function="hello"} 1' in text
+    mem = [l for l in text.splitlines() if l.startswith("arrow_fn_instance_private_bytes")]
+    assert len(mem) == 1 and float(mem[0].split()[-1]) > 0
+    logs = ok(arrow("fn", "logs", "hello"))
+    # the clone's log starts at the clone: the requests it served
+    assert "==> fn-hello-1 <==" in logs and "fnserver: POST /echo/x?a=1&b=2" in logs
+    assert g.stop() == 0
+    assert instances("hello") == []  # a stopping gateway stops its instances
+    ok(arrow("fn", "rm", "hello"))
+    assert "hello" not in ok(arrow("fn", "ls"))
+
+
+def test_fifty_concurrent_invocations_within_max(gateway):
+    deploy("many", "--max", "3", "--concurrency", "4", "--queue", "100", "--timeout", "120")
+    gateway()
+    results, seen_max, done = {}, [0], threading.Event()
+
+    def watch():  # --max holds at every moment, as arrow ps sees it
+        while not done.is_set():
+            seen_max[0] = max(seen_max[0], len(instances("many")))
+            time.sleep(0.2)
+
+    def one(i):
+        results[i] = request("POST", "/function/many/echo", f"request {i}".encode())
+    w = threading.Thread(target=watch)
+    w.start()
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    w.join()
+    bad = {i: r[:2] for i, r in results.items() if r[:2] != (200, f"request {i}".encode())}
+    assert len(results) == 50 and not bad
+    used = {r[2]["X-Arrow-Instance"] for r in results.values()}
+    assert 1 <= len(used) <= 3
+    assert seen_max[0] <= 3 and len(instances("many")) <= 3
+
+
+def test_streamed_answer_arrives_as_it_is_written(gateway):
+    """The answer's body is passed on as the instance writes it, not once it has ended."""
+    deploy("stream", "--max", "1", "--concurrency", "2")
+    gateway()
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=TIMEOUT)
+    conn.request("GET", "/function/stream/stream")
+    resp = conn.getresponse()
+    assert resp.status == 200 and resp.getheader("X-Arrow-Instance") == "fn-stream-1"
+    # the server writes the rest only after /release: this line came through on its own
+    assert resp.readline() == b"first\n"
+    assert request("GET", "/function/stream/release")[:2] == (200, b"released\n")
+    assert resp.read() == b"last\n"
+    conn.close()
+
+
+def test_scale_to_zero_after_idle_and_back(gateway):
+    deploy("idle", "--idle-timeout", "2")
+    gateway()
+    assert request("GET", "/function/idle/hello")[0] == 200
+    assert instances("idle") == ["fn-idle-1"]
+    wait_for("scale to zero", lambda: instances("idle") == [])
+    status, body, _ = request("GET", "/function/idle/hello")
+    assert (status, body) == (200, b"hello from fn-idle-2\n")
+
+
+def test_full_queue_gets_429(gateway):
+    deploy("busy", "--max", "1", "--concurrency", "1", "--queue", "1", "--timeout", "120")
+    gateway()
+    out = {}
+    a = threading.Thread(target=lambda: out.update(a=request("GET", "/function/busy/sleep?ms=10000")))
+    a.start()
+    wait_for("the first request holding the only instance", lambda: metric(
+        request("GET", "/system/metrics")[1].decode(), "arrow_fn_instances", "busy") == 1)
+    b = threading.Thread(target=lambda: out.update(b=request("GET", "/function/busy/hello")))
+    b.start()
+    wait_for("the second request queued", lambda: metric(
+        request("GET", "/system/metrics")[1].decode(), "arrow_fn_queue_length", "busy") == 1)
+    status, body, _ = request("GET", "/function/busy/hello")
+    assert status == 429 and b"busy" in body and b"--queue 1" in body, body
+    a.join()
+    b.join()
+    assert out["a"][:2] == (200, b"slept 10000\n")
+    assert out["b"][:2] == (200, b"hello from fn-busy-1\n")
+    assert len(instances("busy")) == 1
+
+
+def test_crash_gives_502_then_a_fresh_instance(gateway):
+    deploy("crashy")
+    gateway()
+    assert request("GET", "/function/crashy/hello")[:2] == (200, b"hello from fn-crashy-1\n")
+    status, body, _ = request("GET", "/function/crashy/crash")
+    assert status == 502 and b"instance failed" in body, body
+    status, body, hdrs = request("GET", "/function/crashy/hello")
+    assert (status, body) == (200, b"hello from fn-crashy-2\n")
+    wait_for("the crashed instance removed", lambda: instances("crashy") == ["fn-crashy-2"])
+
+
+def test_hang_gives_504_after_timeout(gateway):
+    deploy("hangs", "--timeout", "3")
+    gateway()
+    t0 = time.monotonic()
+    status, body, _ = request("GET", "/function/hangs/hang")
+    assert status == 504 and b"timeout" in body, body
+    assert time.monotonic() - t0 >= 3
+    status, body, _ = request("GET", "/function/hangs/hello")
+    assert (status, body) == (200, b"hello from fn-hangs-2\n")
+
+
+def test_fresh_gives_every_request_its_own_instance(gateway):
+    deploy("fresh", "--fresh", "--max", "2")
+    gateway()
+    ids = []
+    for _ in range(3):
+        status, body, hdrs = request("GET", "/function/fresh/id")
+        assert status == 200, body
+        boot, host = body.decode().split()
+        assert host == hdrs["X-Arrow-Instance"]
+        ids.append((boot, host))
+    assert len({b for b, _ in ids}) == 3 and len({h for _, h in ids}) == 3
+    wait_for("every fresh instance destroyed", lambda: instances("fresh") == [])
+
+
+def test_gateway_restart_keeps_deployments_and_min_pool(gateway):
+    deploy("warm", "--min", "1")
+    g = gateway()
+    wait_for("the warm pool", lambda: available("warm") == 1)
+    assert instances("warm") == ["fn-warm-1"]
+    g.stop(signal.SIGKILL)  # a dead gateway leaves its instance running
+    assert instances("warm") == ["fn-warm-1"]
+    g2 = gateway()
+    assert "stopped 1 instance" in g2.text()
+    wait_for("a new warm pool", lambda: available("warm") == 1)  # started, not starting
+    assert instances("warm") == ["fn-warm-1"]
+    status, body, _ = request("GET", "/function/warm/hello")
+    assert (status, body) == (200, b"hello from fn-warm-1\n")
+
+
+def test_openfaas_api_deploy_scale_delete(gateway):
+    gateway()
+    spec = {"service": "api", "image": guest("fnserver"), "envVars": {"A": "1"},
+            "labels": {"com.openfaas.scale.max": "2"}}
+    status, body, _ = request("POST", "/system/functions", json.dumps(spec).encode())
+    assert status == 202, body
+    status, body, _ = request("POST", "/system/functions", json.dumps(spec).encode())
+    assert status == 409, body
+    assert json.loads(ok(arrow("fn", "inspect", "api")))["env"] == ["A=1"]
+    assert request("GET", "/function/api/hello")[:2] == (200, b"hello from fn-api-1\n")
+    status, body, _ = request("POST", "/system/scale-function/api",
+                              json.dumps({"serviceName": "api", "replicas": 2}).encode())
+    assert status == 202, body
+    wait_for("scaled to 2", lambda: len(instances("api")) == 2)
+    status, body, _ = request("DELETE", "/system/functions",
+                              json.dumps({"functionName": "api"}).encode())
+    assert status == 200, body
+    assert request("GET", "/function/api/hello")[0] == 404
+    assert request("GET", "/system/function/api")[0] == 404
+    wait_for("its instances stopped", lambda: instances("api") == [])
+
+
+@pytest.mark.host_only
+def test_bad_input(gateway, tmp_path):
+    gateway("--max-body", "1000")
+    assert request("GET", "/function/nope")[0] == 404
+    for bad in ["Bad", "a_b", "a-", "x" * 49, "a.b"]:
+        status, body, _ = request("GET", f"/function/{bad}/x")
+        assert status == 400 and b"bad function name" in body, (bad, body)
+        r = arrow("fn", "deploy", bad, guest("fnserver"))
+        assert r.returncode == 125 and b"not a function name" in r.stderr
+    status, body, _ = request("POST", "/function/nope", b"x" * 1001)
+    assert status == 413 and b"1000 bytes" in body
+    for body in [b"{bad", b"[1]", b'{"service": "x"}', b'{"service": "x", "image": 3}',
+                 b'{"service": "x", "image": "y", "envVars": []}',
+                 b'{"service": "x", "image": "y", "labels": {"com.openfaas.scale.max": "z"}}']:
+        status, text, _ = request("POST", "/system/functions", body)
+        assert status == 400, (body, text)
+    assert request("POST", "/system/scale-function/x", b'{"replicas": -1}')[0] == 400
+    assert request("DELETE", "/system/functions", b'{"functionName": "no"}')[0] == 404
+    assert request("PATCH", "/system/info")[0] == 405
+    assert request("GET", "/system/namespaces")[:2] == (200, b'["arrow"]')
+    for opts in [["--port", "0x1"], ["--max", "65"], ["--min", "5", "--max", "2"],
+                 ["--timeout", "0"], ["--concurrency", "-1"]]:
+        r = arrow("fn", "deploy", "ok", *opts, guest("fnserver"))
+        assert r.returncode == 125 and r.stderr, opts
+    r = arrow("fn", "rm", "nothing")
+    assert r.returncode == 125 and b"no such function" in r.stderr
+    # a damaged deployment is refused with a reason, not served
+    d = tmp_path / "functions" / "dam"
+    d.mkdir(parents=True)
+    (d / "function.json").write_text('{"name": "dam", "program": "/x", "port": 70000}')
+    r = arrow("fn", "inspect", "dam")
+    assert r.returncode == 125 and b"'port'" in r.stderr
+    assert request("GET", "/function/dam")[0] in (404, 500)
