@@ -309,6 +309,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	route_parse(q->uri, &rt);
 	if (rt.kind == ROUTE_FUNCTION)
 		return invoke(c, &rt, method, q);
+	/* the API changes and reveals deployments: not for a web page the user happens to
+	 * visit (a cross-site POST, or DNS rebinding to read the functions' environments) */
+	if (!route_host_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST))) {
+		reply_text(&r, 421, "the API answers only requests for localhost or an address, "
+				    "not for a host name\n");
+		return send_reply(c, &r);
+	}
+	if (strcmp(method, "GET") && strcmp(method, "HEAD") && q->len &&
+	    !route_json_type(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							 MHD_HTTP_HEADER_CONTENT_TYPE))) {
+		reply_text(&r, 415, "the API takes a JSON body with Content-Type: "
+				    "application/json\n");
+		return send_reply(c, &r);
+	}
 	api_handle(&rt, method, q->body, q->len, &r);
 	return send_reply(c, &r);
 }

@@ -26,6 +26,7 @@ static bool reaper_quit;
 
 #define REAPER_TICK_MS 250
 #define SYNC_EVERY_MS 2000
+#define WARM_RETRY_MS 5000 /* after a warm-pool start failed */
 
 static uint64_t now_ms(void)
 {
@@ -116,11 +117,18 @@ static void apply_spec(struct fn_spec *spec)
 
 void pool_sync(void)
 {
+	/* one sync at a time (the reaper, deploys, deletes and scale requests all sync): two
+	 * interleaved would see each other's cleared marks and retire every function */
+	static pthread_mutex_t sync_lock = PTHREAD_MUTEX_INITIALIZER;
 	char **names, why[512];
-	int n = fnstore_list(&names);
+	int n;
 
-	if (n < 0)
+	pthread_mutex_lock(&sync_lock);
+	n = fnstore_list(&names);
+	if (n < 0) {
+		pthread_mutex_unlock(&sync_lock);
 		return;
+	}
 	pthread_mutex_lock(&pool_lock);
 	for (struct function *f = pool_functions; f; f = f->next)
 		f->seen = false;
@@ -147,6 +155,7 @@ void pool_sync(void)
 		pthread_cond_broadcast(&f->cond);
 	}
 	pthread_mutex_unlock(&pool_lock);
+	pthread_mutex_unlock(&sync_lock);
 }
 
 struct function *pool_get(const char *name, int *status)
@@ -386,9 +395,13 @@ static bool reap_one(struct function *f, uint64_t now)
 			return true;
 		}
 	}
-	if (!f->removed && live_count(f) < f->spec.min && f->n_instances < f->spec.max) {
-		start_new(f, 0); /* the warm pool */
-		return true;
+	if (!f->removed && live_count(f) < f->spec.min && f->n_instances < f->spec.max &&
+	    now >= f->warm_retry_ms) {
+		if (start_new(f, 0)) /* the warm pool */
+			return true;
+		/* the template is gone, or the function dies at once: the reaper goes on with
+		 * the other functions and its syncs, and tries this one again later */
+		f->warm_retry_ms = now_ms() + WARM_RETRY_MS;
 	}
 	return false;
 }

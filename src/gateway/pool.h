@@ -39,6 +39,7 @@ struct function {
 	unsigned int waiting;     /* requests in its queue */
 	unsigned int seq;         /* for instance names fn-NAME-SEQ */
 	bool removed, seen;
+	uint64_t warm_retry_ms;   /* a warm-pool start failed: not again before this time */
 	pthread_cond_t cond;      /* an instance became free, or one fewer exists */
 	/* metrics */
 	uint64_t invocations, errors, clone_starts, start_failures;

@@ -32,6 +32,8 @@ bool proxy_hop_header(const char *name, size_t len)
 		"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
 		"proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade",
 		"content-length", "host", "expect", "date",
+		/* the gateway's own: an instance cannot pass itself off as another */
+		"x-arrow-instance",
 	};
 
 	for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
@@ -92,6 +94,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *user)
 {
 	struct proxy_stream *s = user;
 	size_t len = size * n, name;
+	const char *colon;
 	char *line;
 
 	while (len && (p[len - 1] == '\n' || p[len - 1] == '\r'))
@@ -101,12 +104,13 @@ static size_t on_header(char *p, size_t size, size_t n, void *user)
 		/* the end of a head: the final one unless it was 1xx */
 		if (s->status >= 200)
 			head_ready(s);
-	} else if (!strncmp(p, "HTTP/", 5)) {
+	} else if (len >= 5 && !memcmp(p, "HTTP/", 5)) {
 		free_headers(s->headers, &s->nr_headers); /* a new head (after 100 Continue) */
 		snprintf(s->status_line, sizeof(s->status_line), "%.*s", (int)len, p);
 		if (sscanf(s->status_line, "HTTP/%*s %ld", &s->status) != 1)
 			s->status = 0;
-	} else if ((name = strcspn(p, ":")) && name < len && !proxy_hop_header(p, name) &&
+	} else if ((colon = memchr(p, ':', len)) && (name = (size_t)(colon - p)) &&
+		   !proxy_hop_header(p, name) &&
 		   s->nr_headers < PROXY_MAX_HEADERS && (line = strndup(p, len))) {
 		s->headers[s->nr_headers++] = line;
 	}

@@ -2,8 +2,10 @@
 /* Request routing for arrow-gateway (route.h). */
 #include "route.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 /* uri starts with prefix and the name that follows ends at '/', '?' or the end. */
 static const char *take_name(const char *uri, const char *prefix, struct route *r)
@@ -81,4 +83,43 @@ void route_parse(const char *uri, struct route *r)
 		return;
 	r->kind = ROUTE_FUNCTION;
 	snprintf(r->path, sizeof(r->path), "%s%s", *rest == '/' ? "" : "/", rest);
+}
+
+bool route_host_ok(const char *host)
+{
+	char name[64];
+	unsigned char bin[16];
+	size_t n;
+
+	if (!host || !*host)
+		return true;
+	if (host[0] == '[') { /* [IPv6]:port */
+		const char *end = strchr(host, ']');
+
+		n = end ? (size_t)(end - host - 1) : 0;
+		if (!end || !n || n >= sizeof(name) || (end[1] && end[1] != ':'))
+			return false;
+		memcpy(name, host + 1, n);
+		name[n] = '\0';
+		return inet_pton(AF_INET6, name, bin) == 1;
+	}
+	n = strcspn(host, ":");
+	if (!n || n >= sizeof(name))
+		return false;
+	memcpy(name, host, n);
+	name[n] = '\0';
+	if (host[n] && host[n + 1 + strspn(host + n + 1, "0123456789")])
+		return false; /* a port of digits only */
+	return !strcasecmp(name, "localhost") || inet_pton(AF_INET, name, bin) == 1;
+}
+
+bool route_json_type(const char *ct)
+{
+	size_t n = strlen("application/json");
+
+	if (!ct)
+		return false;
+	ct += strspn(ct, " \t");
+	return !strncasecmp(ct, "application/json", n) &&
+	       (!ct[n] || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t');
 }

@@ -3,6 +3,8 @@
 #ifndef ARROW_GATEWAY_ROUTE_H
 #define ARROW_GATEWAY_ROUTE_H
 
+#include <stdbool.h>
+
 #include "lib/fnstore.h"
 
 #define ROUTE_URI_MAX 8192
@@ -30,5 +32,15 @@ struct route {
 
 /* Parse a request target as the client sent it (path and query). */
 void route_parse(const char *uri, struct route *r);
+
+/*
+ * The API's guard against web pages (docs/functions.md, "Isolation model"). A Host header
+ * a browser would send only for this gateway: none (HTTP/1.0), "localhost" or an address
+ * literal, with or without a port; a name would be DNS rebinding.
+ */
+bool route_host_ok(const char *host);
+/* A Content-Type of application/json (parameters allowed): what no cross-site form or
+ * simple request can send without a CORS preflight, which the gateway never grants. */
+bool route_json_type(const char *content_type);
 
 #endif

@@ -199,6 +199,7 @@ static void ip_text(uint32_t ip, char *out, size_t len)
 
 static int enter(const char *nspath, int *self, char *why, size_t whylen)
 {
+	struct stat a, b;
 	int fd;
 
 	*self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -218,6 +219,15 @@ static int enter(const char *nspath, int *self, char *why, size_t whylen)
 	/* setns checks the type too; asking first gives a clearer message */
 	if (ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
 		snprintf(why, whylen, "%.200s is not a network namespace", nspath);
+		close(fd);
+		close(*self);
+		return -EINVAL;
+	}
+	/* the guest takes the namespace's interface away: never this process's own (the host's,
+	 * e.g. --network ns:/proc/1/ns/net), which would lose its address and route */
+	if (!fstat(fd, &a) && !fstat(*self, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+		snprintf(why, whylen, "%.200s is the caller's own network namespace: an Arrow takes "
+			 "its interface, so it needs a namespace of its own", nspath);
 		close(fd);
 		close(*self);
 		return -EINVAL;
@@ -242,6 +252,8 @@ static void leave_to(int self)
 		abort();
 	close(self);
 }
+
+static int restore_here(const struct netns_nic *nic);
 
 /* In the namespace: everything netns_join does there. */
 static int join_here(struct netns_nic *nic, char *why, size_t whylen)
@@ -282,15 +294,17 @@ static int join_here(struct netns_nic *nic, char *why, size_t whylen)
 	if (getrandom(fresh, sizeof(fresh), 0) != sizeof(fresh))
 		return WHY("no random bytes for a MAC: %s", strerror(errno));
 	fresh[0] = (uint8_t)((fresh[0] & 0xfc) | 0x02);
-	if ((ret = set_up(nic->ifname, false)) || (ret = set_mac(nic->ifname, fresh)))
+	if ((ret = set_up(nic->ifname, false)) || (ret = set_mac(nic->ifname, fresh))) {
+		set_up(nic->ifname, true); /* as it was: up, with its own MAC */
 		return WHY("cannot change %s's MAC: %s", nic->ifname, strerror(-ret));
+	}
 	/* the address (and with it the routes) is the guest's now: the namespace's own stack
 	 * never sees the traffic again */
 	if ((ret = set_ipv4(nic->ifname, 0, 0)))
-		goto undo_mac;
+		goto undo;
 	ret = ctl(SIOCBRADDBR, bridge);
 	if (ret)
-		goto undo_addr;
+		goto undo;
 	ifreq_for(&ifr, NETNS_BRIDGE);
 	ifr.ifr_ifindex = (int)if_nametoindex(nic->ifname);
 	if ((ret = ctl(SIOCBRADDIF, &ifr)))
@@ -310,11 +324,9 @@ static int join_here(struct netns_nic *nic, char *why, size_t whylen)
 undo_bridge:
 	set_up(NETNS_BRIDGE, false);
 	ctl(SIOCBRDELBR, bridge);
-undo_addr:
-	set_ipv4(nic->ifname, addr, mask);
-undo_mac:
-	set_mac(nic->ifname, mac);
-	set_up(nic->ifname, true);
+undo:
+	/* MAC, address, up, and the default route the address took with it */
+	restore_here(nic);
 	snprintf(why, whylen, "cannot bridge %s to the Arrow's tap: %s", nic->ifname, strerror(-ret));
 	return ret;
 }

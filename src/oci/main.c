@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,6 +312,10 @@ int main(int argc, char *argv[])
 	int i, npos;
 	const char *cmd;
 
+	/* a hook that exits without reading its state, or a caller that closed our stdout, is an
+	 * error to report (EPIPE), never a reason to die half-way through create or delete; the
+	 * processes we start get the default back (hooks.c, create.c) */
+	signal(SIGPIPE, SIG_IGN);
 	/* global options come before the command */
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		const struct opt globals[] = {

@@ -97,7 +97,10 @@ def test_deploy_uses_its_own_network():
 
 def request(method, path, body=None, timeout=TIMEOUT, headers=None):
     """(status, body bytes, headers) of one request to the gateway; (0, error) if none."""
-    req = urllib.request.Request(GW + path, data=body, method=method, headers=headers or {})
+    headers = dict(headers or {})
+    if body is not None and path.startswith("/system/"):
+        headers.setdefault("Content-Type", "application/json")  # as faas-cli sends it
+    req = urllib.request.Request(GW + path, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.status, r.read(), r.headers
@@ -342,6 +345,13 @@ def test_bad_input(gateway, tmp_path):
     assert request("POST", "/system/scale-function/x", b'{"replicas": -1}')[0] == 400
     assert request("DELETE", "/system/functions", b'{"functionName": "no"}')[0] == 404
     assert request("PATCH", "/system/info")[0] == 405
+    # what a web page could send: a cross-site form post, a page reached by DNS rebinding
+    status, text, _ = request("POST", "/system/scale-function/x", b'{"replicas": 1}',
+                              headers={"Content-Type": "text/plain"})
+    assert status == 415 and b"application/json" in text, text
+    status, text, _ = request("GET", "/system/functions", headers={"Host": "evil.example:80"})
+    assert status == 421 and b"host name" in text, text
+    assert request("GET", "/system/functions", headers={"Host": "localhost:1"})[0] == 200
     assert request("GET", "/system/namespaces")[:2] == (200, b'["arrow"]')
     for opts in [["--port", "0x1"], ["--max", "65"], ["--min", "5", "--max", "2"],
                  ["--timeout", "0"], ["--concurrency", "-1"]]:

@@ -129,7 +129,9 @@ def test_the_guest_takes_the_namespaces_interface_and_gives_it_back(tmp_path, ro
 def test_a_bad_network_namespace_is_refused_at_create(tmp_path, root):
     for path, says in (("/nonexistent/netns", b"cannot open network namespace"),
                        ("/proc/self/ns/pid", b"is not a network namespace"),
-                       ("relative/ns", b"must be an absolute path")):
+                       ("relative/ns", b"must be an absolute path"),
+                       # the caller's own (the host's): never stripped of its interface
+                       ("/proc/1/ns/net", b"the caller's own network namespace")):
         bundle = make_bundle(tmp_path / path.replace("/", "_"), ["true"],
                              extra={"linux": {"namespaces": [{"type": "network", "path": path}]}})
         r = oci(root, "create", "--bundle", bundle, "bad")

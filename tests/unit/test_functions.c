@@ -307,6 +307,36 @@ static void test_api_replies(void **state)
 	free(r.body);
 }
 
+/* The API's guard against web pages: Host names (DNS rebinding) and non-JSON bodies. */
+static void test_api_guard(void **state)
+{
+	(void)state;
+	assert_true(route_host_ok(NULL));
+	assert_true(route_host_ok(""));
+	assert_true(route_host_ok("127.0.0.1"));
+	assert_true(route_host_ok("127.0.0.1:8080"));
+	assert_true(route_host_ok("localhost:8080"));
+	assert_true(route_host_ok("LocalHost"));
+	assert_true(route_host_ok("[::1]:8080"));
+	assert_true(route_host_ok("10.1.2.3:80"));
+	assert_false(route_host_ok("evil.example"));
+	assert_false(route_host_ok("evil.example:8080"));
+	assert_false(route_host_ok("localhost.evil.example"));
+	assert_false(route_host_ok("127.0.0.1.nip.io:8080"));
+	assert_false(route_host_ok("127.0.0.1:80x"));
+	assert_false(route_host_ok("[::1"));
+	assert_false(route_host_ok("[::1]x"));
+	assert_false(route_host_ok("[evil]:80"));
+	assert_false(route_host_ok(":80"));
+	assert_true(route_json_type("application/json"));
+	assert_true(route_json_type("Application/JSON; charset=utf-8"));
+	assert_false(route_json_type(NULL));
+	assert_false(route_json_type("text/plain"));
+	assert_false(route_json_type("application/x-www-form-urlencoded"));
+	assert_false(route_json_type("application/jsonx"));
+	assert_false(route_json_type("multipart/form-data; boundary=application/json"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -317,6 +347,7 @@ int main(void)
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_openfaas_deployments),
 		cmocka_unit_test(test_api_replies),
+		cmocka_unit_test(test_api_guard),
 	};
 	char cmd[128];
 	int failed;
