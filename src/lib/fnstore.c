@@ -277,25 +277,6 @@ int fnstore_load(const char *name, struct fn_spec *s, char *why, size_t whylen)
 	return ret;
 }
 
-static int mkdirs(const char *path, mode_t mode)
-{
-	char tmp[4096];
-
-	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int fnstore_save(const struct fn_spec *s)
 {
 	char dir[4200];
@@ -308,9 +289,9 @@ int fnstore_save(const struct fn_spec *s)
 		ret = -ENOMEM;
 	/* the environment may hold secrets: the store is the owner's only */
 	if (!ret)
-		ret = mkdirs(fnstore_dir(), 0700);
+		ret = mkdir_p(fnstore_dir(), 0700);
 	if (!ret)
-		ret = mkdirs(dir, 0700);
+		ret = mkdir_p(dir, 0700);
 	if (!ret)
 		ret = statedir_write_file(dir, FN_FILE, text, strlen(text));
 	free(text);
@@ -332,47 +313,19 @@ int fnstore_remove(const char *name)
 	return 0;
 }
 
-static int by_name(const void *a, const void *b)
+static bool keep_function(const char *name)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return fnstore_valid_name(name); /* not ".", "..", temporary files */
 }
 
 int fnstore_list(char ***names)
 {
-	DIR *d = opendir(fnstore_dir());
-	struct dirent *e;
-	char **v = NULL;
-	int n = 0;
-
-	*names = NULL;
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	while ((e = readdir(d))) {
-		char **nv;
-
-		if (!fnstore_valid_name(e->d_name))
-			continue; /* ".", "..", temporary files */
-		nv = realloc(v, (size_t)(n + 1) * sizeof(*v));
-		if (!nv || !(nv[n] = strdup(e->d_name))) {
-			fnstore_free_list(nv ? nv : v, n);
-			closedir(d);
-			return -ENOMEM;
-		}
-		v = nv;
-		n++;
-	}
-	closedir(d);
-	if (n)
-		qsort(v, (size_t)n, sizeof(*v), by_name);
-	*names = v;
-	return n;
+	return dir_names(fnstore_dir(), keep_function, names);
 }
 
 void fnstore_free_list(char **names, int n)
 {
-	for (int i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	names_free(names, n);
 }
 
 bool fnstore_instance_of(const char *arrow_name, char *out, size_t len)

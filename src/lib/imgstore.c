@@ -27,25 +27,6 @@ const char *imgstore_dir(void)
 	return arrow_data_dir("ARROW_IMAGES", "images", dir, sizeof(dir));
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[4096];
-
-	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* Write buf to path through a temporary file and rename (fsync'ed). */
 static int write_atomic(const char *path, const void *buf, size_t len)
 {

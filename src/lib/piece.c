@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "lazylib.h"
+#include "paths.h"
 
 #define PIECE_FORMAT_VERSION "arrow-piece-1"
 
@@ -123,27 +124,6 @@ int piece_memfd(const struct piece_file *files, size_t n, char **path)
 	return 0;
 }
 
-static int mkdir_p(const char *dir)
-{
-	char buf[4096];
-	size_t len = strlen(dir);
-
-	if (len >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, dir, len + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int piece_cached(const char *cache_dir, const struct piece_file *files, size_t n, char **path)
 {
 	char digest[65], *final = NULL, *tmp = NULL, *dir = NULL;
@@ -152,7 +132,7 @@ int piece_cached(const char *cache_dir, const struct piece_file *files, size_t n
 	ret = piece_digest(files, n, digest);
 	if (ret)
 		return ret;
-	if (!cache_dir || asprintf(&dir, "%s/pieces", cache_dir) < 0 || mkdir_p(dir) ||
+	if (!cache_dir || asprintf(&dir, "%s/pieces", cache_dir) < 0 || mkdir_p(dir, 0755) ||
 	    asprintf(&final, "%s/%s.cpio", dir, digest) < 0) {
 		free(dir);
 		free(final);

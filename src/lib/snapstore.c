@@ -194,34 +194,13 @@ json_t *snapstore_meta(const char *name, int *err)
 	return meta;
 }
 
-static int by_name(const void *a, const void *b)
+static bool keep_snapshot(const char *name)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	/* not temporary directories of snapshots being made */
+	return name[0] != '.' && runopts_valid_name(name);
 }
 
 int snapstore_list(char ***names)
 {
-	DIR *d = opendir(snapstore_dir());
-	struct dirent *e;
-	char **v = NULL;
-	int n = 0;
-
-	*names = NULL;
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	while ((e = readdir(d))) {
-		char **nv;
-
-		if (e->d_name[0] == '.' || !runopts_valid_name(e->d_name))
-			continue; /* temporary directories of snapshots being made */
-		nv = realloc(v, (size_t)(n + 1) * sizeof(*v));
-		if (!nv)
-			break;
-		v = nv;
-		v[n++] = strdup(e->d_name);
-	}
-	closedir(d);
-	qsort(v, (size_t)n, sizeof(*v), by_name);
-	*names = v;
-	return n;
+	return dir_names(snapstore_dir(), keep_snapshot, names);
 }
