@@ -83,6 +83,13 @@ struct oci_spec;
 /* process.args[0] as a path inside the rootfs (absolute; along process.env's PATH for a
  * bare name) into out. 0, -ENOENT (found nowhere) or -ENAMETOOLONG. */
 int oci_resolve_program(const struct oci_spec *s, char *out, size_t len);
+
+struct netns_nic;
+/* ainit's run configuration for the container's process (guestcfg.c): 0 or -errno. */
+int oci_guest_runcfg(const struct oci_spec *s, const struct netns_nic *nic, const char *program,
+		     char **buf, size_t *len);
+/* The per-run piece: that configuration and the bind-mounted files, in a memfd. */
+int oci_guest_config_piece(const struct oci_spec *s, const void *cfg, size_t cfglen, char **path);
 /* "TERM", "SIGTERM", "15" -> 15; 0 if not a signal. */
 int oci_parse_signal(const char *s);
 /* slice:prefix:name (systemd's form) as the cgroupfs path systemd gives it, or a plain path
