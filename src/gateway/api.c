@@ -178,8 +178,22 @@ static json_t *parse_body(const char *body, size_t len, struct reply *r)
 	return j;
 }
 
+struct deploy_job {
+	struct fn_spec *spec;
+	bool replace;
+	const char *name; /* to remove */
+};
+
+static int deploy_job(void *arg)
+{
+	struct deploy_job *j = arg;
+
+	return j->spec ? fn_deploy(j->spec, j->replace) : fn_undeploy(j->name);
+}
+
 static void deploy(json_t *req, bool replace, struct reply *r)
 {
+	struct deploy_job job = { .replace = replace };
 	struct fn_spec s;
 	char why[512];
 	int ret;
@@ -190,9 +204,8 @@ static void deploy(json_t *req, bool replace, struct reply *r)
 		fn_spec_free(&s);
 		return;
 	}
-	pool_launch_lock();
-	ret = fn_deploy(&s, replace);
-	pool_launch_unlock();
+	job.spec = &s;
+	ret = pool_isolated(deploy_job, &job);
 	if (ret == -EEXIST)
 		reply_text(r, 409, "function %s exists; update it with PUT\n", s.name);
 	else if (ret)
@@ -226,9 +239,9 @@ static void functions(const char *method, const char *body, size_t len, struct r
 		if (!fnstore_valid_name(name)) {
 			reply_text(r, 400, "'functionName' is missing or not a function name\n");
 		} else {
-			pool_launch_lock();
-			ret = fn_undeploy(name);
-			pool_launch_unlock();
+			struct deploy_job job = { .name = name };
+
+			ret = pool_isolated(deploy_job, &job);
 			pool_sync();
 			if (ret == -ENOENT)
 				reply_text(r, 404, "no function named %s\n", name);

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "lib/fndeploy.h"
 #include "pool.h"
 #include "proxy.h"
 #include "route.h"
@@ -402,9 +404,42 @@ static int parse_args(int argc, char *argv[], struct sockaddr_in *sa)
 	return 0;
 }
 
+/*
+ * A stop is bounded: requests end at once (above), but an instance that is starting or a
+ * deployment that is booting may take their own time; past STOP_GRACE_S the instances are
+ * stopped and the gateway exits anyway (a second SIGINT/SIGTERM does the same at once).
+ */
+#define STOP_GRACE_S 20
+
+static void *stop_watchdog(void *arg)
+{
+	struct timespec ts = { STOP_GRACE_S, 0 };
+	sigset_t set;
+	int sig;
+
+	(void)arg;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigtimedwait(&set, NULL, &ts) < 0)
+		sig = 0;
+	else
+		sig = 1;
+	if (sig)
+		fprintf(stderr, "arrow-gateway: a second signal: stopping the instances and "
+				"exiting now\n");
+	else
+		fprintf(stderr, "arrow-gateway: still stopping after %d s: stopping the instances "
+				"and exiting now\n", STOP_GRACE_S);
+	fn_stop_instances(NULL);
+	_exit(sig ? 130 : 1);
+	return NULL;
+}
+
 int main(int argc, char *argv[])
 {
 	struct sockaddr_in sa;
+	pthread_t t;
 	struct MHD_Daemon *d;
 	sigset_t set;
 	int sig, ret = parse_args(argc, argv, &sa);
@@ -441,6 +476,10 @@ int main(int argc, char *argv[])
 		inet_ntoa(sa.sin_addr), ntohs(sa.sin_port), fnstore_dir());
 	sigwait(&set, &sig);
 	fprintf(stderr, "arrow-gateway: stopping (signal %d): instances go, deployments stay\n", sig);
+	if (pthread_create(&t, NULL, stop_watchdog, NULL) == 0)
+		pthread_detach(t);
+	pool_quit();      /* queued requests get 503 now */
+	proxy_shutdown(); /* and transfers still running end */
 	MHD_stop_daemon(d);
 	pool_stop();
 	curl_global_cleanup();

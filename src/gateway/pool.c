@@ -3,10 +3,13 @@
 #include "pool.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lib/fndeploy.h"
 #include "lib/launch.h"
@@ -23,6 +26,7 @@ static pthread_mutex_t launch_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t reaper_cond;
 static pthread_t reaper_thread;
 static bool reaper_quit;
+static bool quitting; /* pool_quit(): requests get 503, nothing new starts */
 
 #define REAPER_TICK_MS 250
 #define SYNC_EVERY_MS 2000
@@ -306,6 +310,11 @@ int pool_acquire(struct function *f, struct instance **out, char *why, size_t le
 	pthread_mutex_lock(&pool_lock);
 	deadline = deadline_ts((uint64_t)f->spec.timeout_s * 1000);
 	for (;;) {
+		if (quitting) {
+			pthread_mutex_unlock(&pool_lock);
+			snprintf(why, len, "the gateway is stopping\n");
+			return 503;
+		}
 		if (f->removed) {
 			pthread_mutex_unlock(&pool_lock);
 			snprintf(why, len, "function %s was removed\n", f->spec.name);
@@ -395,7 +404,7 @@ static bool reap_one(struct function *f, uint64_t now)
 			return true;
 		}
 	}
-	if (!f->removed && live_count(f) < f->spec.min && f->n_instances < f->spec.max &&
+	if (!quitting && !f->removed && live_count(f) < f->spec.min && f->n_instances < f->spec.max &&
 	    now >= f->warm_retry_ms) {
 		if (start_new(f, 0)) /* the warm pool */
 			return true;
@@ -455,14 +464,46 @@ void pool_stop(void)
 	fn_stop_instances(NULL);
 }
 
-void pool_launch_lock(void)
+void pool_quit(void)
 {
-	pthread_mutex_lock(&launch_lock);
+	pthread_mutex_lock(&pool_lock);
+	quitting = true;
+	for (struct function *f = pool_functions; f; f = f->next)
+		pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&pool_lock);
 }
 
-void pool_launch_unlock(void)
+int pool_isolated(int (*fn)(void *arg), void *arg)
 {
-	pthread_mutex_unlock(&launch_lock);
+	int status, ret;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		sigset_t none;
+
+		/* one thread, its own process: launch.h's calls need no lock here; what it
+		 * starts must not inherit the gateway's blocked SIGINT/SIGTERM */
+		sigemptyset(&none);
+		pthread_sigmask(SIG_SETMASK, &none, NULL);
+		/* nor hold the listener and the clients' connections open after the gateway
+		 * closes them (this child never execs, so close-on-exec does not help) */
+		close_range(3, ~0u, 0);
+		ret = fn(arg);
+		fflush(NULL);
+		_exit(ret < 0 && ret > -256 ? -ret : ret ? EIO : 0);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFEXITED(status))
+		return -WEXITSTATUS(status);
+	fprintf(stderr, "arrow-gateway: a deployment process died of signal %d\n",
+		WTERMSIG(status));
+	return -EIO;
 }
 
 int pool_scale(const char *name, unsigned int replicas)

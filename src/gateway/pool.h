@@ -70,9 +70,14 @@ void pool_release(struct function *f, struct instance *inst, bool broken, int st
 void pool_note(struct function *f, int status);
 /* Re-read the store now (after a deploy or removal through the API). */
 void pool_sync(void);
-/* Around deploys from the API: launches are serialised (launch.h makes no thread promise). */
-void pool_launch_lock(void);
-void pool_launch_unlock(void);
+/*
+ * fn(arg) in a child process of its own, waited for: 0 or -errno. For deploys and removals
+ * from the API: launch.h makes no thread promise, so the gateway's own launches take a lock,
+ * and a deploy (a boot of seconds) must not hold it; a separate process needs none.
+ */
+int pool_isolated(int (*fn)(void *arg), void *arg);
+/* The gateway stops: waiting and new requests get 503, nothing new starts. */
+void pool_quit(void);
 /* OpenFaaS: set NAME's warm pool to replicas (kept in the store). 0 or an HTTP status. */
 int pool_scale(const char *name, unsigned int replicas);
 /* OpenFaaS FunctionStatus objects: one (name) or all (NULL: an array). */

@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,21 @@ struct proxy_stream {
 	size_t start, used;
 	int refs;
 };
+
+static atomic_bool shutting_down;
+
+void proxy_shutdown(void)
+{
+	atomic_store(&shutting_down, true);
+}
+
+/* curl asks about once a second and at every transfer step: stop when the gateway stops */
+static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	(void)user, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return atomic_load(&shutting_down) ? 1 : 0;
+}
 
 bool proxy_hop_header(const char *name, size_t len)
 {
@@ -168,6 +184,8 @@ static CURL *easy_for(struct proxy_stream *s, struct curl_slist **hdrs, char **u
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, s);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	if (!strcmp(r->method, "HEAD")) {
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(r->method, "GET") || r->len) {
@@ -183,10 +201,13 @@ static void head_failed(struct proxy_stream *s, CURLcode rc)
 {
 	const char *why = rc == CURLE_OPERATION_TIMEDOUT ?
 				  "the function did not answer within its timeout" :
-				  "the function's instance failed";
+			  rc == CURLE_ABORTED_BY_CALLBACK ? "the gateway is stopping" :
+							    "the function's instance failed";
 
 	s->failed = true;
-	s->fail_status = rc == CURLE_OPERATION_TIMEDOUT ? 504 : 502;
+	s->fail_status = rc == CURLE_OPERATION_TIMEDOUT	 ? 504 :
+			 rc == CURLE_ABORTED_BY_CALLBACK ? 503 :
+							   502;
 	if (asprintf(&s->fail_body, "%s: %s\n", why, curl_easy_strerror(rc)) < 0)
 		s->fail_body = NULL;
 }

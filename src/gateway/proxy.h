@@ -53,5 +53,7 @@ ssize_t proxy_read(struct proxy_stream *s, char *buf, size_t max);
 /* The client side is done with the stream (finished or gone): the transfer stops. */
 void proxy_put(struct proxy_stream *s);
 void proxy_head_free(struct proxy_head *head);
+/* The gateway stops: every transfer still running ends now (its client gets 503). */
+void proxy_shutdown(void);
 
 #endif

@@ -141,8 +141,11 @@ int main(int argc, char *argv[])
 {
 	int port = argc > 1 ? atoi(argv[1]) : 8080, one = 1;
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	const char *delay = getenv("LISTEN_DELAY_MS"); /* a deploy that takes its time */
 	int s = socket(AF_INET, SOCK_STREAM, 0);
 
+	if (delay)
+		usleep((useconds_t)strtoul(delay, NULL, 10) * 1000);
 	signal(SIGCHLD, SIG_IGN); /* children are reaped by the kernel */
 	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(s, 128) < 0) {

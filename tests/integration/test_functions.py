@@ -326,6 +326,50 @@ def test_openfaas_api_deploy_scale_delete(gateway):
     wait_for("its instances stopped", lambda: instances("api") == [])
 
 
+def test_api_deploy_does_not_hold_back_other_functions(gateway):
+    """A deploy through the API boots its function (here one that waits 40 s before it
+    listens) in a process of its own: meanwhile another function still scales from zero."""
+    deploy("quick")
+    gateway()
+    spec = {"service": "slow", "image": guest("fnserver"),
+            "envVars": {"LISTEN_DELAY_MS": "40000"}}
+    result = {}
+
+    def slow_deploy():
+        result["deploy"] = request("POST", "/system/functions", json.dumps(spec).encode())
+    t = threading.Thread(target=slow_deploy)
+    t.start()
+    wait_for("the slow deployment booting", lambda: "fn-slow-deploy" in ok(arrow("ps")))
+    status, body, _ = request("GET", "/function/quick/hello")
+    assert (status, body) == (200, b"hello from fn-quick-1\n")
+    still_deploying = t.is_alive()
+    t.join(timeout=TIMEOUT)
+    assert still_deploying, "quick answered only after the slow deployment had ended"
+    assert result["deploy"][0] == 202, result["deploy"]
+    assert request("GET", "/function/slow/hello")[:2] == (200, b"hello from fn-slow-1\n")
+
+
+def test_sigterm_ends_waiting_requests_and_the_gateway(gateway):
+    """SIGTERM while a request waits on a hanging instance (its --timeout is 10 minutes):
+    the request ends (503, or its connection closed), the gateway exits 0 and stops its
+    instances; nothing waits for the function."""
+    deploy("stuck", "--timeout", "600")
+    g = gateway()
+    result = {}
+
+    def hang():
+        result["hang"] = request("GET", "/function/stuck/hang", timeout=900)
+    t = threading.Thread(target=hang)
+    t.start()
+    wait_for("the request forwarded", lambda: "GET /hang" in ok(arrow("fn", "logs", "stuck")))
+    g.p.send_signal(signal.SIGTERM)
+    assert g.p.wait(timeout=120) == 0, g.text()
+    t.join(timeout=120)
+    assert not t.is_alive(), "the request still waits after the gateway stopped"
+    assert result["hang"][0] in (503, 0), result["hang"]
+    assert instances("stuck") == [], g.text()
+
+
 @pytest.mark.host_only
 def test_bad_input(gateway, tmp_path):
     gateway("--max-body", "1000")
