@@ -351,9 +351,15 @@ def memory(tmp):
 def parse_timing(stderr):
     """The --timing output of arrowh: phase rows (ms), the guest clock at ainit, the marks
     (CLOCK_MONOTONIC ns, 0 = not reached) and KVM's counters per phase."""
-    res = {"phases": {}, "marks": {}, "kvm": {}, "kvm_note": None, "guest_hello_ms": None}
+    res = {"phases": {}, "marks": {}, "kvm": {}, "kvm_note": None, "guest_hello_ms": None,
+           "prefaulted_pages": None, "prefault_note": None}
     for line in stderr.decode(errors="replace").splitlines():
-        if "guest clock at ainit start" in line:
+        if "resident guest pages mapped before the first KVM_RUN" in line:
+            res["prefaulted_pages"] = int(line.split("(")[1].split()[0])
+            res["prefaulted_kernel_pages"] = int(line.split("kernel file's")[1].strip(" )"))
+        elif "no guest pages mapped before the first KVM_RUN" in line:
+            res["prefault_note"] = line.strip(" ()")
+        elif "guest clock at ainit start" in line:
             res["guest_hello_ms"] = float(line.split(":")[1].split()[0])
         elif line.startswith("arrowh-marks:"):
             res["marks"] = {k: int(v) for k, v in
@@ -394,7 +400,9 @@ def arrow_boot(args, env=None):
     t = parse_timing(r.stderr)
     m = t["marks"]
     sample = {"wall_s": dt, "phases": t["phases"], "guest_hello_ms": t["guest_hello_ms"],
-              "kvm": t["kvm"], "kvm_note": t["kvm_note"]}
+              "kvm": t["kvm"], "kvm_note": t["kvm_note"],
+              "prefaulted_pages": t["prefaulted_pages"], "prefault_note": t["prefault_note"],
+              "prefaulted_kernel_pages": t.get("prefaulted_kernel_pages")}
     for mark in ("hello", "exec", "exit", "stop"):
         # from this script's launch of `arrow run` (same clock as arrowh's marks)
         # stop: arrowh's run loop ended (before its teardown and, jailed, the supervisor's)
@@ -659,6 +667,27 @@ def boot_section(arrow_runs, qemu_runs):
     return res
 
 
+def prefault_section(on, off):
+    """The same cold boot with and without the stage-2 prefault, alternating in one run."""
+    pairs = [(a["launch_to_exit_s"], b["launch_to_exit_s"]) for a, b in zip(on, off)
+             if a.get("launch_to_exit_s") and b.get("launch_to_exit_s")]
+    pages = [r["prefaulted_pages"] for r in on if r.get("prefaulted_pages") is not None]
+    kpages = [r["prefaulted_kernel_pages"] for r in on
+              if r.get("prefaulted_kernel_pages") is not None]
+    if not pairs:
+        return None
+    return {
+        "launch_to_exit_record": {"prefault": summary([a for a, _ in pairs]),
+                                  "ARROW_PREFAULT=0": summary([b for _, b in pairs])},
+        "ratio_of_medians": round(statistics.median(a for a, _ in pairs)
+                                  / statistics.median(b for _, b in pairs), 3),
+        "pair_ratio_median": round(statistics.median(a / b for a, b in pairs), 3),
+        "pages_mapped_median": statistics.median(pages) if pages else None,
+        "kernel_file_pages_mapped_median": statistics.median(kpages) if kpages else None,
+        "not_mapped": sorted({r["prefault_note"] for r in on if r.get("prefault_note")}),
+    }
+
+
 def main():
     env_name, output = sys.argv[1], sys.argv[2]
     tmp = tempfile.mkdtemp(prefix="arrow-bench.")
@@ -674,7 +703,8 @@ def main():
     arrow_boot(["--network", "none", HELLO])
     qemu_boot(initramfs, tmp)
     timed([HELLO])
-    arrow_runs, qemu_runs, native_s, container_s = [], [], [], []
+    arrow_runs, qemu_runs, native_s, container_s, noprefault_runs = [], [], [], [], []
+    noprefault_env = dict(os.environ, ARROW_PREFAULT="0")
     for i in range(RUNS):
         log(f"boot run {i + 1}/{RUNS}")
         dt, r = timed([HELLO])
@@ -689,6 +719,11 @@ def main():
                                          lambda: arrow_boot(["--network", "none", HELLO])))
         qemu_runs.append(replaced.retry("qemu microvm", i + 1,
                                         lambda: qemu_boot(initramfs, tmp)))
+        # what the stage-2 prefault of resident pages (docs/performance.md) saves: the same
+        # arrowh with it turned off, in the same rounds
+        noprefault_runs.append(replaced.retry(
+            "arrowh, ARROW_PREFAULT=0", i + 1,
+            lambda: arrow_boot(["--network", "none", HELLO], noprefault_env)))
 
     # VM exits: arrowh's cold boots above carry them; clones and QEMU (paused at each
     # record, which the timed runs must not be) are counted in runs of their own
@@ -734,9 +769,12 @@ def main():
             "arrowh": round(statistics.median(arrow_hello), 1) if arrow_hello else None,
             "qemu microvm": round(statistics.median(qemu_hello), 1) if qemu_hello else None},
         "arrow_phases_median_ms": {k: round(statistics.median(v), 1) for k, v in phases.items()},
+        "prefault": prefault_section(arrow_runs, noprefault_runs),
         "exit_counts": {
             "counters": COUNTERS,
             "arrowh cold": count_summary(arrow_runs, "KVM_GET_STATS_FD, read by arrowh"),
+            "arrowh cold, no prefault": count_summary(
+                noprefault_runs, "KVM_GET_STATS_FD, read by arrowh; ARROW_PREFAULT=0"),
             "arrowh clone": count_summary(clone_runs, "KVM_GET_STATS_FD, read by arrowh",
                                           restored=True),
             "qemu microvm": (count_summary(qemu_counted, "QMP query-stats (target vcpu, "

@@ -775,6 +775,13 @@ void session_print_timing(const struct session *s)
 	row("app run", ms(s->t_exec, s->t_exit));
 	row("app exit -> arrowh exit", ms(s->t_exit, s->t_stop));
 	row("total", ms(start, s->t_stop));
+	if (!s->prefault_err)
+		fprintf(stderr, "  (%llu resident guest pages mapped before the first KVM_RUN, "
+				"and the kernel file's %llu)\n",
+			(unsigned long long)s->prefaulted, (unsigned long long)s->prefaulted_kernel);
+	else
+		fprintf(stderr, "  (no guest pages mapped before the first KVM_RUN: %s)\n",
+			strerror(-s->prefault_err));
 	if (s->guest_hello_ns)
 		fprintf(stderr, "  (guest clock at ainit start: %.1f ms)\n",
 			(double)s->guest_hello_ns / 1e6);

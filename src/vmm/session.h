@@ -74,6 +74,10 @@ struct session {
 	int klog_fd; /* --console-log, or -1 */
 	uint64_t klog_total;
 
+	/* vm_prefault_resident before the first KVM_RUN: pages mapped, or -errno */
+	uint64_t prefaulted, prefaulted_kernel;
+	int prefault_err;
+
 	/* snapshots */
 	bool restored;       /* started from --restore */
 	bool template_ready; /* ainit waits at the template point (set on a vCPU thread) */

@@ -518,6 +518,33 @@ static int managed_setup(struct session *s)
  * --timing: KVM's exit counters from here on. Nothing has run yet, so this is the count
  * at the first KVM_RUN. Without them the timing lines say why; the Arrow runs anyway.
  */
+/*
+ * Pages arrowh already wrote (or a snapshot's pages in the page cache) go into KVM's stage-2
+ * tables now, not at the guest's first touch of each (an exit apiece). ARROW_PREFAULT=0
+ * turns it off, for measuring what it saves (bench/boot.py).
+ */
+static void prefault(struct session *s, const struct vmlinux_info *k)
+{
+	const char *env = getenv("ARROW_PREFAULT");
+
+	if (env && !strcmp(env, "0")) {
+		s->prefault_err = -ECANCELED;
+		return;
+	}
+	s->prefault_err = vm_prefault_resident(&s->vm, &s->prefaulted);
+	/*
+	 * The kernel's pages mapped from the vmlinux file too, resident or not (the page cache
+	 * may not hold them yet: the first Arrow after a reboot, a file system without a page
+	 * cache): the guest reads its text and data at once; host memory they take is the
+	 * shared page cache, not this Arrow's.
+	 */
+	for (unsigned int i = 0; i < k->nr_shared && !s->prefault_err; i++) {
+		s->prefault_err = vm_prefault(&s->vm, k->shared[i].gpa, k->shared[i].len);
+		if (!s->prefault_err)
+			s->prefaulted_kernel += k->shared[i].len / (uint64_t)sysconf(_SC_PAGESIZE);
+	}
+}
+
 static void start_kvmstats(struct session *s)
 {
 	if (!s->cfg->timing)
@@ -705,6 +732,7 @@ int session_setup(struct session *s, const struct arrowh_config *cfg)
 		fprintf(stderr, "arrowh: cannot prepare the boot: %s\n", strerror(-ret));
 		return EXIT_ARROW_ERROR;
 	}
+	prefault(s, &kinfo);
 	start_kvmstats(s);
 	return 0;
 }

@@ -165,6 +165,90 @@ int vm_setup_vcpus(struct vm *vm, uint64_t entry)
 	return ret;
 }
 
+#ifndef KVM_CAP_PRE_FAULT_MEMORY /* Linux 6.10 (Debian 12's headers are 6.1) */
+#define KVM_CAP_PRE_FAULT_MEMORY 236
+struct kvm_pre_fault_memory {
+	__u64 gpa;
+	__u64 size;
+	__u64 flags;
+	__u64 padding[5];
+};
+#define KVM_PRE_FAULT_MEMORY _IOWR(KVMIO, 0xd5, struct kvm_pre_fault_memory)
+#endif
+
+static bool prefault_supported(struct vm *vm)
+{
+	return vm->nr_vcpus && check_extension(vm->kvm_fd, KVM_CAP_PRE_FAULT_MEMORY);
+}
+
+/* One run of pages into the stage-2 tables; 0 or -errno. */
+static int prefault_range(int vcpu_fd, uint64_t gpa, uint64_t size)
+{
+	struct kvm_pre_fault_memory r = { .gpa = gpa, .size = size };
+
+	while (r.size) {
+		uint64_t before = r.size;
+
+		if (ioctl(vcpu_fd, KVM_PRE_FAULT_MEMORY, &r) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -errno;
+		}
+		if (r.size >= before)
+			return -EIO; /* no progress: never loop on it */
+	}
+	return 0;
+}
+
+int vm_prefault_resident(struct vm *vm, uint64_t *pages)
+{
+	const long psz = sysconf(_SC_PAGESIZE);
+	unsigned char *vec = NULL;
+	int ret = 0;
+
+	*pages = 0;
+	if (psz <= 0 || !prefault_supported(vm))
+		return -EOPNOTSUPP;
+	for (unsigned int i = 0; i < vm->gm.nr_regions && !ret; i++) {
+		const struct gm_region *g = &vm->gm.regions[i];
+		uint64_t n = g->size / (uint64_t)psz, run = 0;
+
+		free(vec);
+		vec = malloc(n ? n : 1);
+		if (!vec)
+			return -ENOMEM;
+		if (mincore(g->host, g->size, vec) < 0) {
+			ret = -errno;
+			break;
+		}
+		for (uint64_t p = 0; p <= n && !ret; p++) {
+			if (p < n && (vec[p] & 1)) {
+				run++;
+				continue;
+			}
+			if (run) {
+				ret = prefault_range(vm->vcpus[0].fd, g->gpa + (p - run) * (uint64_t)psz,
+						     run * (uint64_t)psz);
+				*pages += run;
+			}
+			run = 0;
+		}
+	}
+	free(vec);
+	return ret;
+}
+
+int vm_prefault(struct vm *vm, uint64_t gpa, uint64_t size)
+{
+	if (!prefault_supported(vm))
+		return -EOPNOTSUPP;
+	if (!size)
+		return 0;
+	if (!gm_ptr(&vm->gm, gpa, size))
+		return -EFAULT;
+	return prefault_range(vm->vcpus[0].fd, gpa, size);
+}
+
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason)
 {
 	uint64_t one = 1;

@@ -61,6 +61,16 @@ struct vm {
 	unsigned int nr_parked;
 };
 
+/*
+ * Before the first KVM_RUN: map into KVM's stage-2 tables (NPT/EPT) every guest page the
+ * host already holds — the kernel, initramfs and boot structures arrowh wrote, or a
+ * snapshot's pages in the page cache — so the guest's first touch of each is not an exit
+ * (KVM_PRE_FAULT_MEMORY, Linux 6.10, mincore() for which pages). *pages: how many.
+ * -EOPNOTSUPP without the capability (older kernels, shadow paging): nothing changes.
+ */
+int vm_prefault_resident(struct vm *vm, uint64_t *pages);
+/* The same for [gpa, gpa+size) (page-aligned, inside one RAM region): 0 or -errno. */
+int vm_prefault(struct vm *vm, uint64_t gpa, uint64_t size);
 /* mem_fd: -1 for fresh memory, or a snapshot's memory file mapped copy-on-write. */
 int vm_create(struct vm *vm, uint64_t mem_bytes, unsigned int nr_vcpus, int mem_fd)
 	__attribute__((warn_unused_result));

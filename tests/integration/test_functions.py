@@ -181,7 +181,7 @@ def test_deploy_invoke_scale_from_zero_and_api(gateway):
 
 def test_fifty_concurrent_invocations_within_max(gateway):
     deploy("many", "--max", "3", "--concurrency", "4", "--queue", "100", "--timeout", "120")
-    gateway()
+    g = gateway()
     results, seen_max, done = {}, [0], threading.Event()
 
     def watch():  # --max holds at every moment, as arrow ps sees it
@@ -201,7 +201,11 @@ def test_fifty_concurrent_invocations_within_max(gateway):
     done.set()
     w.join()
     bad = {i: r[:2] for i, r in results.items() if r[:2] != (200, f"request {i}".encode())}
-    assert len(results) == 50 and not bad
+    # on failure: the gateway's reason (its answer body), its log and what instances logged
+    assert len(results) == 50 and not bad, (
+        f"{bad}\n--- gateway log ---\n{g.text()[-6000:]}\n--- arrow fn logs many ---\n"
+        + arrow("fn", "logs", "many").stdout.decode(errors="replace")[-6000:]
+        + "\n--- arrow ps -a ---\n" + arrow("ps", "-a").stdout.decode(errors="replace"))
     used = {r[2]["X-Arrow-Instance"] for r in results.values()}
     assert 1 <= len(used) <= 3
     assert seen_max[0] <= 3 and len(instances("many")) <= 3

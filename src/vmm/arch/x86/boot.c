@@ -97,6 +97,7 @@ int vmlinux_load(const struct guest_mem *gm, int fd, struct vmlinux_info *info, 
 
 	*why = NULL;
 	info->shared_bytes = 0;
+	info->nr_shared = 0;
 	if (read_full(fd, &eh, sizeof(eh), 0)) {
 		*why = "too short for an ELF header";
 		return -ENOEXEC;
@@ -140,6 +141,13 @@ int vmlinux_load(const struct guest_mem *gm, int fd, struct vmlinux_info *info, 
 			return (int)mapped;
 		}
 		info->shared_bytes += (uint64_t)mapped;
+		if (mapped && info->nr_shared < sizeof(info->shared) / sizeof(info->shared[0])) {
+			uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
+
+			/* segment_place maps from the first whole page of the file */
+			info->shared[info->nr_shared].gpa = ph.p_paddr + (pg - ph.p_offset % pg) % pg;
+			info->shared[info->nr_shared++].len = (uint64_t)mapped;
+		}
 		memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
 		if (ph.p_paddr + ph.p_memsz > end)
 			end = ph.p_paddr + ph.p_memsz;

@@ -43,6 +43,11 @@ struct vmlinux_info {
 	uint64_t entry;      /* physical entry point */
 	uint64_t kernel_end; /* first byte after the highest loaded segment */
 	uint64_t shared_bytes; /* mapped copy-on-write from the file, not copied */
+	/* where those bytes are in guest memory (vm_prefault maps them before the first run) */
+	struct {
+		uint64_t gpa, len;
+	} shared[8];
+	unsigned int nr_shared;
 };
 
 /*
