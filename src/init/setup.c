@@ -105,6 +105,11 @@ static void bind_file(const char *path, bool read_only)
 	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
 		return; /* the initramfs does not carry it */
 	snprintf(dst, sizeof(dst), NEW_ROOT "%s", path);
+	if (lstat(dst, &st) == 0 && S_ISLNK(st.st_mode)) {
+		/* followed now, it would resolve in the initramfs, not in the container's root */
+		fprintf(stderr, "ainit: %s is a symlink in the root: not bound\n", path);
+		return;
+	}
 	if (stat(dst, &st) < 0) {
 		int fd;
 

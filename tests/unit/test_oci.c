@@ -22,6 +22,7 @@
 #include "../../src/oci/commands.c"
 #include "../../src/oci/container.c"
 #include "../../src/oci/create.c"
+#include "../../src/oci/guestcfg.c"
 #include "../../src/oci/hooks.c"
 #include "../../src/oci/log.c"
 #include "../../src/oci/spec.c"

@@ -217,16 +217,17 @@ static void test_arrowh_config(void **state)
 	assert_int_equal(arrowh_config_parse(&cfg, 7, bad_mem, err, sizeof(err)), -EINVAL);
 	{
 		char share[] = "/srv/root:ro", twice_a[] = "/a", twice_b[] = "/b";
-		char *root_ok[] = { "arrowh", "--kernel", "k", "--root-share", share, NULL };
-		char *root_twice[] = { "arrowh", "--kernel", "k", "--root-share", twice_a,
-				       "--root-share", twice_b, NULL };
+		char *root_ok[] = { "arrowh", "--kernel", "k", "--initrd", "a", "--root-share", share,
+				    NULL };
+		char *root_twice[] = { "arrowh", "--kernel", "k", "--initrd", "a", "--root-share",
+				       twice_a, "--root-share", twice_b, NULL };
 		char *root_template[] = { "arrowh", "--kernel", "k", "--initrd", "a", "--root-share",
 					  twice_a, "--template-out", "/t", NULL };
 
-		assert_int_equal(arrowh_config_parse(&cfg, 5, root_ok, err, sizeof(err)), 0);
+		assert_int_equal(arrowh_config_parse(&cfg, 7, root_ok, err, sizeof(err)), 0);
 		assert_string_equal(cfg.root_share, "/srv/root");
 		assert_true(cfg.root_read_only);
-		assert_int_equal(arrowh_config_parse(&cfg, 7, root_twice, err, sizeof(err)), -EINVAL);
+		assert_int_equal(arrowh_config_parse(&cfg, 9, root_twice, err, sizeof(err)), -EINVAL);
 		assert_int_equal(arrowh_config_parse(&cfg, 9, root_template, err, sizeof(err)),
 				 -EINVAL);
 		assert_non_null(strstr(err, "snapshots"));

@@ -102,19 +102,11 @@ static int fail(const char *what)
 	return ret;
 }
 
-/*
- * The sidecar's root: a read-only tmpfs with the rootfs (the directory dfd names) at
- * /rootfs and a private /proc, nothing else; the host's root is detached.
- */
-static int sidecar_root(int dfd, bool read_only, bool rootless)
+/* In the sidecar's namespace: the tmpfs root, the rootfs (dfd) and /proc, then pivot_root. */
+static int sidecar_mounts(int dfd, bool read_only, bool rootless)
 {
 	char src[64];
 
-	if (unshare(CLONE_NEWNS) < 0)
-		return fail("a mount namespace");
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return fail("making mounts private");
-	/* dfd was opened before: the tmpfs may hide the rootfs's path, never the descriptor */
 	if (mount("arrowroot", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  "size=16k,nr_inodes=8,mode=0755") < 0)
 		return fail("mounting the sidecar's root");
@@ -139,6 +131,28 @@ static int sidecar_root(int dfd, bool read_only, bool rootless)
 		  NULL) < 0)
 		return fail("making the sidecar's root read-only");
 	return 0;
+}
+
+/*
+ * The sidecar's root: a read-only tmpfs with the rootfs (dir) at /rootfs and a private
+ * /proc, nothing else; the host's root is detached.
+ */
+static int sidecar_root(const char *dir, bool read_only, bool rootless)
+{
+	int dfd, ret;
+
+	if (unshare(CLONE_NEWNS) < 0)
+		return fail("a mount namespace");
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return fail("making mounts private");
+	/* opened in the new namespace (a bind's source must be one of its mounts) and before
+	 * the tmpfs, which may hide the rootfs's path but never the descriptor */
+	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return fail(dir);
+	ret = sidecar_mounts(dfd, read_only, rootless);
+	close(dfd);
+	return ret;
 }
 
 /* Root: only the file server's capabilities; rootless: none. Bounding set included. */
@@ -182,7 +196,7 @@ static void __attribute__((noreturn)) sidecar_main(int sock, pid_t parent, const
 	bool rootless = geteuid() != 0;
 	uint8_t *buf, *out;
 	struct rlimit rl;
-	int dfd, ret;
+	int ret;
 
 	/* arrowh gone (even before this was armed): gone too */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
@@ -190,19 +204,13 @@ static void __attribute__((noreturn)) sidecar_main(int sock, pid_t parent, const
 	/* a session of its own: a terminal's ^C or ^Z for arrowh's group is not for it */
 	setsid();
 	umask(0); /* the guest applied its umask to the modes it sends */
-	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		fail(dir);
-		_exit(125);
-	}
-	if (jail && sidecar_root(dfd, read_only, rootless))
+	if (jail && sidecar_root(dir, read_only, rootless))
 		_exit(125);
 	ret = p9_server_init(&s, jail ? "/rootfs" : dir, read_only);
 	if (ret) {
 		fprintf(stderr, "arrowh: rootfs sidecar: serving %s: %s\n", dir, strerror(-ret));
 		_exit(125);
 	}
-	close(dfd);
 	s.guest_owns = true;
 	/* each fid holds up to two descriptors; a few are the sidecar's own */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
