@@ -830,6 +830,17 @@ def test_podman_runs_a_container_as_an_arrow(tmp_path, request):
 
 def test_podman_sees_container_writes(tmp_path, request):
     """podman diff, cp and commit see what the container wrote: its rootfs is shared live."""
+    # podman commit copies through /var/tmp whatever TMPDIR says: read-only in the helper
+    # VM (the host's tree), so the test gives the helper a tmpfs there, as test_oci_net does
+    # for /var/lib/cni
+    probe = "/var/tmp/.arrow-write-test"
+    try:
+        open(probe, "w").close()
+        os.unlink(probe)
+    except OSError:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=1777", "arrow-vartmp", "/var/tmp"],
+                       check=True)
+        request.addfinalizer(lambda: subprocess.run(["umount", "/var/tmp"]))
     pm = podman_with_image(tmp_path, request, "localhost/bbw", ("sh", "echo", "cat"),
                            files={"etc/motd": "image\n"})
     r = pm("run", "--name", "w", "--network", "none", "localhost/bbw", "sh", "-c",
