@@ -104,6 +104,20 @@ static int parse_records(char *buf, size_t len, struct runcfg *cfg, bool identit
 			cfg->volumes[cfg->nr_volumes++] = value;
 			break;
 		}
+		case RUNCFG_ROOT:
+			if (strcmp(value, "rw") && strcmp(value, "ro"))
+				return -EINVAL;
+			cfg->root_share = true;
+			cfg->root_read_only = !strcmp(value, "ro");
+			break;
+		case RUNCFG_BIND:
+			if (cfg->nr_binds >= RUNCFG_MAX_BINDS)
+				return -E2BIG;
+			if (value[0] != '/' || !value[1] || strstr(value, "/../") ||
+			    (strlen(value) >= 3 && !strcmp(value + strlen(value) - 3, "/..")))
+				return -EINVAL;
+			cfg->binds[cfg->nr_binds++] = value;
+			break;
 		case RUNCFG_MAC:
 			cfg->mac = value;
 			break;

@@ -32,7 +32,13 @@ enum runcfg_tag {
 	RUNCFG_MAC = 'm',      /* identity only: eth0's MAC, "02:00:0a:c9:00:05" */
 	RUNCFG_SEED = 's',     /* identity only: 64 hex digits for the kernel's RNG */
 	RUNCFG_VOLUME = 'v',   /* a 9p volume to mount: "TAG:ro:/guest/dir" or "TAG:rw:..." */
+	RUNCFG_ROOT = 'R',     /* "rw" or "ro": the root is the 9p share "arrowroot" (docs/oci.md) */
+	RUNCFG_BIND = 'b',     /* with a root share: a file of the initramfs ("/etc/hostname")
+				  bound over the share at the same path */
 };
+
+#define RUNCFG_ROOT_TAG "arrowroot"
+#define RUNCFG_MAX_BINDS 64
 
 #define RUNCFG_MAX_VOLUMES 8
 
@@ -53,6 +59,9 @@ struct runcfg {
 	const char *seed;    /* from an identity: RNG seed, hex */
 	size_t nr_dns, nr_hosts, nr_volumes;
 	const char *volumes[RUNCFG_MAX_VOLUMES]; /* RUNCFG_VOLUME values */
+	bool root_share, root_read_only; /* RUNCFG_ROOT */
+	size_t nr_binds;
+	const char *binds[RUNCFG_MAX_BINDS]; /* RUNCFG_BIND values: absolute, no ".." */
 	const char *dns[RUNCFG_MAX_DNS];
 	const char *hosts[RUNCFG_MAX_HOSTS];
 	size_t argc;

@@ -296,6 +296,7 @@ int main(void)
 			strlen(cfg->hostname ? cfg->hostname : "arrow")) < 0)
 		ainit_fatal("sethostname: %s", strerror(errno));
 	net_setup(cfg);
+	setup_root_share(cfg);
 	setup_volumes(cfg);
 
 	sigemptyset(&set);

@@ -22,6 +22,13 @@ void setup_filesystems(void);
 struct runcfg;
 /* Mount the run configuration's 9p volumes (docs/volumes.md); fatal if one cannot be. */
 void setup_volumes(const struct runcfg *cfg);
+/*
+ * A root share (RUNCFG_ROOT, docs/oci.md): mount the 9p share "arrowroot", bind the
+ * initramfs's given files over it, move /proc, /sys, /dev, /tmp and /run into it and make
+ * it the root (MS_MOVE onto / and chroot, as switch_root does). No-op without one.
+ */
+void setup_root_share(const struct runcfg *cfg);
+extern bool ainit_root_shared; /* the root is the share: /etc/hosts is a bound file */
 /* Find the Arrow's virtio-console ports by name and open them. */
 void ports_open(struct ports *p);
 enum app_stage { APP_STAGE_STDIO = 1, APP_STAGE_WORKDIR, APP_STAGE_IDS, APP_STAGE_EXEC };

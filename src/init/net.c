@@ -163,6 +163,13 @@ void net_write_hosts(const struct runcfg *cfg, const char *const *hosts, size_t 
 		p += sprintf(p, "127.0.1.1\t%s\n", name);
 	for (size_t i = 0; i < nr_hosts; i++)
 		p += sprintf(p, "%s\n", hosts[i]);
+	if (ainit_root_shared) {
+		/* the initramfs's file bound over the root share: rewritten in place (a rename
+		 * onto a mount point fails, and the container's own tree is not ours to write) */
+		write_text("/etc/hosts", text);
+		free(text);
+		return;
+	}
 	mkdir("/etc", 0755);
 	write_text("/etc/hosts.tmp", text);
 	if (rename("/etc/hosts.tmp", "/etc/hosts") < 0)

@@ -92,6 +92,95 @@ void setup_volumes(const struct runcfg *cfg)
 	}
 }
 
+bool ainit_root_shared;
+
+#define NEW_ROOT "/.arrow/root"
+
+/* Bind the initramfs's file path over the share's (made empty if missing and writable). */
+static void bind_file(const char *path, bool read_only)
+{
+	char dst[4200], parent[4200];
+	struct stat st;
+
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return; /* the initramfs does not carry it */
+	snprintf(dst, sizeof(dst), NEW_ROOT "%s", path);
+	if (lstat(dst, &st) == 0 && S_ISLNK(st.st_mode)) {
+		/* followed now, it would resolve in the initramfs, not in the container's root */
+		fprintf(stderr, "ainit: %s is a symlink in the root: not bound\n", path);
+		return;
+	}
+	if (stat(dst, &st) < 0) {
+		int fd;
+
+		if (read_only) {
+			fprintf(stderr, "ainit: the read-only root has no %s: not bound\n", path);
+			return;
+		}
+		snprintf(parent, sizeof(parent), "%s", dst);
+		*strrchr(parent, '/') = '\0';
+		make_dirs(parent);
+		fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (fd < 0)
+			ainit_fatal("creating %s in the root: %s", path, strerror(errno));
+		close(fd);
+	}
+	if (mount(path, dst, NULL, MS_BIND, NULL) < 0)
+		ainit_fatal("binding %s over the root: %s", path, strerror(errno));
+}
+
+/* Move the early mount at path into the new root. */
+static void move_mount(const char *path, bool needed)
+{
+	char dst[64];
+
+	snprintf(dst, sizeof(dst), NEW_ROOT "%s", path);
+	mkdir(dst, 0755); /* a root without it (writable): made, as runc does */
+	if (mount(path, dst, NULL, MS_MOVE, NULL) < 0) {
+		if (needed)
+			ainit_fatal("moving %s into the root: %s%s", path, strerror(errno),
+				    errno == ENOENT ? " (the read-only root lacks the directory)" : "");
+		umount2(path, MNT_DETACH); /* not in the container's root: not mounted at all */
+	}
+}
+
+void setup_root_share(const struct runcfg *cfg)
+{
+	unsigned long flags = cfg->root_read_only ? MS_RDONLY : 0;
+
+	if (!cfg->root_share)
+		return;
+	mkdir(NEW_ROOT, 0755);
+	/* cache=mmap: executables and shared mappings work, and reads go to the host every
+	 * time, so what the host changes is seen. No nosuid: the image's setuid programs are
+	 * the container's (the server never lets the guest make one). */
+	if (mount(RUNCFG_ROOT_TAG, NEW_ROOT, "9p", flags,
+		  "trans=virtio,version=9p2000.L,msize=131096,cache=mmap") < 0)
+		ainit_fatal("mount the root share: %s", strerror(errno));
+	/* what net_setup wrote and what the runtime binds: the initramfs's copies, as before */
+	bind_file("/etc/hosts", cfg->root_read_only);
+	if (cfg->address)
+		bind_file("/etc/resolv.conf", cfg->root_read_only);
+	for (size_t i = 0; i < cfg->nr_binds; i++) {
+		bool seen = !strcmp(cfg->binds[i], "/etc/hosts") ||
+			    (cfg->address && !strcmp(cfg->binds[i], "/etc/resolv.conf"));
+
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = !strcmp(cfg->binds[k], cfg->binds[i]);
+		if (!seen)
+			bind_file(cfg->binds[i], cfg->root_read_only);
+	}
+	move_mount("/proc", true);
+	move_mount("/sys", true);
+	move_mount("/dev", true);
+	move_mount("/tmp", false);
+	move_mount("/run", false);
+	if (chdir(NEW_ROOT) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 ||
+	    chdir("/") < 0)
+		ainit_fatal("switching to the root share: %s", strerror(errno));
+	ainit_root_shared = true;
+}
+
 /* /sys/class/virtio-ports/vportNpM/name holds the name the host gave the port. */
 static int find_port(const char *want, char *dev, size_t devlen)
 {

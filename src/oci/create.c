@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * arrow-oci create: the bundle becomes an Arrow that is ready but not booted. Its
- * initramfs pieces (the shared base piece with ainit, the rootfs, the run configuration)
- * are built now; a container process is forked that waits on exec.fifo and, once `start`
+ * initramfs pieces (the shared base piece with ainit, the run configuration) are built
+ * now, the rootfs is root.path itself, shared live over virtio-9p (--root-share); a container process is forked that waits on exec.fifo and, once `start`
  * reads the fifo, execs arrowh with them. That process is the container's pid: its exit
  * status is the app's (arrowh's), and the caller (conmon, a containerd shim: subreapers)
  * waits on it.
@@ -35,14 +35,11 @@
 #include "lib/netns.h"
 #include "lib/paths.h"
 #include "lib/piece.h"
-#include "lib/rootfs.h"
 #include "log.h"
 #include "oci.h"
 #include "spec.h"
 
 #define DEFAULT_MEMORY_MIB 128
-#define MAX_AUTO_MEMORY_MIB 4096
-#define ROOTFS_MAX_ENTRIES 1000000
 #define HV_MAX 64
 
 int oci_cgroup_rel(const char *p, bool systemd, char *out, size_t len)
@@ -156,8 +153,8 @@ struct launch {
 	char vsock[PATH_MAX + 32];
 	char vsock_dir[64];       /* a short directory for it when the state dir is too deep */
 	char *vol_args[OCI_MAX_VOLUMES];
-	char *base, *rootfs, *config;
-	int rootfs_fd;
+	char *base, *config;
+	char *root_arg; /* --root-share's "ROOT:rw" or "ROOT:ro" */
 	int master;
 	struct netns_nic nic; /* tap_fd >= 0: the Arrow's NIC in linux.namespaces' network */
 	char tapfd[16];
@@ -187,11 +184,14 @@ static int find_binaries(struct launch *l)
 	return 0;
 }
 
+/*
+ * The initramfs is the base piece (ainit) and the run configuration piece only: the rootfs
+ * is root.path itself, served live over virtio-9p by arrowh's sidecar (--root-share), so
+ * it need not fit in guest memory and what the container writes lands in the bundle.
+ */
 static int make_pieces(const struct oci_spec *s, struct launch *l, uint64_t *memory_mib)
 {
-	struct rootfs_limits lim = { .max_entries = ROOTFS_MAX_ENTRIES, .max_depth = 256 };
-	struct rootfs_stats st;
-	char ainit[PATH_MAX + 32], why[512], program[PATH_MAX];
+	char ainit[PATH_MAX + 32], program[PATH_MAX];
 	void *ainit_data;
 	size_t ainit_len, cfglen;
 	char *cfg;
@@ -207,23 +207,16 @@ static int make_pieces(const struct oci_spec *s, struct launch *l, uint64_t *mem
 		oci_error("cannot build the base initramfs piece: %s", strerror(-ret));
 		return ret;
 	}
-	/* the rootfs lives in guest RAM: at most half of it */
-	lim.max_bytes = (s->memory_mib ? s->memory_mib : MAX_AUTO_MEMORY_MIB) << 19;
-	l->rootfs_fd = rootfs_piece_memfd(s->root, &lim, &st, &l->rootfs, why, sizeof(why));
-	if (l->rootfs_fd < 0) {
-		if (l->rootfs_fd == -EFBIG)
-			oci_error("the rootfs %s does not fit the Arrow's memory (%s): raise "
-				  "linux.resources.memory.limit", s->root, why);
-		else
-			oci_error("cannot turn the rootfs %s into an initramfs piece: %s", s->root, why);
-		return l->rootfs_fd;
+	if (asprintf(&l->root_arg, "%s:%s", s->root, s->root_readonly ? "ro" : "rw") < 0)
+		return -ENOMEM;
+	ret = oci_root_mountpoints(s, l->nic.tap_fd >= 0);
+	if (ret) {
+		oci_error("cannot make the mount points in the rootfs %s: %s", s->root, strerror(-ret));
+		return ret;
 	}
-	*memory_mib = s->memory_mib;
-	if (!*memory_mib) {
-		*memory_mib = 2 * (st.bytes >> 20) + 64;
-		if (*memory_mib < DEFAULT_MEMORY_MIB)
-			*memory_mib = DEFAULT_MEMORY_MIB;
-	}
+	/* the limit, or enough for the kernel, ainit and a small app: the rootfs is not in RAM */
+	*memory_mib = s->memory_mib ? s->memory_mib : DEFAULT_MEMORY_MIB;
+	/* still resolved here against the host's view of the rootfs, as runc does */
 	ret = oci_resolve_program(s, program, sizeof(program));
 	if (ret) {
 		oci_error("exec: \"%s\": executable file not found in $PATH", s->args[0]);
@@ -289,9 +282,9 @@ static int build_argv(const struct oci_spec *s, struct launch *l, uint64_t mem, 
 	hv[n++] = "--initrd";
 	hv[n++] = l->base;
 	hv[n++] = "--initrd";
-	hv[n++] = l->rootfs;
-	hv[n++] = "--initrd";
 	hv[n++] = l->config;
+	hv[n++] = "--root-share";
+	hv[n++] = l->root_arg;
 	for (unsigned int i = 0; i < s->nr_volumes; i++) {
 		if (asprintf(&l->vol_args[i], "%s:arrowvol%u%s", s->volumes[i].host, i,
 			     s->volumes[i].read_only ? ":ro" : "") < 0)
@@ -365,8 +358,6 @@ static void container_process(struct launch *l, bool terminal)
 	}
 	/* nothing of the caller's but stdio and the pieces reaches arrowh */
 	close_range(3, ~0u, CLOSE_RANGE_CLOEXEC);
-	if (l->rootfs_fd >= 0)
-		fcntl(l->rootfs_fd, F_SETFD, 0);
 	if (l->nic.tap_fd >= 0)
 		fcntl(l->nic.tap_fd, F_SETFD, 0);
 	if (!strncmp(l->config, "/proc/self/fd/", 14))
@@ -492,7 +483,7 @@ int oci_create_pid(const struct oci_globals *g, const struct oci_create_opts *o,
 
 	if (!s || !l)
 		goto out_free;
-	l->rootfs_fd = l->master = l->nic.tap_fd = -1;
+	l->master = l->nic.tap_fd = -1;
 	if (!oci_id_valid(o->id)) {
 		oci_error("invalid container id '%.80s': use 1 to %d of letters, digits, '_', '+', "
 			  "'-', '.'", o->id, OCI_ID_MAX);
@@ -638,7 +629,7 @@ out_free:
 		for (unsigned int i = 0; i < OCI_MAX_VOLUMES; i++)
 			free(l->vol_args[i]);
 		free(l->base);
-		free(l->rootfs);
+		free(l->root_arg);
 		free(l->config);
 	}
 	free(l);

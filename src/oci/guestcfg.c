@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 
 #include "common/protocol.h"
 #include "common/runcfg.h"
@@ -138,6 +140,10 @@ int oci_guest_runcfg(const struct oci_spec *s, const struct netns_nic *nic, cons
 	ret |= runcfg_append(buf, len, RUNCFG_GID, num);
 	if (s->terminal)
 		ret |= runcfg_append(buf, len, RUNCFG_TTY, "1");
+	/* the root is root.path over 9p; the bound files stay the initramfs's (ainit binds them) */
+	ret |= runcfg_append(buf, len, RUNCFG_ROOT, s->root_readonly ? "ro" : "rw");
+	for (unsigned int i = 0; i < s->nr_files; i++)
+		ret |= runcfg_append(buf, len, RUNCFG_BIND, s->files[i].guest);
 	for (unsigned int i = 0; i < s->nr_volumes; i++) {
 		if (asprintf(&kv, "arrowvol%u:%s:%s", i, s->volumes[i].read_only ? "ro" : "rw",
 			     s->volumes[i].guest) < 0)
@@ -239,5 +245,46 @@ out:
 	for (size_t k = 0; k < nd; k++)
 		free(dirs[k]);
 	free(f);
+	return ret;
+}
+
+/* An empty file at guest path g in the rootfs root, unless something is there. */
+static void make_file_in_root(int root, const char *g)
+{
+	/* RESOLVE_IN_ROOT: the image's symlinks resolve inside the rootfs, as in the guest */
+	struct open_how how = { .flags = O_WRONLY | O_CREAT | O_NOCTTY | O_NONBLOCK | O_CLOEXEC,
+				.mode = 0644,
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	long fd = syscall(SYS_openat2, root, g, &how, sizeof(how));
+
+	/* a missing parent, or not a file there: ainit says so and goes on */
+	if (fd >= 0)
+		close((int)fd);
+}
+
+int oci_root_mountpoints(const struct oci_spec *s, bool net)
+{
+	static const char *const dirs[] = { "proc", "sys", "dev", "tmp", "run" };
+	int root = open(s->root, O_PATH | O_DIRECTORY | O_CLOEXEC), ret = 0;
+
+	if (root < 0)
+		return -errno;
+	/* one component each, made where it is missing: mkdirat follows no symlink */
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (mkdirat(root, dirs[i], 0755) == 0) {
+			if (!strcmp(dirs[i], "tmp"))
+				fchmodat(root, dirs[i], 01777, 0); /* just made: a directory */
+		} else if (errno != EEXIST) {
+			ret = -errno;
+			goto out;
+		}
+	/* ainit binds its /etc/hosts (and /etc/resolv.conf with a network) and the bound files */
+	make_file_in_root(root, "/etc/hosts");
+	if (net)
+		make_file_in_root(root, "/etc/resolv.conf");
+	for (unsigned int i = 0; i < s->nr_files; i++)
+		make_file_in_root(root, s->files[i].guest);
+out:
+	close(root);
 	return ret;
 }

@@ -90,6 +90,13 @@ int oci_guest_runcfg(const struct oci_spec *s, const struct netns_nic *nic, cons
 		     char **buf, size_t *len);
 /* The per-run piece: that configuration and the bind-mounted files, in a memfd. */
 int oci_guest_config_piece(const struct oci_spec *s, const void *cfg, size_t cfglen, char **path);
+/*
+ * The mount points ainit needs in root.path, made on the host as runc makes them: /proc,
+ * /sys, /dev, /tmp and /run, and an empty file for /etc/hosts, /etc/resolv.conf (net) and
+ * each bound file (resolved inside the rootfs, never out of it). A read-only root cannot
+ * get them from the guest. 0 or -errno.
+ */
+int oci_root_mountpoints(const struct oci_spec *s, bool net);
 /* "TERM", "SIGTERM", "15" -> 15; 0 if not a signal. */
 int oci_parse_signal(const char *s);
 /* slice:prefix:name (systemd's form) as the cgroupfs path systemd gives it, or a plain path

@@ -232,10 +232,8 @@ static int parse_root(struct oci_spec *s, json_t *root, const char *bundle, char
 		return WHY("root.path %s is not a directory", p);
 	if (!strcmp(s->root, "/"))
 		return WHY("root.path is the host's root directory");
+	/* honoured: the share is read-only on both sides (docs/oci.md) */
 	s->root_readonly = ro && json_is_true(ro);
-	if (s->root_readonly)
-		say(s, false, "root.readonly: the Arrow's root file system is a writable copy in its memory "
-			"(the bundle's files are never changed)");
 	return 0;
 }
 
@@ -360,7 +358,7 @@ static int parse_mounts(struct oci_spec *s, json_t *mounts, char *why, size_t wh
 				return ret;
 		} else if (kernel_fs(t)) {
 			if (!arrow_owned(d))
-				say(s, false, "mount %s (%s) ignored: the Arrow's root is already in its memory; "
+				say(s, false, "mount %s (%s) ignored: an Arrow's kernel file systems are ainit's own; "
 					"%s keeps what the rootfs has there", d, t, d);
 		} else {
 			return WHY("mounts[%zu]: a mount of type '%s' on %s cannot be honoured by an "

@@ -42,6 +42,8 @@ const char arrowh_usage[] =
 	"                      passt's qemu protocol (rootless networking, docs/rootless.md)\n"
 	"  --mac MAC           the NIC's address (default: random, locally administered)\n"
 	"  --volume DIR:TAG[:ro]  serve host directory DIR over virtio-9p as mount tag TAG\n"
+	"  --root-share DIR[:ro]  serve DIR as the guest's root file system over virtio-9p (tag\n"
+	"                      arrowroot) from a jailed sidecar process; writes land in DIR\n"
 	"  --exit-hook ARG     run a command when the Arrow ended; repeat for each argv entry\n"
 	"  --restore DIR       start from the snapshot in DIR instead of booting (a clone)\n"
 	"  --identity FILE     with --restore: the clone's hostname and network for ainit\n"
@@ -59,12 +61,13 @@ enum { OPT_KERNEL = 256, OPT_INITRD, OPT_MEMORY, OPT_CPUS, OPT_CMDLINE, OPT_CONS
        OPT_LOG_FILES, OPT_READY_FD, OPT_TTY, OPT_TAP_FD, OPT_NET_STREAM_FD, OPT_TAP, OPT_MAC, OPT_EXIT_HOOK,
        OPT_RESTORE, OPT_IDENTITY, OPT_TEMPLATE_OUT, OPT_VOLUME, OPT_BOOT_TIMEOUT,
        OPT_CGROUP, OPT_NO_SANDBOX, OPT_JAIL_USER, OPT_SECCOMP_SELFTEST,
-       OPT_VSOCK_UDS };
+       OPT_VSOCK_UDS, OPT_ROOT_SHARE };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "initrd", required_argument, NULL, OPT_INITRD },
 	{ "volume", required_argument, NULL, OPT_VOLUME },
+	{ "root-share", required_argument, NULL, OPT_ROOT_SHARE },
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
@@ -162,6 +165,19 @@ int arrowh_config_parse(struct arrowh_config *cfg, int argc, char *const argv[],
 			vol->path = optarg;
 			vol->read_only = ro;
 			cfg->nr_volumes++;
+			break;
+		}
+		case OPT_ROOT_SHARE: {
+			char *c1 = strrchr(optarg, ':');
+
+			cfg->root_read_only = c1 && !strcmp(c1, ":ro");
+			if (c1 && (cfg->root_read_only || !strcmp(c1, ":rw")))
+				*c1 = '\0';
+			if (!optarg[0] || cfg->root_share) {
+				snprintf(err, errlen, "--root-share takes DIR[:ro], once");
+				return -EINVAL;
+			}
+			cfg->root_share = optarg;
 			break;
 		}
 		case OPT_MEMORY:
@@ -368,6 +384,11 @@ int arrowh_config_parse(struct arrowh_config *cfg, int argc, char *const argv[],
 	if ((cfg->restore_dir || cfg->template_out) && cfg->nr_volumes) {
 		snprintf(err, errlen, "--volume does not go with snapshots: the files a volume has "
 				      "open are host state a clone cannot share");
+		return -EINVAL;
+	}
+	if ((cfg->restore_dir || cfg->template_out) && cfg->root_share) {
+		snprintf(err, errlen, "--root-share does not go with snapshots: the root's open files "
+				      "are host state a clone cannot share");
 		return -EINVAL;
 	}
 	if (cfg->restore_dir && (cfg->kernel || cfg->nr_initrds || cfg->template_out)) {

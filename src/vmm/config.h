@@ -9,6 +9,7 @@
 #define ARROWH_MAX_INITRDS 64
 #define ARROWH_MAX_HOOK_ARGS 16
 #define ARROWH_MAX_VOLUMES 8
+#define ARROWH_ROOT_TAG "arrowroot"
 
 /* A host directory served to the guest over virtio-9p (docs/volumes.md). */
 struct arrowh_volume {
@@ -49,6 +50,10 @@ struct arrowh_config {
 	unsigned int nr_exit_hook;
 	struct arrowh_volume volumes[ARROWH_MAX_VOLUMES];
 	unsigned int nr_volumes;
+	/* --root-share: the container's root over virtio-9p, tag ARROWH_ROOT_TAG, served by a
+	 * sidecar process (docs/oci.md, docs/volumes.md) */
+	const char *root_share;
+	bool root_read_only;
 	/* Snapshots (docs/snapshots.md) */
 	const char *restore_dir;  /* --restore: start from this snapshot */
 	const char *identity;     /* --identity: runcfg records for the clone's ainit */

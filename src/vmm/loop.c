@@ -318,7 +318,7 @@ static int snapshot_request(struct loop *l, int fd, uint32_t len)
 		dir_fd = open(dir, O_DIRECTORY | O_CLOEXEC);
 	if (!ret && (dir_fd < 0 || fstat(dir_fd, &st) < 0 || !S_ISDIR(st.st_mode)))
 		ret = -EBADF;
-	if (!ret && l->s->cfg->nr_volumes)
+	if (!ret && (l->s->cfg->nr_volumes || l->s->cfg->root_share))
 		ret = -EXDEV; /* see session_snapshot */
 	if (!ret) {
 		ret = session_snapshot(l->s, dir_fd);

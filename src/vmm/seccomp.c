@@ -79,7 +79,7 @@ static const struct rule vmm_rules[] = {
 	{ SCMP_SYS(epoll_ctl), "the I/O loop: clients, stdin, timers" },
 	{ SCMP_SYS(epoll_create1), "the I/O loop's epoll set (made when the guest starts)" },
 	{ SCMP_SYS(signalfd4), "the I/O loop's forwarded signals" },
-	{ SCMP_SYS(poll), "the NIC's receive thread, back-off pauses" },
+	{ SCMP_SYS(poll), "the NIC's receive thread, back-off pauses, waiting for the rootfs sidecar" },
 	{ SCMP_SYS(ppoll), "poll (glibc)" },
 	{ SCMP_SYS(select), "a slow stdout reader" },
 	{ SCMP_SYS(pselect6), "select (glibc)" },
@@ -93,9 +93,9 @@ static const struct rule vmm_rules[] = {
 	/* the control socket and attach clients */
 	{ SCMP_SYS(accept4), "control socket" },
 	{ SCMP_SYS(recvfrom), "control requests" },
-	{ SCMP_SYS(recvmsg), "control requests with a descriptor (snapshot), the broker" },
+	{ SCMP_SYS(recvmsg), "control requests with a descriptor (snapshot), the broker, the rootfs sidecar's replies (vCPU threads)" },
 	{ SCMP_SYS(sendto), "replies, the broker" },
-	{ SCMP_SYS(sendmsg), "stream records to attach clients" },
+	{ SCMP_SYS(sendmsg), "stream records to attach clients, 9P requests to the rootfs sidecar" },
 	{ SCMP_SYS(setsockopt), "client timeouts and buffer sizes" },
 	{ SCMP_SYS(shutdown), "cutting off a slow attach client" },
 	/* memory and threads */

@@ -53,6 +53,12 @@ struct session {
 	/* --volume: host directories over virtio-9p */
 	struct virtio_mmio vol_mmio[ARROWH_MAX_VOLUMES];
 	struct vp9 vol[ARROWH_MAX_VOLUMES];
+	/* --root-share: the rootfs over virtio-9p, served by a sidecar (p9/sidecar.h), on the
+	 * slot after vsock's */
+	int root_sock;   /* arrowh's end of the sidecar's socket, until the device takes it */
+	pid_t root_pid;
+	struct virtio_mmio root_mmio;
+	struct vp9 root;
 	/* --vsock-uds: virtio-vsock, on the slot after the last volume's */
 	bool has_vsock;
 	struct virtio_mmio vsock_mmio;

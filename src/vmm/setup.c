@@ -20,6 +20,7 @@
 #include "common/streamrec.h"
 #include "fdlimit.h"
 #include "jail.h"
+#include "p9/sidecar.h"
 #include "session.h"
 #include "snapshot.h"
 
@@ -351,6 +352,29 @@ static int add_volume(struct session *s, unsigned int i, char *cmdline, size_t c
 	return 0;
 }
 
+/* --root-share: the sidecar (spawned before guest memory exists) behind a virtio-9p device
+ * on the slot after vsock's. */
+static int add_root_share(struct session *s, char *cmdline, size_t cmdlen)
+{
+	uint64_t base = MMIO_DEVICES_GPA + (3 + ARROWH_MAX_VOLUMES) * VIRTIO_MMIO_SIZE;
+	unsigned int irq = FIRST_DEVICE_IRQ + 3 + ARROWH_MAX_VOLUMES;
+	int irqfd, ret;
+
+	irqfd = vm_irqfd(&s->vm, irq);
+	if (irqfd < 0)
+		return irqfd;
+	virtio_mmio_init(&s->root_mmio, base, irq, irqfd, &s->vm.gm, &vp9_ops, &s->root);
+	ret = vp9_init_remote(&s->root, &s->root_mmio, s->root_sock, ARROWH_ROOT_TAG);
+	if (ret)
+		return ret;
+	s->root_sock = -1; /* the device's now */
+	ret = bus_add(&s->vm.mmio, base, VIRTIO_MMIO_SIZE, mmio_read, mmio_write, &s->root_mmio);
+	if (ret)
+		return ret;
+	snprintf(cmdline, cmdlen, " virtio_mmio.device=4K@0x%llx:%u", (unsigned long long)base, irq);
+	return 0;
+}
+
 /*
  * A guest connect to the host's port: the unix socket "<--vsock-uds>_<port>". Jailed, the
  * VMM reaches no path and may not make sockets: the supervisor connects and passes the
@@ -474,6 +498,13 @@ static int add_devices(struct session *s, char *cmdline, size_t cmdlen)
 
 	if (cfg->vsock_uds) {
 		ret = add_vsock(s, cmdline + used, cmdlen - used);
+		if (ret)
+			return ret;
+		used = strlen(cmdline);
+	}
+
+	if (cfg->root_share) {
+		ret = add_root_share(s, cmdline + used, cmdlen - used);
 		if (ret)
 			return ret;
 		used = strlen(cmdline);
@@ -650,6 +681,19 @@ int session_setup(struct session *s, const struct arrowh_config *cfg)
 	if (ret) {
 		fprintf(stderr, "arrowh: cannot join the cgroup %s: %s\n", cfg->cgroup, strerror(-ret));
 		return EXIT_ARROW_ERROR;
+	}
+	/* the rootfs's sidecar: forked now, before guest memory and most descriptors exist,
+	 * and before the jail (it makes its own) */
+	s->root_sock = -1;
+	if (cfg->root_share) {
+		ret = p9_sidecar_spawn(cfg->root_share, cfg->root_read_only, jail_wanted(cfg),
+				       &s->root_pid);
+		if (ret < 0) {
+			fprintf(stderr, "arrowh: cannot serve the root %s: %s\n", cfg->root_share,
+				strerror(-ret));
+			return EXIT_ARROW_ERROR;
+		}
+		s->root_sock = ret;
 	}
 	if (cfg->state_dir && managed_setup(s))
 		return EXIT_ARROW_ERROR;

@@ -89,7 +89,7 @@ int session_snapshot(struct session *s, int dir_fd)
 	int ret;
 
 	/* the 9p server's open files are host state a clone could not have */
-	if (s->cfg->nr_volumes)
+	if (s->cfg->nr_volumes || s->cfg->root_share)
 		return -EXDEV;
 	ret = vm_pause(&s->vm);
 	if (ret)

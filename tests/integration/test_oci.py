@@ -379,6 +379,104 @@ def test_exec(tmp_path, root):
     assert oci(root, "delete", "x2").returncode == 0
 
 
+
+def tree(rootfs):
+    """Every entry of a rootfs: path -> (mode, uid, gid, size, mtime_ns, link target)."""
+    out = {}
+    for d, dirs, files in os.walk(rootfs):
+        for n in dirs + files:
+            p = os.path.join(d, n)
+            st = os.lstat(p)
+            out[os.path.relpath(p, rootfs)] = (st.st_mode, st.st_uid, st.st_gid, st.st_size,
+                                               st.st_mtime_ns,
+                                               os.readlink(p) if os.path.islink(p) else None)
+    return out
+
+
+def test_rootfs_is_shared_live(tmp_path, root):
+    """root.path is the container's root over 9P: its writes land in the bundle, the host's
+    are seen inside, files are the guest's ids, and no setuid file or device node is made."""
+    pid = running_container(root, "rs", tmp_path)
+    rootfs = tmp_path / "b-rs" / "rootfs"
+    # written inside: on the host at once, root's as in the guest
+    r = oci(root, "exec", "rs", "sh", "-c",
+            "echo hello >/from-guest && echo more >>/etc/os-release && mkdir -p /made/d && "
+            "chmod 1777 /made")
+    assert r.returncode == 0, r.stderr
+    assert (rootfs / "from-guest").read_text() == "hello\n"
+    assert (rootfs / "etc" / "os-release").read_text() == "NAME=oci-test\nmore\n"
+    st = os.stat(rootfs / "from-guest")
+    assert (st.st_uid, st.st_gid) == (0, 0)
+    assert (rootfs / "made" / "d").is_dir()
+    # written on the host: seen inside
+    (rootfs / "from-host").write_text("live\n")
+    r = oci(root, "exec", "rs", "cat", "/from-host")
+    assert (r.returncode, r.stdout) == (0, b"live\n"), r.stderr
+    # a guest user's files are that user's on the host
+    r = oci(root, "exec", "--user", "1000:1001", "rs", "sh", "-c",
+            "echo mine >/made/by-1000 && mkdir /made/dir-1000 && id -u")
+    assert (r.returncode, r.stdout) == (0, b"1000\n"), r.stderr
+    for n in ("by-1000", "dir-1000"):
+        st = os.lstat(rootfs / "made" / n)
+        assert (st.st_uid, st.st_gid) == (1000, 1001), n
+    # chown inside the container's tree: to any id
+    r = oci(root, "exec", "rs", "chown", "1234:4321", "/from-guest")
+    assert r.returncode == 0, r.stderr
+    st = os.stat(rootfs / "from-guest")
+    assert (st.st_uid, st.st_gid) == (1234, 4321)
+    # setuid/setgid asked for: never on the host; a device node: refused
+    r = oci(root, "exec", "rs", "sh", "-c",
+            "cp /bin/busybox /made/suid && chmod 6755 /made/suid; mknod /made/null c 1 3; "
+            "echo mknod=$?")
+    assert b"mknod=0" not in r.stdout, (r.stdout, r.stderr)
+    assert os.stat(rootfs / "made" / "suid").st_mode & 0o7777 == 0o755
+    assert not os.path.lexists(rootfs / "made" / "null")
+    r = oci(root, "exec", "rs", "sh", "-c", "ls -l /made/suid")
+    assert r.returncode == 0 and r.stdout.startswith(b"-rwxr-xr-x"), (r.stdout, r.stderr)
+    assert oci(root, "kill", "rs", "KILL").returncode == 0
+    assert wait_pid(pid) == 137
+    assert oci(root, "delete", "rs").returncode == 0
+
+
+def test_rootfs_keeps_image_setuid(tmp_path, root):
+    """An image's setuid program keeps its bit, seen inside as on the host."""
+    bundle = make_bundle(tmp_path / "bsu", ["sh", "-c", "ls -l /usr/bin/true; /usr/bin/true"
+                                            " && echo ran"])
+    tool = tmp_path / "bsu" / "rootfs" / "usr" / "bin" / "true"
+    tool.parent.mkdir(parents=True)
+    shutil.copy(BUSYBOX, tool)
+    os.chmod(tool, 0o4755)
+    pid = create(root, "su", bundle, tmp_path)
+    assert oci(root, "start", "su").returncode == 0
+    assert wait_pid(pid) == 0, (tmp_path / "su.err").read_text()
+    out = (tmp_path / "su.out").read_text()
+    assert out.startswith("-rwsr-xr-x") and out.endswith("ran\n"), out
+    assert os.stat(tool).st_mode & 0o7777 == 0o4755
+    assert oci(root, "delete", "su").returncode == 0
+
+
+def test_rootfs_readonly(tmp_path, root):
+    """root.readonly: every write fails with EROFS inside, and the bundle stays as it was."""
+    bundle = make_bundle(tmp_path / "bro", [
+        "sh", "-c", "echo x >/new 2>&1 || echo fail-new; echo y >>/etc/os-release || "
+        "echo fail-append; mkdir /d || echo fail-mkdir; rm /bin/cat || echo fail-rm; "
+        "touch /tmp/ok && echo tmp-ok; cat /etc/os-release"],
+        extra={"root": {"path": "rootfs", "readonly": True}})
+    pid = create(root, "ro", bundle, tmp_path)
+    rootfs = tmp_path / "bro" / "rootfs"
+    before = tree(rootfs)  # after create: its mount points (runc makes them too) are there
+    assert oci(root, "start", "ro").returncode == 0
+    assert wait_pid(pid) == 0, (tmp_path / "ro.err").read_text()
+    out = (tmp_path / "ro.out").read_text()
+    err = (tmp_path / "ro.err").read_text()
+    assert out.count("Read-only file system") + err.count("Read-only file system") >= 3, \
+        (out, err)
+    for what in ("fail-new", "fail-append", "fail-mkdir", "fail-rm", "tmp-ok",
+                 "NAME=oci-test"):
+        assert what in out, (what, out, err)
+    assert tree(rootfs) == before
+    assert oci(root, "delete", "ro").returncode == 0
+
 def test_exec_tty_through_console_socket(tmp_path, root):
     pid = running_container(root, "xt", tmp_path)
     sock_path = str(tmp_path / "exec-console.sock")
@@ -728,3 +826,38 @@ def test_podman_runs_a_container_as_an_arrow(tmp_path, request):
     left = [d for d in os.listdir(parent) if d.startswith("libpod-")] \
         if os.path.isdir(parent) else []
     assert left == []
+
+
+def test_podman_sees_container_writes(tmp_path, request):
+    """podman diff, cp and commit see what the container wrote: its rootfs is shared live."""
+    # podman commit copies through /var/tmp whatever TMPDIR says: read-only in the helper
+    # VM (the host's tree), so the test gives the helper a tmpfs there, as test_oci_net does
+    # for /var/lib/cni
+    probe = "/var/tmp/.arrow-write-test"
+    try:
+        open(probe, "w").close()
+        os.unlink(probe)
+    except OSError:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=1777", "arrow-vartmp", "/var/tmp"],
+                       check=True)
+        request.addfinalizer(lambda: subprocess.run(["umount", "/var/tmp"]))
+    pm = podman_with_image(tmp_path, request, "localhost/bbw", ("sh", "echo", "cat"),
+                           files={"etc/motd": "image\n"})
+    r = pm("run", "--name", "w", "--network", "none", "localhost/bbw", "sh", "-c",
+           "echo added >/added-file; echo changed >/etc/motd")
+    assert r.returncode == 0, r.stderr
+    try:
+        r = pm("diff", "w")
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.decode().splitlines()
+        assert "A /added-file" in lines and "C /etc/motd" in lines, lines
+        r = pm("cp", "w:/added-file", str(tmp_path / "copied"))
+        assert r.returncode == 0, r.stderr
+        assert (tmp_path / "copied").read_text() == "added\n"
+        r = pm("commit", "w", "localhost/bbw-committed")
+        assert r.returncode == 0, r.stderr
+        r = pm("run", "--rm", "--network", "none", "localhost/bbw-committed", "cat",
+               "/added-file", "/etc/motd")
+        assert (r.returncode, r.stdout) == (0, b"added\nchanged\n"), r.stderr
+    finally:
+        pm("rm", "-f", "w")

@@ -484,6 +484,147 @@ static void test_ownership_policy(void **state)
 	p9_server_free(&s);
 }
 
+static struct stat stat_of(const char *rel)
+{
+	char p[256];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, rel);
+	assert_int_equal(lstat(p, &st), 0);
+	return st;
+}
+
+/* Tattach as the guest's uid (n_uname), on a fresh Tversion. */
+static void attach_as(struct p9_server *s, uint32_t fid, uint32_t uid)
+{
+	struct msg m;
+
+	start(&m, 100);
+	put(&m, 65536, 4);
+	put_s(&m, "9P2000.L");
+	assert_int_equal(send(s, &m, NULL), 101);
+	start(&m, 104);
+	put(&m, fid, 4);
+	put(&m, ~0u, 4);
+	put_s(&m, "");
+	put_s(&m, "");
+	put(&m, uid, 4);
+	assert_int_equal(send(s, &m, NULL), 105);
+}
+
+/* Tlcreate / Tmkdir / Tsymlink / Tmknod in dir fid of name, with mode and gid. */
+static uint32_t make(struct p9_server *s, uint8_t type, uint32_t fid, const char *name,
+		     uint32_t mode, uint32_t gid)
+{
+	struct msg m;
+	uint32_t err;
+
+	start(&m, type);
+	put(&m, fid, 4);
+	put_s(&m, name);
+	if (type == 14) /* Tlcreate: flags, mode, gid */
+		put(&m, O_RDWR, 4);
+	if (type == 16) /* Tsymlink: target, gid */
+		put_s(&m, "/bin/true");
+	else
+		put(&m, mode, 4);
+	if (type == 18) { /* Tmknod: mode, major, minor, gid */
+		put(&m, 1, 4);
+		put(&m, 3, 4);
+	}
+	put(&m, gid, 4);
+	send(s, &m, &err);
+	return err;
+}
+
+/*
+ * The rootfs policy (guest_owns): what the guest makes is its uid's and the gid it names,
+ * chown to any id is allowed, setuid/setgid never made, device nodes never; an image's
+ * setuid program keeps its bit until the guest writes it. A volume keeps its policy.
+ */
+static void test_rootfs_policy(void **state)
+{
+	struct p9_server s;
+	char path[256], host[256];
+	const char *sub[] = { "sub" }, *suid[] = { "sub", "img-suid" }, *mine[] = { "sub", "mine" };
+	struct stat st;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* giving files away needs root: reported as SKIPPED, not passed */
+	share_path(path, sizeof(path));
+	assert_int_equal(p9_server_init(&s, path, false), 0);
+	s.guest_owns = true;
+	attach_as(&s, 1, 1000);
+	assert_int_equal(walk(&s, 1, 2, 1, sub), 0);
+	/* created as the guest's uid and the gid it asks for */
+	assert_int_equal(make(&s, 14, 2, "mine", 0644, 1001), 0);
+	clunk(&s, 2);
+	st = stat_of("share/sub/mine");
+	assert_int_equal(st.st_uid, 1000);
+	assert_int_equal(st.st_gid, 1001);
+	assert_int_equal(walk(&s, 1, 2, 1, sub), 0);
+	assert_int_equal(make(&s, 72, 2, "mydir", 0755, 1000), 0);
+	st = stat_of("share/sub/mydir");
+	assert_int_equal(st.st_uid, 1000);
+	assert_int_equal(st.st_gid, 1000);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(make(&s, 16, 2, "mylink", 0, 1002), 0);
+	st = stat_of("share/sub/mylink");
+	assert_int_equal(st.st_uid, 1000);
+	assert_int_equal(st.st_gid, 1002);
+	/* setuid/setgid asked for at creation: masked */
+	assert_int_equal(make(&s, 14, 2, "suid-made", 06755, 0), 0);
+	clunk(&s, 2);
+	assert_int_equal(mode_of("share/sub/suid-made") & 07777, 0755);
+	/* no device node, whatever the owner */
+	assert_int_equal(walk(&s, 1, 2, 1, sub), 0);
+	assert_int_equal(make(&s, 18, 2, "null", S_IFCHR | 0666, 0), EPERM);
+	snprintf(host, sizeof(host), "%s/share/sub/null", dir);
+	assert_int_equal(access(host, F_OK), -1);
+	/* chown to any id: allowed in the container's own tree */
+	assert_int_equal(walk(&s, 1, 3, 2, mine), 0);
+	assert_int_equal(setattr(&s, 3, 0x6, 0, 4242, 4343), 0);
+	st = stat_of("share/sub/mine");
+	assert_int_equal(st.st_uid, 4242);
+	assert_int_equal(st.st_gid, 4343);
+	assert_int_equal(setattr(&s, 3, 0x6, 0, 0, 0), 0);
+	assert_int_equal(stat_of("share/sub/mine").st_uid, 0);
+	/* ... but never a setuid/setgid mode, even on a root-owned file */
+	assert_int_equal(setattr(&s, 3, 0x1, 06755, 0, 0), 0);
+	assert_int_equal(mode_of("share/sub/mine") & 07777, 0755);
+	clunk(&s, 3);
+	/* the image's setuid program: read and run as it is, its bit kept; written: dropped */
+	mkpath("share/sub/img-suid", "#!/bin/sh\n");
+	snprintf(host, sizeof(host), "%s/share/sub/img-suid", dir);
+	assert_int_equal(chmod(host, 04755), 0);
+	assert_int_equal(walk(&s, 1, 4, 2, suid), 0);
+	assert_int_equal(lopen(&s, 4, O_RDONLY), 0);
+	clunk(&s, 4);
+	assert_int_equal(mode_of("share/sub/img-suid") & 07777, 04755);
+	assert_int_equal(walk(&s, 1, 4, 2, suid), 0);
+	assert_int_equal(lopen(&s, 4, O_WRONLY), 0);
+	clunk(&s, 4);
+	assert_int_equal(mode_of("share/sub/img-suid") & 07777, 0755);
+	/* the share's own metadata stays the host's here too */
+	assert_int_equal(walk(&s, 1, 5, 0, NULL), 0);
+	assert_int_equal(setattr(&s, 5, 0x6, 0, 1000, 1000), EPERM);
+	p9_server_free(&s);
+
+	/* the same requests on a volume (no guest_owns): the server's own ids, no chown */
+	assert_int_equal(p9_server_init(&s, path, false), 0);
+	attach_as(&s, 1, 1000);
+	assert_int_equal(walk(&s, 1, 2, 1, sub), 0);
+	assert_int_equal(make(&s, 14, 2, "vol-file", 0644, 1001), 0);
+	clunk(&s, 2);
+	st = stat_of("share/sub/vol-file");
+	assert_int_equal(st.st_uid, geteuid());
+	assert_int_equal(st.st_gid, getegid());
+	assert_int_equal(walk(&s, 1, 3, 2, mine), 0);
+	assert_int_equal(setattr(&s, 3, 0x2, 0, 4242, 0), EPERM);
+	p9_server_free(&s);
+}
+
 /* The fid table is capped: past max_fids a walk fails with ENFILE and holds nothing more. */
 static void test_fid_cap(void **state)
 {
@@ -516,6 +657,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_messages),
 		cmocka_unit_test(test_ownership_policy),
 		cmocka_unit_test(test_fid_cap),
+		cmocka_unit_test(test_rootfs_policy),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -148,6 +148,20 @@ static void test_runcfg_roundtrip(void **state)
 	assert_string_equal(cfg->envp[0], "K=v=w");
 	assert_string_equal(cfg->workdir, "/tmp");
 	assert_int_equal(cfg->uid, 1000);
+	assert_false(cfg->root_share);
+	free(buf);
+	/* a root share and its bound files */
+	buf = NULL;
+	len = 0;
+	assert_int_equal(runcfg_append(&buf, &len, RUNCFG_PROGRAM, "/bin/sh"), 0);
+	assert_int_equal(runcfg_append(&buf, &len, RUNCFG_ARG, "sh"), 0);
+	assert_int_equal(runcfg_append(&buf, &len, RUNCFG_ROOT, "ro"), 0);
+	assert_int_equal(runcfg_append(&buf, &len, RUNCFG_BIND, "/etc/hostname"), 0);
+	assert_int_equal(runcfg_parse(buf, len, cfg), 0);
+	assert_true(cfg->root_share);
+	assert_true(cfg->root_read_only);
+	assert_int_equal(cfg->nr_binds, 1);
+	assert_string_equal(cfg->binds[0], "/etc/hostname");
 	free(buf);
 	free(cfg);
 }
@@ -174,6 +188,11 @@ static void test_runcfg_malformed(void **state)
 	expect_runcfg_bad("p/x\0ax\0urootish\0", 16);         /* uid not a number */
 	expect_runcfg_bad("p/x\0ax\0wrelative\0", 17);        /* workdir not absolute */
 	expect_runcfg_bad("prelative\0ax\0", 13);             /* program not absolute */
+	expect_runcfg_bad("p/x\0ax\0Ryes\0", 12);             /* root share neither rw nor ro */
+	expect_runcfg_bad("p/x\0ax\0betc/x\0", 14);           /* bound file not absolute */
+	expect_runcfg_bad("p/x\0ax\0b/a/../b\0", 16);         /* bound file with .. */
+	expect_runcfg_bad("p/x\0ax\0b/..\0", 12);             /* bound file .. */
+	expect_runcfg_bad("p/x\0ax\0b/\0", 10);               /* bound file / */
 }
 
 static void test_arrowh_config(void **state)
@@ -196,6 +215,23 @@ static void test_arrowh_config(void **state)
 	assert_non_null(strstr(err, "--kernel"));
 	assert_int_equal(arrowh_config_parse(&cfg, 7, bad_cpus, err, sizeof(err)), -EINVAL);
 	assert_int_equal(arrowh_config_parse(&cfg, 7, bad_mem, err, sizeof(err)), -EINVAL);
+	{
+		char share[] = "/srv/root:ro", twice_a[] = "/a", twice_b[] = "/b";
+		char *root_ok[] = { "arrowh", "--kernel", "k", "--initrd", "a", "--root-share", share,
+				    NULL };
+		char *root_twice[] = { "arrowh", "--kernel", "k", "--initrd", "a", "--root-share",
+				       twice_a, "--root-share", twice_b, NULL };
+		char *root_template[] = { "arrowh", "--kernel", "k", "--initrd", "a", "--root-share",
+					  twice_a, "--template-out", "/t", NULL };
+
+		assert_int_equal(arrowh_config_parse(&cfg, 7, root_ok, err, sizeof(err)), 0);
+		assert_string_equal(cfg.root_share, "/srv/root");
+		assert_true(cfg.root_read_only);
+		assert_int_equal(arrowh_config_parse(&cfg, 9, root_twice, err, sizeof(err)), -EINVAL);
+		assert_int_equal(arrowh_config_parse(&cfg, 9, root_template, err, sizeof(err)),
+				 -EINVAL);
+		assert_non_null(strstr(err, "snapshots"));
+	}
 }
 
 static int seen_type[8], seen_arg[8], seen;

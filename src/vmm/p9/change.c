@@ -33,18 +33,28 @@ static int may_change(const struct p9_server *s, const struct rd *r, const struc
 }
 
 
+int p9_give(const struct p9_server *s, int dfd, const char *name, uint32_t uid, uint32_t gid)
+{
+	/* a server that is not root (rootless) cannot give files away: they stay its own */
+	if (!s->guest_owns || geteuid() != 0)
+		return 0;
+	return fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW | (name[0] ? 0 : AT_EMPTY_PATH)) < 0
+		       ? -errno
+		       : 0;
+}
+
 int p9_lcreate(struct p9_server *s, struct rd *r, struct wr *w)
 {
 	struct p9_fid *f = p9_fid_get(s, r32(r));
 	char name[NAME_MAX_LEN + 1], path[64];
-	uint32_t flags, mode;
+	uint32_t flags, mode, gid;
 	struct stat st;
 	int fd, pfd, ret;
 
 	rstr(r, name, sizeof(name));
 	flags = r32(r);
 	mode = r32(r);
-	skip(r, 4); /* gid: files belong to whoever runs arrowh */
+	gid = r32(r); /* a volume's files belong to whoever runs arrowh; a rootfs's to the guest */
 	ret = may_change(s, r, f, name);
 	if (ret)
 		return ret;
@@ -52,6 +62,12 @@ int p9_lcreate(struct p9_server *s, struct rd *r, struct wr *w)
 					 O_CLOEXEC | O_NOCTTY, mode & P9_MODE_MASK);
 	if (fd < 0)
 		return -errno;
+	ret = p9_give(s, fd, "", f->uid, gid);
+	if (ret) {
+		close(fd);
+		unlinkat(f->fd, name, 0);
+		return ret;
+	}
 	fd_path(fd, path, sizeof(path));
 	pfd = open(path, O_PATH | O_CLOEXEC); /* the new file itself, not whatever the name is now */
 	if (pfd < 0 || fstat(fd, &st) < 0) {
@@ -100,7 +116,7 @@ int p9_make(struct p9_server *s, struct rd *r, struct wr *w, bool symlink)
 {
 	struct p9_fid *f = p9_fid_get(s, r32(r));
 	char name[NAME_MAX_LEN + 1], target[4096];
-	uint32_t mode = 0;
+	uint32_t mode = 0, gid;
 	struct stat st;
 	int ret;
 
@@ -109,7 +125,7 @@ int p9_make(struct p9_server *s, struct rd *r, struct wr *w, bool symlink)
 		rstr(r, target, sizeof(target));
 	else
 		mode = r32(r);
-	skip(r, 4); /* gid */
+	gid = r32(r);
 	ret = may_change(s, r, f, name);
 	if (ret)
 		return ret;
@@ -117,6 +133,11 @@ int p9_make(struct p9_server *s, struct rd *r, struct wr *w, bool symlink)
 	if ((symlink ? symlinkat(target, f->fd, name)
 				 : mkdirat(f->fd, name, mode & P9_MODE_MASK)) < 0)
 		return -errno;
+	ret = p9_give(s, f->fd, name, f->uid, gid);
+	if (ret) {
+		unlinkat(f->fd, name, symlink ? 0 : AT_REMOVEDIR);
+		return ret;
+	}
 	if (fstatat(f->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	wqid(w, &st);
@@ -180,8 +201,10 @@ int p9_link(struct p9_server *s, struct rd *r, struct wr *w)
 
 /*
  * Tsetattr's ownership policy: the shared directory's own metadata stays the host's, and
- * a file's owner may only be "changed" to what it is already or to the server's own
- * uid/gid (the ids this Arrow was given): never to root or anyone else.
+ * on a volume a file's owner may only be "changed" to what it is already or to the
+ * server's own uid/gid (the ids this Arrow was given): never to root or anyone else. In a
+ * rootfs (guest_owns) any owner: the tree is the container's, and with no setuid/setgid
+ * bit and no device node an owner is no privilege on the host.
  */
 static int may_set(const struct p9_server *s, const struct stat *st, uint32_t valid,
 		   uint32_t uid, uint32_t gid)
@@ -189,6 +212,8 @@ static int may_set(const struct p9_server *s, const struct stat *st, uint32_t va
 	if (st->st_dev == s->root_dev && st->st_ino == s->root_ino &&
 	    (valid & (SA_MODE | SA_UID | SA_GID | SA_SIZE | SA_ATIME | SA_MTIME)))
 		return -EPERM;
+	if (s->guest_owns)
+		return 0;
 	if ((valid & SA_UID) && uid != st->st_uid && uid != (uint32_t)geteuid())
 		return -EPERM;
 	if ((valid & SA_GID) && gid != st->st_gid && gid != (uint32_t)getegid())
@@ -223,8 +248,8 @@ int p9_setattr(struct p9_server *s, struct rd *r, struct wr *w)
 		return -EOPNOTSUPP;
 	if ((valid & SA_MODE) && chmod(path, mode & P9_MODE_MASK) < 0)
 		return -errno;
-	/* an owner change is only ever a no-op (see may_set); the kernel then drops the
-	 * setuid/setgid bits of an unprivileged caller's file, and so do we, whoever runs us */
+	/* on a volume an owner change is only ever a no-op (see may_set); the kernel drops
+	 * the setuid/setgid bits of a chowned file, and so do we, whoever runs us */
 	if ((valid & (SA_UID | SA_GID)) &&
 	    fchownat(f->fd, "", valid & SA_UID ? uid : (uint32_t)-1, valid & SA_GID ? gid : (uint32_t)-1,
 		     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)

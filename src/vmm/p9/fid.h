@@ -25,6 +25,7 @@ struct p9_fid {
 	uint32_t id;
 	int fd;      /* O_PATH, O_NOFOLLOW: the object itself (a symlink stays a symlink) */
 	int open_fd; /* after Tlopen/Tlcreate, else -1 */
+	uint32_t uid; /* Tattach's n_uname, inherited by walks: who creates (guest_owns) */
 	struct p9_fid *next;
 };
 
@@ -55,6 +56,9 @@ static inline void fd_path(int fd, char *buf, size_t len)
 {
 	snprintf(buf, len, "/proc/self/fd/%d", fd);
 }
+
+/* guest_owns: give what was just made (name in directory dfd) to uid/gid. 0 or -errno. */
+int p9_give(const struct p9_server *s, int dfd, const char *name, uint32_t uid, uint32_t gid);
 
 /* change.c: Tlcreate, Twrite, Tmkdir and Tsymlink, Tunlinkat, Trenameat, Tlink, Tsetattr */
 int p9_lcreate(struct p9_server *s, struct rd *r, struct wr *w);

@@ -56,7 +56,7 @@ struct p9_fid *p9_fid_get(struct p9_server *s, uint32_t id)
 	return NULL;
 }
 
-static int fid_add(struct p9_server *s, uint32_t id, int fd)
+static int fid_add(struct p9_server *s, uint32_t id, int fd, uint32_t uid)
 {
 	struct p9_fid *f;
 
@@ -72,6 +72,7 @@ static int fid_add(struct p9_server *s, uint32_t id, int fd)
 	f->id = id;
 	f->fd = fd;
 	f->open_fd = -1;
+	f->uid = uid;
 	f->next = s->fids[id % 256];
 	s->fids[id % 256] = f;
 	s->nr_fids++;
@@ -159,18 +160,21 @@ static int t_attach(struct p9_server *s, struct rd *r, struct wr *w)
 {
 	uint32_t fid = r32(r);
 	char uname[256], aname[256];
+	uint32_t uid;
 	int fd, ret;
 
 	skip(r, 4); /* afid: no authentication */
 	rstr(r, uname, sizeof(uname));
 	rstr(r, aname, sizeof(aname));
-	skip(r, 4); /* n_uname */
+	uid = r32(r); /* n_uname: the guest user this attach is for (only guest_owns uses it) */
 	if (r->bad)
 		return -EINVAL;
+	if (uid == ~0u)
+		uid = 65534; /* no numeric user: nobody */
 	fd = fcntl(s->root_fd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	ret = fid_add(s, fid, fd);
+	ret = fid_add(s, fid, fd, uid);
 	return ret ? ret : reply_stat(w, s->root_fd);
 }
 
@@ -234,7 +238,7 @@ static int t_walk(struct p9_server *s, struct rd *r, struct wr *w)
 		f->open_fd = -1;
 		return 0;
 	}
-	return fid_add(s, newfid, cur);
+	return fid_add(s, newfid, cur, f->uid);
 }
 
 static int t_getattr(struct p9_server *s, struct rd *r, struct wr *w)

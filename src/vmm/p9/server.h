@@ -24,6 +24,13 @@ struct p9_fid;
 struct p9_server {
 	int root_fd;     /* O_PATH directory fd of the shared directory */
 	bool read_only;
+	/*
+	 * The rootfs policy (a container's own root, docs/oci.md) instead of the volume policy:
+	 * what the guest creates belongs to the guest's uid (Tattach's n_uname) and the gid it
+	 * names, and Tsetattr may give a file to any owner. Still never setuid/setgid, never a
+	 * device node.
+	 */
+	bool guest_owns;
 	uint32_t msize;  /* negotiated by Tversion */
 	struct p9_fid *fids[256]; /* hash buckets */
 	unsigned int nr_fids;
@@ -34,8 +41,9 @@ struct p9_server {
 
 /*
  * The ownership policy (docs/volumes.md): the guest never makes or keeps setuid/setgid
- * files, never gives a file to an owner other than the server's own uid/gid, and never
- * changes the shared directory's own mode, owner or times.
+ * files, never makes device nodes, and never changes the shared directory's own mode,
+ * owner or times. On a volume it never gives a file to an owner other than the server's
+ * own uid/gid; on a rootfs (guest_owns) files are the guest's ids, whatever they are.
  */
 #define P9_MODE_MASK 01777u /* permission bits and sticky; never S_ISUID or S_ISGID */
 

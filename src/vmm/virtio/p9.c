@@ -41,8 +41,9 @@ static void vp9_queue_notify(void *dev, struct virtio_mmio *t, unsigned int idx)
 	do {
 		while ((r = virtq_pop(q, t->gm, &e)) == 1) {
 			size_t len = iov_to_buf(e.iov, e.nr_out, d->req, P9_MSIZE_MAX);
-			size_t out = p9_handle(&d->server, d->req, len, d->resp,
-					       e.in_len < P9_MSIZE_MAX ? e.in_len : P9_MSIZE_MAX);
+			size_t cap = e.in_len < P9_MSIZE_MAX ? e.in_len : P9_MSIZE_MAX;
+			size_t out = d->remote ? p9_remote_call(&d->sidecar, d->req, len, d->resp, cap)
+					       : p9_handle(&d->server, d->req, len, d->resp, cap);
 
 			out = iov_from_buf(e.iov + e.nr_out, e.nr_in, d->resp, out);
 			virtq_push(q, t->gm, e.head, (uint32_t)out);
@@ -53,9 +54,13 @@ static void vp9_queue_notify(void *dev, struct virtio_mmio *t, unsigned int idx)
 	virtio_mmio_notify_used(t, idx);
 }
 
+/* A sidecar's fids go with the guest's next Tversion (a driver's first message). */
 static void vp9_reset(void *dev)
 {
-	p9_server_reset(&((struct vp9 *)dev)->server);
+	struct vp9 *d = dev;
+
+	if (!d->remote)
+		p9_server_reset(&d->server);
 }
 
 const struct virtio_device_ops vp9_ops = {
@@ -68,20 +73,33 @@ const struct virtio_device_ops vp9_ops = {
 	.reset = vp9_reset,
 };
 
-int vp9_init(struct vp9 *d, struct virtio_mmio *t, const char *path, const char *tag,
-	     bool read_only)
+static int vp9_init_common(struct vp9 *d, struct virtio_mmio *t, const char *tag)
 {
-	int ret;
-
 	memset(d, 0, sizeof(*d));
+	d->server.root_fd = -1;
 	if (!tag[0] || strlen(tag) > VP9_TAG_MAX)
 		return -EINVAL;
 	snprintf(d->tag, sizeof(d->tag), "%s", tag);
 	d->t = t;
 	d->req = malloc(P9_MSIZE_MAX);
 	d->resp = malloc(P9_MSIZE_MAX);
-	if (!d->req || !d->resp)
-		return -ENOMEM;
-	ret = p9_server_init(&d->server, path, read_only);
-	return ret;
+	return d->req && d->resp ? 0 : -ENOMEM;
+}
+
+int vp9_init(struct vp9 *d, struct virtio_mmio *t, const char *path, const char *tag,
+	     bool read_only)
+{
+	int ret = vp9_init_common(d, t, tag);
+
+	return ret ? ret : p9_server_init(&d->server, path, read_only);
+}
+
+int vp9_init_remote(struct vp9 *d, struct virtio_mmio *t, int sock, const char *tag)
+{
+	int ret = vp9_init_common(d, t, tag);
+
+	if (ret)
+		return ret;
+	d->remote = true;
+	return p9_remote_init(&d->sidecar, sock, P9_REMOTE_TIMEOUT_MS);
 }
