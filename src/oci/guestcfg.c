@@ -248,11 +248,15 @@ out:
 	return ret;
 }
 
-/* An empty file at guest path g in the rootfs root, unless something is there. */
+/*
+ * An empty file at guest path g in the rootfs root, unless something is there: O_EXCL, so
+ * nothing the image put there (a device node, a FIFO, a symlink to one) is ever opened.
+ */
 static void make_file_in_root(int root, const char *g)
 {
 	/* RESOLVE_IN_ROOT: the image's symlinks resolve inside the rootfs, as in the guest */
-	struct open_how how = { .flags = O_WRONLY | O_CREAT | O_NOCTTY | O_NONBLOCK | O_CLOEXEC,
+	struct open_how how = { .flags = O_WRONLY | O_CREAT | O_EXCL | O_NOCTTY | O_NONBLOCK |
+					 O_CLOEXEC,
 				.mode = 0644,
 				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
 	long fd = syscall(SYS_openat2, root, g, &how, sizeof(how));
@@ -272,8 +276,15 @@ int oci_root_mountpoints(const struct oci_spec *s, bool net)
 	/* one component each, made where it is missing: mkdirat follows no symlink */
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
 		if (mkdirat(root, dirs[i], 0755) == 0) {
-			if (!strcmp(dirs[i], "tmp"))
-				fchmodat(root, dirs[i], 01777, 0); /* just made: a directory */
+			int d;
+
+			/* just made; opened without following a symlink swapped in meanwhile */
+			if (!strcmp(dirs[i], "tmp") &&
+			    (d = openat(root, dirs[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+						       O_CLOEXEC)) >= 0) {
+				fchmod(d, 01777);
+				close(d);
+			}
 		} else if (errno != EEXIST) {
 			ret = -errno;
 			goto out;

@@ -307,6 +307,40 @@ static void test_sidecar_unjailed(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/*
+ * The jailed sidecar's own mounts, read from outside: its /proc is read-only and holds
+ * processes only (no /proc/sys to write core_pattern through), and it is not dumpable.
+ */
+static void check_sidecar_proc(pid_t pid)
+{
+	char path[64], line[1024], status[4096];
+	bool proc_seen = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/mountinfo", (int)pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (!strstr(line, " - proc "))
+			continue;
+		proc_seen = true;
+		assert_non_null(strstr(line, " /proc ro,")); /* mount point and its flags */
+		assert_non_null(strstr(line, "subset=pid"));
+	}
+	fclose(f);
+	assert_true(proc_seen);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	status[fread(status, 1, sizeof(status) - 1, f)] = '\0';
+	fclose(f);
+	assert_non_null(strstr(status, "NoNewPrivs:\t1"));
+	assert_non_null(strstr(status, "Seccomp:\t2"));
+	/* CHOWN, DAC_OVERRIDE, DAC_READ_SEARCH, FOWNER and nothing else */
+	assert_non_null(strstr(status, "CapEff:\t000000000000000f\n"));
+	assert_non_null(strstr(status, "CapBnd:\t000000000000000f\n"));
+}
+
 /* Jailed (as root: mount namespace, pivot_root, capabilities, seccomp): the guest's ids. */
 static void test_sidecar_jailed(void **state)
 {
@@ -322,6 +356,7 @@ static void test_sidecar_jailed(void **state)
 	assert_true(sock >= 0);
 	assert_int_equal(p9_remote_init(&r, sock, 10000), 0);
 	create_through(&r, 1000, 1000, "guest-made", 04755);
+	check_sidecar_proc(pid);
 	check_created("guest-made", 1000, 1000);
 	/* Tmknod: refused */
 	start(&m, 18);
@@ -381,6 +416,28 @@ static void syscall_getpid(void)
 }
 
 /* The sidecar's seccomp filter kills a call outside its list (here: getpid). */
+/* fcntl is allowed for F_DUPFD_CLOEXEC only: F_SETOWN (signals to others) kills */
+static void test_sidecar_fcntl_filtered(void **state)
+{
+	pid_t pid;
+	int st;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (prctl_nnp() || p9_sidecar_seccomp())
+			_exit(3);
+		if (fcntl(2, F_DUPFD_CLOEXEC, 0) < 0)
+			_exit(4);
+		fcntl(2, F_SETOWN, 1);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGSYS);
+}
+
 static void test_sidecar_seccomp_kills(void **state)
 {
 	pid_t pid;
@@ -408,6 +465,7 @@ int main(void)
 		cmocka_unit_test(test_sidecar_unjailed),
 		cmocka_unit_test(test_sidecar_jailed),
 		cmocka_unit_test(test_sidecar_seccomp_kills),
+		cmocka_unit_test(test_sidecar_fcntl_filtered),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -25,6 +25,15 @@
 
 #define SOCK_BUF (2 * (P9_REMOTE_HDR + P9_MSIZE_MAX)) /* one whole message each way */
 
+/* an AddressSanitizer build (gcc says so with a macro, clang with __has_feature) */
+#if defined(__SANITIZE_ADDRESS__)
+#define SIDECAR_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SIDECAR_ASAN 1
+#endif
+#endif
+
 struct rule {
 	int nr;
 	const char *why;
@@ -36,7 +45,6 @@ static const struct rule sidecar_rules[] = {
 	{ SCMP_SYS(sendmsg), "the reply to arrowh" },
 	{ SCMP_SYS(openat), "walk, open, create: relative to held descriptors or /proc/self/fd" },
 	{ SCMP_SYS(close), "clunk, failed opens" },
-	{ SCMP_SYS(fcntl), "F_DUPFD_CLOEXEC of fids" },
 	{ SCMP_SYS(newfstatat), "getattr, qids (fstatat with AT_EMPTY_PATH)" },
 	{ SCMP_SYS(fstat), "lcreate's qid (glibc's fstat)" },
 	{ SCMP_SYS(statx), "glibc's stat family on some versions" },
@@ -70,6 +78,9 @@ static const struct rule sidecar_rules[] = {
 	{ SCMP_SYS(restart_syscall), "an interrupted call restarted" },
 	{ SCMP_SYS(exit_group), "the end: arrowh closed the socket" },
 	{ SCMP_SYS(exit), "the end" },
+#ifdef SIDECAR_ASAN
+	{ SCMP_SYS(sigaltstack), "ASan builds only: the sanitizer runtime's _exit" },
+#endif
 };
 
 int p9_sidecar_seccomp(void)
@@ -81,6 +92,10 @@ int p9_sidecar_seccomp(void)
 		return -ENOMEM;
 	for (size_t i = 0; !ret && i < sizeof(sidecar_rules) / sizeof(sidecar_rules[0]); i++)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sidecar_rules[i].nr, 0);
+	/* F_DUPFD_CLOEXEC of fids, nothing else: F_SETOWN/F_SETSIG would let it signal others */
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+				       SCMP_A1(SCMP_CMP_EQ, F_DUPFD_CLOEXEC));
 	/* malloc's arenas: memory never executable */
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
@@ -121,7 +136,13 @@ static int sidecar_mounts(int dfd, bool read_only, bool rootless)
 	if (read_only && mount(NULL, "rootfs", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID |
 				      MS_NODEV, NULL) < 0 && !rootless)
 		return fail("making the rootfs read-only");
-	if (mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+	/*
+	 * /proc is there for /proc/self/fd (reopening a fid's O_PATH descriptor): read-only,
+	 * processes only (no /proc/sys, whose files a root sidecar could write: core_pattern),
+	 * and only its own PID namespace's processes visible.
+	 */
+	if (mount("proc", "proc", "proc", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "subset=pid,hidepid=invisible") < 0)
 		return fail("mounting /proc");
 	if (syscall(SYS_pivot_root, ".", "old") < 0)
 		return fail("pivot_root");
@@ -224,6 +245,13 @@ static void __attribute__((noreturn)) sidecar_main(int sock, pid_t parent, const
 		_exit(125);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		fail("no_new_privs");
+		_exit(125);
+	}
+	/* root: no core dump (a SECCOMP_RET_KILL_PROCESS dumps core through core_pattern) and
+	 * no ptrace or /proc access by same-uid processes. Rootless it stays dumpable, or its
+	 * own /proc/self/fd would belong to the namespace's owner and be closed to it. */
+	if (jail && !rootless && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		fail("not dumpable");
 		_exit(125);
 	}
 	{
