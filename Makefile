@@ -119,7 +119,9 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(VMM_LIB_OBJS) $(filter-out $(BUILD)/obj/
 		$(INIT_HOST_OBJS) $(GW_UNIT_SRCS:%.c=$(BUILD)/obj/%.o)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CCLD    $@")
-	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $^ -lcmocka -pthread $(CLI_LIBS) $(UNIT_LIBS) -lz
+	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes -MMD -MP -MF $@.d -o $@ $< $(filter %.o %.a,$^) \
+		-lcmocka -pthread \
+		$(CLI_LIBS) $(UNIT_LIBS) -lz
 
 # Sanitizer builds (docs/fuzzing.md): clang-14 with ASan+UBSan (every error fatal), into
 # build/san/obj. `make asan` runs the unit tests built that way; `make fuzz` runs the libFuzzer
@@ -150,8 +152,8 @@ $(SAN_LIB): $(SAN_SRCS:%.c=$(BUILD)/san/obj/%.o)
 $(BUILD)/san/tests/unit/%: tests/unit/%.c $(SAN_LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  SANLD   $@")
-	$(Q)$(SAN_CC) $(SAN_CFLAGS) -Wno-missing-prototypes -o $@ $^ -lcmocka -pthread $(CLI_LIBS) \
-		$(UNIT_LIBS) -lz
+	$(Q)$(SAN_CC) $(SAN_CFLAGS) -Wno-missing-prototypes -MMD -MP -MF $@.d -o $@ $< $(filter %.o %.a,$^) -lcmocka \
+		-pthread $(CLI_LIBS) $(UNIT_LIBS) -lz
 
 # A target may #include the .c file whose static parser it drives; the archive then never
 # pulls that file's own object in.
@@ -220,4 +222,5 @@ format:
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD)/obj $(BUILD)/san -name '*.d' 2>/dev/null)
+# (unit tests #include the sources they test: their .d files name those, so a change rebuilds them)
+-include $(shell find $(BUILD)/obj $(BUILD)/san $(BUILD)/tests -name '*.d' 2>/dev/null)

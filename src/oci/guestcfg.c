@@ -35,8 +35,9 @@
 int oci_resolve_program(const struct oci_spec *s, char *out, size_t len)
 {
 	const char *name = s->args[0], *path = DEFAULT_PATH;
-	char host[PATH_MAX * 2];
+	char rel[PATH_MAX * 2];
 	struct stat st;
+	int root, ret = -ENOENT;
 
 	if (name[0] == '/')
 		return (size_t)snprintf(out, len, "%s", name) < len ? 0 : -ENAMETOOLONG;
@@ -46,21 +47,37 @@ int oci_resolve_program(const struct oci_spec *s, char *out, size_t len)
 	for (size_t i = 0; i < s->nr_env; i++)
 		if (!strncmp(s->env[i], "PATH=", 5))
 			path = s->env[i] + 5;
+	/*
+	 * Looked up inside the rootfs as the guest will (RESOLVE_IN_ROOT: the image's — or a
+	 * previous run's — symlinks in PATH directories resolve inside it, never on the host);
+	 * the program itself may be a symlink, which the guest follows.
+	 */
+	root = open(s->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -errno;
 	while (*path) {
 		size_t dlen = strcspn(path, ":");
+		struct open_how how = { .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+					.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+		long fd;
 
-		/* lstat: a symlink is followed by the guest, inside the guest */
 		if (dlen && path[0] == '/' &&
-		    (size_t)snprintf(host, sizeof(host), "%s/%.*s/%s", s->root, (int)dlen, path, name) <
-			    sizeof(host) &&
-		    lstat(host, &st) == 0 && !S_ISDIR(st.st_mode))
-			return (size_t)snprintf(out, len, "%.*s/%s", (int)dlen, path, name) < len
-				       ? 0 : -ENAMETOOLONG;
+		    (size_t)snprintf(rel, sizeof(rel), "%.*s/%s", (int)dlen, path, name) < sizeof(rel) &&
+		    (fd = syscall(SYS_openat2, root, rel, &how, sizeof(how))) >= 0) {
+			bool found = fstat((int)fd, &st) == 0 && !S_ISDIR(st.st_mode);
+
+			close((int)fd);
+			if (found) {
+				ret = (size_t)snprintf(out, len, "%s", rel) < len ? 0 : -ENAMETOOLONG;
+				break;
+			}
+		}
 		path += dlen;
 		if (*path == ':')
 			path++;
 	}
-	return -ENOENT;
+	close(root);
+	return ret;
 }
 
 static int read_bound_file(const struct oci_bind *b, void **data, size_t *len, mode_t *mode);
