@@ -404,6 +404,31 @@ static int fail(const char *what)
 	return ret ? ret : -EPERM;
 }
 
+int jail_pivot_here(const char **step)
+{
+	*step = "pivot_root";
+	if (syscall(SYS_pivot_root, ".", "old") < 0)
+		return errno ? -errno : -EPERM;
+	*step = "leaving the host's root";
+	if (chdir("/") < 0 || umount2("/old", MNT_DETACH) < 0 || rmdir("/old") < 0)
+		return errno ? -errno : -EPERM;
+	*step = "making the new root read-only";
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  NULL) < 0)
+		return errno ? -errno : -EPERM;
+	return 0;
+}
+
+static int pivot_or_fail(void)
+{
+	const char *step;
+	int ret = jail_pivot_here(&step);
+
+	if (ret)
+		errno = -ret;
+	return ret ? fail(step) : 0;
+}
+
 /*
  * An empty root: a small tmpfs holding only a private /proc (the 9P server reopens its
  * O_PATH descriptors through /proc/self/fd), made read-only. Everything arrowh uses was
@@ -424,14 +449,7 @@ static int empty_root(void)
 		return fail("preparing the jail's root");
 	if (mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		return fail("mounting /proc in the jail");
-	if (syscall(SYS_pivot_root, ".", "old") < 0)
-		return fail("pivot_root");
-	if (chdir("/") < 0 || umount2("/old", MNT_DETACH) < 0 || rmdir("/old") < 0)
-		return fail("leaving the host's root");
-	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  NULL) < 0)
-		return fail("making the jail's root read-only");
-	return 0;
+	return pivot_or_fail();
 }
 
 static int drop_privileges(const struct arrowh_config *cfg)

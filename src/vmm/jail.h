@@ -67,6 +67,12 @@ int jail_supervise(struct session *s, pid_t vmm);
 /* In the VMM, after session_setup and before any thread starts: lock it in. 0 or -errno. */
 int jail_enter(struct session *s);
 /*
+ * In a new mount namespace whose cwd is the jail's new root (holding an empty "old"):
+ * pivot_root there, detach and remove the old root, remount the new one read-only (also
+ * nosuid, nodev, noexec). 0, or -errno with *step naming what failed.
+ */
+int jail_pivot_here(const char **step);
+/*
  * The VMM's end of the broker is fd: a request neither sent nor answered within
  * timeout_ms fails (-ETIMEDOUT) instead of blocking the thread that asked (the vsock
  * thread holds its device's lock meanwhile). 0 or -errno.

@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <linux/capability.h>
 
+#include "../jail.h"
 #include "remote.h"
 #include "server.h"
 
@@ -144,14 +145,14 @@ static int sidecar_mounts(int dfd, bool read_only, bool rootless)
 	if (mount("proc", "proc", "proc", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  "subset=pid,hidepid=invisible") < 0)
 		return fail("mounting /proc");
-	if (syscall(SYS_pivot_root, ".", "old") < 0)
-		return fail("pivot_root");
-	if (chdir("/") < 0 || umount2("/old", MNT_DETACH) < 0 || rmdir("/old") < 0)
-		return fail("leaving the host's root");
-	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  NULL) < 0)
-		return fail("making the sidecar's root read-only");
-	return 0;
+	{
+		const char *step;
+		int ret = jail_pivot_here(&step);
+
+		if (ret)
+			errno = -ret;
+		return ret ? fail(step) : 0;
+	}
 }
 
 /*
