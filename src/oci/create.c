@@ -29,9 +29,9 @@
 #include "common/statedir.h"
 #include "container.h"
 #include "hooks.h"
+#include "lib/arrowh_cmd.h"
 #include "lib/execclient.h"
 #include "lib/guestbase.h"
-#include "lib/jailuser.h"
 #include "lib/netns.h"
 #include "lib/paths.h"
 #include "lib/piece.h"
@@ -40,7 +40,6 @@
 #include "spec.h"
 
 #define DEFAULT_MEMORY_MIB 128
-#define HV_MAX 64
 
 int oci_cgroup_rel(const char *p, bool systemd, char *out, size_t len)
 {
@@ -129,27 +128,12 @@ int oci_write_pid_file(const char *path, pid_t pid)
 	return ret;
 }
 
-static unsigned int boot_timeout(void)
-{
-	const char *env = getenv("ARROW_BOOT_TIMEOUT"), *machine = getenv("ARROW_IN_MACHINE");
-	char *end;
-	unsigned long v;
-
-	if (env && *env) {
-		errno = 0;
-		v = strtoul(env, &end, 10);
-		if (!errno && !*end && env[0] != '-' && v <= 86400)
-			return (unsigned int)v;
-	}
-	return machine && !strcmp(machine, "1") ? 600 : 60;
-}
-
 /* Everything the container process needs to exec arrowh, built before it is forked. */
 struct launch {
-	const char *hv[HV_MAX + 2 * OCI_MAX_VOLUMES];
+	struct arrowh_argv hv; /* from the launch description (lib/arrowh_cmd.h) */
 	char arrowh[PATH_MAX], kernel[PATH_MAX + 32], state_dir[PATH_MAX + 16];
 	char fifo[PATH_MAX + 16], pts[128];
-	char mem[24], cpus[16], timeout[16], jail[32], cgroup[PATH_MAX];
+	char cgroup[PATH_MAX];
 	char vsock[PATH_MAX + 32];
 	char vsock_dir[64];       /* a short directory for it when the state dir is too deep */
 	char *vol_args[OCI_MAX_VOLUMES];
@@ -157,25 +141,19 @@ struct launch {
 	char *root_arg; /* --root-share's "ROOT:rw" or "ROOT:ro" */
 	int master;
 	struct netns_nic nic; /* tap_fd >= 0: the Arrow's NIC in linux.namespaces' network */
-	char tapfd[16];
 };
 
 static int find_binaries(struct launch *l)
 {
-	const char *env = getenv("ARROW_ARROWH");
 	char ainit[PATH_MAX + 32];
+	int err = arrowh_find(l->arrowh, sizeof(l->arrowh));
 
-	if (env && *env)
-		snprintf(l->arrowh, sizeof(l->arrowh), "%s", env);
-	else
-		snprintf(l->arrowh, sizeof(l->arrowh), "%s/arrowh", arrow_bindir());
-	if (access(l->arrowh, X_OK) < 0) {
-		oci_error("%s: %s; install arrowh next to arrow-oci", l->arrowh, strerror(errno));
+	if (err) {
+		oci_error("%s: %s; install arrowh next to arrow-oci", l->arrowh, strerror(-err));
 		return -ENOENT;
 	}
 	/* the kernel with IPv4 and virtio-net only when there is a network to join */
-	snprintf(l->kernel, sizeof(l->kernel), "%s/%s", arrow_libdir(),
-		 l->nic.tap_fd >= 0 ? "vmlinux-net" : "vmlinux");
+	arrowh_kernel_path(l->nic.tap_fd >= 0, l->kernel, sizeof(l->kernel));
 	snprintf(ainit, sizeof(ainit), "%s/ainit", arrow_libdir());
 	if (access(l->kernel, R_OK) < 0 || access(ainit, R_OK) < 0) {
 		oci_error("the guest kernel or ainit is missing in %s: reinstall arrow", arrow_libdir());
@@ -268,74 +246,48 @@ static int make_cgroup(const struct oci_globals *g, const struct oci_spec *s, ui
 	return 0;
 }
 
+/* The launch description every front end fills in (lib/arrowh_cmd.h), then arrowh's argv. */
 static int build_argv(const struct oci_spec *s, struct launch *l, uint64_t mem, unsigned int cpus)
 {
-	const char **hv = l->hv;
-	int n = 0;
+	struct arrowh_desc d;
+	bool env_ignored;
+	int ret;
 
-	snprintf(l->mem, sizeof(l->mem), "%llu", (unsigned long long)mem);
-	snprintf(l->cpus, sizeof(l->cpus), "%u", cpus);
-	snprintf(l->timeout, sizeof(l->timeout), "%u", boot_timeout());
-	hv[n++] = "arrowh";
-	hv[n++] = "--kernel";
-	hv[n++] = l->kernel;
-	hv[n++] = "--initrd";
-	hv[n++] = l->base;
-	hv[n++] = "--initrd";
-	hv[n++] = l->config;
-	hv[n++] = "--root-share";
-	hv[n++] = l->root_arg;
+	arrowh_desc_init(&d);
+	d.kernel = l->kernel;
+	d.initrds[d.nr_initrds++] = l->base;
+	d.initrds[d.nr_initrds++] = l->config;
+	d.root_share = l->root_arg;
 	for (unsigned int i = 0; i < s->nr_volumes; i++) {
 		if (asprintf(&l->vol_args[i], "%s:arrowvol%u%s", s->volumes[i].host, i,
 			     s->volumes[i].read_only ? ":ro" : "") < 0)
 			return -ENOMEM;
-		hv[n++] = "--volume";
-		hv[n++] = l->vol_args[i];
+		d.volumes[d.nr_volumes++] = l->vol_args[i];
 	}
-	hv[n++] = "--memory";
-	hv[n++] = l->mem;
-	hv[n++] = "--cpus";
-	hv[n++] = l->cpus;
-	hv[n++] = "--boot-timeout";
-	hv[n++] = l->timeout;
-	hv[n++] = "--state-dir";
-	hv[n++] = l->state_dir;
-	if (l->vsock[0]) {
-		hv[n++] = "--vsock-uds";
-		hv[n++] = l->vsock;
-	}
+	d.memory_mib = mem;
+	d.cpus = cpus;
+	d.boot_timeout_s = arrowh_boot_timeout(-1, &env_ignored);
+	if (env_ignored)
+		oci_warn("ignoring ARROW_BOOT_TIMEOUT='%s' (not 0 to 86400 seconds)",
+			 getenv("ARROW_BOOT_TIMEOUT"));
+	d.state_dir = l->state_dir;
+	d.vsock_uds = l->vsock[0] ? l->vsock : NULL;
 	/* the output goes to the caller's pipes or terminal; the log is only arrowh's duty */
-	hv[n++] = "--log-max-size";
-	hv[n++] = "1048576";
-	hv[n++] = "--log-max-files";
-	hv[n++] = "1";
-	if (s->terminal)
-		hv[n++] = "--tty";
+	d.log_max_size = 1048576;
+	d.log_max_files = 1;
+	d.tty = s->terminal;
 	if (l->nic.tap_fd >= 0) {
-		snprintf(l->tapfd, sizeof(l->tapfd), "%d", l->nic.tap_fd);
-		hv[n++] = "--tap-fd";
-		hv[n++] = l->tapfd;
-		hv[n++] = "--mac";
-		hv[n++] = l->nic.mac;
+		d.tap_fd = l->nic.tap_fd;
+		d.mac = l->nic.mac;
 	}
-	if (l->cgroup[0]) {
-		hv[n++] = "--cgroup";
-		hv[n++] = l->cgroup;
-	}
-	if (getenv("ARROW_NO_SANDBOX") && !strcmp(getenv("ARROW_NO_SANDBOX"), "1")) {
+	d.cgroup = l->cgroup[0] ? l->cgroup : NULL;
+	d.no_sandbox = arrowh_no_sandbox_env();
+	if (d.no_sandbox)
 		oci_warn("ARROW_NO_SANDBOX=1: arrowh runs without its jail and seccomp filter");
-		hv[n++] = "--no-sandbox";
-	} else {
-		uid_t ju;
-		gid_t jg;
-
-		jail_user_ids(&ju, &jg);
-		snprintf(l->jail, sizeof(l->jail), "%u:%u", (unsigned int)ju, (unsigned int)jg);
-		hv[n++] = "--jail-user";
-		hv[n++] = l->jail;
-	}
-	hv[n] = NULL;
-	return 0;
+	ret = arrowh_argv_build(&d, &l->hv);
+	if (ret)
+		oci_error("cannot build arrowh's command line: %s", strerror(-ret));
+	return ret;
 }
 
 /* The container process: wait for `start`, then become arrowh. Never returns. */
@@ -368,7 +320,7 @@ static void container_process(struct launch *l, bool terminal)
 	if (fd < 0 || write(fd, &c, 1) != 1)
 		_exit(125);
 	close(fd);
-	execv(l->arrowh, (char *const *)l->hv);
+	execv(l->arrowh, (char *const *)l->hv.v);
 	fprintf(stderr, "arrow-oci: cannot start %s: %s\n", l->arrowh, strerror(errno));
 	_exit(125);
 }

@@ -50,7 +50,7 @@ static void warn_without(const char *why)
 			"task limits; docs/cgroups.md, --cgroup none to say so)\n", why);
 }
 
-int run_cgroup(const struct run_opts *o, const struct new_arrow *a, const char **hv, int *n)
+int run_cgroup(const struct run_opts *o, const struct new_arrow *a, struct arrowh_desc *d)
 {
 	const char *root = cgroup_root(), *parent = o->cgroup_parent, *env, *problem;
 	bool asked = parent != NULL; /* an explicit parent is an error when it cannot be had */
@@ -111,9 +111,7 @@ int run_cgroup(const struct run_opts *o, const struct new_arrow *a, const char *
 		fprintf(stderr, "arrow: cannot limit the Arrow's cgroup: %s\n", why);
 		return EXIT_ARROW_ERROR;
 	}
-	hv[(*n)++] = "--cgroup";
-	hv[(*n)++] = cgroup_arg;
-	hv[*n] = NULL;
+	d->cgroup = cgroup_arg;
 	return 0;
 }
 

@@ -162,13 +162,14 @@ static int write_identity(const struct run_opts *o, const struct new_arrow *a,
 int run_clone(struct run_opts *o, uint64_t t0, struct launched *out)
 {
 	char arrowh[4096], snapdir[4200], identity[4200], label[300];
-	const char *hv[HV_ARGS_MAX], *net_name = "none";
+	const char *net_name = "none";
 	struct new_arrow arrow;
 	struct net_attach net;
-	struct hv_bufs hb;
+	struct launch_bufs lb;
+	struct arrowh_desc d;
 	json_t *meta;
 	bool has_net;
-	int n = 0, ret;
+	int ret;
 
 	meta = snapstore_meta(o->from, &ret);
 	if (!meta) {
@@ -202,11 +203,9 @@ int run_clone(struct run_opts *o, uint64_t t0, struct launched *out)
 		unregister_arrow(&arrow);
 		return EXIT_ARROW_ERROR;
 	}
-	hv[n++] = "arrowh";
-	hv[n++] = "--restore";
-	hv[n++] = snapdir;
-	hv[n++] = "--identity";
-	hv[n++] = identity;
-	n = arrowh_common_args(o, &arrow, has_net ? &net : NULL, t0, &hb, hv, n);
-	return launch_arrowh(o, &arrow, has_net ? &net : NULL, arrowh, hv, n, out);
+	arrowh_desc_init(&d);
+	d.restore = snapdir;
+	d.identity = identity;
+	launch_desc_common(o, &arrow, has_net ? &net : NULL, t0, &lb, &d);
+	return launch_arrowh(o, &arrow, has_net ? &net : NULL, arrowh, &d, out);
 }

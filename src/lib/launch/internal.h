@@ -10,6 +10,7 @@
 
 #include "lib/imglimit.h"
 #include "lib/imgstore.h"
+#include "lib/arrowh_cmd.h"
 #include "lib/launch.h"
 
 #define EXIT_ARROW_ERROR LAUNCH_EXIT_ERROR
@@ -26,16 +27,9 @@ struct new_arrow {
 	char name[160];
 };
 
-/* arrowh's argv without image layers: fixed options, 8 volumes, the network, --ready-fd,
- * with room to spare (the worst case today is about 70). */
-#define HV_ARGS_MAX 96
-
-/* Text arrowh's options point into. */
-struct hv_bufs {
-	char mem[32], cpus[16], t0s[32], boot_timeout[16], logsize[32], logfiles[16], tapfd[16];
-	char jail[32];
+/* Text a launch description points into. */
+struct launch_bufs {
 	char vsock_uds[4096 + 16];
-	char release[4096];
 };
 
 /* The network part (net.c) */
@@ -56,10 +50,10 @@ int run_config_piece(const struct run_opts *o, const void *cfg, size_t cfg_len, 
 
 /* The cgroup (cgroup.c) */
 /*
- * Make it with its limits, record it in config.json and add "--cgroup DIR" to arrowh's hv
- * (n updated). 0, also when it runs without one (after a warning), or 125 after printing why.
+ * Make it with its limits, record it in config.json and name it in d->cgroup for arrowh.
+ * 0, also when it runs without one (after a warning), or 125 after printing why.
  */
-int run_cgroup(const struct run_opts *o, const struct new_arrow *a, const char **hv, int *n);
+int run_cgroup(const struct run_opts *o, const struct new_arrow *a, struct arrowh_desc *d);
 /* The same as run_cgroup_remove for the Arrow whose state directory this is. */
 void run_cgroup_unregister(const char *state_dir);
 
@@ -69,13 +63,16 @@ int register_arrow(const struct run_opts *o, const char *prog_path, struct new_a
 /* Remove it again and give its network back (a start that failed). */
 void unregister_arrow(const struct new_arrow *a);
 int record_network(const struct new_arrow *a, const struct net_attach *na);
-/* arrowh's options every start has: memory, state, logs, stdio, network. Returns the new n. */
-int arrowh_common_args(const struct run_opts *o, const struct new_arrow *a,
-		       const struct net_attach *net, uint64_t t0, struct hv_bufs *b, const char **hv,
-		       int n);
-/* -d: start it detached (out filled); else exec it (returns only on failure, unregistered). */
+/* The description's parts every start has: memory, state, logs, stdio, sandbox, network. */
+void launch_desc_common(const struct run_opts *o, const struct new_arrow *a,
+			const struct net_attach *net, uint64_t t0, struct launch_bufs *b,
+			struct arrowh_desc *d);
+/*
+ * Join the cgroup, then -d: start arrowh detached (out filled); else exec it (returns only
+ * on failure, unregistered).
+ */
 int launch_arrowh(const struct run_opts *o, const struct new_arrow *a, struct net_attach *net,
-		  const char *arrowh, const char **hv, int n, struct launched *out);
+		  const char *arrowh, struct arrowh_desc *d, struct launched *out);
 
 /* Snapshots, clones and templates (clone.c, snapshot.c; docs/snapshots.md) */
 /* A snapshot's meta.json (steals args). */

@@ -20,6 +20,7 @@
 #include "common/protocol.h"
 #include "common/runcfg.h"
 #include "common/statedir.h"
+#include "lib/arrowh_cmd.h"
 #include "lib/jailuser.h"
 #include "lib/elfinfo.h"
 #include "lib/paths.h"
@@ -301,20 +302,23 @@ static void show_arrowh_log(const char *dir)
 }
 
 /* -d: arrowh in its own session, stdio detached; print the id once it runs. */
-static int start_detached(const struct new_arrow *a, const char *arrowh, const char **hv, int n,
+static int start_detached(const struct new_arrow *a, const char *arrowh, struct arrowh_argv *hv,
 			  struct launched *out)
 {
-	char fdnum[16], logpath[4200];
+	char logpath[4200];
 	int ready[2], st;
 	pid_t pid;
 	char c;
 
 	if (pipe2(ready, O_CLOEXEC) < 0)
 		return EXIT_ARROW_ERROR;
-	snprintf(fdnum, sizeof(fdnum), "%d", ready[1]);
-	hv[n++] = "--ready-fd";
-	hv[n++] = fdnum;
-	hv[n] = NULL;
+	snprintf(hv->ready, sizeof(hv->ready), "%d", ready[1]);
+	if (arrowh_argv_add(hv, "--ready-fd", hv->ready)) {
+		close(ready[0]);
+		close(ready[1]);
+		unregister_arrow(a);
+		return EXIT_ARROW_ERROR;
+	}
 	snprintf(logpath, sizeof(logpath), "%s/%s", a->dir, STATE_ARROWH_LOG);
 	pid = fork();
 	if (pid < 0) {
@@ -333,7 +337,7 @@ static int start_detached(const struct new_arrow *a, const char *arrowh, const c
 		/* A second fork: arrowh is not our child, so nothing has to reap it. */
 		if (fork() != 0)
 			_exit(0);
-		execv(arrowh, (char *const *)hv);
+		execv(arrowh, (char *const *)hv->v);
 		fprintf(stderr, "arrow: cannot start %s: %s\n", arrowh, strerror(errno));
 		_exit(EXIT_ARROW_ERROR);
 	}
@@ -355,148 +359,63 @@ static int start_detached(const struct new_arrow *a, const char *arrowh, const c
 	return EXIT_ARROW_ERROR;
 }
 
-/*
- * Seconds a boot may take to reach ainit (arrowh --boot-timeout): --boot-timeout, else
- * $ARROW_BOOT_TIMEOUT, else 60 s — a real KVM boots in well under a second, so only a
- * stuck guest takes that long — and 600 s inside the machine-mode helper VM, where every
- * exit is emulated and twenty concurrent boots take minutes.
- */
-static unsigned int boot_timeout(const struct run_opts *o)
+void launch_desc_common(const struct run_opts *o, const struct new_arrow *a,
+			const struct net_attach *net, uint64_t t0, struct launch_bufs *b,
+			struct arrowh_desc *d)
 {
-	const char *env = getenv("ARROW_BOOT_TIMEOUT");
-	const char *machine = getenv("ARROW_IN_MACHINE");
-	char *end;
-	unsigned long v;
+	bool env_ignored;
 
-	if (o->boot_timeout_s >= 0)
-		return (unsigned int)o->boot_timeout_s;
-	if (env && *env) {
-		errno = 0;
-		v = strtoul(env, &end, 10);
-		if (!errno && !*end && env[0] != '-' && v <= 86400)
-			return (unsigned int)v;
+	d->boot_timeout_s = arrowh_boot_timeout(o->boot_timeout_s, &env_ignored);
+	if (env_ignored)
 		fprintf(stderr, "arrow: ignoring ARROW_BOOT_TIMEOUT='%s' (not 0 to 86400 seconds)\n",
-			env);
-	}
-	return machine && !strcmp(machine, "1") ? 600 : 60;
-}
-
-int arrowh_common_args(const struct run_opts *o, const struct new_arrow *a,
-		       const struct net_attach *net, uint64_t t0, struct hv_bufs *b, const char **hv,
-		       int n)
-{
-	snprintf(b->mem, sizeof(b->mem), "%llu", (unsigned long long)o->memory_mib);
-	snprintf(b->cpus, sizeof(b->cpus), "%u", o->cpus);
-	snprintf(b->t0s, sizeof(b->t0s), "%llu", (unsigned long long)t0);
-	snprintf(b->boot_timeout, sizeof(b->boot_timeout), "%u", boot_timeout(o));
-	hv[n++] = "--boot-timeout";
-	hv[n++] = b->boot_timeout;
-	hv[n++] = "--memory";
-	hv[n++] = b->mem;
-	hv[n++] = "--cpus";
-	hv[n++] = b->cpus;
-	hv[n++] = "--state-dir";
-	hv[n++] = a->dir;
+			getenv("ARROW_BOOT_TIMEOUT"));
+	d->memory_mib = o->memory_mib;
+	d->cpus = o->cpus;
+	d->state_dir = a->dir;
 	/*
 	 * virtio-vsock on every Arrow, templates and clones included: a clone must have the
 	 * devices its snapshot had (docs/vsock.md). A unix socket's path has 107 bytes at most,
 	 * "_<port>" included: a state root too deep for that (ARROW_ROOT) gets no vsock, and
 	 * says so.
 	 */
-	{
-		int len = snprintf(b->vsock_uds, sizeof(b->vsock_uds), "%s/%s", a->dir,
-				   STATE_VSOCK_SOCKET);
-
-		if (len + 11 < 108) {
-			hv[n++] = "--vsock-uds";
-			hv[n++] = b->vsock_uds;
-		} else {
-			fprintf(stderr, "arrow: warning: %s is too long a path for a unix socket: "
-					"this Arrow has no vsock\n", b->vsock_uds);
-		}
-	}
-	if (o->log_max_size) {
-		snprintf(b->logsize, sizeof(b->logsize), "%llu", (unsigned long long)o->log_max_size);
-		hv[n++] = "--log-max-size";
-		hv[n++] = b->logsize;
-	}
-	if (o->log_max_files) {
-		snprintf(b->logfiles, sizeof(b->logfiles), "%u", o->log_max_files);
-		hv[n++] = "--log-max-files";
-		hv[n++] = b->logfiles;
-	}
-	if (o->remove)
-		hv[n++] = "--rm";
-	if (o->tty)
-		hv[n++] = "--tty";
-	if (o->detach) {
-		hv[n++] = "--detached";
-		if (o->interactive)
-			hv[n++] = "--attach-stdin";
-	}
-	if (o->timing) {
-		hv[n++] = "--timing";
-		hv[n++] = "--t0";
-		hv[n++] = b->t0s;
-	}
-	if (o->debug_console)
-		hv[n++] = "--debug-console";
-	if (o->no_sandbox || (getenv("ARROW_NO_SANDBOX") && !strcmp(getenv("ARROW_NO_SANDBOX"), "1"))) {
+	if (snprintf(b->vsock_uds, sizeof(b->vsock_uds), "%s/%s", a->dir, STATE_VSOCK_SOCKET) +
+		    11 < 108)
+		d->vsock_uds = b->vsock_uds;
+	else
+		fprintf(stderr, "arrow: warning: %s is too long a path for a unix socket: this "
+				"Arrow has no vsock\n", b->vsock_uds);
+	d->log_max_size = o->log_max_size;
+	d->log_max_files = o->log_max_files;
+	d->remove = o->remove;
+	d->tty = o->tty;
+	d->detached = o->detach;
+	d->attach_stdin = o->detach && o->interactive;
+	d->timing = o->timing;
+	d->t0 = t0;
+	d->debug_console = o->debug_console;
+	d->no_sandbox = o->no_sandbox || arrowh_no_sandbox_env();
+	if (d->no_sandbox)
 		fprintf(stderr, "arrow: warning: --no-sandbox%s: arrowh runs without its jail and "
 				"seccomp filter (debugging only)\n",
 			o->no_sandbox ? "" : " (ARROW_NO_SANDBOX=1)");
-		hv[n++] = "--no-sandbox";
-	} else {
-		uid_t ju;
-		gid_t jg;
-
-		jail_user_ids(&ju, &jg);
-		snprintf(b->jail, sizeof(b->jail), "%u:%u", (unsigned)ju, (unsigned)jg);
-		hv[n++] = "--jail-user";
-		hv[n++] = b->jail;
-		/* tests: lets a control request make arrowh call what its filter forbids */
-		if (getenv("ARROW_SECCOMP_SELFTEST") && !strcmp(getenv("ARROW_SECCOMP_SELFTEST"), "1"))
-			hv[n++] = "--seccomp-selftest";
-	}
-	if (o->kernel_args) {
-		hv[n++] = "--cmdline";
-		hv[n++] = o->kernel_args;
-	}
+	d->seccomp_selftest = getenv("ARROW_SECCOMP_SELFTEST") &&
+			      !strcmp(getenv("ARROW_SECCOMP_SELFTEST"), "1");
+	d->cmdline = o->kernel_args;
 	if (passt_attached(net)) { /* rootless: passt's socket; passt ends with it, no hook */
-		snprintf(b->tapfd, sizeof(b->tapfd), "%d", net->tap_fd);
 		fcntl(net->tap_fd, F_SETFD, 0); /* arrowh inherits it */
-		hv[n++] = "--net-stream-fd";
-		hv[n++] = b->tapfd;
-		hv[n++] = "--mac";
-		hv[n++] = net->mac;
+		d->net_stream_fd = net->tap_fd;
+		d->mac = net->mac;
 	} else if (net) {
+		d->tap_fd = net->tap_fd;
+		d->mac = net->mac;
 		/* the arrow command, whichever front end launches (the gateway too) */
-		snprintf(b->release, sizeof(b->release), "%s/arrow", arrow_bindir());
-		snprintf(b->tapfd, sizeof(b->tapfd), "%d", net->tap_fd);
-		hv[n++] = "--tap-fd";
-		hv[n++] = b->tapfd;
-		hv[n++] = "--mac";
-		hv[n++] = net->mac;
-		/* when the Arrow ends, `arrow _release ID` gives its address and ports back */
-		hv[n++] = "--exit-hook";
-		hv[n++] = b->release;
-		hv[n++] = "--exit-hook";
-		hv[n++] = "_release";
-		hv[n++] = "--exit-hook";
-		hv[n++] = a->id;
+		d->release_id = a->id;
 	}
-	hv[n] = NULL;
-	return n;
 }
 
 int find_arrowh(char *out, size_t len)
 {
-	/* ARROW_ARROWH: another hypervisor binary (development, benchmarks). */
-	if (getenv("ARROW_ARROWH") && *getenv("ARROW_ARROWH"))
-		snprintf(out, len, "%s", getenv("ARROW_ARROWH"));
-	else
-		snprintf(out, len, "%s/arrowh", arrow_bindir());
-	if (access(out, X_OK) < 0) {
+	if (arrowh_find(out, len)) {
 		fprintf(stderr, "arrow: %s is missing; reinstall arrow\n", out);
 		return EXIT_ARROW_ERROR;
 	}
@@ -560,15 +479,16 @@ static int launch_program(struct run_opts *o, const char *template, struct launc
 	char *prog_copy, *argv0;
 	struct new_arrow arrow;
 	struct net_attach net;
-	struct hv_bufs hb;
+	struct launch_bufs lb;
+	struct arrowh_desc d;
+	struct arrowh_argv *hv;
 	bool has_net;
 	void *ainit_data, *prog_data;
 	size_t ainit_len, prog_len, cfglen;
 	const char *cache = arrow_cache_dir();
-	const char *hv[HV_ARGS_MAX + 2 * IMAGE_MAX_LAYERS];
 	struct image_plan image;
 	char *vol_args[RUNOPTS_MAX_VOLUMES] = { NULL };
-	int n = 0, ret, is_image;
+	int ret, is_image;
 
 	if (o->from && !template)
 		return run_clone(o, t0, out);
@@ -676,55 +596,60 @@ static int launch_program(struct run_opts *o, const char *template, struct launc
 		free(prog_data);
 	free(ainit_data);
 
-	hv[n++] = "arrowh";
-	hv[n++] = "--kernel";
-	hv[n++] = kernel;
-	hv[n++] = "--initrd";
-	hv[n++] = base;
-	for (unsigned int i = 0; i < image.nr_pieces; i++) {
-		hv[n++] = "--initrd";
-		hv[n++] = image.pieces[i];
-	}
-	if (!is_image) {
-		hv[n++] = "--initrd";
-		hv[n++] = prog;
-	}
-	hv[n++] = "--initrd";
-	hv[n++] = config;
-	for (unsigned int i = 0; i < o->nr_volumes; i++) {
-		hv[n++] = "--volume";
-		hv[n++] = vol_args[i];
-	}
-	if (template) {
-		hv[n++] = "--template-out";
-		hv[n++] = template_tmp;
-	}
-	n = arrowh_common_args(o, &arrow, has_net ? &net : NULL, t0, &hb, hv, n);
-	hv[n] = NULL;
+	arrowh_desc_init(&d);
+	d.kernel = kernel;
+	d.initrds[d.nr_initrds++] = base;
+	for (unsigned int i = 0; i < image.nr_pieces; i++)
+		d.initrds[d.nr_initrds++] = image.pieces[i];
+	if (!is_image)
+		d.initrds[d.nr_initrds++] = prog;
+	d.initrds[d.nr_initrds++] = config;
+	for (unsigned int i = 0; i < o->nr_volumes; i++)
+		d.volumes[d.nr_volumes++] = vol_args[i];
 	if (template)
-		return template_finish(&arrow, arrowh, hv, template_tmp, template);
-	return launch_arrowh(o, &arrow, has_net ? &net : NULL, arrowh, hv, n, out);
+		d.template_out = template_tmp;
+	launch_desc_common(o, &arrow, has_net ? &net : NULL, t0, &lb, &d);
+	if (!template)
+		return launch_arrowh(o, &arrow, has_net ? &net : NULL, arrowh, &d, out);
+	hv = malloc(sizeof(*hv));
+	if (!hv || arrowh_argv_build(&d, hv)) {
+		fprintf(stderr, "arrow: too many arguments for arrowh\n");
+		free(hv);
+		unregister_arrow(&arrow);
+		return EXIT_ARROW_ERROR;
+	}
+	ret = template_finish(&arrow, arrowh, hv->v, template_tmp, template);
+	free(hv);
+	return ret;
 }
 
 int launch_arrowh(const struct run_opts *o, const struct new_arrow *a, struct net_attach *net,
-		  const char *arrowh, const char **hv, int n, struct launched *out)
+		  const char *arrowh, struct arrowh_desc *d, struct launched *out)
 {
+	struct arrowh_argv *hv = malloc(sizeof(*hv));
 	int ret;
 
-	ret = run_cgroup(o, a, hv, &n);
+	ret = hv ? run_cgroup(o, a, d) : EXIT_ARROW_ERROR;
+	if (!ret && arrowh_argv_build(d, hv)) {
+		fprintf(stderr, "arrow: too many arguments for arrowh\n");
+		ret = EXIT_ARROW_ERROR;
+	}
 	if (ret) {
+		free(hv);
 		unregister_arrow(a);
 		return ret;
 	}
 	if (o->detach) {
-		ret = start_detached(a, arrowh, hv, n, out);
+		ret = start_detached(a, arrowh, hv, out);
 		if (net)
 			net_attach_free(net);
+		free(hv);
 		return ret;
 	}
 	/* arrowh takes over this process: signals, stdio and the exit status are its. */
-	execv(arrowh, (char *const *)hv);
+	execv(arrowh, (char *const *)hv->v);
 	fprintf(stderr, "arrow: cannot start %s: %s\n", arrowh, strerror(errno));
+	free(hv);
 	unregister_arrow(a);
 	return EXIT_ARROW_ERROR;
 }
