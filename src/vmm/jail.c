@@ -447,7 +447,13 @@ static int empty_root(void)
 		return fail("mounting the jail's root");
 	if (chdir(at) < 0 || mkdir("proc", 0555) < 0 || mkdir("old", 0700) < 0)
 		return fail("preparing the jail's root");
-	if (mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+	/*
+	 * Only for /proc/self/fd: read-only, processes only (no /proc/sys or /proc/sysrq-trigger
+	 * even to look at) and, with hidepid, no process but those of the VMM's own PID
+	 * namespace, which is the VMM alone.
+	 */
+	if (mount("proc", "proc", "proc", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "subset=pid,hidepid=invisible") < 0)
 		return fail("mounting /proc in the jail");
 	return pivot_or_fail();
 }

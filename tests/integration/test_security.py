@@ -121,6 +121,15 @@ def test_the_running_vmm_is_jailed(tmp_path):
         assert os.readlink(f"/proc/{vmm}/ns/{ns}") != os.readlink(f"/proc/{sup}/ns/{ns}"), ns
     # its root is empty: nothing of the host's file system is there
     assert sorted(os.listdir(f"/proc/{vmm}/root")) == ["proc"]
+    # and its /proc is read-only, processes only (no /proc/sys), its own PID namespace's
+    with open(f"/proc/{vmm}/mountinfo") as f:
+        procs = [line.split() for line in f if line.split()[4] == "/proc"]
+    assert len(procs) == 1, procs
+    fields = procs[0]
+    opts, sup_opts = fields[5].split(","), fields[fields.index("-") + 3].split(",")
+    assert "ro" in opts, fields
+    assert "subset=pid" in sup_opts and "hidepid=invisible" in sup_opts, fields
+    assert not os.path.exists(f"/proc/{vmm}/root/proc/sys")
     assert (vol / "made").read_text() == "in\n"
     sandbox = info["Sandbox"]
     assert sandbox["Jailed"] is True and sandbox["Seccomp"] == "2" and sandbox["VmmPid"] == vmm
