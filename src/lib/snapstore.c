@@ -28,29 +28,10 @@ int snapstore_path(const char *name, char *out, size_t len)
 }
 
 /* mkdir -p for the store itself (0700: memory images hold everything the guests held). */
-static int ensure_dir(const char *path)
-{
-	char tmp[4096];
-
-	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int snapstore_begin(const char *name, json_t *meta, char *tmp, size_t len)
 {
 	char final[4200], path[4200];
-	int ret = ensure_dir(snapstore_dir());
+	int ret = mkdir_p(snapstore_dir(), 0700);
 
 	if (ret)
 		return ret;

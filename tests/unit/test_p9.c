@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "p9msg.h"
 #include "unit.h"
 #include "vmm/p9/server.h"
 
@@ -20,30 +21,9 @@
 static char dir[64];
 static uint8_t resp[P9_MSIZE_MAX];
 
-struct msg {
-	uint8_t b[8192];
-	size_t n;
-};
-
-static void put(struct msg *m, uint64_t v, int bytes)
-{
-	for (int i = 0; i < bytes; i++)
-		m->b[m->n++] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_s(struct msg *m, const char *s)
-{
-	put(m, strlen(s), 2);
-	memcpy(m->b + m->n, s, strlen(s));
-	m->n += strlen(s);
-}
-
 static void start(struct msg *m, uint8_t type)
 {
-	m->n = 0;
-	put(m, 0, 4);
-	put(m, type, 1);
-	put(m, 1, 2); /* tag */
+	start_tag(m, type, 1);
 }
 
 /* Send m; returns the reply type; *err gets the errno of an Rlerror. */

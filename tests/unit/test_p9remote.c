@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "p9msg.h"
 #include "unit.h"
 #include "vmm/p9/remote.h"
 #include "vmm/p9/sidecar.h"
@@ -197,31 +198,9 @@ static int teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-/* A 9P message builder for the end-to-end tests. */
-struct msg {
-	uint8_t b[1024];
-	size_t n;
-};
-
-static void put(struct msg *m, uint64_t v, int bytes)
-{
-	for (int i = 0; i < bytes; i++)
-		m->b[m->n++] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_s(struct msg *m, const char *s)
-{
-	put(m, strlen(s), 2);
-	memcpy(m->b + m->n, s, strlen(s));
-	m->n += strlen(s);
-}
-
 static void start(struct msg *m, uint8_t type)
 {
-	m->n = 0;
-	put(m, 0, 4);
-	put(m, type, 1);
-	put(m, 0x1234, 2);
+	start_tag(m, type, 0x1234);
 }
 
 static uint8_t call(struct p9_remote *r, struct msg *m)
