@@ -47,6 +47,8 @@ def podman_with_image(tmp_path, request, image, applets, files=None, network_dir
     def pm(*args, timeout=TIMEOUT, **kw):
         return subprocess.run([*base, *args], capture_output=True, env=env, timeout=timeout, **kw)
 
+    pm.argv, pm.env = base, env  # for a caller that runs podman itself (on a terminal)
+
     r = pm("import", str(tmp_path / "rootfs.tar"), image, timeout=300)
     assert r.returncode == 0, r.stderr
     return pm

@@ -1,9 +1,12 @@
 """arrow attach, run -i/-t, and the run options --env-file, --argv0, --user."""
+import fcntl
 import os
 import pty
 import select
 import signal
+import struct
 import subprocess
+import termios
 import time
 
 from conftest import ARROW, BUSYBOX, arrow
@@ -62,7 +65,9 @@ def test_run_it_runs_an_interactive_shell_on_a_real_terminal():
     pid, fd = pty.fork()
     if pid == 0:
         os.execv(ARROW, [ARROW, "run", "-it", BUSYBOX, "sh"])
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 31, 97, 0, 0))
     out = b""
+    resized = False
     sent = False
     deadline = time.time() + 120
     status = None
@@ -76,8 +81,14 @@ def test_run_it_runs_an_interactive_shell_on_a_real_terminal():
             if not data:
                 break
             out += data
-        if not sent and b"#" in out:             # the shell's prompt
-            os.write(fd, b"echo $((6*7)); stty size; exit 3\r")
+        if not resized and b"#" in out:          # the shell's prompt
+            os.write(fd, b"echo $((6*7)); stty size\r")
+            resized = True
+        if resized and not sent and b"31 97" in out:
+            # the local terminal changes size: SIGWINCH to arrowh, a virtio-console resize
+            fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 44, 120, 0, 0))
+            time.sleep(1)
+            os.write(fd, b"stty size; exit 3\r")
             sent = True
         done, st = os.waitpid(pid, os.WNOHANG)
         if done:
@@ -87,6 +98,8 @@ def test_run_it_runs_an_interactive_shell_on_a_real_terminal():
         _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 3, out
     assert b"42" in out
+    # the app's terminal has the host terminal's size, and follows it
+    assert b"31 97" in out and b"44 120" in out, out
 
 
 def test_env_file_argv0_and_user(tmp_path):

@@ -86,6 +86,7 @@ static int setup(void **state)
 	wr(0x070, 1 | 2);
 	wr(0x014, 0);
 	assert_true(rd(0x010) & 2); /* MULTIPORT */
+	assert_true(rd(0x010) & 1); /* SIZE: without it Linux ignores RESIZE */
 	wr(0x024, 0);
 	wr(0x020, 2);
 	wr(0x024, 1);

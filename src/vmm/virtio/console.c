@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #define VIRTIO_ID_CONSOLE 3
+#define VIRTIO_CONSOLE_F_SIZE 0
 #define VIRTIO_CONSOLE_F_MULTIPORT 1
 
 /* Control events (virtio 1.x, 5.3.6.2). */
@@ -265,7 +266,7 @@ static void handle_ctrl_msg(struct vconsole *c, const struct ctl_hdr *h)
 		if (p->is_console)
 			send_ctrl(c, h->id, CTL_CONSOLE_PORT, 1, NULL);
 		if (p->is_console && p->rows && p->cols) {
-			uint16_t size[2] = { p->rows, p->cols };
+			uint16_t size[2] = { p->cols, p->rows }; /* virtio_console_resize */
 
 			send_ctrl_data(c, h->id, CTL_RESIZE, 0, size, sizeof(size));
 		}
@@ -356,7 +357,11 @@ static void vconsole_queue_notify(void *dev, struct virtio_mmio *t, unsigned int
 static uint64_t vconsole_features(void *dev)
 {
 	(void)dev;
-	return 1ull << VIRTIO_CONSOLE_F_MULTIPORT;
+	/*
+	 * F_SIZE: without it Linux drops every RESIZE control message (resize_console), and the
+	 * app's terminal (-t, arrow-oci's console socket) stays 0x0 whatever the host's size.
+	 */
+	return 1ull << VIRTIO_CONSOLE_F_SIZE | 1ull << VIRTIO_CONSOLE_F_MULTIPORT;
 }
 
 static void vconsole_config_read(void *dev, uint32_t offset, void *data, uint32_t len)
@@ -500,8 +505,11 @@ size_t vconsole_port_room(struct vconsole *c, unsigned int port)
 
 void vconsole_port_resize(struct vconsole *c, unsigned int port, uint16_t cols, uint16_t rows)
 {
-	/* Linux reads rows first, then columns (drivers/char/virtio_console.c). */
-	uint16_t size[2] = { rows, cols };
+	/*
+	 * The resize message is { le16 cols; le16 rows; }, as Linux 6.12 reads it
+	 * (drivers/char/virtio_console.c); older guest kernels read rows first.
+	 */
+	uint16_t size[2] = { cols, rows };
 
 	if (port >= c->nr_ports || !c->ports[port].is_console)
 		return;
