@@ -33,6 +33,7 @@ static const char usage[] =
 	"  pause ID | resume ID\n"
 	"  run ID [--bundle DIR] [--pid-file FILE] [--console-socket SOCKET] [--detach] [--keep]\n"
 	"  update [--resources FILE|-] [--memory N] [--cpu-quota N] [--cpu-period N] ID\n"
+	"  spec [--bundle DIR] [--rootless]\n"
 	"  features\n\n"
 	"Global options:\n"
 	"  --root DIR            state root (default /run/arrow-oci)\n"
@@ -435,8 +436,17 @@ int main(int argc, char *argv[])
 		return cmd_run(&g, argc, argv, i);
 	if (!strcmp(cmd, "update"))
 		return cmd_update(argc, argv, i);
-	if (!strcmp(cmd, "checkpoint") || !strcmp(cmd, "restore") ||
-	    !strcmp(cmd, "events") || !strcmp(cmd, "spec")) {
+	if (!strcmp(cmd, "spec")) {
+		const char *bundle = NULL;
+		bool rootless_spec = false;
+		const struct opt opts[] = { { "bundle", true, &bundle }, { "b", true, &bundle },
+					    { "rootless", false, NULL, &rootless_spec }, { NULL } };
+
+		if (parse(argc, argv, i, opts, pos, &npos, 0))
+			return 1;
+		return oci_spec_write(bundle, rootless_spec);
+	}
+	if (!strcmp(cmd, "checkpoint") || !strcmp(cmd, "restore") || !strcmp(cmd, "events")) {
 		oci_error("'%s' is not supported by arrow-oci yet (docs/oci.md)", cmd);
 		return 1;
 	}

@@ -3,6 +3,7 @@
 #ifndef ARROW_OCI_H
 #define ARROW_OCI_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -53,6 +54,9 @@ int oci_delete(const char *id, bool force);
 int oci_list(bool quiet, bool json);
 int oci_ps(const char *id, bool json);
 int oci_features(void);
+/* `spec`: a runc-shaped starting config.json (specgen.c); never overwrites one. 0 or 1. */
+json_t *oci_default_spec(bool rootless);
+int oci_spec_write(const char *bundle, bool rootless);
 /* pause (true) or resume (false): the Arrow's vCPUs stop, or run again. */
 int oci_pause(const char *id, bool pause);
 

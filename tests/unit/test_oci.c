@@ -26,6 +26,7 @@
 #include "../../src/oci/hooks.c"
 #include "../../src/oci/log.c"
 #include "../../src/oci/spec.c"
+#include "../../src/oci/specgen.c"
 #include "../../src/oci/update.c"
 #include "lib/execclient.h"
 #include "lib/rootfs.h"
@@ -296,6 +297,36 @@ static void test_spec_load(void **state)
 	assert_int_not_equal(oci_spec_load(bundle, &spec, why, sizeof(why)), 0);
 	assert_non_null(strstr(why, "not a regular file"));
 	rmdir(path);
+}
+
+/* `arrow-oci spec`: what it writes is a config.json create takes; it never overwrites one. */
+static void test_spec_generated(void **state)
+{
+	char path[128];
+	struct stat st;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/config.json", bundle);
+	for (int rootless = 0; rootless < 2; rootless++) {
+		assert_int_equal(oci_spec_write(bundle, rootless), 0);
+		assert_int_equal(oci_spec_load(bundle, &spec, why, sizeof(why)), 0);
+		assert_string_equal(spec.args[0], "sh");
+		assert_true(spec.terminal && spec.root_readonly);
+		assert_string_equal(spec.hostname, "arrow");
+		for (unsigned int i = 0; i < spec.nr_warnings; i++) /* nothing it wrote is refused */
+			assert_null(strstr(spec.warnings[i], "refused"));
+		oci_spec_free(&spec);
+		assert_int_equal(stat(path, &st), 0);
+		/* a second spec leaves the first alone */
+		assert_int_equal(oci_spec_write(bundle, rootless), 1);
+		assert_int_equal(stat(path, &st), 0);
+		unlink(path);
+	}
+	/* a symlink in its place is not followed */
+	assert_int_equal(symlink("/nonexistent-arrow-target", path), 0);
+	assert_int_equal(oci_spec_write(bundle, false), 1);
+	assert_int_equal(access("/nonexistent-arrow-target", F_OK), -1);
+	unlink(path);
 }
 
 static void test_ids(void **state)
@@ -814,6 +845,7 @@ int main(void)
 		cmocka_unit_test(test_rootfs_cpio),     cmocka_unit_test(test_process_json),
 		cmocka_unit_test(test_exec_user),       cmocka_unit_test(test_hooks_parse),
 		cmocka_unit_test(test_hooks_run),       cmocka_unit_test(test_update_parse),
+		cmocka_unit_test(test_spec_generated),
 	};
 
 	/* as arrow-oci's main: a hook that exits without reading its state must not kill
