@@ -195,7 +195,9 @@ def podman_peer(pm, runtime, probe_dir, force_no_cgroups=False):
     """`podman --runtime R run --rm --network none localhost/bb /bin/true`: probed once with
     a cgroup, then (if that failed) with --cgroups=disabled."""
     label = runtime_label(runtime)
-    p = Peer(f"podman run ({label})",
+    # a peer forced without a cgroup is named so from the start: its entry must never take
+    # the place of the same runtime's default one in the result
+    p = Peer(f"podman run ({label})" + (", --cgroups=disabled" if force_no_cgroups else ""),
              f"`podman run --rm` exits 0: conmon saw {label}'s container process (busybox "
              "true) exit 0, podman read that status and removed the container", runtime)
     if pm.why:
@@ -217,8 +219,9 @@ def podman_peer(pm, runtime, probe_dir, force_no_cgroups=False):
             p.shown = shown(["podman", "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs",
                              "--runtime", label, "run", "--rm", "--network", "none", *extra,
                              "localhost/bb", "/bin/true"])
-            if extra:
+            if extra and not force_no_cgroups:
                 p.name += ", --cgroups=disabled"
+            if extra:
                 p.notes.append("the container runs without a cgroup (`podman run "
                                "--cgroups=disabled`)" + (
                                    "" if force_no_cgroups else
@@ -245,6 +248,8 @@ def podman_true(tmp, pm, arrow_env):
         # crun needed --cgroups=disabled here: arrow-oci the same way too, like for like
         peers.append(podman_peer(pm, OCI, probe, force_no_cgroups=True))
     peers += [podman_peer(pm, "runc", probe), arrow_run_peer(arrow_env)]
+    names = [p.name for p in peers]
+    assert len(set(names)) == len(names), f"two peers of one name: {names}"
     running = [p for p in peers if p.ok]
     for p in peers:
         log(f"{p.name}: {'runs' if p.ok else 'cannot run: ' + str(p.attempts[-1].get('error'))}")
@@ -439,8 +444,11 @@ def lifecycle(tmp, spec_config, spec_from):
         running = [lc for lc in runtimes if isinstance(lc, Lifecycle) and lc.ok]
         samples = {lc.label: [] for lc in running}
         failures = {lc.label: [] for lc in running}
+        warmups = {}
         for lc in running:  # warm-up: the probe above was one; one more, not kept
-            lc.sample("warm-up")
+            ph, ev = lc.sample("warm-up")
+            warmups[lc.label] = ({"total_ms": round(ph["total"] * 1000, 1)} if ev is None
+                                 else ev)
         for i in range(RUNS):
             order = running[i % len(running):] + running[:i % len(running)]
             for lc in order:
@@ -464,6 +472,7 @@ def lifecycle(tmp, spec_config, spec_from):
         if lc.ok:
             s = samples[lc.label]
             e.update({"attempted": RUNS, "failed": len(failures[lc.label]),
+                      "warmup": warmups.get(lc.label),
                       "failures": failures[lc.label],
                       "phases_ms": {k: spread([x[k] for x in s]) for k in
                                     ("create", "start_returned", "start_to_app_exit", "delete",
@@ -514,7 +523,7 @@ def process_memory(pid, top, guest_bytes):
                                            "guest_ram_rss_kib")})
             row["role"] = "arrowh VMM (jailed)" if pid != top else "arrowh (one process)"
         except SystemExit:
-            row["role"] = ("arrowh supervisor (the container process)" if pid == top
+            row["role"] = ("arrowh supervisor" if pid == top
                            else "arrowh child without guest RAM (rootfs sidecar)")
     else:
         row["role"] = "container process" if pid == top else "descendant"

@@ -803,6 +803,13 @@ def oci_section(oc):
             f"**{base['median'] / m['median']:.2f}×**" if base else "-")
         out += [f"| {name} | {m['median']:.0f} ms | {m['q1']:.0f}–{m['q3']:.0f} ms | "
                 f"{m['min']:.0f}–{m['max']:.0f} ms | {m['n']} / {p['attempted']} | {ratio} |"]
+    oci_nocg = peers.get(base_name + ", --cgroups=disabled")
+    if oci_nocg and not oci_nocg["runs"] and any(
+            p["runs"] and "--cgroups=disabled" in name for name, p in peers.items()):
+        out += ["", "Not like for like in one respect: the podman peers that ran only without "
+                "a cgroup (`--cgroups=disabled`) ran so, arrow-oci with its cgroup (podman's "
+                "cgroupfs manager; arrow-oci creates it), because podman accepts "
+                "`--cgroups=disabled` with no runtime but crun (its error below)."]
     if nocg:
         out += ["", "Like for like, both without a cgroup: arrow-oci `--cgroups=disabled` ÷ "
                 + ", ".join(f"{n}: **{r:.2f}×**" for n, r in nocg.items()) + "."]
@@ -860,6 +867,9 @@ def oci_section(oc):
     for name, e in rts.items():
         for ev in e.get("failures", []):
             notes += [f"- failed sample of {name}: {ev.get('phase')}: {exec_failure_text(ev)}"]
+        if "seen" in (e.get("warmup") or {}):
+            notes += [f"- the warm-up of {name} failed (not counted): "
+                      f"{e['warmup'].get('phase')}: {exec_failure_text(e['warmup'])}"]
     down = [(n, e) for n, e in rts.items() if not e["runs"]]
     for name, e in down:
         notes += [f"- **{name}** could not run: " + "; then ".join(setup_text(e["setup"]))]
@@ -888,7 +898,8 @@ def oci_section(oc):
             continue
         cm = k.get("conmon_median_kib")
         out += [f"| {name} | {kib(m['pss_kib'])} | {kib(m['private_kib'])} | "
-                f"{kib(m['guest_ram_pss_kib'])} | {kib(m['without_guest_ram_pss_kib'])} | "
+                f"{kib(m['guest_ram_pss_kib']) if m['guest_ram_pss_kib'] else '-'} | "
+                f"{kib(m['without_guest_ram_pss_kib'])} | "
                 f"{kib(cm['pss_kib']) if cm else '-'} | {k['ok']} / {k['attempted']} |"]
     out += ["", "Per process (medians):", "", "| container | process | per container | PSS | "
             "private | guest RAM PSS |", "|---|---|---|---|---|---|"]
@@ -918,7 +929,8 @@ def oci_section(oc):
 def setup_text(setup):
     """Each way a peer was tried and failed, with its exact error (on one line)."""
     one = lambda e: " / ".join(ln.strip() for ln in str(e).splitlines() if ln.strip())
-    return [(f"`{a['command']}` → {a.get('exit_status')}: `{one(a['error'])}`"
+    status = lambda a: f" → {a['exit_status']}" if a.get("exit_status") is not None else ""
+    return [(f"`{a['command']}`{status(a)}: `{one(a['error'])}`"
              if a.get("command") else f"{a['what']}: `{one(a['error'])}`")
             for a in setup if a.get("error")]
 
