@@ -885,7 +885,7 @@ def oci_section(oc):
             "/proc/PID/smaps, to set guest RAM apart; never RSS for the comparison). A "
             "container is the runtime's container process and all its descendants; conmon, "
             "its parent, is shown apart. arrow-oci: the arrowh supervisor (the container "
-            "process, exec'd by it), its jailed VMM (holds guest RAM, "
+            "process, which execs arrowh at start), its jailed VMM (holds guest RAM, "
             f"{mem['guest_memory_mib']} MiB) and the rootfs sidecar. `arrow run -d`: the same "
             "without podman and without a rootfs share. "
             f"{mem['runs_each']} containers of each kind, one at a time, taking turns; medians.",
@@ -1059,6 +1059,11 @@ REPRODUCE = [
     "#   vsock: connect to $(arrow inspect s)'s StateDir/vsock.sock, send 'CONNECT 5201\\n',",
     "#   read 'OK ...'; then 'RECV N\\n' + N bytes (reply 'OK N') or 'SEND N\\n' (N bytes back);",
     "#   TCP: the same lines to the Arrow's IP, port 5201",
+    "# arrow-oci (bench/oci.py): podman with each runtime, then a bundle driven directly",
+    "podman --storage-driver vfs --cgroup-manager cgroupfs --runtime build/bin/arrow-oci \\",
+    "    run --rm --network none localhost/bb /bin/true      # and --runtime crun --cgroups=disabled",
+    "arrow-oci create --bundle B --pid-file P c1; arrow-oci start c1   # then wait on P's pid",
+    "arrow-oci delete c1",
     "```", ""]
 
 
