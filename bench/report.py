@@ -24,7 +24,7 @@ ENV_TEXT = {
 }
 SIDE = {"density": ".density.json", "clones": ".clones.json", "images": ".images.json",
         "lifecycle": ".lifecycle.json", "network": ".network.json", "sandbox": ".sandbox.json",
-        "exec": ".exec.json", "functions": ".functions.json"}
+        "exec": ".exec.json", "functions": ".functions.json", "oci": ".oci.json"}
 COUNTER_HEAD = {"exits": "exits", "io_exits": "I/O", "mmio_exits": "MMIO", "halt_exits": "HLT",
                 "irq_exits": "ext. IRQ", "signal_exits": "signal", "insn_emulation": "emulated insn",
                 "hypercalls": "hypercall", "irq_window_exits": "IRQ window",
@@ -763,6 +763,178 @@ def functions_section(f):
     return out
 
 
+def oci_section(oc):
+    if not oc:
+        return []
+    pr, lc, mem = oc["podman_run"], oc["lifecycle"], oc["memory"]
+    broken = [(n, x["error"]) for n, x in (("podman run", pr), ("create → start → delete", lc),
+                                           ("memory", mem)) if "error" in x]
+    if broken:
+        return ["### OCI runtime (bench/oci.py)", ""] + stamp_line(oc) + [
+                f"A part of the benchmark failed; nothing of it is shown: {n}: "
+                f"`{e.strip().splitlines()[-1]}` (the traceback is in the result file)."
+                for n, e in broken] + [""]
+    peers = pr["peers"]
+    base_name = pr["base"]
+    base = (peers.get(base_name) or {}).get("ms")
+    out = ["### OCI runtime (bench/oci.py)", ""] + stamp_line(oc) + [
+           f"**`podman run --rm IMG /bin/true`.** arrow-oci (docs/oci.md) as podman's runtime "
+           "against crun and runc, and against `arrow run --rm` of the same program without "
+           f"podman. Every peer runs {pr['program']}. Podman: rootful, vfs storage on the "
+           "helper's tmpfs, `--cgroup-manager cgroupfs`, `--network none`, one image imported "
+           "from a busybox tree. Every sample is the same event: from the benchmark's fork of "
+           "the command until it has exited with status 0 (waitpid; stdout and stderr to "
+           f"files). One warm-up per peer (not kept), then {pr['rounds']} rounds, the peers "
+           "taking turns, each round starting one peer later. A sample that fails or passes "
+           f"{pr['timeout_s']} s is counted as failed, never replaced. Spread: interquartile "
+           "range (Q1–Q3) and min–max.", "",
+           "| peer | median | Q1–Q3 | min–max | ok / attempted | arrow-oci ÷ peer "
+           "(above 1: arrow-oci is slower) |",
+           "|---|---|---|---|---|---|"]
+    nocg = pr.get("ratio_arrow_oci_nocgroup_to_peer_medians") or {}
+    for name, p in peers.items():
+        if not p["runs"]:
+            continue
+        m = p["ms"]
+        if not m:
+            out += [f"| {name} | no sample succeeded | | | 0 / {p['attempted']} | |"]
+            continue
+        ratio = "" if name == base_name else (
+            f"**{base['median'] / m['median']:.2f}×**" if base else "-")
+        out += [f"| {name} | {m['median']:.0f} ms | {m['q1']:.0f}–{m['q3']:.0f} ms | "
+                f"{m['min']:.0f}–{m['max']:.0f} ms | {m['n']} / {p['attempted']} | {ratio} |"]
+    oci_nocg = peers.get(base_name + ", --cgroups=disabled")
+    if oci_nocg and not oci_nocg["runs"] and any(
+            p["runs"] and "--cgroups=disabled" in name for name, p in peers.items()):
+        out += ["", "Not like for like in one respect: the podman peers that ran only without "
+                "a cgroup (`--cgroups=disabled`) ran so, arrow-oci with its cgroup (podman's "
+                "cgroupfs manager; arrow-oci creates it), because podman accepts "
+                "`--cgroups=disabled` with no runtime but crun (its error below)."]
+    if nocg:
+        out += ["", "Like for like, both without a cgroup: arrow-oci `--cgroups=disabled` ÷ "
+                + ", ".join(f"{n}: **{r:.2f}×**" for n, r in nocg.items()) + "."]
+    out += ["", "Where each peer's clock stops:", ""]
+    for name, p in peers.items():
+        if p["runs"]:
+            out += [f"- **{name}** (`{p['command']}`): {p['event']}."
+                    + "".join(f" Note: {n}." for n in p["notes"])]
+    for name, p in peers.items():
+        if p["runs"]:
+            for ev in p.get("failures", []):
+                out += [f"- failed sample of {name}: {exec_failure_text(ev)}"]
+            w = p.get("warmup", {})
+            if "seen" in w:
+                out += [f"- the warm-up of {name} failed (not counted): {exec_failure_text(w)}"]
+    down = [(n, p) for n, p in peers.items() if not p["runs"]]
+    if down:
+        out += ["", "Peers that could not run here, with the exact error of every way tried:", ""]
+        for name, p in down:
+            out += [f"- **{name}**: " + "; then ".join(setup_text(p["setup"]))]
+
+    rts = lc["runtimes"]
+    out += ["", "**create → start → delete, the runtime driven directly.** A bundle whose "
+            f"rootfs holds the static busybox; config.json from `{lc['config']['from']}` "
+            f"({lc['config']['changed']})"
+            + "".join(f"; `{t['command']}` was refused: `{t['error']}`"
+                      for t in lc["config"]["tried"] if t.get("error"))
+            + ". The benchmark is a child subreaper, as conmon and containerd's shim are: "
+            "the container process is re-parented to it when `create` exits. **create**: fork "
+            "of `create --bundle B --pid-file P ID` until it exits 0 (the container process "
+            "waits for start). **start → app exit**: fork of `start ID` until waitpid on the "
+            "pid file's process returns status 0 (`start` returning is shown apart). "
+            "**delete**: `delete ID` until it exits 0. One probe and one warm-up per runtime "
+            f"(not kept), then {lc['rounds']} rounds, taking turns. Medians (Q1–Q3).", "",
+            "| runtime | create | start returns | start → app exit | delete | total | ok / "
+            "attempted |", "|---|---|---|---|---|---|---|"]
+
+    def q(d):
+        return f"{d['median']:.0f} ms ({d['q1']:.0f}–{d['q3']:.0f})" if d else "-"
+    for name, e in rts.items():
+        if not e["runs"]:
+            continue
+        ph = e["phases_ms"]
+        if not ph.get("total"):
+            out += [f"| {e.get('name', name)} | no sample succeeded | | | | | "
+                    f"0 / {e['attempted']} |"]
+            continue
+        out += [f"| {e.get('name', name)} | {q(ph['create'])} | {q(ph['start_returned'])} | "
+                f"{q(ph['start_to_app_exit'])} | {q(ph['delete'])} | {q(ph['total'])} | "
+                f"{ph['total']['n']} / {e['attempted']} |"]
+    for name, r in lc.get("ratio_arrow_oci_to_runtime_medians", {}).items():
+        out += ["", f"arrow-oci ÷ {rts[name].get('name', name)} (medians): "
+                + ", ".join(f"{k.replace('_', ' ')} **{v:.2f}×**" for k, v in r.items()) + "."]
+    notes = [f"- {e.get('name', n)}: {x}" for n, e in rts.items() for x in e.get("notes", [])]
+    for name, e in rts.items():
+        for ev in e.get("failures", []):
+            notes += [f"- failed sample of {name}: {ev.get('phase')}: {exec_failure_text(ev)}"]
+        if "seen" in (e.get("warmup") or {}):
+            notes += [f"- the warm-up of {name} failed (not counted): "
+                      f"{e['warmup'].get('phase')}: {exec_failure_text(e['warmup'])}"]
+    down = [(n, e) for n, e in rts.items() if not e["runs"]]
+    for name, e in down:
+        notes += [f"- **{name}** could not run: " + "; then ".join(setup_text(e["setup"]))]
+    if notes:
+        out += [""] + notes
+    out += ["", f"No template clone: {oc['template_clone']}. Its create→start is a cold "
+            "boot at `start` every time (create only prepares the initramfs pieces and the "
+            "waiting process)."]
+
+    kinds = mem["kinds"]
+    out += ["", f"**Memory per idle container.** {mem['program']}; measured once it printed "
+            "\"ready\" and 2 s after, from /proc/PID/smaps_rollup (arrowh's VMM also from "
+            "/proc/PID/smaps, to set guest RAM apart; never RSS for the comparison). A "
+            "container is the runtime's container process and all its descendants; conmon, "
+            "its parent, is shown apart. arrow-oci: the arrowh supervisor (the container "
+            "process, which execs arrowh at start), its jailed VMM (holds guest RAM, "
+            f"{mem['guest_memory_mib']} MiB) and the rootfs sidecar. `arrow run -d`: the same "
+            "without podman and without a rootfs share. "
+            f"{mem['runs_each']} containers of each kind, one at a time, taking turns; medians.",
+            "", "| container | PSS | private | guest RAM PSS | PSS without guest RAM | "
+            "conmon PSS (apart) | ok / attempted |", "|---|---|---|---|---|---|---|"]
+    for name, k in kinds.items():
+        m = k["median_kib"]
+        if not m:
+            out += [f"| {name} | not measured | | | | | 0 / {k['attempted']} |"]
+            continue
+        cm = k.get("conmon_median_kib")
+        out += [f"| {name} | {kib(m['pss_kib'])} | {kib(m['private_kib'])} | "
+                f"{kib(m['guest_ram_pss_kib']) if m['guest_ram_pss_kib'] else '-'} | "
+                f"{kib(m['without_guest_ram_pss_kib'])} | "
+                f"{kib(cm['pss_kib']) if cm else '-'} | {k['ok']} / {k['attempted']} |"]
+    out += ["", "Per process (medians):", "", "| container | process | per container | PSS | "
+            "private | guest RAM PSS |", "|---|---|---|---|---|---|"]
+    for name, k in kinds.items():
+        for role, r in k.get("by_role_median_kib", {}).items():
+            out += [f"| {name} | {role} | {r['processes_per_container']:g} | "
+                    f"{kib(r['pss_kib'])} | {kib(r['private_kib'])} | "
+                    f"{kib(r['guest_ram_pss_kib']) if r['guest_ram_pss_kib'] else '-'} |"]
+    for name, k in kinds.items():
+        for err in k["errors"]:
+            out += [f"- failed idle container of {name}: `{err}`"]
+    oci = next((k for n, k in kinds.items() if "arrow-oci" in n and k["median_kib"]), None)
+    others = [(n, k) for n, k in kinds.items() if "arrow-oci" not in n and k["median_kib"]]
+    if oci and others:
+        out += ["", "arrow-oci ÷ peer, PSS (medians): " + ", ".join(
+            f"{n} **{oci['median_kib']['pss_kib'] / k['median_kib']['pss_kib']:.1f}×**"
+            for n, k in others) + "."]
+    if oc.get("kernel_has_bpf_syscall") is False:
+        out += ["", "This kernel has no `bpf()` system call (no `CONFIG_BPF_SYSCALL`), which "
+                "crun and runc need for the device controller of a cgroup v2 container."]
+    v = oc.get("versions", {})
+    out += ["", "Versions: " + ", ".join(f"{k} `{val}`" for k, val in v.items())
+            + f"; /sys/fs/cgroup is `{oc.get('cgroup_fs')}`.", ""]
+    return out
+
+
+def setup_text(setup):
+    """Each way a peer was tried and failed, with its exact error (on one line)."""
+    one = lambda e: " / ".join(ln.strip() for ln in str(e).splitlines() if ln.strip())
+    status = lambda a: f" → {a['exit_status']}" if a.get("exit_status") is not None else ""
+    return [(f"`{a['command']}`{status(a)}: `{one(a['error'])}`"
+             if a.get("command") else f"{a['what']}: `{one(a['error'])}`")
+            for a in setup if a.get("error")]
+
+
 # ---- targets and the rest -------------------------------------------------------------------
 
 def targets(results, side):
@@ -887,6 +1059,11 @@ REPRODUCE = [
     "#   vsock: connect to $(arrow inspect s)'s StateDir/vsock.sock, send 'CONNECT 5201\\n',",
     "#   read 'OK ...'; then 'RECV N\\n' + N bytes (reply 'OK N') or 'SEND N\\n' (N bytes back);",
     "#   TCP: the same lines to the Arrow's IP, port 5201",
+    "# arrow-oci (bench/oci.py): podman with each runtime, then a bundle driven directly",
+    "podman --storage-driver vfs --cgroup-manager cgroupfs --runtime build/bin/arrow-oci \\",
+    "    run --rm --network none localhost/bb /bin/true      # and --runtime crun --cgroups=disabled",
+    "arrow-oci create --bundle B --pid-file P c1; arrow-oci start c1   # then wait on P's pid",
+    "arrow-oci delete c1",
     "```", ""]
 
 
@@ -938,6 +1115,7 @@ def main():
         out += network_section(sections["network"])
         out += exec_section(sections["exec"])
         out += functions_section(sections["functions"])
+        out += oci_section(sections["oci"])
     out += targets(results, side)
     out += REPRODUCE
     with open(sys.argv[2] + ".tmp", "w") as f:

@@ -1,7 +1,8 @@
 #!/bin/sh
 # `make bench`: measure arrowh against its peers (QEMU microvm with the same kernel and
 # initramfs, an OCI runtime, native exec; for `arrow exec`, podman/crun/runc exec and
-# nsenter; for vsock, TCP over the Arrow network) in one run, where this host's KVM can boot a
+# nsenter; for vsock, TCP over the Arrow network; for arrow-oci, podman with crun/runc and
+# arrow run) in one run, where this host's KVM can boot a
 # standard guest, else inside one machine-mode helper VM; then regenerate
 # docs/performance.md and its charts from every result kept in bench/results/.
 #
@@ -22,7 +23,8 @@ $py bench/images.py $0 $r.images.json &&
 $py bench/lifecycle.py $0 $r.lifecycle.json &&
 $py bench/network.py $0 $r.network.json &&
 $py bench/exec.py $0 $r.exec.json &&
-$py bench/functions.py $0 $r.functions.json'
+$py bench/functions.py $0 $r.functions.json &&
+$py bench/oci.py $0 $r.oci.json'
 if [ -e /sys/module/kvm_pvm ] || [ ! -e /dev/kvm ]; then
 	env_name=helper-vm
 	echo "bench: /dev/kvm here cannot boot a standard guest; measuring inside the helper VM (all emulated)"
