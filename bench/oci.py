@@ -49,6 +49,7 @@ import time
 import traceback
 
 from boot import ARROW, MEM_MIB, ROOT, children, rollup_kib, smaps_kib, tail, write_result
+from exec import text, version  # the same error text and version probe as exec.py
 
 OCI = os.path.join(ROOT, "build/bin/arrow-oci")
 BUSYBOX = "/bin/busybox"
@@ -86,18 +87,6 @@ def spread(samples, scale=1000.0, digits=1):
 def sh(cmd, env=None, timeout=300, **kw):
     kw.setdefault("stdin", subprocess.DEVNULL)
     return subprocess.run(cmd, capture_output=True, env=env, timeout=timeout, **kw)
-
-
-def text(r):
-    return (r.stderr or r.stdout or b"").decode(errors="replace").strip()
-
-
-def version(cmd):
-    try:
-        r = sh(cmd, timeout=60)
-        return r.stdout.decode(errors="replace").splitlines()[0].strip() if r.stdout else text(r)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return f"unavailable: {e}"
 
 
 def run_files(cmd, tmp, env=None, timeout=TIMEOUT):
