@@ -42,7 +42,8 @@ GW_LIBS := -ljansson -ldl -lmicrohttpd -lcurl -pthread
 GW_UNIT_SRCS := src/gateway/route.c src/gateway/api.c src/gateway/pool.c src/gateway/metrics.c \
 		src/gateway/proxy.c
 
-INIT_SRCS := $(wildcard src/init/*.c) src/common/runcfg.c src/common/proctcp.c src/common/execproto.c
+INIT_SRCS := $(wildcard src/init/*.c) src/common/runcfg.c src/common/proctcp.c src/common/execproto.c \
+	     src/common/stdfds.c
 
 LIBDIR   := $(BUILD)/lib/arrow
 BINS     := $(BUILD)/bin/arrowh $(BUILD)/bin/arrow $(BUILD)/bin/arrow-oci $(BUILD)/bin/arrow-gateway
@@ -205,11 +206,18 @@ unit-test: $(UNIT_BINS)
 integration-test: all
 	scripts/integration.sh
 
+# Fails when a stage left /dev/null other than the null device (see scripts/setup.sh).
+devnull_check = @test -c /dev/null || { echo "make test: /dev/null is not the null device after $(1):"; \
+	ls -l /dev/null; exit 1; }
+
 test: setup
 	$(MAKE) all
 	$(MAKE) unit-test
+	$(call devnull_check,the unit tests)
 	$(MAKE) fuzz-replay asan
+	$(call devnull_check,fuzz-replay and asan)
 	$(MAKE) integration-test
+	$(call devnull_check,the integration tests)
 
 bench:
 	scripts/setup.sh bench

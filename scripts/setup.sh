@@ -4,6 +4,18 @@
 # is missing.
 set -eu
 
+# /dev/null must be the null device. Once, in CI, it was not: a unit test's `cat </dev/null`
+# read back an error message that a `2>/dev/null` had written into it (stop 21; cause outside
+# our tree not shown; `make test` now checks it again after each stage, so a test that breaks
+# it is named). Recreated here, loudly, when we may.
+if [ ! -c /dev/null ]; then
+	echo "setup: /dev/null is not the null device:" >&2
+	ls -l /dev/null >&2 || true
+	[ "$(id -u)" = 0 ] || { echo "setup: run as root to recreate it" >&2; exit 1; }
+	rm -f /dev/null && mknod -m 666 /dev/null c 1 3
+	echo "setup: recreated /dev/null (character device 1,3)" >&2
+fi
+
 packages="make gcc libc6-dev musl-tools pkg-config libarchive-dev libjansson-dev libssl-dev libcmocka-dev zlib1g-dev libcurl4-openssl-dev libseccomp-dev libmicrohttpd-dev
 python3 python3-pytest linux-source-6.12 flex bison bc libelf-dev xz-utils cpio
 libnftables-dev nftables iproute2 curl clang passt

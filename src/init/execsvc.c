@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "common/execproto.h"
+#include "common/stdfds.h"
 
 #define FIRST_FRAME_MS 30000 /* a connection that never says what it wants */
 /* stop reading the host while this much of its input is not yet written to the program */
@@ -194,11 +195,7 @@ static void __attribute__((noreturn)) child_exec(struct session *s, char **env, 
 		if (in < 0)
 			child_failed(report, STAGE_STDIO);
 	}
-	/* lift the sources above 2 so that no dup2 clobbers another's */
-	in = fcntl(in, F_DUPFD_CLOEXEC, 3);
-	out = fcntl(out, F_DUPFD_CLOEXEC, 3);
-	err = fcntl(err, F_DUPFD_CLOEXEC, 3);
-	if (in < 0 || out < 0 || err < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+	if (stdfds_install(in, out, err) < 0)
 		child_failed(report, STAGE_STDIO);
 	cloexec_from_3(report);
 	for (int sig = 1; sig < NSIG; sig++)

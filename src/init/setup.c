@@ -15,6 +15,7 @@
 
 #include "common/protocol.h"
 #include "common/runcfg.h"
+#include "common/stdfds.h"
 #include "init.h"
 
 /*
@@ -314,11 +315,7 @@ void app_exec(const struct runcfg *cfg, int in, int out, int err, int report_fd)
 			exec_failed(report_fd, APP_STAGE_STDIO);
 		in = out = err = t;
 	}
-	/* Lift the ports above 2 first so that no dup2 clobbers another's source. */
-	in = fcntl(in, F_DUPFD_CLOEXEC, 10);
-	out = fcntl(out, F_DUPFD_CLOEXEC, 10);
-	err = fcntl(err, F_DUPFD_CLOEXEC, 10);
-	if (in < 0 || out < 0 || err < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+	if (stdfds_install(in, out, err) < 0)
 		exec_failed(report_fd, APP_STAGE_STDIO);
 	for (int sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);

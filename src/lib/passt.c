@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Rootless networking: start one passt per Arrow over a socket pair (docs/rootless.md). */
 #include "passt.h"
+#include "common/stdfds.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -234,7 +235,7 @@ int passt_start(const char *passt, const struct passt_conf *c, const struct port
 		int lfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 
 		setsid(); /* not in the terminal's process group: Ctrl-C is the Arrow's, not passt's */
-		if (null < 0 || lfd < 0 || dup2(null, 0) < 0 || dup2(lfd, 1) < 0 || dup2(lfd, 2) < 0)
+		if (null < 0 || lfd < 0 || stdfds_install(null, lfd, lfd) < 0)
 			_exit(127);
 		fcntl(sv[1], F_SETFD, 0); /* passt inherits its end only */
 		execv(passt, (char *const *)argv);

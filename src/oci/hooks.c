@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "hooks.h"
+#include "common/stdfds.h"
 #include "log.h"
 #include "spec.h"
 
@@ -54,7 +55,7 @@ static void child(const char *path, char **argv, char **envp, int in, int out)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
-	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+	if (stdfds_install(in, out, out) < 0)
 		_exit(127);
 	close_range(3, ~0u, 0);
 	execve(path, argv, envp);

@@ -16,6 +16,7 @@
 #include "internal.h"
 #include "common/runcfg.h"
 #include "common/statedir.h"
+#include "common/stdfds.h"
 #include "lib/netstore.h"
 #include "lib/runopts.h"
 #include "lib/snapstore.h"
@@ -66,7 +67,7 @@ int template_finish(const struct new_arrow *a, const char *arrowh, const char **
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
-		if (null < 0 || dup2(null, 0) < 0)
+		if (null < 0 || stdfds_install(null, 1, 2) < 0)
 			_exit(EXIT_ARROW_ERROR);
 		execv(arrowh, (char *const *)hv);
 		fprintf(stderr, "arrow: cannot start %s: %s\n", arrowh, strerror(errno));

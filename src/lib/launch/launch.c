@@ -20,6 +20,7 @@
 #include "common/protocol.h"
 #include "common/runcfg.h"
 #include "common/statedir.h"
+#include "common/stdfds.h"
 #include "lib/arrowh_cmd.h"
 #include "lib/jailuser.h"
 #include "lib/elfinfo.h"
@@ -331,7 +332,7 @@ static int start_detached(const struct new_arrow *a, const char *arrowh, struct 
 		int log = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 
 		setsid();
-		if (null < 0 || log < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(log, 2) < 0)
+		if (null < 0 || log < 0 || stdfds_install(null, null, log) < 0)
 			_exit(EXIT_ARROW_ERROR);
 		fcntl(ready[1], F_SETFD, 0); /* arrowh inherits the write end only */
 		/* A second fork: arrowh is not our child, so nothing has to reap it. */
