@@ -176,8 +176,11 @@ static int find_interface(const char *route_if, char *ifname, uint32_t *addr, ui
 		*mask = ntohl(m->sin_addr.s_addr);
 	}
 	freeifaddrs(ifa);
-	if (!found)
-		return WHY("it has no interface with an IPv4 address%s", *route_if ? " on its default route" : "");
+	if (!found) {
+		snprintf(why, whylen, "it has no interface with an IPv4 address%s",
+			 *route_if ? " on its default route" : "");
+		return -ENOENT;
+	}
 	return 0;
 }
 
@@ -348,6 +351,13 @@ int netns_join(const char *nspath, struct netns_nic *nic, char *why, size_t whyl
 		snprintf(why, whylen, "network namespace %.200s: %s", nspath, inner);
 	}
 	return ret;
+}
+
+int netns_join_current(struct netns_nic *nic, char *why, size_t whylen)
+{
+	memset(nic, 0, sizeof(*nic));
+	nic->tap_fd = -1;
+	return join_here(nic, why, whylen);
 }
 
 /* Give the interface back its MAC, address and default route (a restarted container in

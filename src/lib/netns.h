@@ -36,6 +36,13 @@ struct netns_nic {
 int netns_join(const char *nspath, struct netns_nic *nic, char *why, size_t whylen);
 
 /*
+ * The same in the calling thread's own network namespace (one a container process made
+ * for itself and a prestart hook furnished, as Docker's libnetwork does). -ENOENT (with
+ * why) when it has no IPv4 interface: nothing for the guest to take.
+ */
+int netns_join_current(struct netns_nic *nic, char *why, size_t whylen);
+
+/*
  * Undo what netns_join did in the namespace: the bridge goes (the tap went with arrowh's
  * descriptor) and, with nic (what netns_join returned), the interface gets its MAC,
  * address and default route back. A namespace already gone is fine. 0 or -errno.

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@
 #include "common/protocol.h"
 #include "common/runcfg.h"
 #include "common/statedir.h"
+#include "common/stdfds.h"
 #include "container.h"
 #include "hooks.h"
 #include "lib/arrowh_cmd.h"
@@ -141,6 +143,7 @@ struct launch {
 	char *root_arg; /* --root-share's "ROOT:rw" or "ROOT:ro" */
 	int master;
 	struct netns_nic nic; /* tap_fd >= 0: the Arrow's NIC in linux.namespaces' network */
+	int ctl[2];           /* a fresh network namespace: create <-> the container process */
 };
 
 static int find_binaries(struct launch *l)
@@ -290,8 +293,86 @@ static int build_argv(const struct oci_spec *s, struct launch *l, uint64_t mem, 
 	return ret;
 }
 
+/* The container process's word to create over l->ctl: a letter, then text for 'E'. */
+static void ctl_say(struct launch *l, char what, const char *text)
+{
+	char msg[600];
+	int n = snprintf(msg, sizeof(msg), "%c%s", what, text ? text : "");
+
+	if (write(l->ctl[1], msg, (size_t)n) < 0) {
+		/* create is gone: nothing to tell */
+	}
+}
+
+/*
+ * linux.namespaces has a network namespace without a path (runc makes a new one; Docker
+ * then gives it an interface from its prestart hook, libnetwork-setkey, which finds the
+ * namespace as /proc/PID/ns/net). The container process makes its own namespace, says so,
+ * waits for create to have run the hooks, and then takes the interface they put there
+ * exactly as for a namespace given by path: the kernel, the run configuration and the
+ * command line are made again with the NIC. Without hooks the namespace stays empty and
+ * the Arrow has loopback only, as before. Errors go to create over l->ctl; then exit.
+ */
+static void fresh_netns(struct launch *l, const struct oci_spec *s, uint64_t mem, unsigned int cpus)
+{
+	char why[512], c;
+	int ret;
+
+	if (unshare(CLONE_NEWNET) < 0 && s->hooks) {
+		/* without hooks nothing would furnish it: the Arrow has loopback only either way */
+		snprintf(why, sizeof(why), "cannot make the container's network namespace: %s",
+			 strerror(errno));
+		ctl_say(l, 'E', why);
+		_exit(125);
+	}
+	ctl_say(l, 'R', NULL);
+	if (read(l->ctl[1], &c, 1) != 1 || c != 'G')
+		_exit(125); /* create failed or went away */
+	if (s->hooks) {
+		ret = netns_join_current(&l->nic, why, sizeof(why));
+		if (ret == -ENOENT) {
+			ctl_say(l, 'O', NULL); /* the hooks gave it no interface: loopback only */
+			return;
+		}
+		if (ret) {
+			char inner[512];
+
+			snprintf(inner, sizeof(inner), "the container's network namespace: %.400s", why);
+			ctl_say(l, 'E', inner);
+			_exit(125);
+		}
+		free(l->base);
+		free(l->root_arg);
+		free(l->config);
+		l->base = l->root_arg = l->config = NULL;
+		arrowh_kernel_path(true, l->kernel, sizeof(l->kernel));
+		if (make_pieces(s, l, &mem) || build_argv(s, l, mem, cpus)) {
+			ctl_say(l, 'E', "cannot prepare the Arrow for its network (see the log)");
+			_exit(125);
+		}
+	}
+	ctl_say(l, 'O', NULL);
+}
+
+/* create's side of fresh_netns: wait for the container process's word. 0 or -1 (said). */
+static int fresh_netns_wait(struct launch *l, char expect)
+{
+	char msg[601];
+	ssize_t n;
+
+	do
+		n = read(l->ctl[0], msg, sizeof(msg) - 1);
+	while (n < 0 && errno == EINTR);
+	if (n > 0 && msg[0] == expect)
+		return 0;
+	msg[n > 0 ? n : 0] = '\0';
+	oci_error("%s", n > 0 && msg[0] == 'E' ? msg + 1 : "the container process ended early");
+	return -1;
+}
+
 /* The container process: wait for `start`, then become arrowh. Never returns. */
-static void container_process(struct launch *l, bool terminal)
+static void container_process(struct launch *l, const struct oci_spec *s, uint64_t mem,
+			      unsigned int cpus)
 {
 	sigset_t none;
 	int fd;
@@ -301,11 +382,14 @@ static void container_process(struct launch *l, bool terminal)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	setsid();
-	if (terminal) {
+	if (l->ctl[1] >= 0) {
+		close(l->ctl[0]); /* create's end: its going away must reach us */
+		fresh_netns(l, s, mem, cpus);
+	}
+	if (s->terminal) {
 		int slave = open(l->pts, O_RDWR | O_CLOEXEC);
 
-		if (slave < 0 || ioctl(slave, TIOCSCTTY, 0) < 0 || dup2(slave, 0) < 0 ||
-		    dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
+		if (slave < 0 || ioctl(slave, TIOCSCTTY, 0) < 0 || stdfds_install(slave, slave, slave) < 0)
 			_exit(125);
 	}
 	/* nothing of the caller's but stdio and the pieces reaches arrowh */
@@ -435,7 +519,7 @@ int oci_create_pid(const struct oci_globals *g, const struct oci_create_opts *o,
 
 	if (!s || !l)
 		goto out_free;
-	l->master = l->nic.tap_fd = -1;
+	l->master = l->nic.tap_fd = l->ctl[0] = l->ctl[1] = -1;
 	if (!oci_id_valid(o->id)) {
 		oci_error("invalid container id '%.80s': use 1 to %d of letters, digits, '_', '+', "
 			  "'-', '.'", o->id, OCI_ID_MAX);
@@ -505,13 +589,23 @@ int oci_create_pid(const struct oci_globals *g, const struct oci_create_opts *o,
 		goto out_dir;
 	if (s->terminal && open_console(l))
 		goto out_dir;
+	if (s->netns_fresh && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, l->ctl) < 0) {
+		oci_error("socketpair: %s", strerror(errno));
+		goto out_dir;
+	}
 	pid = fork();
 	if (pid < 0) {
 		oci_error("fork: %s", strerror(errno));
 		goto out_dir;
 	}
 	if (pid == 0)
-		container_process(l, s->terminal);
+		container_process(l, s, mem, cpus);
+	if (l->ctl[1] >= 0) {
+		close(l->ctl[1]);
+		l->ctl[1] = -1;
+		if (fresh_netns_wait(l, 'R'))
+			goto out_kill;
+	}
 	if (s->terminal) {
 		int err = oci_send_console(o->console_socket, l->master, l->pts);
 
@@ -526,6 +620,8 @@ int oci_create_pid(const struct oci_globals *g, const struct oci_create_opts *o,
 		goto out_kill;
 	}
 	if (s->hooks && run_create_hooks(o->id, bundle, s, pid))
+		goto out_kill;
+	if (l->ctl[0] >= 0 && (write(l->ctl[0], "G", 1) != 1 || fresh_netns_wait(l, 'O')))
 		goto out_kill;
 	rec = oci_record_new(o->id, bundle, s, pid, start, l->cgroup[0] ? l->cgroup : NULL);
 	if (rec && s->netns_path) { /* delete gives the namespace back as it found it */
@@ -576,6 +672,9 @@ out_free:
 	if (l) {
 		if (l->master >= 0)
 			close(l->master);
+		for (int i = 0; i < 2; i++)
+			if (l->ctl[i] >= 0)
+				close(l->ctl[i]);
 		if (l->nic.tap_fd >= 0) /* the container process holds its own */
 			close(l->nic.tap_fd);
 		for (unsigned int i = 0; i < OCI_MAX_VOLUMES; i++)

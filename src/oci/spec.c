@@ -450,6 +450,8 @@ static int parse_linux(struct oci_spec *s, json_t *lx, char *why, size_t whylen)
 			known |= !strcmp(json_string_value(type), ns_types[k]);
 		if (!known)
 			return WHY("linux.namespaces[%zu].type is not a namespace type", i);
+		if (!strcmp(json_string_value(type), "network") && (s->netns_path || s->netns_fresh))
+			return WHY("linux.namespaces[%zu]: a second network namespace", i);
 		if (path && !strcmp(json_string_value(type), "network")) {
 			const char *p = json_string_value(path);
 
@@ -457,6 +459,8 @@ static int parse_linux(struct oci_spec *s, json_t *lx, char *why, size_t whylen)
 			if (p[0] != '/' || oci_guest_path_problem(p))
 				return WHY("linux.namespaces[%zu].path must be an absolute path", i);
 			s->netns_path = p;
+		} else if (!strcmp(json_string_value(type), "network")) {
+			s->netns_fresh = true;
 		} else if (path)
 			say(s, false, "%s namespace %.120s not joined: the Arrow is a VM with its own kernel",
 			     json_string_value(type), json_string_value(path));

@@ -56,6 +56,8 @@ struct oci_spec {
 	unsigned int cpus;       /* 0: not given (linux.resources.cpu quota/period) */
 	const char *cgroups_path; /* NULL: none given */
 	const char *netns_path;  /* linux.namespaces network path to join; NULL: loopback only */
+	bool netns_fresh;        /* a network namespace without a path: the container process
+				  * makes one, hooks may give it an interface (Docker) */
 	struct oci_bind volumes[OCI_MAX_VOLUMES];
 	unsigned int nr_volumes;
 	struct oci_bind files[OCI_MAX_FILES];

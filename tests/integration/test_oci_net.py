@@ -153,6 +153,73 @@ def test_a_namespace_without_an_address_is_refused(tmp_path, root):
         ip("netns", "del", ns, check=False)
 
 
+FURNISH = """#!/bin/sh
+# A prestart hook furnishing the container's own network namespace the way Docker's
+# libnetwork-setkey does: it finds the namespace as /proc/PID/ns/net of the state's pid.
+set -e
+pid=$(sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p')
+echo "$pid" > "$0.pid"
+ip link add {host_if} type veth peer name eth0 netns "$pid"
+ip addr add {host_ip}/24 dev {host_if}
+ip link set {host_if} up
+nsenter --net=/proc/$pid/ns/net sh -c 'ip link set lo up; ip addr add {guest_ip}/24 dev eth0; \\
+    ip link set eth0 up; ip route add default via {host_ip}'
+"""
+
+
+def test_a_fresh_namespace_furnished_by_a_prestart_hook(tmp_path, root):
+    """Docker's shape: linux.namespaces asks for a new network namespace (no path), and a
+    prestart hook puts a veth end with an address and route in it through /proc/PID/ns/net.
+    The container process makes the namespace before the hooks run, so the hook furnishes
+    the container's namespace, never the caller's, and the guest takes the interface."""
+    host_if = f"ad{os.getpid() % 100000}"
+    hook = tmp_path / "furnish.sh"
+    hook.write_text(FURNISH.format(host_if=host_if, host_ip=HOST_IP, guest_ip=GUEST_IP))
+    hook.chmod(0o755)
+    bundle = web_bundle(tmp_path, None)
+    config = json.loads((tmp_path / "b" / "config.json").read_text())
+    config["linux"]["namespaces"] = [{"type": "pid"}, {"type": "mount"}, {"type": "network"}]
+    config["hooks"] = {"prestart": [{"path": str(hook), "args": [str(hook)]}]}
+    (tmp_path / "b" / "config.json").write_text(json.dumps(config))
+    host_links = ip("-o", "link", "show").stdout
+    try:
+        pid = create(root, "fresh", bundle, tmp_path)
+        assert (tmp_path / "furnish.sh.pid").read_text().strip() == str(pid)
+        own = os.readlink(f"/proc/{pid}/ns/net")
+        assert own != os.readlink("/proc/self/ns/net")       # a namespace of its own
+        # taken over as for a namespace given by path: bridged to the tap, address gone
+        inside = subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", "ip", "-o", "addr"],
+                                capture_output=True, text=True, timeout=30).stdout
+        assert "arrowbr0" in inside and "arrowtap0" in inside and GUEST_IP not in inside
+        assert "arrowbr0" not in ip("-o", "link", "show").stdout  # never in the caller's
+        assert oci(root, "start", "fresh").returncode == 0
+        status, body = get(f"http://{GUEST_IP}/", time.time() + TIMEOUT)
+        assert status == 200 and body == "hello from the arrow\n"
+        assert f"inet {GUEST_IP}/24" in (tmp_path / "fresh.out").read_text()
+        assert oci(root, "kill", "fresh", "KILL").returncode == 0
+        wait_pid(pid)
+        assert oci(root, "delete", "fresh").returncode == 0
+    finally:
+        ip("link", "del", host_if, check=False)
+    # the veth went with the namespace; the caller's links are as they were
+    assert ip("-o", "link", "show").stdout.count("\n") == host_links.count("\n")
+
+
+def test_a_fresh_namespace_left_empty_gives_loopback_only(tmp_path, root):
+    """No hook gives it an interface (docker --network none): the Arrow runs, loopback only."""
+    hook = tmp_path / "nothing.sh"
+    hook.write_text("#!/bin/sh\ncat >/dev/null\n")
+    hook.chmod(0o755)
+    bundle = make_bundle(tmp_path / "b", ["sh", "-c", "ip -o link; ip -4 -o addr"],
+                         extra={"hooks": {"prestart": [{"path": str(hook)}]}})
+    pid = create(root, "empty", bundle, tmp_path)
+    assert oci(root, "start", "empty").returncode == 0
+    assert wait_pid(pid) == 0
+    out = (tmp_path / "empty.out").read_text()
+    assert "lo" in out and "eth0" not in out, out
+    assert oci(root, "delete", "empty").returncode == 0
+
+
 @pytest.fixture
 def podman(tmp_path, request):
     """podman with arrow-oci as its runtime, storage and state on the test's tmpfs, its

@@ -131,10 +131,19 @@ static void test_spec_full(void **state)
 	/* the network namespace is joined at create (lib/netns.c); the bind mount under /run
 	 * is said */
 	assert_string_equal(spec.netns_path, "/run/netns/x");
+	assert_false(spec.netns_fresh);
 	assert_int_equal(spec.nr_warnings, 1);
 	assert_non_null(strstr(spec.warnings[0], "/run/.containerenv"));
 	assert_true(spec.warning_is_debug[0]); /* podman always sends it: --debug only */
 	assert_string_equal(json_string_value(json_object_get(spec.annotations, "k")), "v");
+	oci_spec_free(&spec);
+	/* a network namespace without a path: the container process makes a fresh one */
+	assert_int_equal(parse_with(PROC, "\"linux\":{\"namespaces\":[{\"type\":\"network\"}]}"), 0);
+	assert_true(spec.netns_fresh);
+	assert_null(spec.netns_path);
+	oci_spec_free(&spec);
+	assert_int_equal(parse_with(PROC, "\"linux\":{\"namespaces\":[{\"type\":\"pid\"}]}"), 0);
+	assert_false(spec.netns_fresh);
 	oci_spec_free(&spec);
 }
 
@@ -208,6 +217,9 @@ static void test_spec_refused(void **state)
 	expect_refused(PROC, "\"linux\":{\"cgroupsPath\":\"a:b\"}", "cgroupsPath");
 	expect_refused(PROC, "\"linux\":{\"namespaces\":[{\"type\":\"bogus\"}]}",
 		       "not a namespace type");
+	expect_refused(PROC, "\"linux\":{\"namespaces\":[{\"type\":\"network\"},"
+		       "{\"type\":\"network\",\"path\":\"/run/netns/x\"}]}",
+		       "a second network namespace");
 	expect_refused(PROC, "\"hostname\":\"bad host\"", "hostname");
 	expect_refused(PROC, "\"annotations\":{\"a\":1}", "annotations.a");
 	expect_refused(PROC, "\"ociVersion\":\"1.0.2\"", "duplicate");
