@@ -221,7 +221,7 @@ static int make_cgroup(const struct oci_globals *g, const struct oci_spec *s, ui
 	int ret;
 
 	l->cgroup[0] = '\0';
-	if (!s->cgroups_path)
+	if (!s->cgroups_path || g->no_cgroups) /* --cgroup-manager disabled: none at all */
 		return 0;
 	if (oci_cgroup_rel(s->cgroups_path, g->systemd_cgroup, rel, sizeof(rel)) ||
 	    cgroup_path_problem(rel)) {

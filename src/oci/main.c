@@ -41,6 +41,8 @@ static const char usage[] =
 	"  --log-format text|json\n"
 	"  --debug               debug messages\n"
 	"  --systemd-cgroup      linux.cgroupsPath is slice:prefix:name\n"
+	"  --cgroup-manager cgroupfs|systemd|disabled\n"
+	"                        as crun: systemd is --systemd-cgroup, disabled makes no cgroup\n"
 	"  --version, -v\n";
 
 struct opt {
@@ -307,6 +309,7 @@ static int cmd_update(int argc, char *argv[], int i)
 int main(int argc, char *argv[])
 {
 	const char *root = NULL, *log = NULL, *log_format = "text", *criu = NULL, *rootless = NULL;
+	const char *cgroup_manager = NULL;
 	struct oci_globals g = { 0 };
 	bool version = false, help = false;
 	const char *pos[3];
@@ -323,6 +326,7 @@ int main(int argc, char *argv[])
 			{ "root", true, &root }, { "log", true, &log }, { "log-format", true, &log_format },
 			{ "debug", false, NULL, &g.debug }, { "systemd-cgroup", false, NULL, &g.systemd_cgroup },
 			{ "criu", true, &criu }, { "rootless", true, &rootless },
+			{ "cgroup-manager", true, &cgroup_manager },
 			{ "version", false, NULL, &version }, { "v", false, NULL, &version },
 			{ "help", false, NULL, &help }, { "h", false, NULL, &help }, { NULL },
 		};
@@ -334,6 +338,7 @@ int main(int argc, char *argv[])
 					!strcmp(a + strspn(a, "-"), "log") ||
 					!strcmp(a + strspn(a, "-"), "log-format") ||
 					!strcmp(a + strspn(a, "-"), "criu") ||
+					!strcmp(a + strspn(a, "-"), "cgroup-manager") ||
 					!strcmp(a + strspn(a, "-"), "rootless")))
 			end = i + 2 <= argc ? i + 2 : argc;
 		if (parse(end, argv, i, globals, pos, &npos, 0))
@@ -342,6 +347,14 @@ int main(int argc, char *argv[])
 	}
 	if (strcmp(log_format, "text") && strcmp(log_format, "json")) {
 		fprintf(stderr, "arrow-oci: --log-format takes text or json\n");
+		return 1;
+	}
+	if (cgroup_manager && !strcmp(cgroup_manager, "systemd")) {
+		g.systemd_cgroup = true;
+	} else if (cgroup_manager && !strcmp(cgroup_manager, "disabled")) {
+		g.no_cgroups = true;
+	} else if (cgroup_manager && strcmp(cgroup_manager, "cgroupfs")) {
+		fprintf(stderr, "arrow-oci: --cgroup-manager takes cgroupfs, systemd or disabled\n");
 		return 1;
 	}
 	if (ocilog_open(log, !strcmp(log_format, "json"), g.debug))

@@ -9,9 +9,11 @@
 #include <sys/types.h>
 
 /* What runc's callers pass before the command (--systemd-cgroup: cgroupsPath is
- * slice:prefix:name). */
+ * slice:prefix:name; crun's --cgroup-manager disabled, which conmon passes for podman's
+ * --cgroups=disabled: no cgroup at all). */
 struct oci_globals {
 	bool systemd_cgroup;
+	bool no_cgroups;
 	bool debug;
 };
 

@@ -11,8 +11,11 @@
  *   /release        lets /stream finish
  *   /crash          the whole server dies without answering
  *   /hang           never answers
+ *   /counter        INCR hits in the redis at $REDIS_HOST:6379 (a connection per request,
+ *                   as docs/functions.md says a clone must), answers the new count
  */
 #define _GNU_SOURCE /* strcasestr */
+#include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,7 +33,7 @@ static void reply(int fd, int status, const char *extra, const char *body, size_
 	int n = snprintf(head, sizeof(head),
 			 "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
 			 "Connection: close\r\n%s\r\n",
-			 status, status == 200 ? "OK" : "Not Found", len, extra);
+			 status, status == 200 ? "OK" : status == 502 ? "Bad Gateway" : "Not Found", len, extra);
 
 	if (write(fd, head, (size_t)n) != n)
 		return;
@@ -47,6 +50,35 @@ static void reply(int fd, int status, const char *extra, const char *body, size_
 static void reply_str(int fd, int status, const char *s)
 {
 	reply(fd, status, "", s, strlen(s));
+}
+
+/* INCR hits in redis at $REDIS_HOST:6379: the reply's number as text, or an error's. */
+static void redis_incr(char *out, size_t len)
+{
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *ai;
+	const char *host = getenv("REDIS_HOST");
+	char rep[64] = "";
+	ssize_t n = 0;
+	int s, err;
+
+	err = host ? getaddrinfo(host, "6379", &hints, &ai) : EAI_NONAME;
+	if (err) {
+		snprintf(out, len, "cannot resolve REDIS_HOST %s: %s\n", host ? host : "(unset)",
+			 gai_strerror(err));
+		return;
+	}
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	if (s < 0 || connect(s, ai->ai_addr, ai->ai_addrlen) < 0 ||
+	    write(s, "INCR hits\r\n", 11) != 11 || (n = read(s, rep, sizeof(rep) - 1)) <= 0) {
+		snprintf(out, len, "redis at %s: no answer\n", host);
+	} else {
+		rep[n] = '\0';
+		rep[strcspn(rep, "\r\n")] = '\0';
+		snprintf(out, len, "%s\n", rep[0] == ':' ? rep + 1 : rep);
+	}
+	if (s >= 0)
+		close(s);
+	freeaddrinfo(ai);
 }
 
 static void route(int fd, const char *path, const char *body, size_t len)
@@ -97,6 +129,9 @@ static void route(int fd, const char *path, const char *body, size_t len)
 		close(fd);
 		kill(getppid(), SIGKILL);
 		_exit(1);
+	} else if (!strcmp(path, "/counter")) {
+		redis_incr(buf, sizeof(buf));
+		reply_str(fd, strchr(buf, ' ') ? 502 : 200, buf);
 	} else if (!strcmp(path, "/hang")) {
 		for (;;)
 			pause();

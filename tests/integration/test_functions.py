@@ -179,6 +179,56 @@ def test_deploy_invoke_scale_from_zero_and_api(gateway):
     assert "hello" not in ok(arrow("fn", "ls"))
 
 
+def test_redis_walkthrough(gateway, images):
+    """docs/functions.md's walk-through, as written: redis built from the host's
+    redis-server runs as an ordinary Arrow named cache; a function given REDIS_HOST=cache
+    reaches it by name from every clone (fnserver's /counter: INCR hits, a connection per
+    request). Two instances and a --fresh function share the one count."""
+    ok(arrow("build", "-t", "redis", "--from-host", "redis-server", "--", "--protected-mode",
+             "no", "--save", "", "--appendonly", "no"))
+    ok(arrow("run", "-d", "--name", "cache", "redis"))
+    deploy("counter", "--concurrency", "1", "-e", "REDIS_HOST=cache")
+    deploy("fcounter", "--fresh", "-e", "REDIS_HOST=cache")
+    gateway()
+    counts = []
+    # redis may still be starting when the first clone asks: the function answers 502 then
+    status, body, _ = wait_for("redis answering through the function", lambda: (
+        lambda r: r if r[0] == 200 else None)(request("GET", "/function/counter/counter")))
+    counts.append(int(body))
+    for _ in range(3):
+        status, body, _ = request("GET", "/function/counter/counter")
+        assert status == 200, body
+        counts.append(int(body))
+    # two at once with --concurrency 1: a second instance, the same redis
+    with concurrent_requests(2, "/function/counter/sleep?ms=3000"):
+        status, body, hdrs = request("GET", "/function/counter/counter")
+    assert status == 200, body
+    counts.append(int(body))
+    status, body, _ = request("GET", "/function/fcounter/counter")
+    assert status == 200, body
+    counts.append(int(body))
+    assert counts == list(range(counts[0], counts[0] + 6)), counts
+    assert len(instances("counter")) >= 2
+    ok(arrow("fn", "rm", "counter", "fcounter"))
+    ok(arrow("rm", "-f", "cache"))
+
+
+class concurrent_requests:
+    """n requests to path in threads while the with-block runs; joined at its end."""
+    def __init__(self, n, path):
+        self.threads = [threading.Thread(target=request, args=("GET", path)) for _ in range(n)]
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        time.sleep(1)  # let them take the instances
+        return self
+
+    def __exit__(self, *exc):
+        for t in self.threads:
+            t.join()
+
+
 def test_fifty_concurrent_invocations_within_max(gateway):
     deploy("many", "--max", "3", "--concurrency", "4", "--queue", "100", "--timeout", "120")
     g = gateway()

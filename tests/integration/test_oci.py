@@ -775,6 +775,13 @@ def test_version_and_features():
     assert f["ociVersionMin"] == "1.0.0"
     assert f["hooks"] == ["prestart", "createRuntime", "poststart", "poststop"]
     assert "network" in f["linux"]["namespaces"]
+    # crun's --cgroup-manager, as podman passes it for --cgroups=disabled
+    for v in ("cgroupfs", "systemd", "disabled"):
+        r = subprocess.run([OCI, "--cgroup-manager", v, "--root", "/nonexistent/x", "list"],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, (v, r.stderr)
+    r = subprocess.run([OCI, "--cgroup-manager=bogus", "list"], capture_output=True, text=True)
+    assert r.returncode == 1 and "takes cgroupfs, systemd or disabled" in r.stderr
 
 
 def test_podman_runs_a_container_as_an_arrow(tmp_path, request):
