@@ -26,12 +26,16 @@ def ok(r):
 
 @pytest.fixture(autouse=True)
 def stores(tmp_path, monkeypatch):
-    """A function store and a snapshot store of the test's own."""
+    """A function store and a snapshot store of the test's own (a template's memory file is
+    sealed: 0400 and, where the file system has it, immutable — since the helper kernel has
+    CONFIG_TMPFS_XATTR, its tmpfs too; unsealed afterwards so the directory can go)."""
+    from test_snapshots import unseal
     monkeypatch.setenv("ARROW_FUNCTIONS", str(tmp_path / "functions"))
     monkeypatch.setenv("ARROW_SNAPSHOTS", str(tmp_path / "snapshots"))
     yield
     for d, _, files in os.walk(str(tmp_path / "snapshots")):
         for f in files:
+            unseal(os.path.join(d, f))
             os.chmod(os.path.join(d, f), 0o600)
 
 
