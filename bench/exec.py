@@ -100,6 +100,26 @@ def text(r):
     return (r.stderr or r.stdout or b"").decode(errors="replace").strip()
 
 
+def sample_rounds(peers, runs, one, key, samples, failures, detail, after_round=None, say=None):
+    """The round-robin every comparison here samples by: `runs` rounds, each starting one peer
+    further on, so that every peer takes every position (first after the others, last before
+    a pause) equally often. one(peer, label) gives (value, None) or (None, evidence of a
+    failure); values go to samples[key(peer)], failures to failures[key(peer)] and to the log
+    as "KEY round N: detail(evidence)" (say: the caller's log); after_round(i) runs after
+    each round."""
+    for i in range(runs):
+        k = i % len(peers)
+        for p in peers[k:] + peers[:k]:
+            v, ev = one(p, f"round {i + 1}")
+            if ev is None:
+                samples[key(p)].append(v)
+            else:
+                failures[key(p)].append(ev)
+                (say or log)(f"{key(p)} round {i + 1}: {detail(ev)}")
+        if after_round:
+            after_round(i)
+
+
 def version(cmd):
     try:
         r = sh(cmd, timeout=60)
@@ -393,17 +413,9 @@ def exec_latency(tmp):
     for p in running:
         dt, ev = one(p, "warm-up")
         warmup[p.name] = {"seconds": round(dt, 3)} if ev is None else ev
-    for i in range(EXEC_RUNS):
-        order = running[i % len(running):] + running[:i % len(running)]
-        for p in order:
-            dt, ev = one(p, f"round {i + 1}")
-            if ev is None:
-                samples[p.name].append(dt)
-            else:
-                failures[p.name].append(ev)
-                log(f"{p.name} round {i + 1}: {ev['seen']}")
-        if (i + 1) % 10 == 0:
-            log(f"exec round {i + 1}/{EXEC_RUNS}")
+    sample_rounds(running, EXEC_RUNS, one, lambda p: p.name, samples, failures,
+                  lambda ev: ev["seen"],
+                  lambda i: (i + 1) % 10 == 0 and log(f"exec round {i + 1}/{EXEC_RUNS}"))
 
     result = {"program": "busybox true (the same static binary everywhere, by absolute path)",
               "rounds": EXEC_RUNS, "timeout_s": EXEC_TIMEOUT, "peers": {}}

@@ -49,7 +49,8 @@ import time
 import traceback
 
 from boot import ARROW, MEM_MIB, ROOT, children, rollup_kib, smaps_kib, tail, write_result
-from exec import text, version  # the same error text and version probe as exec.py
+# the same error text, version probe and round-robin sampling as exec.py
+from exec import sample_rounds, text, version
 
 OCI = os.path.join(ROOT, "build/bin/arrow-oci")
 BUSYBOX = "/bin/busybox"
@@ -255,17 +256,10 @@ def podman_true(tmp, pm, arrow_env):
     for p in running:
         dt, ev = one(p, "warm-up")
         warmup[p.name] = {"seconds": round(dt, 3)} if ev is None else ev
-    for i in range(RUNS):
-        order = running[i % len(running):] + running[:i % len(running)]
-        for p in order:
-            dt, ev = one(p, f"round {i + 1}")
-            if ev is None:
-                samples[p.name].append(dt)
-            else:
-                failures[p.name].append(ev)
-                log(f"{p.name} round {i + 1}: {ev['seen']}: {ev['stderr_tail'][-1:]}")
-        log(f"podman run round {i + 1}/{RUNS}: " + ", ".join(
-            f"{n} {s[-1] * 1000:.0f} ms" for n, s in samples.items() if s))
+    sample_rounds(running, RUNS, one, lambda p: p.name, samples, failures,
+                  lambda ev: f"{ev['seen']}: {ev['stderr_tail'][-1:]}",
+                  lambda i: log(f"podman run round {i + 1}/{RUNS}: " + ", ".join(
+                      f"{n} {s[-1] * 1000:.0f} ms" for n, s in samples.items() if s)), log)
     result = {"program": "busybox true (the same static binary for every peer: /bin/true in "
                          "the image, /bin/busybox given to arrow run)",
               "rounds": RUNS, "timeout_s": TIMEOUT, "peers": {}}
@@ -438,17 +432,10 @@ def lifecycle(tmp, spec_config, spec_from):
             ph, ev = lc.sample("warm-up")
             warmups[lc.label] = ({"total_ms": round(ph["total"] * 1000, 1)} if ev is None
                                  else ev)
-        for i in range(RUNS):
-            order = running[i % len(running):] + running[:i % len(running)]
-            for lc in order:
-                ph, ev = lc.sample(f"round {i + 1}")
-                if ev is None:
-                    samples[lc.label].append(ph)
-                else:
-                    failures[lc.label].append(ev)
-                    log(f"lifecycle {lc.label} round {i + 1}: {ev.get('phase')}: {ev['seen']}")
-            log(f"lifecycle round {i + 1}/{RUNS}: " + ", ".join(
-                f"{k} {v[-1]['total'] * 1000:.0f} ms" for k, v in samples.items() if v))
+        sample_rounds(running, RUNS, lambda lc, label: lc.sample(label), lambda lc: lc.label,
+                      samples, failures, lambda ev: f"{ev.get('phase')}: {ev['seen']} (lifecycle)",
+                      lambda i: log(f"lifecycle round {i + 1}/{RUNS}: " + ", ".join(
+                          f"{k} {v[-1]['total'] * 1000:.0f} ms" for k, v in samples.items() if v)), log)
     finally:
         set_subreaper(False)
     res = {"config": spec_from, "rounds": RUNS, "timeout_s": TIMEOUT, "runtimes": {}}
@@ -482,11 +469,11 @@ def lifecycle(tmp, spec_config, spec_from):
 # ---- 3. memory per idle container ------------------------------------------------------------
 
 def descendants(pid):
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
+    out, pending = [], [pid]
+    while pending:
+        p = pending.pop()
         out.append(p)
-        todo += children(p)
+        pending += children(p)
     return out
 
 
