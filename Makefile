@@ -99,10 +99,11 @@ $(BUILD)/kernel/arrow-net.config: kernel/arrow.config kernel/net.config
 # Built incrementally in vmlinux's tree (kernel/build.sh): only what networking changes.
 $(LIBDIR)/vmlinux-net: $(BUILD)/kernel/arrow-net.config kernel/build.sh $(LIBDIR)/vmlinux
 	kernel/build.sh $< vmlinux $@ arrow
-$(LIBDIR)/machine/bzImage: kernel/machine.config kernel/build.sh
-	kernel/build.sh kernel/machine.config bzImage $@
-$(LIBDIR)/machine/initramfs.cpio: machine/init machine/mkinitramfs.sh
-	machine/mkinitramfs.sh machine/init $@
+# Debian's packaged kernel, not compiled (machine/kernel.sh); also writes machine/modules.
+$(LIBDIR)/machine/bzImage: machine/kernel.sh
+	machine/kernel.sh $(LIBDIR)/machine
+$(LIBDIR)/machine/initramfs.cpio: machine/init machine/mkinitramfs.sh $(LIBDIR)/machine/bzImage
+	machine/mkinitramfs.sh machine/init $(LIBDIR)/machine $@
 
 # Guest-side test programs: static musl binaries run as Arrows by the integration tests.
 $(BUILD)/tests/guest/%: tests/guest/%.c
@@ -184,7 +185,9 @@ install: all
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 $(LIBDIR)/ainit $(DESTDIR)$(PREFIX)/lib/arrow/
 	install -m 644 $(LIBDIR)/vmlinux $(LIBDIR)/vmlinux-net $(DESTDIR)$(PREFIX)/lib/arrow/
-	install -m 644 $(MACHINE) $(DESTDIR)$(PREFIX)/lib/arrow/machine/
+	install -m 644 $(MACHINE) $(LIBDIR)/machine/release $(DESTDIR)$(PREFIX)/lib/arrow/machine/
+	rm -rf $(DESTDIR)$(PREFIX)/lib/arrow/machine/modules
+	cp -R $(LIBDIR)/machine/modules $(DESTDIR)$(PREFIX)/lib/arrow/machine/modules
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/arrow $(DESTDIR)$(PREFIX)/bin/arrowh $(DESTDIR)$(PREFIX)/bin/arrow-oci \

@@ -17,7 +17,7 @@ if [ ! -c /dev/null ]; then
 fi
 
 packages="make gcc libc6-dev musl-tools pkg-config libarchive-dev libjansson-dev libssl-dev libcmocka-dev zlib1g-dev libcurl4-openssl-dev libseccomp-dev libmicrohttpd-dev
-python3 python3-pytest linux-source-6.12 flex bison bc libelf-dev xz-utils cpio
+python3 python3-pytest linux-source-6.12 flex bison bc libelf-dev xz-utils cpio kmod
 libnftables-dev nftables iproute2 curl clang passt
 busybox-static qemu-system-x86 qemu-system-data podman containerd docker.io
 redis-server redis-tools nginx umoci skopeo docker-registry"

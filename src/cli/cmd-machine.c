@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <ftw.h>
 #include <poll.h>
 #include <getopt.h>
@@ -21,6 +22,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+
+#define HELPER_CMDLINE " oops=panic apparmor=0 audit=0 mitigations=off init_on_alloc=0 nokaslr preempt=none"
 #include "common/kvmprobe.h"
 #include "lib/paths.h"
 #include "lib/runopts.h"
@@ -102,8 +105,23 @@ static bool env_name_ok(const char *kv)
 	       strncmp(kv, "_=", 2);
 }
 
+/* DIR/NAME holds TEXT and a newline (the helper's init reads these with cat). */
+static int write_line(const char *dir, const char *name, const char *text)
+{
+	char path[4200];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "%s\n", text);
+	return fclose(f) ? -errno : 0;
+}
+
 static int write_script(const char *dir, const char *cwd, char *const *cmd)
 {
+	char epoch[32];
 	char path[4200];
 	FILE *f;
 
@@ -135,20 +153,11 @@ static int write_script(const char *dir, const char *cwd, char *const *cmd)
 	fputc('\n', f);
 	if (fclose(f))
 		return -errno;
-	snprintf(path, sizeof(path), "%s/cwd", dir);
-	f = fopen(path, "w");
-	if (!f)
-		return -errno;
-	fputs(cwd, f);
-	if (fclose(f))
+	if (write_line(dir, "cwd", cwd))
 		return -errno;
 	/* The helper has no RTC: it takes the host's time from here. */
-	snprintf(path, sizeof(path), "%s/epoch", dir);
-	f = fopen(path, "w");
-	if (!f)
-		return -errno;
-	fprintf(f, "%lld\n", (long long)time(NULL));
-	return fclose(f) ? -errno : 0;
+	snprintf(epoch, sizeof(epoch), "%lld", (long long)time(NULL));
+	return write_line(dir, "epoch", epoch);
 }
 
 static bool copy_once(int from, int to)
@@ -251,6 +260,7 @@ int cmd_machine(int argc, char *argv[])
 	};
 	char ctl[] = "/tmp/arrow-machine.XXXXXX";
 	char cwd[4096], kernel[4200], initrd[4200], mem[32], fs_ctl[4300], fs_work[8300];
+	char modules[4200], modules_abs[PATH_MAX];
 	char chr_out[64], chr_err[64], console[4300];
 	int po[2], pe[2];
 	const char *qemu_argv[64];
@@ -306,8 +316,9 @@ int cmd_machine(int argc, char *argv[])
 	}
 	snprintf(kernel, sizeof(kernel), "%s/machine/bzImage", arrow_libdir());
 	snprintf(initrd, sizeof(initrd), "%s/machine/initramfs.cpio", arrow_libdir());
-	if (access(kernel, R_OK) || access(initrd, R_OK)) {
-		fprintf(stderr, "arrow machine: helper kernel or initramfs missing under %s/machine; run make\n",
+	snprintf(modules, sizeof(modules), "%s/machine/modules", arrow_libdir());
+	if (access(kernel, R_OK) || access(initrd, R_OK) || !realpath(modules, modules_abs)) {
+		fprintf(stderr, "arrow machine: helper kernel, modules or initramfs missing under %s/machine; run make\n",
 			arrow_libdir());
 		return EXIT_ARROW_ERROR;
 	}
@@ -315,7 +326,7 @@ int cmd_machine(int argc, char *argv[])
 		fprintf(stderr, "arrow machine: %s\n", strerror(errno));
 		return EXIT_ARROW_ERROR;
 	}
-	if (write_script(ctl, cwd, argv + optind)) {
+	if (write_script(ctl, cwd, argv + optind) || write_line(ctl, "modules", modules_abs)) {
 		fprintf(stderr, "arrow machine: cannot write to %s\n", ctl);
 		nftw(ctl, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 		return EXIT_ARROW_ERROR;
@@ -338,7 +349,8 @@ int cmd_machine(int argc, char *argv[])
 		 cwd);
 	qemu_argv[n++] = "qemu-system-x86_64";
 	qemu_argv[n++] = "-M";
-	qemu_argv[n++] = "microvm,acpi=off,rtc=off";
+	/* ACPI describes the virtio-mmio devices to the kernel (its virtio_mmio module). */
+	qemu_argv[n++] = "microvm,acpi=on,rtc=off";
 	if (why || tcg) {
 		qemu_argv[n++] = "-accel";
 		qemu_argv[n++] = "tcg,thread=multi";
@@ -386,10 +398,17 @@ int cmd_machine(int argc, char *argv[])
 	 * instruction, the "bad session" of docs/machine.md. Tell the helper the rate.
 	 */
 	{
-		static char append[160];
+		static char append[320];
 		unsigned long khz = why || tcg ? host_tsc_khz() : 0;
-		const char *base = debug ? "console=ttyS0 panic=-1 reboot=t"
-					 : "console=ttyS0 quiet panic=-1 reboot=t";
+		/*
+		 * Debian's packaged kernel (machine/kernel.sh), set to behave like a lean
+		 * test machine: panic on oops; no AppArmor (podman and dockerd would try to
+		 * load profiles the helper does not have); no speculation mitigations,
+		 * zeroing of every allocation or kernel address randomisation, each of
+		 * which costs time under emulation and only ever runs our own tests.
+		 */
+		const char *base = debug ? "console=ttyS0 panic=-1 reboot=t" HELPER_CMDLINE
+					 : "console=ttyS0 quiet panic=-1 reboot=t" HELPER_CMDLINE;
 
 		if (khz)
 			snprintf(append, sizeof(append), "%s tsc_early_khz=%lu", base, khz);
