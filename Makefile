@@ -102,8 +102,13 @@ $(LIBDIR)/vmlinux-net: $(BUILD)/kernel/arrow-net.config kernel/build.sh $(LIBDIR
 # Debian's packaged kernel, not compiled (machine/kernel.sh); also writes machine/modules.
 $(LIBDIR)/machine/bzImage: machine/kernel.sh
 	machine/kernel.sh $(LIBDIR)/machine
-$(LIBDIR)/machine/initramfs.cpio: machine/init machine/mkinitramfs.sh $(LIBDIR)/machine/bzImage
-	machine/mkinitramfs.sh machine/init $(LIBDIR)/machine $@
+$(LIBDIR)/machine/initramfs.cpio: machine/init machine/mkinitramfs.sh $(BUILD)/machine/kvmhold \
+				  $(LIBDIR)/machine/bzImage
+	machine/mkinitramfs.sh machine/init $(BUILD)/machine/kvmhold $(LIBDIR)/machine $@
+# The helper's keeper of one idle VM (machine/kvmhold.c), static: the initramfs has no libc.
+$(BUILD)/machine/kvmhold: machine/kvmhold.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -static -o $@ $<
 
 # Guest-side test programs: static musl binaries run as Arrows by the integration tests.
 $(BUILD)/tests/guest/%: tests/guest/%.c
