@@ -23,7 +23,14 @@
 
 #include "cli.h"
 
-#define HELPER_CMDLINE " oops=panic apparmor=0 audit=0 mitigations=off init_on_alloc=0 nokaslr preempt=none"
+/*
+ * tsc=reliable: under TCG's load the timer interrupts the clocksource watchdog compares the
+ * TSC against come late, so the helper kernel marked the TSC unstable and fell back to
+ * jiffies, after which its guests' sleeps stalled for minutes (docs/machine.md).
+ */
+#define HELPER_CMDLINE                                                                        \
+	" oops=panic apparmor=0 audit=0 mitigations=off init_on_alloc=0 nokaslr preempt=none " \
+	"tsc=reliable"
 #include "common/kvmprobe.h"
 #include "lib/paths.h"
 #include "lib/runopts.h"

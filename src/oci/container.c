@@ -55,7 +55,8 @@ int oci_root_ensure(void)
 	return 0;
 }
 
-int oci_proc_stat(pid_t pid, unsigned long long *start, char *state)
+/* Fields 3 (state), 20 (num_threads) and 22 (starttime) of /proc/PID/stat. */
+static int proc_stat_fields(pid_t pid, unsigned long long *start, char *state, long *threads)
 {
 	char path[64], buf[1024], *p;
 	ssize_t n;
@@ -76,24 +77,40 @@ int oci_proc_stat(pid_t pid, unsigned long long *start, char *state)
 	if (!p || !p[1] || !p[2])
 		return -EIO;
 	*state = p[2];
-	p += 3;
-	for (int field = 4; field < 22; field++) { /* starttime is field 22 */
+	p += 2; /* each turn moves to the start of field number `field` */
+	for (int field = 4; field <= 22; field++) {
 		p = strchr(p, ' ');
 		if (!p)
 			return -EIO;
 		p++;
+		if (field == 20)
+			*threads = strtol(p, NULL, 10);
 	}
 	*start = strtoull(p, NULL, 10);
 	return 0;
 }
 
+int oci_proc_stat(pid_t pid, unsigned long long *start, char *state)
+{
+	long threads;
+
+	return proc_stat_fields(pid, start, state, &threads);
+}
+
 bool oci_proc_alive(pid_t pid, unsigned long long start)
 {
 	unsigned long long now;
+	long threads = 0;
 	char state;
 
-	return oci_proc_stat(pid, &now, &state) == 0 && now == start && state != 'Z' &&
-	       state != 'X';
+	if (proc_stat_fields(pid, &now, &state, &threads) || now != start || state == 'X')
+		return false;
+	/*
+	 * A zombie leader whose other threads are still exiting is not gone: arrowh's last
+	 * threads may still be tearing the VM down (freeing guest memory), and its parent can
+	 * reap it only after them, so kill(pid, 0) still finds it. Stopped means no thread left.
+	 */
+	return state != 'Z' || threads > 1;
 }
 
 const char *oci_status_name(enum oci_status st)

@@ -43,7 +43,8 @@ int oci_root_ensure(void);
 
 /* Start time (clock ticks since boot) and state letter of pid from /proc. 0 or -errno. */
 int oci_proc_stat(pid_t pid, unsigned long long *start, char *state);
-/* Is pid still the process that started at start (and not a zombie)? */
+/* Is pid still the process that started at start: not a zombie, or a zombie leader whose
+ * other threads have not all exited yet? */
 bool oci_proc_alive(pid_t pid, unsigned long long start);
 
 /* Load ROOT/id: 0, -ENOENT (no such container), -EINVAL (bad id or record). */

@@ -7,6 +7,9 @@
  * the unit-test link: tests/unit/ocitest.h includes its files. Exec, hooks and update:
  * test_ociops.c.
  */
+#include <pthread.h>
+#include <sys/syscall.h>
+
 #include "ocitest.h"
 
 static void test_spec_minimal(void **state)
@@ -445,6 +448,18 @@ static void test_state_json(void **state)
 	json_decref(st);
 	waitpid(child, &status, 0);
 	assert_false(oci_proc_alive(getpid(), start + 1));
+	{ /* the start time is field 22, read here the plain way */
+		unsigned long long want = 0;
+		FILE *f = fopen("/proc/self/stat", "r");
+
+		assert_non_null(f);
+		assert_int_equal(fscanf(f, "%*d (%*[^)]) %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+					"%*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &want), 1);
+		fclose(f);
+		assert_int_equal(oci_proc_stat(getpid(), &start, &letter), 0);
+		assert_true(want > 0);
+		assert_int_equal(start, want);
+	}
 	assert_true(oci_proc_stat(getpid(), &start, &letter) == 0 && oci_proc_alive(getpid(), start));
 	oci_container_free(&c);
 	/* a damaged record */
@@ -474,6 +489,56 @@ static int cpio_next(const unsigned char *buf, size_t len, size_t *off, char *na
 	*off = (*off + 110 + nsize + 3) & ~(size_t)3;
 	*off = (*off + *size + 3) & ~(size_t)3;
 	return 0;
+}
+
+/* Bounded, so that a failed assertion below leaves no process behind for long. */
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	sleep(60);
+	return NULL;
+}
+
+/*
+ * A leader thread that has exited while another thread of its process still runs is a
+ * zombie in /proc but not gone (arrowh's last threads tearing the VM down): alive until the
+ * last thread exits, stopped from then on, before its parent reaps it.
+ */
+static void test_zombie_leader(void **state)
+{
+	unsigned long long start;
+	pthread_t t;
+	int status;
+	char letter;
+	pid_t child;
+
+	(void)state;
+	child = fork();
+	if (child == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		/* nothing of the test runner's output held open by the child */
+		if (null < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
+		    pthread_create(&t, NULL, sleeper, NULL))
+			_exit(1);
+		syscall(SYS_exit, 0); /* this thread only: the process lives on in sleeper */
+	}
+	assert_true(child > 0);
+	assert_int_equal(oci_proc_stat(child, &start, &letter), 0);
+	for (int i = 0; i < 1000 && letter != 'Z'; i++) { /* until the leader has exited */
+		usleep(10000);
+		assert_int_equal(oci_proc_stat(child, &start, &letter), 0);
+	}
+	assert_int_equal(letter, 'Z');
+	assert_true(oci_proc_alive(child, start));
+	kill(child, SIGKILL);
+	for (int i = 0; i < 1000 && oci_proc_alive(child, start); i++)
+		usleep(10000);
+	assert_false(oci_proc_alive(child, start));
+	assert_int_equal(oci_proc_stat(child, &start, &letter), 0); /* not reaped yet */
+	assert_int_equal(letter, 'Z');
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFSIGNALED(status));
 }
 
 static void test_rootfs_cpio(void **state)
@@ -559,6 +624,7 @@ int main(void)
 		cmocka_unit_test(test_signals),	       cmocka_unit_test(test_cgroup_paths),
 		cmocka_unit_test(test_resolve_program), cmocka_unit_test(test_state_json),
 		cmocka_unit_test(test_rootfs_cpio),     cmocka_unit_test(test_spec_generated),
+		cmocka_unit_test(test_zombie_leader),
 	};
 
 	return cmocka_run_group_tests(tests, make_bundle, remove_bundle);
