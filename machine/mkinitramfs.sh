@@ -1,7 +1,7 @@
 #!/bin/sh
 # Build the machine-mode helper's initramfs: static busybox, machine/init, kvmhold
-# (machine/kvmhold.c, static) and the kernel modules the init needs before it can mount the host's files (virtio-mmio and 9p, with
-# their dependencies, in load order, decompressed).
+# (machine/kvmhold.c, static) and the kernel modules the init needs before it can mount the
+# host's files (virtio-mmio and 9p, with their dependencies, in load order, decompressed).
 #   machine/mkinitramfs.sh INIT KVMHOLD MACHINEDIR OUTPUT
 # MACHINEDIR is what machine/kernel.sh wrote (release, modules/).
 set -eu
