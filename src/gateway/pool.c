@@ -371,6 +371,8 @@ void pool_release(struct function *f, struct instance *inst, bool broken, int st
 	pthread_mutex_lock(&pool_lock);
 	inst->active--;
 	inst->last_used_ms = now_ms();
+	if (broken && !inst->broken)
+		inst->broken = status;
 	if (broken || f->spec.fresh) {
 		inst->retired = true;
 		pthread_cond_signal(&reaper_cond);
@@ -392,12 +394,19 @@ static bool reap_one(struct function *f, uint64_t now)
 			i->retired = true; /* idle: scale down, to zero unless --min */
 		if (i->retired && i->ready && !i->active && !i->stopping) {
 			char id[sizeof(i->id)];
+			int broken = i->broken;
 
 			i->stopping = true;
 			snprintf(id, sizeof(id), "%s", i->id);
+			if (broken)
+				fprintf(stderr, "arrow-gateway: %s failed a request (%d): stopped, with "
+						"what its arrowh and console said last\n", i->name, broken);
 			pthread_mutex_unlock(&pool_lock);
 			pthread_mutex_lock(&launch_lock);
-			fn_arrow_stop(id);
+			if (broken) /* the evidence goes to the gateway's log before the state goes */
+				fn_arrow_stop_report(id, stderr);
+			else
+				fn_arrow_stop(id);
 			pthread_mutex_unlock(&launch_lock);
 			pthread_mutex_lock(&pool_lock);
 			unlink_instance(f, i);

@@ -28,6 +28,7 @@ struct instance {
 	bool ready;            /* started and accepting */
 	bool retired;          /* takes no more requests; stopped once idle */
 	bool stopping;
+	int broken;            /* the status of a request it failed (502, 504), else 0 */
 	uint64_t last_used_ms;
 	struct instance *next;
 };

@@ -212,6 +212,29 @@ static void head_failed(struct proxy_stream *s, CURLcode rc)
 		s->fail_body = NULL;
 }
 
+/*
+ * Where a forwarded request failed, for the gateway's log: whether the connection to the
+ * instance was ever made, how much of the request went out and how much answer came back
+ * tell a lost network path from a guest application that took the request and hung.
+ */
+static void log_failure(CURL *h, const struct proxy_request *r, CURLcode rc, long status)
+{
+	curl_off_t connect_us = 0, total_us = 0, sent = 0, got = 0;
+	long port = 0;
+
+	curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connect_us);
+	curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &total_us);
+	curl_easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &sent);
+	curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &got);
+	curl_easy_getinfo(h, CURLINFO_LOCAL_PORT, &port);
+	fprintf(stderr,
+		"arrow-gateway: %s %s to %s:%u failed after %.3f s (%ld): %s; connected %s%.3f s, "
+		"from port %ld; body sent %lld of %zu bytes; answer body %lld bytes\n",
+		r->method, r->path, r->ip, r->port, (double)total_us / 1e6, status,
+		curl_easy_strerror(rc), connect_us ? "after " : "never, ", (double)connect_us / 1e6,
+		port, (long long)sent, r->len, (long long)got);
+}
+
 static void *worker(void *arg)
 {
 	struct proxy_stream *s = arg;
@@ -228,6 +251,8 @@ static void *worker(void *arg)
 	broken = rc != CURLE_OK && !s->abandoned;
 	status = s->failed ? s->fail_status : s->status;
 	pthread_mutex_unlock(&s->lock);
+	if (broken && h)
+		log_failure(h, &s->req, rc, status);
 	curl_slist_free_all(hdrs);
 	if (h)
 		curl_easy_cleanup(h);

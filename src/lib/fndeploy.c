@@ -142,7 +142,43 @@ int fn_arrow_addr(const char *dir, char *ip, size_t len, char *mac, size_t macle
 	return ret;
 }
 
-int fn_arrow_stop(const char *id)
+#define REPORT_TAIL 6144
+
+/* The last REPORT_TAIL bytes of DIR/FILE to out, whole lines, each after prefix. */
+static void copy_tail(const char *dir, const char *file, const char *prefix, FILE *out)
+{
+	char path[4200], buf[REPORT_TAIL + 1], *line, *save;
+	ssize_t n;
+	off_t end;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		fprintf(out, "%s: no %s (%s)\n", prefix, file, strerror(errno));
+		return;
+	}
+	end = lseek(fd, 0, SEEK_END);
+	n = end < 0 ? -1 : pread(fd, buf, REPORT_TAIL, end > REPORT_TAIL ? end - REPORT_TAIL : 0);
+	close(fd);
+	if (n < 0) {
+		fprintf(out, "%s: cannot read %s\n", prefix, file);
+		return;
+	}
+	buf[n] = 0;
+	line = buf;
+	if (end > REPORT_TAIL && (line = strchr(buf, '\n'))) /* a cut first line goes */
+		line++;
+	fprintf(out, "%s: --- the end of its %s ---\n", prefix, file);
+	for (line = strtok_r(line ? line : buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		for (char *c = line; *c; c++) /* a guest writes the console: no escapes */
+			if ((unsigned char)*c < 0x20 && *c != '\t')
+				*c = '?';
+		fprintf(out, "%s: %s\n", prefix, line);
+	}
+}
+
+static int arrow_stop(const char *id, FILE *report)
 {
 	struct arrow_rec r;
 	int ret = store_load(id, &r);
@@ -155,9 +191,24 @@ int fn_arrow_stop(const char *id)
 	/* load again: the state the stop left (exited), then remove it */
 	if (store_load(id, &r))
 		return 0;
+	if (report) {
+		copy_tail(r.dir, STATE_ARROWH_LOG, store_name(&r), report);
+		copy_tail(r.dir, STATE_LOG_FILE, store_name(&r), report);
+		fflush(report);
+	}
 	ret = launch_remove(&r, true, "fn") ? -EIO : 0;
 	store_free(&r);
 	return ret;
+}
+
+int fn_arrow_stop(const char *id)
+{
+	return arrow_stop(id, NULL);
+}
+
+int fn_arrow_stop_report(const char *id, FILE *out)
+{
+	return arrow_stop(id, out);
 }
 
 int fn_stop_instances(const char *fn)

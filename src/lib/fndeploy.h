@@ -28,6 +28,12 @@ int fn_undeploy(const char *name);
 int fn_stop_instances(const char *fn);
 /* Stop (hard) and remove the Arrow with this id, if it still exists. 0 or -errno. */
 int fn_arrow_stop(const char *id);
+/*
+ * fn_arrow_stop for an instance that failed a request: before its state goes, the last
+ * REPORT_TAIL bytes of what arrowh said (the stop's vCPU and device report among them) and
+ * of its console log are copied to out, each line prefixed with the instance's name.
+ */
+int fn_arrow_stop_report(const char *id, FILE *out);
 /* The IPv4 address (and MAC, unless mac is NULL) in an Arrow's config.json (dir: its
  * state directory). 0 or -errno. */
 int fn_arrow_addr(const char *dir, char *ip, size_t len, char *mac, size_t maclen);

@@ -189,6 +189,8 @@ static int attach_locked(const struct net_request *req, struct net_attach *a, ch
 			 name, name);
 	else if (!ret && (!nethost_exists(a->net.bridge) || !nft_table_exists()))
 		ret = netstore_bring_up(&a->net); /* after a reboot, or a flushed ruleset */
+	else if (!ret)
+		ret = nethost_bridge_fix_mac(a->net.bridge, &a->net.subnet); /* made by an older arrow */
 	if (ret) {
 		if (!*err)
 			snprintf(err, errlen, "cannot set up network '%s': %s", name, strerror(-ret));

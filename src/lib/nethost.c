@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if_arp.h>
 #include <linux/if_tun.h>
 #include <linux/sockios.h>
 #include <net/if.h>
@@ -13,6 +14,8 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "common/macaddr.h"
 
 static int ctl_socket(void)
 {
@@ -63,6 +66,46 @@ static void set_sin(struct sockaddr *sa, uint32_t ip)
 	memcpy(sa, &sin, sizeof(sin));
 }
 
+/*
+ * The bridge's MAC, fixed: 02:a7 and the gateway's address, as mac_from_ip gives every
+ * Arrow on the subnet. A bridge whose address was never set takes the lowest of its
+ * ports' addresses and changes it as taps come and go; guests keep the old one in their
+ * ARP cache and their frames to the gateway are dropped as not the host's (seen: functions
+ * whose instances come and go, answers lost until the next ARP). An address that was set
+ * stays (the kernel's br_stp_recalculate_bridge_id). Only written when it differs: a
+ * change flushes the host's neighbour entries on the bridge.
+ */
+static int bridge_fix_mac(int s, const char *br, const struct subnet *n)
+{
+	char text[18];
+	struct ifreq ifr;
+	uint8_t mac[6];
+
+	mac_from_ip(subnet_gateway(n), text);
+	if (mac_parse(text, mac))
+		return -EINVAL;
+	set_ifname(&ifr, br);
+	if (ioctl(s, SIOCGIFHWADDR, &ifr) < 0)
+		return -errno;
+	if (!memcmp(ifr.ifr_hwaddr.sa_data, mac, sizeof(mac)))
+		return 0;
+	set_ifname(&ifr, br);
+	ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+	memcpy(ifr.ifr_hwaddr.sa_data, mac, sizeof(mac));
+	return ioctl(s, SIOCSIFHWADDR, &ifr) < 0 ? -errno : 0;
+}
+
+int nethost_bridge_fix_mac(const char *br, const struct subnet *n)
+{
+	int s = ctl_socket(), ret;
+
+	if (s < 0)
+		return s;
+	ret = bridge_fix_mac(s, br, n);
+	close(s);
+	return ret;
+}
+
 int nethost_bridge_up(const char *br, const struct subnet *n)
 {
 	char path[128];
@@ -73,6 +116,8 @@ int nethost_bridge_up(const char *br, const struct subnet *n)
 		return s;
 	if (!nethost_exists(br) && ioctl(s, SIOCBRADDBR, br) < 0 && errno != EEXIST)
 		ret = -errno;
+	if (!ret)
+		ret = bridge_fix_mac(s, br, n);
 	set_ifname(&ifr, br);
 	set_sin(&ifr.ifr_addr, subnet_gateway(n));
 	if (!ret && ioctl(s, SIOCSIFADDR, &ifr) < 0)

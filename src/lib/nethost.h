@@ -15,6 +15,8 @@
 bool nethost_exists(const char *ifname);
 /* Create (or reuse) bridge br with the subnet's gateway address, up; forwarding on. */
 int nethost_bridge_up(const char *br, const struct subnet *n);
+/* Give br its fixed MAC (02:a7 and the gateway's address) unless it has it. 0 or -errno. */
+int nethost_bridge_fix_mac(const char *br, const struct subnet *n);
 int nethost_bridge_delete(const char *br);
 /*
  * A tap named name with IFF_VNET_HDR, enslaved to bridge br and up. Not

@@ -2,6 +2,7 @@
 arrow-gateway (arrow serve) starts clones of it on demand, forwards requests, scales to
 zero and back. Real Arrows inside the helper VM; the function is tests/guest/fnserver."""
 import http.client
+import re
 import json
 import os
 import signal
@@ -257,7 +258,7 @@ def test_fifty_concurrent_invocations_within_max(gateway):
     bad = {i: r[:2] for i, r in results.items() if r[:2] != (200, f"request {i}".encode())}
     # on failure: the gateway's reason (its answer body), its log and what instances logged
     assert len(results) == 50 and not bad, (
-        f"{bad}\n--- gateway log ---\n{g.text()[-6000:]}\n--- arrow fn logs many ---\n"
+        f"{bad}\n--- gateway log ---\n{g.text()[-20000:]}\n--- arrow fn logs many ---\n"
         + arrow("fn", "logs", "many").stdout.decode(errors="replace")[-6000:]
         + "\n--- arrow ps -a ---\n" + arrow("ps", "-a").stdout.decode(errors="replace"))
     used = {r[2]["X-Arrow-Instance"] for r in results.values()}
@@ -324,13 +325,23 @@ def test_crash_gives_502_then_a_fresh_instance(gateway):
 
 def test_hang_gives_504_after_timeout(gateway):
     deploy("hangs", "--timeout", "3")
-    gateway()
+    g = gateway()
     t0 = time.monotonic()
     status, body, _ = request("GET", "/function/hangs/hang")
     assert status == 504 and b"timeout" in body, body
     assert time.monotonic() - t0 >= 3
     status, body, _ = request("GET", "/function/hangs/hello")
     assert (status, body) == (200, b"hello from fn-hangs-2\n")
+    # The gateway's log tells where the request failed (the connection was made, the request
+    # went out, no answer came) and keeps the failed instance's last words: arrowh's report of
+    # the stop (vCPUs, device queues) before its state was removed.
+    wait_for("the failed instance's report in the gateway's log",
+             lambda: "fn-hangs-1: arrowh: net: rx" in g.text())
+    log = g.text()
+    assert re.search(r"GET /hang to [0-9.]+:[0-9]+ failed after [0-9.]+ s \(504\): Timeout was "
+                     r"reached; connected after [0-9.]+ s", log), log
+    assert "fn-hangs-1 failed a request (504)" in log, log
+    assert "fn-hangs-1: arrowh: vCPU 0 stopped at rip" in log, log
 
 
 def test_fresh_gives_every_request_its_own_instance(gateway):

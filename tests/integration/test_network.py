@@ -86,6 +86,32 @@ def test_default_network_identity(stop_all):
     assert f"02:a7:{a:02x}:{b:02x}:{c:02x}:{d:02x}" in r
 
 
+def bridge_mac(br="arrow0"):
+    with open(f"/sys/class/net/{br}/address") as f:
+        return f.read().strip()
+
+
+def test_the_bridge_keeps_its_mac_while_arrows_come_and_go(stop_all):
+    """A bridge whose address was never set takes the lowest of its ports' and changes it as
+    taps come and go; the guests keep the old one for their gateway and the host drops their
+    frames as not its own (functions lost answers so). The bridge's address is set once:
+    02:a7 and the gateway's address, and it holds while Arrows start and stop."""
+    first = run_d(BUSYBOX, "sleep", "600")
+    want = "02:a7:0a:c9:00:01"  # the default network's gateway, 10.201.0.1
+    with open("/sys/class/net/arrow0/addr_assign_type") as f:
+        assert f.read().strip() == "3"  # NET_ADDR_SET: the kernel leaves it alone
+    assert bridge_mac() == want
+    others = [run_d(BUSYBOX, "sleep", "600") for _ in range(3)]
+    assert bridge_mac() == want
+    for a in [first, *others]:
+        ok(arrow("rm", "-f", a))
+        assert bridge_mac() == want
+    # and a guest's neighbour entry for its gateway is that address
+    r = ok(arrow("run", "--rm", BUSYBOX, "sh", "-c", "ping -c 1 -W 5 10.201.0.1 >/dev/null; "
+                 "cat /proc/net/arp"))
+    assert want in r, r
+
+
 def test_tcp_echo_and_ping_by_ip_and_name(stop_all):
     server = run_d("--name", "echo", BUSYBOX, "nc", "-ll", "-p", "7000", "-e", "/app/busybox",
                    "cat")
