@@ -91,7 +91,8 @@ class Run:
                 if test in failed_in_test:
                     continue  # one run of a test counts once (call and teardown both failing)
                 failed_in_test.add(test)
-                self.fail(test, session, f"failed in {e['when']}", "the test failed",
+                self.fail(test, session, f"failed in {e['when']}",
+                          "the test failed" + (f": {e['crash']}" if e.get("crash") else ""),
                           e.get("excerpt", ""))
             elif kind == "outcome" and e["outcome"] == "skipped":
                 self.outcome[test] = "skipped"
@@ -131,7 +132,7 @@ class Run:
             for r in recs:
                 lines.append(f"      session {r['session']}, {r['kind']}: {r['reason']}")
                 for x in r["excerpt"].strip().splitlines()[-6:]:
-                    lines.append(f"        | {x[:200]}")
+                    lines.append(f"        | {printable(x)[:200]}")
         for r in self.retries:
             lines.append(f"  in-test retry: {r.get('test')} (session {r['session']}): "
                          f"{r.get('reason')}; report {r.get('report')}")
@@ -143,6 +144,11 @@ class Run:
                      + (f" ({self.verdict})" if self.verdict else ""))
         lines.append("=" * 78)
         print("\n".join(lines), flush=True)
+
+
+def printable(text):
+    """A summary line: what a guest wrote may be anything."""
+    return "".join(c if c.isprintable() or c == "\t" else "?" for c in text)
 
 
 def tail(path, n=15):

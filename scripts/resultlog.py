@@ -24,8 +24,13 @@ def write_event(event):
         os.fsync(f.fileno())
 
 
+def clean(text):
+    """Printable text: a test's failure may quote what a guest wrote (binary data)."""
+    return "".join(c if c.isprintable() or c in "\n\t" else "?" for c in text)
+
+
 def excerpt(text, limit=1500):
-    text = text.strip()
+    text = clean(text).strip()
     return text if len(text) <= limit else "..." + text[-limit:]
 
 
@@ -40,6 +45,9 @@ def pytest_runtest_logreport(report):
              "outcome": report.outcome, "duration": round(report.duration, 2)}
     if report.failed:
         event["excerpt"] = excerpt(report.longreprtext)
+        crash = getattr(getattr(report.longrepr, "reprcrash", None), "message", "")
+        if crash:  # pytest's one-line reason ("Failed: ...", "AssertionError: ...")
+            event["crash"] = clean(crash.strip().splitlines()[0])[:400]
     elif report.skipped and isinstance(report.longrepr, tuple):
         event["excerpt"] = str(report.longrepr[2])
     write_event(event)

@@ -46,6 +46,8 @@ TOY_TESTS = textwrap.dedent('''\
         if act == "die":  # the helper VM stops in the middle of this test
             print("the helper VM stopped without a result; it never ran guest code", flush=True)
             os._exit(125)
+        if act == "junk":  # a failure that quotes binary output, as a guest's may be
+            assert False, name + " fails: \\x00\\x1b[2J\\x07 junk"
         if act == "hang":
             time.sleep(600)
         if act == "retry":
@@ -164,3 +166,11 @@ def test_a_retry_alone_passes_but_is_in_the_summary(tmp_path):
     assert r.returncode == 0, r.stdout
     assert len(s["in_test_retries"]) == 1
     assert "in-test retry: " in r.stdout[r.stdout.rindex("TEST SUMMARY"):]
+
+
+def test_the_summary_gives_the_reason_in_one_printable_line(tmp_path):
+    r, s = harness(tmp_path, {"1": {"c": "junk"}})
+    assert r.returncode == 0, r.stdout
+    tail = r.stdout[r.stdout.rindex("TEST SUMMARY"):]
+    assert "the test failed: AssertionError: c fails: ??[2J? junk" in tail, tail
+    assert all(ch.isprintable() for line in tail.splitlines() for ch in line), tail
