@@ -29,6 +29,8 @@ import sys
 import threading
 import time
 
+from resultlog import clean  # the same printable text as the results' excerpts
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.dirname(os.path.abspath(__file__))
 BAD, ARROWH_CANARY_FAILED = 99, 98
@@ -132,7 +134,7 @@ class Run:
             for r in recs:
                 lines.append(f"      session {r['session']}, {r['kind']}: {r['reason']}")
                 for x in r["excerpt"].strip().splitlines()[-6:]:
-                    lines.append(f"        | {printable(x)[:200]}")
+                    lines.append(f"        | {clean(x)[:200]}")  # a guest's bytes
         for r in self.retries:
             lines.append(f"  in-test retry: {r.get('test')} (session {r['session']}): "
                          f"{r.get('reason')}; report {r.get('report')}")
@@ -144,11 +146,6 @@ class Run:
                      + (f" ({self.verdict})" if self.verdict else ""))
         lines.append("=" * 78)
         print("\n".join(lines), flush=True)
-
-
-def printable(text):
-    """A summary line: what a guest wrote may be anything."""
-    return "".join(c if c.isprintable() or c == "\t" else "?" for c in text)
 
 
 def tail(path, n=15):

@@ -399,8 +399,9 @@ static bool reap_one(struct function *f, uint64_t now)
 			i->stopping = true;
 			snprintf(id, sizeof(id), "%s", i->id);
 			if (broken)
-				fprintf(stderr, "arrow-gateway: %s failed a request (%d): stopped, with "
-						"what its arrowh and console said last\n", i->name, broken);
+				fprintf(stderr, "arrow-gateway: %s failed a request (%d%s): stopped, with "
+						"what its arrowh and console said last\n", i->name, broken,
+					broken < 500 ? ", its answer cut short" : "");
 			pthread_mutex_unlock(&pool_lock);
 			pthread_mutex_lock(&launch_lock);
 			if (broken) /* the evidence goes to the gateway's log before the state goes */

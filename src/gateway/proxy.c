@@ -228,11 +228,12 @@ static void log_failure(CURL *h, const struct proxy_request *r, CURLcode rc, lon
 	curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &got);
 	curl_easy_getinfo(h, CURLINFO_LOCAL_PORT, &port);
 	fprintf(stderr,
-		"arrow-gateway: %s %s to %s:%u failed after %.3f s (%ld): %s; connected %s%.3f s, "
+		"arrow-gateway: %s %s to %s:%u failed after %.3f s (%ld): %s; %s %.3f s, "
 		"from port %ld; body sent %lld of %zu bytes; answer body %lld bytes\n",
 		r->method, r->path, r->ip, r->port, (double)total_us / 1e6, status,
-		curl_easy_strerror(rc), connect_us ? "after " : "never, ", (double)connect_us / 1e6,
-		port, (long long)sent, r->len, (long long)got);
+		curl_easy_strerror(rc), connect_us ? "connected after" : "not connected within",
+		(double)(connect_us ? connect_us : total_us) / 1e6, port, (long long)sent, r->len,
+		(long long)got);
 }
 
 static void *worker(void *arg)
