@@ -48,7 +48,8 @@ def unit(value, suffix):
 
 def wrk(url):
     """Requests/s, transfer MiB/s and latency percentiles (ms) from `wrk --latency`."""
-    r = sh("wrk", "-t1", f"-c{CONNS}", f"-d{DURATION}s", "--latency", url, check=False)
+    r = sh("wrk", "-t1", f"-c{CONNS}", f"-d{DURATION}s", "--timeout", "10s", "--latency", url,
+           check=False)
     text = r.stdout.decode()
     if r.returncode:
         raise RuntimeError(f"wrk {url} failed ({r.returncode}): {text} {r.stderr.decode()}")
@@ -62,6 +63,38 @@ def wrk(url):
     if errors:
         raise RuntimeError(f"wrk reported errors against {url}:\n{text}")
     return res
+
+
+def diagnose(root, arrow_id, arrow_ip):
+    """What the host and the Arrow were doing when a step failed: printed, not kept."""
+    print("bench: network section failed; the state it left:", file=sys.stderr)
+    for cmd in (["ip", "neigh", "show"], ["ip", "-s", "link", "show", "master", "arrow0"],
+                ["ip", "-d", "link", "show", "arrow0"], ["ip", "route", "get", arrow_ip],
+                ["nft", "list", "table", "ip", "arrow"],
+                ["sh", "-c", "cat /proc/net/nf_conntrack 2>/dev/null | grep -c . || true"],
+                ["ping", "-c", "2", "-W", "1", arrow_ip],
+                ["curl", "-sS", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}\\n",
+                 f"http://{arrow_ip}/etc/hosts"],
+                ["curl", "-sS", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}\\n",
+                 "http://127.0.0.1:18080/etc/hosts"],
+                ["ip", "neigh", "show"]):
+        try:
+            r = subprocess.run(cmd, capture_output=True, timeout=30)
+            out = (r.stdout + r.stderr).decode(errors="replace").strip()
+        except (OSError, subprocess.TimeoutExpired) as e:
+            out = str(e)
+        print(f"bench: $ {' '.join(cmd)}\n{out}", file=sys.stderr)
+    # arrowh's report of where the guest was (vCPUs, queues, NIC) goes to its log on a stop
+    subprocess.run([ARROW, "stop", "-t", "2", arrow_id], env=dict(os.environ, ARROW_ROOT=root),
+                   capture_output=True, timeout=120)
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            if name.endswith("log"):
+                with open(os.path.join(dirpath, name), "rb") as f:
+                    f.seek(0, os.SEEK_END)
+                    f.seek(max(0, f.tell() - 6144))
+                    tail = f.read().decode(errors="replace")
+                print(f"bench: tail of {os.path.join(dirpath, name)}:\n{tail}", file=sys.stderr)
 
 
 def native_server(docroot):
@@ -83,6 +116,7 @@ def main():
     env = dict(os.environ, ARROW_ROOT=root)
     docroot = tempfile.mkdtemp(prefix="an-www-")
     arrow_id = None
+    arrow_ip = None
     native = None
     try:
         arrow_id = subprocess.run(
@@ -90,14 +124,15 @@ def main():
              "-p", "80", "-h", "/"], env=env, capture_output=True, check=True,
             timeout=300).stdout.decode().strip()
         info = json.loads(subprocess.run([ARROW, "inspect", arrow_id], env=env,
-                                         capture_output=True, check=True).stdout)[0]
+                                         capture_output=True, check=True,
+                                         timeout=60).stdout)[0]
         arrow_ip = info["NetworkSettings"]["ip"]
         wait_http(f"http://{arrow_ip}/etc/hosts")
         # byte-identical pages for the native server
         os.makedirs(os.path.join(docroot, "etc"))
         for page in ("etc/hosts", "init"):
-            data = subprocess.run(["curl", "-sf", f"http://{arrow_ip}/{page}"],
-                                  capture_output=True, check=True).stdout
+            data = subprocess.run(["curl", "-sf", "-m", "30", f"http://{arrow_ip}/{page}"],
+                                  capture_output=True, check=True, timeout=60).stdout
             with open(os.path.join(docroot, page), "wb") as f:
                 f.write(data)
         native = native_server(docroot)
@@ -119,14 +154,19 @@ def main():
                                  for k, v in sizes.items()},
                   "http": results}
         write_result(out_path, result)
+    except BaseException:
+        if arrow_id and arrow_ip:
+            diagnose(root, arrow_id, arrow_ip)
+        raise
     finally:
         if native:
             native.kill()
-            native.wait()
+            native.wait(timeout=30)
         sh("ip", "netns", "del", NS, check=False)
         sh("ip", "link", "del", "ab-host", check=False)
         if arrow_id:
-            subprocess.run([ARROW, "rm", "-f", arrow_id], env=env, capture_output=True)
+            subprocess.run([ARROW, "rm", "-f", arrow_id], env=env, capture_output=True,
+                           timeout=120)
         shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(docroot, ignore_errors=True)
 
