@@ -42,17 +42,19 @@ class Clones(density.Arrows):
 
 
 def guest_private_kib(pid):
-    """Private memory of the clone's mapping of the snapshot memory file (guest RAM it wrote);
-    pid: the VMM process, which maps it."""
-    total, inside = 0, False
+    """Guest RAM the clone wrote after its start: the anonymous (copy-on-write) pages of its
+    mapping of the snapshot memory file, which only it holds. Not Private_Clean +
+    Private_Dirty: a template page that only this clone maps counts as private too, though
+    the next clone shares it. pid: the VMM process, which maps it."""
+    anon, inside = 0, False
     with open(f"/proc/{pid}/smaps") as f:
         for line in f:
             first = line.split(" ", 1)[0]
             if "-" in first and not first.endswith(":"):
                 inside = line.rstrip().endswith("/memory")
-            elif inside and first in ("Private_Clean:", "Private_Dirty:"):
-                total += int(line.split()[1])
-    return total
+            elif inside and first == "Anonymous:":
+                anon += int(line.split()[1])
+    return anon
 
 
 def start_latency(env):

@@ -757,8 +757,9 @@ def functions_section(f):
             f"{fresh['client_threads']} client threads and --max {fresh['max']}.", "",
             f"Instances started: {sc['instances']} through `POST /system/scale-function` until all "
             f"accepted in {sc['seconds']} s ({sc['per_second']}/s; starts are serialised in the "
-            f"gateway). Private memory per idle instance (its VMM process's Private_Clean + "
-            f"Private_Dirty, /system/metrics): median {kib(mem['median'])} "
+            f"gateway). Private memory per idle instance ("
+            f"{mem.get('measure', 'its VMM process' + chr(39) + 's Private_Clean + Private_Dirty')}"
+            f", /system/metrics): median {kib(mem['median'])} "
             f"(min {kib(mem['min'])}, max {kib(mem['max'])}, n={mem['instances']}).", ""]
     return out
 
