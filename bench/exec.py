@@ -44,10 +44,10 @@ import sys
 import tempfile
 import time
 
-from boot import ARROW, ROOT, tail, write_result
+from boot import ARROW, BUILD, ROOT, tail, write_result
 
 BUSYBOX = "/bin/busybox"
-STREAMBENCH = os.path.join(ROOT, "build/tests/guest/streambench")
+STREAMBENCH = os.path.join(BUILD, "tests/guest/streambench")
 EXEC_RUNS = int(os.environ.get("BENCH_EXEC_RUNS", "50"))
 STREAM_RUNS = int(os.environ.get("BENCH_STREAM_RUNS", "15"))
 STREAM_MIB = int(os.environ.get("BENCH_STREAM_MIB", "64"))

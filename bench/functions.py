@@ -30,9 +30,9 @@ import threading
 import time
 import urllib.request
 
-from boot import ARROW, ROOT, log, summary, write_result
+from boot import ARROW, BUILD, ROOT, log, summary, write_result
 
-FNSERVER = os.path.join(ROOT, "build/tests/guest/fnserver")
+FNSERVER = os.path.join(BUILD, "tests/guest/fnserver")
 RUNS = int(os.environ.get("BENCH_FN_RUNS", "5"))
 WARM_REQUESTS = int(os.environ.get("BENCH_FN_REQUESTS", "400"))
 SCALE_N = int(os.environ.get("BENCH_FN_INSTANCES", "10"))

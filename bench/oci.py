@@ -48,11 +48,11 @@ import tempfile
 import time
 import traceback
 
-from boot import ARROW, MEM_MIB, ROOT, children, rollup_kib, smaps_kib, tail, write_result
+from boot import ARROW, BUILD, MEM_MIB, ROOT, children, rollup_kib, smaps_kib, tail, write_result
 # the same error text, version probe and round-robin sampling as exec.py
 from exec import sample_rounds, text, version
 
-OCI = os.path.join(ROOT, "build/bin/arrow-oci")
+OCI = os.path.join(BUILD, "bin/arrow-oci")
 BUSYBOX = "/bin/busybox"
 RUNS = int(os.environ.get("BENCH_OCI_RUNS", "10"))
 MEM_RUNS = int(os.environ.get("BENCH_OCI_MEM_RUNS", "3"))

@@ -70,6 +70,20 @@ def clocksource():
         return None
 
 
+def build_copy():
+    """Where the measured binaries, kernels and apps were read from when not build/ here
+    ($ARROW_BENCH_BUILD, bench/run.sh's copy in the helper's tmpfs), and whether each of
+    them equals build/'s."""
+    where = os.environ.get("ARROW_BENCH_BUILD")
+    if not where:
+        return None
+    names = ("bin/arrow", "bin/arrowh", "bin/arrow-oci", "lib/arrow/vmlinux",
+             "lib/arrow/vmlinux-net", "lib/arrow/ainit")
+    same = all(sha256_16(os.path.join(where, n)) == sha256_16(os.path.join(ROOT, "build", n))
+               for n in names)
+    return {"path": where, "identical_to_build": same}
+
+
 def run_id():
     return os.environ.get("ARROW_BENCH_RUN_ID") or _ADHOC_ID
 
@@ -87,6 +101,7 @@ def stamp(environment):
         "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "images_sha256_16": {name: sha256_16(os.path.join(ROOT, rel))
                              for name, rel in IMAGES.items()},
+        "build_copy": build_copy(),
         "kernel_release": platform.release(),
         "in_helper_vm": os.environ.get("ARROW_IN_MACHINE") == "1",
         "outer_kernel_release": os.environ.get("ARROW_BENCH_OUTER_KERNEL"),
@@ -113,8 +128,13 @@ def describe(st):
         kern = f"helper VM kernel {st.get('kernel_release')}" + (
             f", outer host kernel {st['outer_kernel_release']}" if st.get("outer_kernel_release")
             else ", outer host kernel unknown")
+    copy = ""
+    if st.get("build_copy"):
+        bc = st["build_copy"]
+        copy = (f" Binaries, kernels and apps read from a copy of build/ in the helper's tmpfs"
+                f" ({'identical' if bc.get('identical_to_build') else 'NOT identical'} to build/).")
     clock = ""
     if st.get("clocksource") and st["clocksource"] != "tsc":
         clock = f" Clocksource {st['clocksource']}: times have its resolution."
     return (f"Stamp: run `{st.get('run_id')}`, commit `{c.get('short')}`{dirty}, "
-            f"{st.get('date')}, {st.get('cpus')} CPUs, {kern}; sha256 {imgs}.{clock}")
+            f"{st.get('date')}, {st.get('cpus')} CPUs, {kern}; sha256 {imgs}.{copy}{clock}")
