@@ -802,11 +802,14 @@ def main():
     notes = [n for r in arrow_runs + clone_runs for n in [r.get("kvm_note")] if n]
     if notes:
         result["exit_counts"]["arrowh_notes"] = sorted(set(notes))
-    # the template's memory file may be immutable (docs/snapshots.md): `template rm` unseals it
-    subprocess.run([ARROW, "template", "rm", "bench-hello"], env=senv, capture_output=True,
-                   timeout=120)
-    subprocess.run(["rm", "-rf", tmp])
     write_result(output, result)
+    # the template's memory file may be immutable (docs/snapshots.md): `template rm` unseals it
+    try:
+        subprocess.run([ARROW, "template", "rm", "bench-hello"], env=senv, capture_output=True,
+                       timeout=120)
+    except subprocess.TimeoutExpired:
+        log("could not remove the template bench-hello within 120 s")
+    subprocess.run(["rm", "-rf", tmp])
 
 
 if __name__ == "__main__":

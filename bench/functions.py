@@ -164,9 +164,9 @@ def scale_and_memory(name):
             if line.startswith(f'arrow_fn_instance_private_bytes{{function="{name}"')]
     return {"instances": SCALE_N, "seconds": round(dt, 2), "per_second": round(SCALE_N / dt, 2),
             "private_kib_per_idle_instance": {
-                "measure": "anonymous memory only the instance holds — guest RAM it wrote, "
-                           "its VMM's and the VMM supervisor's own pages; not the template "
-                           "pages it maps, which the next instance shares",
+                "measure": "anonymous memory of the instance's VMM and supervisor (Pss_Anon, "
+                           "summed): guest RAM it wrote, their heaps, stacks and data; not the "
+                           "template pages it maps, which the next instance shares",
                 "median": round(statistics.median(priv) / 1024),
                 "min": round(min(priv) / 1024), "max": round(max(priv) / 1024),
                 "instances": len(priv)}}

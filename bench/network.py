@@ -85,15 +85,21 @@ def diagnose(root, arrow_id, arrow_ip):
             out = str(e)
         print(f"bench: $ {' '.join(cmd)}\n{out}", file=sys.stderr)
     # arrowh's report of where the guest was (vCPUs, queues, NIC) goes to its log on a stop
-    subprocess.run([ARROW, "stop", "-t", "2", arrow_id], env=dict(os.environ, ARROW_ROOT=root),
-                   capture_output=True, timeout=120)
+    try:
+        subprocess.run([ARROW, "stop", "-t", "2", arrow_id],
+                       env=dict(os.environ, ARROW_ROOT=root), capture_output=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        print("bench: arrow stop did not return within 120 s", file=sys.stderr)
     for dirpath, _, files in os.walk(root):
         for name in files:
             if name.endswith("log"):
-                with open(os.path.join(dirpath, name), "rb") as f:
-                    f.seek(0, os.SEEK_END)
-                    f.seek(max(0, f.tell() - 6144))
-                    tail = f.read().decode(errors="replace")
+                try:
+                    with open(os.path.join(dirpath, name), "rb") as f:
+                        f.seek(0, os.SEEK_END)
+                        f.seek(max(0, f.tell() - 6144))
+                        tail = f.read().decode(errors="replace")
+                except OSError as e:
+                    tail = str(e)
                 print(f"bench: tail of {os.path.join(dirpath, name)}:\n{tail}", file=sys.stderr)
 
 
@@ -154,19 +160,31 @@ def main():
                                  for k, v in sizes.items()},
                   "http": results}
         write_result(out_path, result)
-    except BaseException:
+    except Exception:
         if arrow_id and arrow_ip:
-            diagnose(root, arrow_id, arrow_ip)
+            try:
+                diagnose(root, arrow_id, arrow_ip)
+            except Exception as e:  # the step's own failure is the one to see
+                print(f"bench: the diagnosis failed too: {e!r}", file=sys.stderr)
         raise
     finally:
+        cleanup = []
         if native:
             native.kill()
-            native.wait(timeout=30)
-        sh("ip", "netns", "del", NS, check=False)
-        sh("ip", "link", "del", "ab-host", check=False)
-        if arrow_id:
-            subprocess.run([ARROW, "rm", "-f", arrow_id], env=env, capture_output=True,
-                           timeout=120)
+            cleanup.append(lambda: native.wait(timeout=30))
+        cleanup += [lambda: sh("ip", "netns", "del", NS, check=False),
+                    lambda: sh("ip", "link", "del", "ab-host", check=False),
+                    # whatever runs in this root, the Arrow of a timed-out `run -d` included
+                    lambda: subprocess.run(
+                        [ARROW, "rm", "-f", *subprocess.run(
+                            [ARROW, "ps", "-aq"], env=env, capture_output=True, text=True,
+                            timeout=60).stdout.split()],
+                        env=env, capture_output=True, timeout=120)]
+        for step in cleanup:
+            try:
+                step()
+            except (OSError, subprocess.SubprocessError) as e:
+                print(f"bench: clean-up step failed: {e!r}", file=sys.stderr)
         shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(docroot, ignore_errors=True)
 

@@ -45,9 +45,12 @@ if [ -e /sys/module/kvm_pvm ] || [ ! -e /dev/kvm ]; then
 		# the working directory is an uncached 9p share there, QEMU's binary is not.
 		build/bin/arrow machine --memory 8g -- sh scripts/helper-tests.sh sh -c \
 			"mountpoint -q /sys/fs/cgroup || mount -t cgroup2 none /sys/fs/cgroup;
-			b=/tmp/arrow-bench-build; rm -rf \$b; mkdir -p \$b &&
-			tar -C build -cf - --exclude=lib/arrow/machine bin lib/arrow tests/guest | tar -C \$b -xf - &&
-			export ARROW_BENCH_BUILD=\$b && $steps" \
+			b=/tmp/arrow-bench-build; rm -rf \$b
+			mkdir -p \$b/lib/arrow \$b/tests && cp -a build/bin \$b/ &&
+			cp -a build/lib/arrow/ainit build/lib/arrow/vmlinux build/lib/arrow/vmlinux-net \$b/lib/arrow/ &&
+			cp -a build/tests/guest \$b/tests/ ||
+			{ echo 'bench: cannot copy build/ into the helper' >&2; exit 1; }
+			export ARROW_BENCH_BUILD=\$b; $steps" \
 			"$env_name" || status=$?
 		if [ "$status" = 99 ] && [ "$attempt" -lt 3 ]; then
 			echo "bench: bad helper session $attempt (neither arrowh nor QEMU microvm booted a guest in it); a fresh one"

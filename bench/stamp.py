@@ -70,6 +70,16 @@ def clocksource():
         return None
 
 
+def image_path(rel):
+    """A kernel image as measured: from the copy of build/ when there is one (build_copy()
+    says whether it equals build/'s), else build/ here. The helper's own kernel stays where
+    `arrow machine` boots it from."""
+    where = os.environ.get("ARROW_BENCH_BUILD")
+    if where and os.path.exists(os.path.join(where, rel.removeprefix("build/"))):
+        return os.path.join(where, rel.removeprefix("build/"))
+    return os.path.join(ROOT, rel)
+
+
 def build_copy():
     """Where the measured binaries, kernels and apps were read from when not build/ here
     ($ARROW_BENCH_BUILD, bench/run.sh's copy in the helper's tmpfs), and whether each of
@@ -77,8 +87,9 @@ def build_copy():
     where = os.environ.get("ARROW_BENCH_BUILD")
     if not where:
         return None
-    names = ("bin/arrow", "bin/arrowh", "bin/arrow-oci", "lib/arrow/vmlinux",
-             "lib/arrow/vmlinux-net", "lib/arrow/ainit")
+    names = ["bin/" + n for n in sorted(os.listdir(os.path.join(where, "bin")))] + \
+        ["tests/guest/" + n for n in sorted(os.listdir(os.path.join(where, "tests/guest")))] + \
+        ["lib/arrow/vmlinux", "lib/arrow/vmlinux-net", "lib/arrow/ainit"]
     same = all(sha256_16(os.path.join(where, n)) == sha256_16(os.path.join(ROOT, "build", n))
                for n in names)
     return {"path": where, "identical_to_build": same}
@@ -99,8 +110,7 @@ def stamp(environment):
         "commit": commit(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(STARTED)),
         "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-        "images_sha256_16": {name: sha256_16(os.path.join(ROOT, rel))
-                             for name, rel in IMAGES.items()},
+        "images_sha256_16": {name: sha256_16(image_path(rel)) for name, rel in IMAGES.items()},
         "build_copy": build_copy(),
         "kernel_release": platform.release(),
         "in_helper_vm": os.environ.get("ARROW_IN_MACHINE") == "1",
