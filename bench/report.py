@@ -439,7 +439,9 @@ def clones_section(c):
     if sp:
         out += ["", f"A clone's private memory at N = {mem['counts'][-1]}: {kib(sp['guest_ram_written'])} "
                 f"of guest RAM it wrote after its start (its copy-on-write mapping of the memory "
-                f"file) and {kib(sp['arrowh_itself'])} of arrowh's own (stacks, device buffers, "
+                f"file) and {kib(sp['arrowh_itself'])} of arrowh's own"
+                + (" (anonymous memory, Pss_Anon of both processes less the guest RAM written: "
+                   if sp.get("measure") else " (") + "stacks, device buffers, "
                 "data" + (f"; supervisor and VMM, of which the supervisor "
                           f"{kib(sp['of_which_supervisor'])}"
                           if sp.get("of_which_supervisor") is not None else "") +
@@ -981,7 +983,9 @@ def targets(results, side):
         p = c["memory"]["clone"]["by_count"][-1]["private_kib_per_instance"]
         priv_row += f" {kib(p)} ({'met' if p <= 1024 else 'not met'}) |"
     fz_row = "| function from zero ≤ 0.1× a cold boot | first answer, ratio of medians (bench/functions.py) |"
-    fm_row = "| ≤ 1 MiB private per idle function instance | VMM process, median (bench/functions.py) |"
+    fm_row = ("| ≤ 1 MiB private per idle function instance | the instance's own memory as measured "
+              "(Functions above: anonymous memory of VMM and supervisor since 2026-12-03), median "
+              "(bench/functions.py) |")
     for r in results:
         f = side["functions"].get(r["environment"])
         if not f:

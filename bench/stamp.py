@@ -43,11 +43,19 @@ def commit():
     """HEAD, and whether tracked files differ from it."""
     full = (_git("rev-parse", "HEAD") or "").strip() or None
     status = _git("status", "--porcelain", "--untracked-files=no")
-    # porcelain lines are "XY PATH": the status columns may start with a space
-    dirty = [line[3:] for line in status.splitlines() if line.strip()] if status else []
+    # porcelain lines are "XY PATH": the status columns may start with a space; what a
+    # benchmark run writes itself (its results, the report) is not a change to what it measures
+    dirty = [line[3:] for line in status.splitlines()
+             if line.strip() and not is_output(line[3:])] if status else []
     return {"full": full, "short": full[:7] if full else None,
             "dirty": bool(dirty) if status is not None else None,
             "dirty_files": dirty[:20], "dirty_count": len(dirty)}
+
+
+def is_output(path):
+    """A file `make bench` writes: bench/results/*, docs/performance.md and its charts."""
+    return (path.startswith("bench/results/") or path == "docs/performance.md"
+            or (path.startswith("docs/perf-") and path.endswith(".png")))
 
 
 def sha256_16(path):
@@ -130,8 +138,11 @@ def describe(st):
                 "its run, commit and kernels are unknown).")
     c = st.get("commit") or {}
     dirty = ""
-    if c.get("dirty"):
-        dirty = f" + {c.get('dirty_count', len(c.get('dirty_files', [])))} uncommitted change(s)"
+    # stamps written before is_output() existed list the run's own earlier results as changes
+    changed = [f for f in c.get("dirty_files", []) if not is_output(f)]
+    if c.get("dirty") and (changed or c.get("dirty_count", 0) > len(c.get("dirty_files", []))):
+        dirty = f" + {c.get('dirty_count', 0) - (len(c.get('dirty_files', [])) - len(changed))}" \
+                " uncommitted change(s)"
     imgs = ", ".join(f"{k} `{v or 'missing'}`" for k, v in st.get("images_sha256_16", {}).items())
     kern = f"kernel {st.get('kernel_release')}"
     if st.get("in_helper_vm"):
