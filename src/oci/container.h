@@ -20,6 +20,12 @@
 #include "spec.h"
 
 #define OCI_SPEC_VERSION "1.2.0"
+/*
+ * The ociVersion `spec` writes: every field it writes is in 1.0, and runtimes refuse versions
+ * newer than they know (Debian 12's crun 1.8.1: "unknown version specified" for 1.2.0), so the
+ * bundle stays usable with any of them, as runc's and crun's own `spec` output is.
+ */
+#define OCI_SPEC_BUNDLE_VERSION "1.0.2"
 #define OCI_RECORD_FILE "oci.json"
 #define OCI_FIFO_FILE "exec.fifo"
 #define OCI_ARROW_DIR "arrow"

@@ -41,7 +41,7 @@ json_t *oci_default_spec(bool rootless)
 	json_t *spec = json_pack(
 		"{s:s, s:{s:b, s:{s:i, s:i}, s:[s], s:[s, s], s:s, s:[{s:s, s:i, s:i}], s:b},"
 		" s:{s:s, s:b}, s:s, s:[], s:{s:[{s:s}, {s:s}, {s:s}, {s:s}, {s:s}]}}",
-		"ociVersion", OCI_SPEC_VERSION,
+		"ociVersion", OCI_SPEC_BUNDLE_VERSION,
 		"process", "terminal", 1, "user", "uid", 0, "gid", 0, "args", "sh",
 		"env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"TERM=xterm", "cwd", "/", "rlimits", "type", "RLIMIT_NOFILE", "hard", 1024, "soft",

@@ -244,6 +244,18 @@ static void test_spec_load(void **state)
 	rmdir(path);
 }
 
+static bool file_has(const char *path, const char *needle)
+{
+	char buf[8192];
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	if (f)
+		fclose(f);
+	buf[n] = 0;
+	return strstr(buf, needle) != NULL;
+}
+
 /* `arrow-oci spec`: what it writes is a config.json create takes; it never overwrites one. */
 static void test_spec_generated(void **state)
 {
@@ -254,6 +266,7 @@ static void test_spec_generated(void **state)
 	snprintf(path, sizeof(path), "%s/config.json", bundle);
 	for (int rootless = 0; rootless < 2; rootless++) {
 		assert_int_equal(oci_spec_write(bundle, rootless), 0);
+		assert_true(file_has(path, "\"ociVersion\": \"" OCI_SPEC_BUNDLE_VERSION "\""));
 		assert_int_equal(oci_spec_load(bundle, &spec, why, sizeof(why)), 0);
 		assert_string_equal(spec.args[0], "sh");
 		assert_true(spec.terminal && spec.root_readonly);
