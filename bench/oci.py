@@ -21,9 +21,10 @@ in one run.
    until it exits 0: the container process waits), `start` until the app's exit is seen
    (waitpid on the pid-file's process, status 0; `start`'s own return is kept too), `delete`
    (until it exits 0). The same for crun (with `--cgroup-manager=disabled` where it needs it)
-   and runc where it runs. arrow-oci always cold-boots the VM at `start`: a template clone is
-   not offered for OCI containers (a container with a live-shared rootfs cannot be
-   snapshotted, docs/oci.md), so there is no clone to measure.
+   and runc where it runs. arrow-oci cold-boots the VM at `create` (the guest then waits at
+   the start gate) and `start` only releases the process: a template clone is not offered
+   for OCI containers (a container with a live-shared rootfs cannot be snapshotted,
+   docs/oci.md), so there is no clone to measure.
 3. Memory of one idle container (`podman run -d IMG sh -c 'echo ready; exec /bin/sleep N'`),
    once it printed "ready" and 2 s after: PSS, private (clean + dirty) and, for context, RSS
    from /proc/PID/smaps_rollup (and /proc/PID/smaps for arrowh's VMM, guest RAM apart) of every
@@ -686,6 +687,8 @@ def main():
         write_result(out_path, {"environment": env_name, "versions": versions,
                                 "cgroup_fs": cgroup_fs, "kernel_has_bpf_syscall": bpf,
                                 "podman_run": pr, "lifecycle": lc, "memory": mem,
+                                # where the cold boot happens (docs/oci.md, "How it works")
+                                "arrow_oci_boots_at": "create",
                                 "template_clone": "not offered for OCI containers: arrowh "
                                 "refuses to snapshot an Arrow with a live-shared rootfs "
                                 "(docs/oci.md, \"Limits\"), so arrow-oci always cold-boots"})

@@ -878,9 +878,14 @@ def oci_section(oc):
         notes += [f"- **{name}** could not run: " + "; then ".join(setup_text(e["setup"]))]
     if notes:
         out += [""] + notes
+    if oc.get("arrow_oci_boots_at") == "create":
+        boots = ("boot at `create` every time (the guest then waits at the start gate; "
+                 "`start` only releases the process)")
+    else:  # results of the code before the start gate
+        boots = ("boot at `start` every time (create only prepared the initramfs pieces and "
+                 "the waiting process)")
     out += ["", f"No template clone: {oc['template_clone']}. Its create→start is a cold "
-            "boot at `start` every time (create only prepares the initramfs pieces and the "
-            "waiting process)."]
+            + boots + "."]
 
     kinds = mem["kinds"]
     out += ["", f"**Memory per idle container.** {mem['program']}; measured once it printed "
@@ -888,7 +893,7 @@ def oci_section(oc):
             "/proc/PID/smaps, to set guest RAM apart; never RSS for the comparison). A "
             "container is the runtime's container process and all its descendants; conmon, "
             "its parent, is shown apart. arrow-oci: the arrowh supervisor (the container "
-            "process, which execs arrowh at start), its jailed VMM (holds guest RAM, "
+            "process, which execs arrowh), its jailed VMM (holds guest RAM, "
             f"{mem['guest_memory_mib']} MiB) and the rootfs sidecar. `arrow run -d`: the same "
             "without podman and without a rootfs share. "
             f"{mem['runs_each']} containers of each kind, one at a time, taking turns; medians.",

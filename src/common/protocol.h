@@ -37,6 +37,7 @@ enum arrow_ctl_type {
 	ARROW_CTL_EXEC = 2,  /* app started; arg = guest pid; value = time */
 	ARROW_CTL_EXIT = 3,  /* app ended; arg = status (0-255, 128+signal) */
 	ARROW_CTL_TEMPLATE = 4, /* ainit waits at the template point: snapshot now */
+	ARROW_CTL_READY = 5,    /* ainit waits at the start gate (RUNCFG_HOLD) for ARROW_CTL_START */
 	/* host -> guest */
 	ARROW_CTL_SIGNAL = 16, /* deliver signal number arg to the app */
 	ARROW_CTL_HOSTS = 17,  /* arg bytes follow: the network's peers, "IP\tNAME\n" lines */
@@ -45,6 +46,7 @@ enum arrow_ctl_type {
 	 * DNS, hosts, MAC, RNG seed); value = the host's CLOCK_REALTIME in ns.
 	 */
 	ARROW_CTL_IDENTITY = 18,
+	ARROW_CTL_START = 19, /* the Arrow was held at the start gate: run the app now */
 };
 
 /* Largest ARROW_CTL_HOSTS or ARROW_CTL_IDENTITY payload (it must fit the control

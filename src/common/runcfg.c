@@ -95,6 +95,9 @@ static int parse_records(char *buf, size_t len, struct runcfg *cfg, bool identit
 		case RUNCFG_TEMPLATE:
 			cfg->template = !strcmp(value, "1");
 			break;
+		case RUNCFG_HOLD:
+			cfg->hold = !strcmp(value, "1");
+			break;
 		case RUNCFG_VOLUME: {
 			const char *c1 = strchr(value, ':');
 

@@ -29,6 +29,8 @@ enum runcfg_tag {
 	RUNCFG_DNS = 'd',      /* one nameserver for /etc/resolv.conf */
 	RUNCFG_HOST = 'H',     /* one /etc/hosts line: "IP NAME [ALIAS...]" */
 	RUNCFG_TEMPLATE = 'T', /* "1": stop at the template point until a clone's identity comes */
+	RUNCFG_HOLD = 'W',     /* "1": everything set up, wait for ARROW_CTL_START before the app
+				  (arrow-oci create boots, start runs the process) */
 	RUNCFG_MAC = 'm',      /* identity only: eth0's MAC, "02:00:0a:c9:00:05" */
 	RUNCFG_SEED = 's',     /* identity only: 64 hex digits for the kernel's RNG */
 	RUNCFG_VOLUME = 'v',   /* a 9p volume to mount: "TAG:ro:/guest/dir" or "TAG:rw:..." */
@@ -55,6 +57,7 @@ struct runcfg {
 	const char *address; /* NULL: no eth0 to configure */
 	const char *gateway;
 	bool template;       /* RUNCFG_TEMPLATE */
+	bool hold;           /* RUNCFG_HOLD */
 	const char *mac;     /* from an identity: eth0's new MAC */
 	const char *seed;    /* from an identity: RNG seed, hex */
 	size_t nr_dns, nr_hosts, nr_volumes;

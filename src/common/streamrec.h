@@ -41,6 +41,8 @@ enum hostctl_type {
 	HOSTCTL_PAUSE = 7,    /* stop the vCPUs until HOSTCTL_RESUME (or the Arrow's end) */
 	HOSTCTL_RESUME = 8,   /* run them again */
 	HOSTCTL_PAUSED = 9,   /* reply 1 while paused by HOSTCTL_PAUSE, else 0 */
+	HOSTCTL_START = 10,   /* --hold: start the app (-EAGAIN before the guest waits for it,
+				 -EALREADY after) */
 };
 
 #define HOSTCTL_ATTACH_STDIN 1u

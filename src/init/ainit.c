@@ -129,6 +129,9 @@ struct app {
 	size_t hosts_want, hosts_have;
 	char hosts[ARROW_HOSTS_MAX + 1];
 	bool identified; /* an ARROW_CTL_IDENTITY was applied */
+	bool at_gate;    /* held before the app (RUNCFG_HOLD) */
+	bool go;         /* ARROW_CTL_START came */
+	int gate_signal; /* a terminating signal for the app that has not started yet */
 	struct runcfg *cfg;
 };
 
@@ -200,6 +203,27 @@ static void apply_payload(struct app *app)
 	app->identified = true;
 }
 
+/*
+ * Whether a signal's default action ends a process: what it does to a container process
+ * that has not started its program yet (runc's waits in `runc init` with default actions).
+ */
+static bool signal_ends(int sig)
+{
+	switch (sig) {
+	case SIGCHLD:
+	case SIGCONT:
+	case SIGURG:
+	case SIGWINCH:
+	case SIGSTOP:
+	case SIGTSTP:
+	case SIGTTIN:
+	case SIGTTOU:
+		return false;
+	default:
+		return true;
+	}
+}
+
 /* Records from the host: signals for the app, peers for /etc/hosts, a clone's identity. */
 static void read_control(struct app *app)
 {
@@ -234,11 +258,43 @@ static void read_control(struct app *app)
 				apply_payload(app);
 			continue;
 		}
+		if (m.magic == ARROW_CTL_MAGIC && m.type == ARROW_CTL_START) {
+			app->go = true;
+			continue;
+		}
 		if (m.magic != ARROW_CTL_MAGIC || m.type != ARROW_CTL_SIGNAL)
 			continue;
-		if (m.arg >= 1 && m.arg < NSIG)
+		if (m.arg >= 1 && m.arg < NSIG && app->pid > 0)
 			kill(app->pid, (int)m.arg);
+		else if (m.arg >= 1 && m.arg < NSIG && app->at_gate && signal_ends((int)m.arg))
+			app->gate_signal = (int)m.arg;
 	}
+}
+
+/*
+ * The start gate (arrow-oci create): everything is set up, the app not yet started. Say so
+ * and wait for the host's ARROW_CTL_START; a terminating signal meanwhile ends the Arrow as
+ * it would have ended the app (128 + signal).
+ */
+static void start_gate(struct app *app)
+{
+	app->at_gate = true;
+	send_ctl(ARROW_CTL_READY, 0);
+	while (!app->go) {
+		struct pollfd one = { .fd = ctl_fd, .events = POLLIN };
+
+		if (ctl_fd < 0)
+			ainit_fatal("no control channel to wait for the start on");
+		if (poll(&one, 1, -1) < 0 && errno != EINTR)
+			ainit_fatal("poll: %s", strerror(errno));
+		if (one.revents & (POLLHUP | POLLERR))
+			ainit_fatal("the host closed the control channel before the start");
+		if (one.revents & POLLIN)
+			read_control(app);
+		if (app->gate_signal)
+			finish(128 + app->gate_signal);
+	}
+	app->at_gate = false;
 }
 
 static int wait_status(int st)
@@ -305,6 +361,8 @@ int main(void)
 	if (sfd < 0)
 		ainit_fatal("signalfd: %s", strerror(errno));
 
+	if (cfg->hold)
+		start_gate(&app);
 	app.pid = start_app(cfg, ports.in, ports.out, ports.err);
 	/* The app holds its own copies of the stdio ports now. */
 	close(ports.in);

@@ -44,6 +44,7 @@ struct arrowh_desc {
 	const char *cgroup;      /* a cgroup directory arrowh moves into, or NULL */
 
 	bool remove, tty, detached, attach_stdin, debug_console;
+	bool hold; /* boot and set up, run the app on a start request (arrow-oci create/start) */
 	bool timing;
 	uint64_t t0; /* --timing's origin (CLOCK_MONOTONIC ns) */
 	bool no_sandbox;       /* --no-sandbox: no jail, no filter (the caller warns) */

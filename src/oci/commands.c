@@ -23,7 +23,6 @@
 #include "oci.h"
 #include "common/streamrec.h"
 
-#define START_TIMEOUT_MS 30000
 #define KILL_WAIT_MS 10000
 
 static int load_or_say(const char *id, struct oci_container *c)
@@ -68,8 +67,8 @@ static void run_hooks(struct oci_container *c, const char *kind)
 int oci_start(const char *id)
 {
 	struct oci_container c;
-	char fifo[PATH_MAX + 16], byte;
-	int fd, waited = 0, ret = 1;
+	char created[PATH_MAX + 16];
+	int ret = 1, err;
 
 	if (load_or_say(id, &c))
 		return 1;
@@ -78,37 +77,19 @@ int oci_start(const char *id)
 			  oci_status_name(c.status));
 		goto out;
 	}
-	snprintf(fifo, sizeof(fifo), "%s/%s", c.dir, OCI_FIFO_FILE);
-	fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		oci_error("cannot start container %s: %s", id, strerror(errno));
-		goto out;
-	}
-	/* the container process opens the fifo for writing and sends one byte */
-	while (waited < START_TIMEOUT_MS) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		poll(&p, 1, 50);
-		n = read(fd, &byte, 1);
-		if (n == 1) {
-			ret = 0;
-			break;
-		}
-		if (!oci_proc_alive(c.pid, c.pid_start)) {
-			oci_error("cannot start container %s: its process has ended", id);
-			break;
-		}
-		if (n == 0)
-			sleep_ms(20);
-		waited += 70;
-	}
-	close(fd);
-	if (!ret) {
-		unlink(fifo);
+	snprintf(created, sizeof(created), "%s/%s", c.dir, OCI_CREATED_FILE);
+	/* the guest booted at create and waits: arrowh tells ainit to run the process */
+	err = oci_arrowh_request(&c, HOSTCTL_START, 0);
+	if (err == 0 || err == -EALREADY) {
+		/* -EALREADY: an earlier start got this far and was stopped before this line */
+		unlink(created);
+		ret = 0;
 		run_hooks(&c, "poststart");
-	} else if (waited >= START_TIMEOUT_MS) {
-		oci_error("cannot start container %s: its process did not answer", id);
+	} else if (!oci_proc_alive(c.pid, c.pid_start)) {
+		oci_error("cannot start container %s: its process has ended", id);
+	} else {
+		oci_error("cannot start container %s: arrowh did not take the start: %s", id,
+			  strerror(-err));
 	}
 out:
 	oci_container_free(&c);
@@ -166,12 +147,11 @@ int oci_parse_signal(const char *s)
 	return 0;
 }
 
-/* A signal for the app: through arrowh's control socket once it serves one, else to the
- * process itself (arrowh forwards the usual ones from its start; a waiting process dies). */
+/* A signal for the app: through arrowh's control socket (created: ainit waiting for the
+ * start ends as the process would have), else to arrowh itself, which forwards it. */
 static int signal_container(const struct oci_container *c, int sig)
 {
-	if ((c->status == OCI_RUNNING || c->status == OCI_PAUSED) &&
-	    oci_arrowh_request(c, HOSTCTL_SIGNAL, (uint32_t)sig) == 0)
+	if (oci_status_alive(c->status) && oci_arrowh_request(c, HOSTCTL_SIGNAL, (uint32_t)sig) == 0)
 		return 0;
 	if (!oci_proc_alive(c->pid, c->pid_start))
 		return -ESRCH;

@@ -123,7 +123,7 @@ const char *oci_status_name(enum oci_status st)
 
 void oci_container_refresh(struct oci_container *c)
 {
-	char fifo[PATH_MAX + 16];
+	char created[PATH_MAX + 16];
 
 	if (!c->rec) {
 		c->status = OCI_CREATING;
@@ -133,8 +133,8 @@ void oci_container_refresh(struct oci_container *c)
 		c->status = OCI_STOPPED;
 		return;
 	}
-	snprintf(fifo, sizeof(fifo), "%s/%s", c->dir, OCI_FIFO_FILE);
-	c->status = access(fifo, F_OK) == 0 ? OCI_CREATED : OCI_RUNNING;
+	snprintf(created, sizeof(created), "%s/%s", c->dir, OCI_CREATED_FILE);
+	c->status = access(created, F_OK) == 0 ? OCI_CREATED : OCI_RUNNING;
 	/* paused is arrowh's to know: asked, never stored, so it cannot go stale */
 	if (c->status == OCI_RUNNING && oci_arrowh_request(c, HOSTCTL_PAUSED, 0) == 1)
 		c->status = OCI_PAUSED;

@@ -2,11 +2,11 @@
 /*
  * arrow-oci's state (docs/oci.md): ROOT/<id>/ per container, holding
  *   oci.json   id, bundle, rootfs, pid and its start time, created, annotations, cgroup
- *   exec.fifo  present while the container is created: `start` reads it, and the waiting
- *              container process then execs arrowh
+ *   created    an empty file, present while the container is created: the guest has
+ *              booted and waits; `start` asks arrowh to run the process, then removes it
  *   arrow/     arrowh's state directory (state.json, ctl.sock, arrowh.lock, log)
  * The status is derived, never stored: the pid (checked against its start time, a zombie
- * counts as gone) and the fifo say created, running or stopped.
+ * counts as gone) and that file say created, running or stopped.
  */
 #ifndef ARROW_OCI_CONTAINER_H
 #define ARROW_OCI_CONTAINER_H
@@ -27,7 +27,7 @@
  */
 #define OCI_SPEC_BUNDLE_VERSION "1.0.2"
 #define OCI_RECORD_FILE "oci.json"
-#define OCI_FIFO_FILE "exec.fifo"
+#define OCI_CREATED_FILE "created"
 #define OCI_ARROW_DIR "arrow"
 
 enum oci_status { OCI_CREATING, OCI_CREATED, OCI_RUNNING, OCI_STOPPED, OCI_PAUSED };

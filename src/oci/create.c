@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * arrow-oci create: the bundle becomes an Arrow that is ready but not booted. Its
- * initramfs pieces (the shared base piece with ainit, the run configuration) are built
- * now, the rootfs is root.path itself, shared live over virtio-9p (--root-share); a container process is forked that waits on exec.fifo and, once `start`
- * reads the fifo, execs arrowh with them. That process is the container's pid: its exit
- * status is the app's (arrowh's), and the caller (conmon, a containerd shim: subreapers)
- * waits on it.
+ * arrow-oci create: the bundle becomes an Arrow booted up to its process. Its initramfs
+ * pieces (the shared base piece with ainit, the run configuration) are built now, the
+ * rootfs is root.path itself, shared live over virtio-9p (--root-share). A container
+ * process is forked; once create has run the prestart and createRuntime hooks it execs
+ * arrowh --hold, which boots the guest until ainit has set everything up and waits for
+ * the start request (`start`, through arrowh's control socket); create returns when the
+ * guest waits (arrowh's --ready-fd). That process is the container's pid: its exit status
+ * is the app's (arrowh's), and the caller (conmon, a containerd shim: subreapers) waits
+ * on it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -42,6 +46,7 @@
 #include "spec.h"
 
 #define DEFAULT_MEMORY_MIB 128
+#define READY_SETUP_S 60 /* after the boot deadline, for ainit's set-up until it waits */
 
 int oci_cgroup_rel(const char *p, bool systemd, char *out, size_t len)
 {
@@ -134,7 +139,7 @@ int oci_write_pid_file(const char *path, pid_t pid)
 struct launch {
 	struct arrowh_argv hv; /* from the launch description (lib/arrowh_cmd.h) */
 	char arrowh[PATH_MAX], kernel[PATH_MAX + 32], state_dir[PATH_MAX + 16];
-	char fifo[PATH_MAX + 16], pts[128];
+	char created[PATH_MAX + 16], pts[128];
 	char cgroup[PATH_MAX];
 	char vsock[PATH_MAX + 32];
 	char vsock_dir[64];       /* a short directory for it when the state dir is too deep */
@@ -143,7 +148,12 @@ struct launch {
 	char *root_arg; /* --root-share's "ROOT:rw" or "ROOT:ro" */
 	int master;
 	struct netns_nic nic; /* tap_fd >= 0: the Arrow's NIC in linux.namespaces' network */
-	int ctl[2];           /* a fresh network namespace: create <-> the container process */
+	/*
+	 * create <-> the container process (SOCK_SEQPACKET): create's 'G' once the hooks ran;
+	 * for a fresh network namespace the process's 'R' before and 'O' after; then the same
+	 * end is arrowh's --ready-fd: "1" once the guest waits for `start`, EOF if it ends.
+	 */
+	int ctl[2];
 };
 
 static int find_binaries(struct launch *l)
@@ -287,7 +297,11 @@ static int build_argv(const struct oci_spec *s, struct launch *l, uint64_t mem, 
 	d.no_sandbox = arrowh_no_sandbox_env();
 	if (d.no_sandbox)
 		oci_warn("ARROW_NO_SANDBOX=1: arrowh runs without its jail and seccomp filter");
+	d.hold = true;
 	ret = arrowh_argv_build(&d, &l->hv);
+	snprintf(l->hv.ready, sizeof(l->hv.ready), "%d", l->ctl[1]);
+	if (!ret)
+		ret = arrowh_argv_add(&l->hv, "--ready-fd", l->hv.ready);
 	if (ret)
 		oci_error("cannot build arrowh's command line: %s", strerror(-ret));
 	return ret;
@@ -370,22 +384,22 @@ static int fresh_netns_wait(struct launch *l, char expect)
 	return -1;
 }
 
-/* The container process: wait for `start`, then become arrowh. Never returns. */
+/* The container process: wait for create's hooks, then become arrowh. Never returns. */
 static void container_process(struct launch *l, const struct oci_spec *s, uint64_t mem,
 			      unsigned int cpus)
 {
 	sigset_t none;
-	int fd;
-	char c = '0';
+	char c;
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	setsid();
-	if (l->ctl[1] >= 0) {
-		close(l->ctl[0]); /* create's end: its going away must reach us */
+	close(l->ctl[0]); /* create's end: its going away must reach us */
+	if (s->netns_fresh)
 		fresh_netns(l, s, mem, cpus);
-	}
+	else if (read(l->ctl[1], &c, 1) != 1 || c != 'G')
+		_exit(125); /* create failed or went away */
 	if (s->terminal) {
 		int slave = open(l->pts, O_RDWR | O_CLOEXEC);
 
@@ -400,13 +414,65 @@ static void container_process(struct launch *l, const struct oci_spec *s, uint64
 		fcntl(atoi(l->config + 14), F_SETFD, 0);
 	if (!strncmp(l->base, "/proc/self/fd/", 14))
 		fcntl(atoi(l->base + 14), F_SETFD, 0);
-	fd = open(l->fifo, O_WRONLY | O_CLOEXEC); /* blocks until `start` opens it */
-	if (fd < 0 || write(fd, &c, 1) != 1)
-		_exit(125);
-	close(fd);
+	fcntl(l->ctl[1], F_SETFD, 0); /* arrowh's --ready-fd */
 	execv(l->arrowh, (char *const *)l->hv.v);
 	fprintf(stderr, "arrow-oci: cannot start %s: %s\n", l->arrowh, strerror(errno));
 	_exit(125);
+}
+
+/*
+ * arrowh boots the guest until ainit waits for `start`, then writes "1" to its --ready-fd
+ * (l->ctl's other end). EOF or the process's end before that: the boot failed, and
+ * arrowh has said why on the container's stderr. Bounded by the boot deadline plus the
+ * time ainit may take to set up (mounts, network): a guest that stalls after reaching
+ * ainit does not hold create forever. 0 or -1 (said).
+ */
+static int wait_ready(struct launch *l, pid_t pid)
+{
+	unsigned int boot_s = arrowh_boot_timeout(-1, NULL);
+	long long left_ms = boot_s ? (boot_s + READY_SETUP_S) * 1000ll : -1;
+	char msg[16];
+	int st;
+
+	for (;;) {
+		struct pollfd p = { .fd = l->ctl[0], .events = POLLIN };
+		int n = poll(&p, 1, 200), w;
+
+		if (n > 0) {
+			ssize_t r = read(l->ctl[0], msg, sizeof(msg));
+
+			if (r > 0 && msg[0] == '1')
+				return 0;
+			if (r < 0 && errno == EINTR)
+				continue;
+			break; /* EOF: arrowh ended */
+		}
+		w = waitpid(pid, &st, WNOHANG);
+		if (w == pid) {
+			oci_error("the Arrow ended while booting (arrowh status %d%s): see the "
+				  "container's output for arrowh's report",
+				  WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st),
+				  WIFSIGNALED(st) ? ", killed by a signal" : "");
+			return -1;
+		}
+		if (left_ms >= 0 && (left_ms -= 200) <= 0) {
+			oci_error("the Arrow did not get ready within %u s (ARROW_BOOT_TIMEOUT plus "
+				  "%d s for ainit's set-up)", boot_s + READY_SETUP_S, READY_SETUP_S);
+			return -1;
+		}
+	}
+	/* the VMM closed its end: the supervisor follows it at once */
+	for (int i = 0; i < 100; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			oci_error("the Arrow ended while booting (arrowh status %d): see the "
+				  "container's output for arrowh's report",
+				  WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+			return -1;
+		}
+		usleep(50 * 1000);
+	}
+	oci_error("the Arrow's VMM went away while booting");
+	return -1;
 }
 
 static int open_console(struct launch *l)
@@ -572,8 +638,8 @@ int oci_create_pid(const struct oci_globals *g, const struct oci_create_opts *o,
 		goto out_net;
 	}
 	snprintf(l->state_dir, sizeof(l->state_dir), "%s/%s", dir, OCI_ARROW_DIR);
-	snprintf(l->fifo, sizeof(l->fifo), "%s/%s", dir, OCI_FIFO_FILE);
-	if (mkdir(l->state_dir, 0700) < 0 || mkfifo(l->fifo, 0600) < 0) {
+	snprintf(l->created, sizeof(l->created), "%s/%s", dir, OCI_CREATED_FILE);
+	if (mkdir(l->state_dir, 0700) < 0 || statedir_write_file(dir, OCI_CREATED_FILE, "", 0)) {
 		oci_error("cannot prepare %s: %s", dir, strerror(errno));
 		goto out_dir;
 	}
@@ -585,14 +651,14 @@ int oci_create_pid(const struct oci_globals *g, const struct oci_create_opts *o,
 	if (make_pieces(s, l, &mem))
 		goto out_dir;
 	cpus = s->cpus ? s->cpus : 1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, l->ctl) < 0) {
+		oci_error("socketpair: %s", strerror(errno));
+		goto out_dir;
+	}
 	if (make_cgroup(g, s, mem, cpus, l) || build_argv(s, l, mem, cpus))
 		goto out_dir;
 	if (s->terminal && open_console(l))
 		goto out_dir;
-	if (s->netns_fresh && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, l->ctl) < 0) {
-		oci_error("socketpair: %s", strerror(errno));
-		goto out_dir;
-	}
 	pid = fork();
 	if (pid < 0) {
 		oci_error("fork: %s", strerror(errno));
@@ -600,12 +666,10 @@ int oci_create_pid(const struct oci_globals *g, const struct oci_create_opts *o,
 	}
 	if (pid == 0)
 		container_process(l, s, mem, cpus);
-	if (l->ctl[1] >= 0) {
-		close(l->ctl[1]);
-		l->ctl[1] = -1;
-		if (fresh_netns_wait(l, 'R'))
-			goto out_kill;
-	}
+	close(l->ctl[1]);
+	l->ctl[1] = -1;
+	if (s->netns_fresh && fresh_netns_wait(l, 'R'))
+		goto out_kill;
 	if (s->terminal) {
 		int err = oci_send_console(o->console_socket, l->master, l->pts);
 
@@ -621,7 +685,8 @@ int oci_create_pid(const struct oci_globals *g, const struct oci_create_opts *o,
 	}
 	if (s->hooks && run_create_hooks(o->id, bundle, s, pid))
 		goto out_kill;
-	if (l->ctl[0] >= 0 && (write(l->ctl[0], "G", 1) != 1 || fresh_netns_wait(l, 'O')))
+	if (write(l->ctl[0], "G", 1) != 1 || (s->netns_fresh && fresh_netns_wait(l, 'O')) ||
+	    wait_ready(l, pid))
 		goto out_kill;
 	rec = oci_record_new(o->id, bundle, s, pid, start, l->cgroup[0] ? l->cgroup : NULL);
 	if (rec && s->netns_path) { /* delete gives the namespace back as it found it */

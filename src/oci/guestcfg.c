@@ -157,6 +157,8 @@ int oci_guest_runcfg(const struct oci_spec *s, const struct netns_nic *nic, cons
 	ret |= runcfg_append(buf, len, RUNCFG_GID, num);
 	if (s->terminal)
 		ret |= runcfg_append(buf, len, RUNCFG_TTY, "1");
+	/* create boots the Arrow up to its process; start lets it run (docs/oci.md) */
+	ret |= runcfg_append(buf, len, RUNCFG_HOLD, "1");
 	/* the root is root.path over 9p; the bound files stay the initramfs's (ainit binds them) */
 	ret |= runcfg_append(buf, len, RUNCFG_ROOT, s->root_readonly ? "ro" : "rw");
 	for (unsigned int i = 0; i < s->nr_files; i++)

@@ -36,6 +36,9 @@ const char arrowh_usage[] =
 	"  --log-max-size N    rotate the log at N bytes (default 16 MiB, 0: never)\n"
 	"  --log-max-files N   keep N log files, the current one included (default 3)\n"
 	"  --ready-fd FD       write one byte to FD once the Arrow runs, then close it\n"
+	"  --hold              boot and set up, but start the app only on a start request on\n"
+	"                      the control socket (needs --state-dir); --ready-fd is written\n"
+	"                      once the guest waits for it (arrow-oci create/start)\n"
 	"  --tap-fd FD         a virtio-net NIC on this tap (IFF_TAP, IFF_NO_PI, IFF_VNET_HDR)\n"
 	"  --tap NAME          a virtio-net NIC on the tap interface NAME (opened or created)\n"
 	"  --net-stream-fd FD  a virtio-net NIC on this connected unix stream socket, framed as\n"
@@ -61,7 +64,7 @@ enum { OPT_KERNEL = 256, OPT_INITRD, OPT_MEMORY, OPT_CPUS, OPT_CMDLINE, OPT_CONS
        OPT_LOG_FILES, OPT_READY_FD, OPT_TTY, OPT_TAP_FD, OPT_NET_STREAM_FD, OPT_TAP, OPT_MAC, OPT_EXIT_HOOK,
        OPT_RESTORE, OPT_IDENTITY, OPT_TEMPLATE_OUT, OPT_VOLUME, OPT_BOOT_TIMEOUT,
        OPT_CGROUP, OPT_NO_SANDBOX, OPT_JAIL_USER, OPT_SECCOMP_SELFTEST,
-       OPT_VSOCK_UDS, OPT_ROOT_SHARE };
+       OPT_VSOCK_UDS, OPT_ROOT_SHARE, OPT_HOLD };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -84,6 +87,7 @@ static const struct option options[] = {
 	{ "log-max-size", required_argument, NULL, OPT_LOG_SIZE },
 	{ "log-max-files", required_argument, NULL, OPT_LOG_FILES },
 	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
+	{ "hold", no_argument, NULL, OPT_HOLD },
 	{ "tap-fd", required_argument, NULL, OPT_TAP_FD },
 	{ "tap", required_argument, NULL, OPT_TAP },
 	{ "net-stream-fd", required_argument, NULL, OPT_NET_STREAM_FD },
@@ -260,6 +264,9 @@ int arrowh_config_parse(struct arrowh_config *cfg, int argc, char *const argv[],
 			}
 			cfg->ready_fd = (int)v;
 			break;
+		case OPT_HOLD:
+			cfg->hold = true;
+			break;
 		case OPT_TAP_FD:
 			if (parse_u64(optarg, 3, 65535, &v)) {
 				snprintf(err, errlen, "--tap-fd takes a descriptor number, not '%s'", optarg);
@@ -394,6 +401,11 @@ int arrowh_config_parse(struct arrowh_config *cfg, int argc, char *const argv[],
 	if (cfg->restore_dir && (cfg->kernel || cfg->nr_initrds || cfg->template_out)) {
 		snprintf(err, errlen, "--restore starts from a snapshot: no --kernel, --initrd or "
 				      "--template-out with it");
+		return -EINVAL;
+	}
+	if (cfg->hold && (cfg->restore_dir || cfg->template_out || !cfg->state_dir)) {
+		snprintf(err, errlen, "--hold boots an Arrow with a --state-dir (its control socket "
+				      "takes the start request): not with --restore or --template-out");
 		return -EINVAL;
 	}
 	if (cfg->identity && !cfg->restore_dir) {

@@ -37,7 +37,9 @@ struct arrowh_config {
 	bool remove;           /* --rm: delete state_dir at exit */
 	uint64_t log_max_size; /* bytes per log file; 0: no rotation */
 	unsigned int log_max_files;
-	int ready_fd;          /* written once the vCPUs run, then closed; -1 if none */
+	int ready_fd;          /* written once the vCPUs run (with hold: once the guest waits at
+				  the start gate), then closed; -1 if none */
+	bool hold;             /* --hold: the app starts on HOSTCTL_START */
 	bool tty;              /* the app's stdio is a terminal (hvc1) */
 	/* Network (docs/network.md): a virtio-net NIC on a tap */
 	int tap_fd;            /* inherited tap descriptor, or -1 */

@@ -19,6 +19,7 @@ static bool valid(const struct arrow_ctl_msg *m)
 	case ARROW_CTL_HELLO:
 	case ARROW_CTL_EXEC:
 	case ARROW_CTL_TEMPLATE:
+	case ARROW_CTL_READY:
 		return true;
 	case ARROW_CTL_EXIT:
 		return m->arg <= 255;

@@ -348,6 +348,53 @@ static void template_point(struct loop *l)
 	vm_request_stop(&s->vm, VM_STOP_TEMPLATE);
 }
 
+/* Tell the caller (--ready-fd) the Arrow is up: once it runs, or (--hold) once the guest waits. */
+static bool tell_ready(struct session *s)
+{
+	bool told;
+
+	if (s->cfg->ready_fd < 0)
+		return true;
+	told = write(s->cfg->ready_fd, "1", 1) == 1;
+	close(s->cfg->ready_fd);
+	return told;
+}
+
+/* --hold: ainit waits before the app (a vCPU thread saw its ARROW_CTL_READY). */
+static void start_gate(struct loop *l)
+{
+	struct session *s = l->s;
+
+	if (!s->cfg->hold || s->gate_told || !__atomic_load_n(&s->gate_ready, __ATOMIC_ACQUIRE))
+		return;
+	s->gate_told = true;
+	if (!tell_ready(s)) {
+		/* the caller (arrow-oci create) is gone: nobody will ever start this Arrow */
+		fprintf(stderr, "arrowh: the caller that waited for this Arrow went away before it "
+				"was ready; stopping it\n");
+		hard_stop(l, EXIT_ARROW_ERROR);
+	}
+}
+
+/* HOSTCTL_START: the app runs now. Once only, and only when the guest waits for it. */
+static int start_request(struct loop *l)
+{
+	struct session *s = l->s;
+	struct arrow_ctl_msg m;
+
+	if (!s->cfg->hold)
+		return -EINVAL;
+	if (s->gate_opened)
+		return -EALREADY;
+	if (!__atomic_load_n(&s->gate_ready, __ATOMIC_ACQUIRE))
+		return -EAGAIN;
+	ctl_encode(&m, ARROW_CTL_START, 0, 0);
+	if (vconsole_port_send(&s->console, s->port_control, &m, sizeof(m)))
+		return -ENOBUFS;
+	s->gate_opened = true;
+	return 0;
+}
+
 /* `arrow-oci pause` and friends: the vCPUs park until resumed; stop and kill still work. */
 static int pause_request(struct loop *l)
 {
@@ -376,6 +423,8 @@ static void handle_request(struct loop *l, const struct hostctl_req *req, int fd
 
 	if (req->type == HOSTCTL_PAUSE)
 		r.status = pause_request(l);
+	else if (req->type == HOSTCTL_START)
+		r.status = start_request(l);
 	else if (req->type == HOSTCTL_RESUME)
 		r.status = resume_request(l);
 	else if (req->type == HOSTCTL_PAUSED)
@@ -653,11 +702,8 @@ int session_run(struct session *s)
 	if (s->managed && ret)
 		fprintf(stderr, "arrowh: cannot write the state of %s: %s\n", s->cfg->state_dir,
 			strerror(-ret));
-	if (s->cfg->ready_fd >= 0) {
-		if (write(s->cfg->ready_fd, "1", 1) < 0) {
-			/* the caller is gone; the Arrow runs on */
-		}
-		close(s->cfg->ready_fd);
+	if (!s->cfg->hold && !tell_ready(s)) {
+		/* the caller is gone; the Arrow runs on */
 	}
 
 	for (bool stopped = false; !stopped;) {
@@ -688,6 +734,7 @@ int session_run(struct session *s)
 				if (read(s->wake_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 					perror("arrowh: wake");
 				template_point(&l);
+				start_gate(&l);
 				if (!s->cfg->attach_stdin)
 					stdin_pump(&l);
 				resume_input(&l);

@@ -88,6 +88,9 @@ struct session {
 	bool restored;       /* started from --restore */
 	bool template_ready; /* ainit waits at the template point (set on a vCPU thread) */
 	bool template_taken;
+	bool gate_ready;  /* --hold: ainit waits at the start gate (set on a vCPU thread) */
+	bool gate_told;   /* --ready-fd written for it */
+	bool gate_opened; /* ARROW_CTL_START sent */
 	int template_dir_fd;  /* --template-out, opened before the jail */
 
 	/* what ainit told us */

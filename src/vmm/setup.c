@@ -116,6 +116,16 @@ static void control_handler(void *opaque, const struct arrow_ctl_msg *m)
 				perror("arrowh: wake");
 		}
 		break;
+	case ARROW_CTL_READY:
+		if (s->cfg->hold && !__atomic_load_n(&s->gate_ready, __ATOMIC_ACQUIRE)) {
+			uint64_t one = 1;
+
+			/* the main thread tells the caller (--ready-fd) and serves the start */
+			__atomic_store_n(&s->gate_ready, true, __ATOMIC_SEQ_CST);
+			if (write(s->wake_fd, &one, sizeof(one)) < 0)
+				perror("arrowh: wake");
+		}
+		break;
 	case ARROW_CTL_EXIT:
 		if (s->app_exited)
 			break;

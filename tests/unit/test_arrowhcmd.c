@@ -182,8 +182,16 @@ static void test_refused(void **state)
 	d.mac = "02:00:00:00:00:02";
 	d.release_id = "x";
 	d.cgroup = "/c";
+	d.hold = true;
 	assert_int_equal(arrowh_argv_build(&d, a), 0);
 	assert_true(a->n <= ARROWH_ARGV_MAX);
+	{
+		bool hold = false;
+
+		for (int i = 0; i < a->n; i++)
+			hold |= !strcmp(a->v[i], "--hold");
+		assert_true(hold);
+	}
 	while (a->n + 2 <= ARROWH_ARGV_MAX)
 		assert_int_equal(arrowh_argv_add(a, "--x", "y"), 0);
 	assert_int_equal(arrowh_argv_add(a, "--x", "y"), -E2BIG);

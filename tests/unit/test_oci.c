@@ -415,7 +415,7 @@ static void test_state_json(void **state)
 	assert_int_equal(oci_container_load("c1", &c), 0);
 	assert_int_equal(c.status, OCI_CREATING);
 	oci_container_free(&c);
-	/* a live process and the fifo: created; no fifo: running; gone: stopped */
+	/* a live process and the created file: created; without it: running; gone: stopped */
 	child = fork();
 	if (child == 0) {
 		pause();
@@ -429,8 +429,8 @@ static void test_state_json(void **state)
 	json_decref(rec);
 	assert_int_equal(statedir_write_file(dir, OCI_RECORD_FILE, text, strlen(text)), 0);
 	free(text);
-	snprintf(fifo, sizeof(fifo), "%s/%s", dir, OCI_FIFO_FILE);
-	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(statedir_write_file(dir, OCI_CREATED_FILE, "", 0), 0);
+	snprintf(fifo, sizeof(fifo), "%s/%s", dir, OCI_CREATED_FILE);
 	assert_int_equal(oci_container_load("c1", &c), 0);
 	assert_int_equal(c.status, OCI_CREATED);
 	st = oci_state_json(&c);

@@ -149,6 +149,7 @@ static void test_runcfg_roundtrip(void **state)
 	assert_string_equal(cfg->workdir, "/tmp");
 	assert_int_equal(cfg->uid, 1000);
 	assert_false(cfg->root_share);
+	assert_false(cfg->hold);
 	free(buf);
 	/* a root share and its bound files */
 	buf = NULL;
@@ -157,7 +158,9 @@ static void test_runcfg_roundtrip(void **state)
 	assert_int_equal(runcfg_append(&buf, &len, RUNCFG_ARG, "sh"), 0);
 	assert_int_equal(runcfg_append(&buf, &len, RUNCFG_ROOT, "ro"), 0);
 	assert_int_equal(runcfg_append(&buf, &len, RUNCFG_BIND, "/etc/hostname"), 0);
+	assert_int_equal(runcfg_append(&buf, &len, RUNCFG_HOLD, "1"), 0);
 	assert_int_equal(runcfg_parse(buf, len, cfg), 0);
+	assert_true(cfg->hold);
 	assert_true(cfg->root_share);
 	assert_true(cfg->root_read_only);
 	assert_int_equal(cfg->nr_binds, 1);
@@ -232,6 +235,24 @@ static void test_arrowh_config(void **state)
 				 -EINVAL);
 		assert_non_null(strstr(err, "snapshots"));
 	}
+	{
+		/* --hold: a booted Arrow with a control socket for the start request */
+		char *hold_ok[] = { "arrowh", "--kernel", "k", "--initrd", "a", "--state-dir", "/s",
+				    "--hold", "--ready-fd", "5", NULL };
+		char *hold_no_state[] = { "arrowh", "--kernel", "k", "--initrd", "a", "--hold", NULL };
+		char *hold_restore[] = { "arrowh", "--restore", "/r", "--state-dir", "/s", "--hold",
+					 NULL };
+
+		assert_int_equal(arrowh_config_parse(&cfg, 10, hold_ok, err, sizeof(err)), 0);
+		assert_true(cfg.hold);
+		assert_int_equal(cfg.ready_fd, 5);
+		assert_int_equal(arrowh_config_parse(&cfg, 6, hold_no_state, err, sizeof(err)),
+				 -EINVAL);
+		assert_non_null(strstr(err, "--hold"));
+		assert_int_equal(arrowh_config_parse(&cfg, 6, hold_restore, err, sizeof(err)),
+				 -EINVAL);
+		assert_non_null(strstr(err, "--restore"));
+	}
 }
 
 static int seen_type[8], seen_arg[8], seen;
@@ -286,6 +307,14 @@ static void test_control_hostile(void **state)
 	ctl_stream_init(&s, record, NULL);
 	ctl_encode(&m, ARROW_CTL_SIGNAL, SIGTERM, 0); /* a host-only record from the guest */
 	assert_int_equal(ctl_stream_feed(&s, &iov, 1), 0);
+	ctl_stream_init(&s, record, NULL);
+	ctl_encode(&m, ARROW_CTL_START, 0, 0); /* the guest cannot start itself */
+	assert_int_equal(ctl_stream_feed(&s, &iov, 1), 0);
+	assert_true(s.dead);
+	ctl_stream_init(&s, record, NULL);
+	ctl_encode(&m, ARROW_CTL_READY, 0, 0); /* it may say it waits; the host decides */
+	assert_int_equal(ctl_stream_feed(&s, &iov, 1), 1);
+	seen = 0;
 	ctl_stream_init(&s, record, NULL);
 	ctl_encode(&m, ARROW_CTL_HELLO, 0, 0);
 	m.magic = 0xdeadbeef;

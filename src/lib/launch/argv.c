@@ -57,6 +57,8 @@ int arrowh_argv_build(const struct arrowh_desc *d, struct arrowh_argv *a)
 		ADD("--volume", d->volumes[i]);
 	if (d->template_out)
 		ADD("--template-out", d->template_out);
+	if (d->hold)
+		ADD("--hold", NULL);
 
 	snprintf(a->timeout, sizeof(a->timeout), "%u", d->boot_timeout_s);
 	snprintf(a->mem, sizeof(a->mem), "%llu", (unsigned long long)d->memory_mib);
