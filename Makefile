@@ -25,7 +25,7 @@ CLI_SRCS := $(wildcard src/cli/*.c)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) \
 	    $(COMMON_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_LIBS := -ljansson -ldl
-# libarchive and libcrypto are loaded when first needed (src/lib/lazylib.h); tests link them
+# libarchive and libcrypto are loaded when first needed (src/lib/image/lazylib.h); tests link them
 UNIT_LIBS := -larchive -lcrypto -lseccomp -lcurl
 
 # arrow-oci, the OCI runtime (docs/oci.md): its own front end over src/lib and src/common

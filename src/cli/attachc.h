@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "lib/store.h"
+#include "lib/state/store.h"
 
 /* Connect and attach; returns the socket or -errno. */
 int attach_connect(const struct arrow_rec *r, bool with_stdin);

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
-#include "lib/launch.h" /* the launch path: run, clones, templates, cgroups */
+#include "lib/launch/launch.h" /* the launch path: run, clones, templates, cgroups */
 
 struct arrow_rec;
 
@@ -66,7 +66,7 @@ int cmd_push(int argc, char *argv[]);
 /*
  * An image's layers (already in the store) against its config: platform linux/amd64, one
  * diff id per layer, each layer's decompressed stream hashing to its diff id, within the
- * bounds of lim (lib/imglimit.h: bytes per layer and per image, entries per layer). 0 or
+ * bounds of lim (lib/image/imglimit.h: bytes per layer and per image, entries per layer). 0 or
  * -errno with why (cmd-import.c; also for pull).
  */
 struct img_limits;

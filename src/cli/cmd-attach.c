@@ -14,7 +14,7 @@
 #include "attachc.h"
 #include "cli.h"
 #include "common/streamrec.h"
-#include "lib/store.h"
+#include "lib/state/store.h"
 
 #define DETACH_1 0x10 /* Ctrl-P */
 #define DETACH_2 0x11 /* Ctrl-Q */

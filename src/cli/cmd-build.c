@@ -10,11 +10,11 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/elfdeps.h"
-#include "lib/elfinfo.h"
-#include "lib/imglimit.h"
-#include "lib/imgstore.h"
-#include "lib/layer.h"
+#include "lib/image/elfdeps.h"
+#include "lib/image/elfinfo.h"
+#include "lib/image/imglimit.h"
+#include "lib/image/imgstore.h"
+#include "lib/image/layer.h"
 
 #define MAX_FILES 64
 #define MAX_ENV 64

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * arrow exec: run another program inside a running Arrow; arrow top: list its
- * processes. Both talk to ainit's exec service over vsock (lib/execclient.h,
+ * processes. Both talk to ainit's exec service over vsock (lib/exec/execclient.h,
  * docs/exec.md).
  */
 #include <errno.h>
@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/execclient.h"
-#include "lib/store.h"
+#include "lib/exec/execclient.h"
+#include "lib/state/store.h"
 
 static const char exec_usage[] =
 	"Usage: arrow exec [OPTIONS] ARROW PROGRAM [ARGS...]\n"

@@ -2,7 +2,7 @@
 /*
  * arrow fn deploy|ls|inspect|logs|rm|invoke and arrow serve (docs/functions.md): thin
  * callers of lib/fnstore.h and lib/fndeploy.h; invoke talks to the gateway over HTTP
- * with libcurl, loaded only then (lib/lazylib.h).
+ * with libcurl, loaded only then (lib/image/lazylib.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -12,11 +12,11 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/fndeploy.h"
-#include "lib/fnstore.h"
-#include "lib/lazylib.h"
-#include "lib/paths.h"
-#include "lib/runopts.h"
+#include "lib/fn/fndeploy.h"
+#include "lib/fn/fnstore.h"
+#include "lib/image/lazylib.h"
+#include "lib/state/paths.h"
+#include "lib/launch/runopts.h"
 
 #define INVOKE_BODY_MAX (1u << 20) /* the gateway's default request limit */
 

@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/fnstore.h"
-#include "lib/lazylib.h"
+#include "lib/fn/fnstore.h"
+#include "lib/image/lazylib.h"
 
 #define INVOKE_BODY_MAX (1u << 20) /* the gateway's default request limit */
 

@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "cli.h"
-#include "lib/imgstore.h"
+#include "lib/image/imgstore.h"
 
 static const char images_usage[] =
 	"Usage: arrow images [-q] [--format json] [--no-trunc]\n"

@@ -14,7 +14,7 @@
 #include "cli.h"
 #include "common/statedir.h"
 #include "common/streamrec.h"
-#include "lib/store.h"
+#include "lib/state/store.h"
 
 #define FOLLOW_POLL_MS 100
 #define MAX_LOG_FILES 100

@@ -32,8 +32,8 @@
 	" oops=panic apparmor=0 audit=0 mitigations=off init_on_alloc=0 nokaslr preempt=none " \
 	"tsc=reliable"
 #include "common/kvmprobe.h"
-#include "lib/paths.h"
-#include "lib/runopts.h"
+#include "lib/state/paths.h"
+#include "lib/launch/runopts.h"
 
 extern char **environ;
 

@@ -15,8 +15,8 @@
 #include "cli.h"
 #include "common/statedir.h"
 #include "common/streamrec.h"
-#include "lib/netstore.h"
-#include "lib/store.h"
+#include "lib/net/netstore.h"
+#include "lib/state/store.h"
 
 int bad_option(const char *verb, const char *opt)
 {

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/netstore.h"
+#include "lib/net/netstore.h"
 
 static const char usage[] =
 	"Usage: arrow network COMMAND\n"

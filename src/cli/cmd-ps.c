@@ -8,8 +8,8 @@
 #include "cli.h"
 #include "common/streamrec.h"
 #include "common/statedir.h"
-#include "lib/netstore.h"
-#include "lib/store.h"
+#include "lib/net/netstore.h"
+#include "lib/state/store.h"
 
 static const char usage[] =
 	"Usage: arrow ps [OPTIONS]\n"

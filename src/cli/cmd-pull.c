@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/imglimit.h"
-#include "lib/imgstore.h"
-#include "lib/registry.h"
+#include "lib/image/imglimit.h"
+#include "lib/image/imgstore.h"
+#include "lib/image/registry.h"
 
 #define MT_INDEX "application/vnd.oci.image.index.v1+json"
 #define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"

@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
  * arrow run and arrow template create: parse the options, hand them to the launch path
- * (lib/launch.h), print what the user sees. `arrow _release`, arrowh's exit hook.
+ * (lib/launch/launch.h), print what the user sees. `arrow _release`, arrowh's exit hook.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
-#include "lib/launch.h"
-#include "lib/netstore.h"
-#include "lib/runopts.h"
+#include "lib/launch/launch.h"
+#include "lib/net/netstore.h"
+#include "lib/launch/runopts.h"
 
 const char template_usage[] =
 	"Usage: arrow template create NAME [RUN OPTIONS] PROGRAM [ARGS...]\n"

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/imgstore.h"
-#include "lib/lazylib.h"
+#include "lib/image/imgstore.h"
+#include "lib/image/lazylib.h"
 
 static const char usage[] =
 	"Usage: arrow save [-o FILE] IMAGE...\n"

@@ -14,10 +14,10 @@
 #include "common/streamrec.h"
 #include "common/statedir.h"
 #include "common/ownership.h"
-#include "lib/jailuser.h"
-#include "lib/runopts.h"
-#include "lib/snapstore.h"
-#include "lib/store.h"
+#include "lib/state/jailuser.h"
+#include "lib/launch/runopts.h"
+#include "lib/state/snapstore.h"
+#include "lib/state/store.h"
 
 static const char snapshot_usage[] =
 	"Usage: arrow snapshot ARROW NAME\n"

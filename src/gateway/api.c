@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/fndeploy.h"
-#include "lib/runopts.h"
+#include "lib/fn/fndeploy.h"
+#include "lib/launch/runopts.h"
 #include "pool.h"
 
 void reply_text(struct reply *r, int status, const char *fmt, ...)

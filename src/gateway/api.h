@@ -6,7 +6,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "lib/fnstore.h"
+#include "lib/fn/fnstore.h"
 #include "route.h"
 
 struct reply {

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "api.h"
-#include "lib/fndeploy.h"
+#include "lib/fn/fndeploy.h"
 #include "pool.h"
 #include "proxy.h"
 #include "route.h"

@@ -11,9 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/fndeploy.h"
-#include "lib/launch.h"
-#include "lib/netstore.h"
+#include "lib/fn/fndeploy.h"
+#include "lib/launch/launch.h"
+#include "lib/net/netstore.h"
 
 pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 struct function *pool_functions;

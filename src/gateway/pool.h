@@ -12,8 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "lib/fnstore.h"
-#include "lib/store.h"
+#include "lib/fn/fnstore.h"
+#include "lib/state/store.h"
 
 #define POOL_START_BUCKETS 10
 

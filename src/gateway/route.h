@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 
-#include "lib/fnstore.h"
+#include "lib/fn/fnstore.h"
 
 #define ROUTE_URI_MAX 8192
 

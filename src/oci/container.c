@@ -13,7 +13,7 @@
 
 #include "common/statedir.h"
 #include "common/streamrec.h"
-#include "lib/store.h"
+#include "lib/state/store.h"
 
 static char root_buf[PATH_MAX];
 

@@ -35,12 +35,12 @@
 #include "common/stdfds.h"
 #include "container.h"
 #include "hooks.h"
-#include "lib/arrowh_cmd.h"
-#include "lib/execclient.h"
-#include "lib/guestbase.h"
-#include "lib/netns.h"
-#include "lib/paths.h"
-#include "lib/piece.h"
+#include "lib/launch/arrowh_cmd.h"
+#include "lib/exec/execclient.h"
+#include "lib/image/guestbase.h"
+#include "lib/net/netns.h"
+#include "lib/state/paths.h"
+#include "lib/image/piece.h"
 #include "log.h"
 #include "oci.h"
 #include "spec.h"
@@ -137,7 +137,7 @@ int oci_write_pid_file(const char *path, pid_t pid)
 
 /* Everything the container process needs to exec arrowh, built before it is forked. */
 struct launch {
-	struct arrowh_argv hv; /* from the launch description (lib/arrowh_cmd.h) */
+	struct arrowh_argv hv; /* from the launch description (lib/launch/arrowh_cmd.h) */
 	char arrowh[PATH_MAX], kernel[PATH_MAX + 32], state_dir[PATH_MAX + 16];
 	char created[PATH_MAX + 16], pts[128];
 	char cgroup[PATH_MAX];
@@ -259,7 +259,7 @@ static int make_cgroup(const struct oci_globals *g, const struct oci_spec *s, ui
 	return 0;
 }
 
-/* The launch description every front end fills in (lib/arrowh_cmd.h), then arrowh's argv. */
+/* The launch description every front end fills in (lib/launch/arrowh_cmd.h), then arrowh's argv. */
 static int build_argv(const struct oci_spec *s, struct launch *l, uint64_t mem, unsigned int cpus)
 {
 	struct arrowh_desc d;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * arrow-oci exec: a new process in a running container, through ainit's exec service
- * (lib/execclient.h, docs/exec.md) over the Arrow's vsock socket. runc's callers wait on
+ * (lib/exec/execclient.h, docs/exec.md) over the Arrow's vsock socket. runc's callers wait on
  * the pid they find in --pid-file and take its exit status as the process's: that pid is
  * a host process relaying the process's stdio — arrow-oci exec itself in the foreground,
  * a child it forks with --detach.
@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "container.h"
-#include "lib/execclient.h"
+#include "lib/exec/execclient.h"
 #include "log.h"
 #include "oci.h"
 #include "spec.h"

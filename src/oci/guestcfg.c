@@ -19,8 +19,8 @@
 
 #include "common/protocol.h"
 #include "common/runcfg.h"
-#include "lib/netns.h"
-#include "lib/piece.h"
+#include "lib/net/netns.h"
+#include "lib/image/piece.h"
 #include "log.h"
 #include "oci.h"
 #include "spec.h"

@@ -455,7 +455,7 @@ static int parse_linux(struct oci_spec *s, json_t *lx, char *why, size_t whylen)
 		if (path && !strcmp(json_string_value(type), "network")) {
 			const char *p = json_string_value(path);
 
-			/* joined at create (lib/netns.c): the guest takes its interface */
+			/* joined at create (lib/net/netns.c): the guest takes its interface */
 			if (p[0] != '/' || oci_guest_path_problem(p))
 				return WHY("linux.namespaces[%zu].path must be an absolute path", i);
 			s->netns_path = p;

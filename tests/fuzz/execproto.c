@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The exec protocol (src/common/execproto.c, docs/exec.md) and `arrow exec`'s client
- * (src/lib/execclient.c) against hostile bytes. Input: one selector byte, then
+ * (src/lib/exec/execclient.c) against hostile bytes. Input: one selector byte, then
  *   0: a START payload for ainit's decoder; one that decodes is encoded again and must
  *      decode to the same request;
  *   1: a TOP_ROW payload;
@@ -15,7 +15,7 @@
 
 #include "fuzz.h"
 #include "common/execproto.h"
-#include "lib/execclient.h"
+#include "lib/exec/execclient.h"
 
 static void start_round_trip(const uint8_t *data, size_t size)
 {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Image layers (src/lib/layer.c, piece.c): a layer as a registry or an OCI archive hands
+ * Image layers (src/lib/image/layer.c, piece.c): a layer as a registry or an OCI archive hands
  * it over (tar, gzip- or zstd-compressed, or anything at all) converted into the newc cpio
  * piece the guest kernel unpacks, and its diff id computed. Input: the layer file.
  * A piece that comes out is read back with libarchive: it must be a well-formed cpio
@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 
 #include "fuzz.h"
-#include "lib/layer.h"
+#include "lib/image/layer.h"
 
 static char dir[128], path[200];
 static int out_fd = -1;

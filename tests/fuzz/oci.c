@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * OCI image documents as the image store reads them (src/lib/imgstore.c, registry.c,
+ * OCI image documents as the image store reads them (src/lib/image/imgstore.c, registry.c,
  * and the CLI's checks in src/cli/cmd-import.c): an image config, a manifest naming it,
  * and an index.json naming the manifest, stored in a scratch store ($ARROW_IMAGES) and
  * loaded back: the index, the reference lookup (name or id prefix), the image load
@@ -12,9 +12,9 @@
 
 #include "fuzz.h"
 #include "cli/cli.h"
-#include "lib/imglimit.h"
-#include "lib/imgstore.h"
-#include "lib/registry.h"
+#include "lib/image/imglimit.h"
+#include "lib/image/imgstore.h"
+#include "lib/image/registry.h"
 
 static char dir[128], index_path[200];
 

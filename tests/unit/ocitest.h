@@ -29,8 +29,8 @@
 #include "../../src/oci/spec.c"
 #include "../../src/oci/specgen.c"
 #include "../../src/oci/update.c"
-#include "lib/execclient.h"
-#include "lib/rootfs.h"
+#include "lib/exec/execclient.h"
+#include "lib/image/rootfs.h"
 
 static char bundle[64];
 static struct oci_spec spec;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The launch description (lib/arrowh_cmd.h): the one place arrowh's command line is made
+ * The launch description (lib/launch/arrowh_cmd.h): the one place arrowh's command line is made
  * for `arrow run`, clones, templates and arrow-oci. A boot and a clone, the sandbox or not,
  * a tap or passt's socket, the exit hook, limits and the boot deadline's sources.
  */
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/arrowh_cmd.h"
+#include "lib/launch/arrowh_cmd.h"
 #include "unit.h"
 
 /* The value after opt in argv, or NULL; count: how many times opt appears. */

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "common/cgroup.h"
-#include "lib/runopts.h"
+#include "lib/launch/runopts.h"
 #include "unit.h"
 #include "vmm/config.h"
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The exec protocol (common/execproto.h) and its host client (lib/execclient.h) against
+ * The exec protocol (common/execproto.h) and its host client (lib/exec/execclient.h) against
  * a hostile peer: headers of every type from the wrong side, oversized and wrong fixed
  * lengths, flags; START payloads round trip, every truncation, byte flips, lying counts,
  * strings without their NUL, trailing bytes; the stream reader fed byte by byte, several
@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "common/execproto.h"
-#include "lib/execclient.h"
+#include "lib/exec/execclient.h"
 #include "unit.h"
 
 static char *sample_argv[] = { "sh", "-c", "echo \"$X\"", NULL };

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * ainit's exec session (init/execsvc.h) on the host, driven by the real client
- * (lib/execclient.h) over a unix socket pair: output and exit codes, 127 for a missing
+ * (lib/exec/execclient.h) over a unix socket pair: output and exit codes, 127 for a missing
  * program and 126 for one that cannot run, 10 MiB through cat byte-exact, stdout and
  * stderr apart, a forwarded signal, env/workdir/user, a pseudo-terminal with its size
  * and a resize, a detached program, several sessions at once, the host going away
@@ -23,7 +23,7 @@
 
 #include "common/execproto.h"
 #include "init/execsvc.h"
-#include "lib/execclient.h"
+#include "lib/exec/execclient.h"
 #include "unit.h"
 
 static const char *const app_env[] = { "PATH=/usr/bin:/bin", "APP=1", "X=app", NULL };

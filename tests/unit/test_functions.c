@@ -11,7 +11,7 @@
 
 #include "gateway/api.h"
 #include "gateway/route.h"
-#include "lib/fnstore.h"
+#include "lib/fn/fnstore.h"
 
 static char tmpdir[] = "/tmp/arrow-fn-XXXXXX";
 

@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lib/elfdeps.h"
-#include "lib/imgstore.h"
-#include "lib/layer.h"
+#include "lib/image/elfdeps.h"
+#include "lib/image/imgstore.h"
+#include "lib/image/layer.h"
 #include "unit.h"
 
 static void test_clean_path(void **state)

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Resource bounds on images (lib/imglimit.h): sizes from the environment, layers that
+/* Resource bounds on images (lib/image/imglimit.h): sizes from the environment, layers that
  * decompress past their bound (a gzip bomb in miniature), too many entries, JSON caps. */
 #include <archive.h>
 #include <archive_entry.h>
@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lib/imglimit.h"
-#include "lib/layer.h"
+#include "lib/image/imglimit.h"
+#include "lib/image/layer.h"
 #include "unit.h"
 
 static char tmpdir[] = "/tmp/arrow-imglimit-XXXXXX";

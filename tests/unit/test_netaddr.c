@@ -6,8 +6,8 @@
 
 #include "common/macaddr.h"
 #include "common/runcfg.h"
-#include "lib/netaddr.h"
-#include "lib/runopts.h"
+#include "lib/net/netaddr.h"
+#include "lib/launch/runopts.h"
 #include "unit.h"
 #include "vmm/config.h"
 

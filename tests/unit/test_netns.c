@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
-/* Joining a prepared network namespace (lib/netns.c): reading its default route, the
+/* Joining a prepared network namespace (lib/net/netns.c): reading its default route, the
  * record a delete restores the namespace from. The joining itself needs root and a
  * namespace: tests/integration/test_oci_net.py. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/netns.h"
+#include "lib/net/netns.h"
 #include "unit.h"
 
 #define HEADER "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"

@@ -2,7 +2,7 @@
 /*
  * arrow-oci without a VM: config.json parsing and validation (src/oci/spec.c) on bundles
  * made in a temporary directory, the state object and derived status (container.c), the
- * signal and cgroupsPath parsers, and the rootfs as a cpio piece (src/lib/rootfs.c) read
+ * signal and cgroupsPath parsers, and the rootfs as a cpio piece (src/lib/image/rootfs.c) read
  * back entry by entry; config.json's spec generator. The front end's objects are not in
  * the unit-test link: tests/unit/ocitest.h includes its files. Exec, hooks and update:
  * test_ociops.c.
@@ -61,7 +61,7 @@ static void test_spec_full(void **state)
 	assert_int_equal(spec.nr_files, 1);
 	assert_string_equal(spec.files[0].guest, "/etc/motd");
 	assert_false(spec.files[0].read_only);
-	/* the network namespace is joined at create (lib/netns.c); the bind mount under /run
+	/* the network namespace is joined at create (lib/net/netns.c); the bind mount under /run
 	 * is said */
 	assert_string_equal(spec.netns_path, "/run/netns/x");
 	assert_false(spec.netns_fresh);

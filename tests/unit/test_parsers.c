@@ -8,7 +8,7 @@
 
 #include "common/proctcp.h"
 #include "common/runcfg.h"
-#include "lib/runopts.h"
+#include "lib/launch/runopts.h"
 #include "unit.h"
 #include "vmm/config.h"
 #include "vmm/control.h"

@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lib/elfinfo.h"
-#include "lib/piece.h"
+#include "lib/image/elfinfo.h"
+#include "lib/image/piece.h"
 #include "unit.h"
 
 static const struct piece_file files[] = {

@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "lib/snapstore.h"
+#include "lib/state/snapstore.h"
 #include "unit.h"
 #include "vmm/snap/guard.h"
 

@@ -11,8 +11,8 @@
 
 #include "common/statedir.h"
 #include "common/streamrec.h"
-#include "lib/runopts.h"
-#include "lib/store.h"
+#include "lib/launch/runopts.h"
+#include "lib/state/store.h"
 #include "unit.h"
 #include "vmm/logfile.h"
 

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT
-/* arrowh's command line from a launch description (lib/arrowh_cmd.h). */
+/* arrowh's command line from a launch description (lib/launch/arrowh_cmd.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "lib/arrowh_cmd.h"
-#include "lib/jailuser.h"
-#include "lib/paths.h"
+#include "lib/launch/arrowh_cmd.h"
+#include "lib/state/jailuser.h"
+#include "lib/state/paths.h"
 
 void arrowh_desc_init(struct arrowh_desc *d)
 {

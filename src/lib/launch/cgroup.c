@@ -14,7 +14,7 @@
 #include "common/cgroup.h"
 #include "common/kvmprobe.h"
 #include "common/statedir.h"
-#include "lib/runopts.h"
+#include "lib/launch/runopts.h"
 
 static char cgroup_arg[PATH_MAX]; /* arrowh's --cgroup DIR, until the exec */
 

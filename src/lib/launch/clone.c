@@ -17,10 +17,10 @@
 #include "common/runcfg.h"
 #include "common/statedir.h"
 #include "common/stdfds.h"
-#include "lib/netstore.h"
-#include "lib/runopts.h"
-#include "lib/snapstore.h"
-#include "lib/store.h"
+#include "lib/net/netstore.h"
+#include "lib/launch/runopts.h"
+#include "lib/state/snapstore.h"
+#include "lib/state/store.h"
 
 #define IDENTITY_FILE "identity"
 

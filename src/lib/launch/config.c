@@ -15,8 +15,8 @@
 
 #include "internal.h"
 #include "common/protocol.h"
-#include "lib/piece.h"
-#include "lib/runopts.h"
+#include "lib/image/piece.h"
+#include "lib/launch/runopts.h"
 
 /* Every directory above the configuration files, once each, parents first. */
 #define MAX_ENTRIES (2 + RUNOPTS_MAX_CONFIGS * 32)

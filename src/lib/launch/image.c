@@ -9,10 +9,10 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "lib/imglimit.h"
-#include "lib/imgstore.h"
-#include "lib/layer.h"
-#include "lib/runopts.h"
+#include "lib/image/imglimit.h"
+#include "lib/image/imgstore.h"
+#include "lib/image/layer.h"
+#include "lib/launch/runopts.h"
 
 /*
  * The cached piece of one layer: converted on first use (into a temporary

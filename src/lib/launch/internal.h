@@ -8,10 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lib/imglimit.h"
-#include "lib/imgstore.h"
-#include "lib/arrowh_cmd.h"
-#include "lib/launch.h"
+#include "lib/image/imglimit.h"
+#include "lib/image/imgstore.h"
+#include "lib/launch/arrowh_cmd.h"
+#include "lib/launch/launch.h"
 
 #define EXIT_ARROW_ERROR LAUNCH_EXIT_ERROR
 #define EXIT_CANNOT_INVOKE LAUNCH_EXIT_CANNOT_INVOKE

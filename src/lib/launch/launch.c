@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The launch path (lib/launch.h): check the program, assemble the initramfs pieces, register
+ * The launch path (lib/launch/launch.h): check the program, assemble the initramfs pieces, register
  * the Arrow, join its network and cgroup, start arrowh. `arrow run`, templates and the
  * functions gateway come here; clones go on in clone.c.
  */
@@ -21,17 +21,17 @@
 #include "common/runcfg.h"
 #include "common/statedir.h"
 #include "common/stdfds.h"
-#include "lib/arrowh_cmd.h"
-#include "lib/jailuser.h"
-#include "lib/elfinfo.h"
-#include "lib/paths.h"
-#include "lib/guestbase.h"
-#include "lib/piece.h"
-#include "lib/runopts.h"
-#include "lib/netstore.h"
-#include "lib/passt.h"
-#include "lib/snapstore.h"
-#include "lib/store.h"
+#include "lib/launch/arrowh_cmd.h"
+#include "lib/state/jailuser.h"
+#include "lib/image/elfinfo.h"
+#include "lib/state/paths.h"
+#include "lib/image/guestbase.h"
+#include "lib/image/piece.h"
+#include "lib/launch/runopts.h"
+#include "lib/net/netstore.h"
+#include "lib/net/passt.h"
+#include "lib/state/snapstore.h"
+#include "lib/state/store.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

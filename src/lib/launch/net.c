@@ -8,9 +8,9 @@
 
 #include "internal.h"
 #include "common/runcfg.h"
-#include "lib/netstore.h"
-#include "lib/passt.h"
-#include "lib/runopts.h"
+#include "lib/net/netstore.h"
+#include "lib/net/passt.h"
+#include "lib/launch/runopts.h"
 
 /* --network passt: the host's address and gateway, as passt gives them (one Arrow per run). */
 static struct passt_conf passt_conf;

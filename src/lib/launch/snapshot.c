@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Snapshots of running Arrows, and the end of an Arrow (lib/launch.h): the pieces of the
+ * Snapshots of running Arrows, and the end of an Arrow (lib/launch/launch.h): the pieces of the
  * launch path that `arrow snapshot`, `arrow stop`/`rm` and the functions gateway share.
  */
 #include <errno.h>
@@ -18,11 +18,11 @@
 #include "common/ownership.h"
 #include "common/statedir.h"
 #include "common/streamrec.h"
-#include "lib/jailuser.h"
-#include "lib/netstore.h"
-#include "lib/runopts.h"
-#include "lib/snapstore.h"
-#include "lib/store.h"
+#include "lib/state/jailuser.h"
+#include "lib/net/netstore.h"
+#include "lib/launch/runopts.h"
+#include "lib/state/snapstore.h"
+#include "lib/state/store.h"
 
 #define HARD_STOP_WAIT_MS 5000
 
