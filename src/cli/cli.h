@@ -39,8 +39,11 @@ int cmd_serve(int argc, char *argv[]);
 int cmd_network(int argc, char *argv[]);
 int cmd_release(int argc, char *argv[]);
 
-/* "Unknown option" for VERB: prints it with the help hint, returns 125. */
+/* Shared by the verbs (verbs.c). "Unknown option" for VERB: prints it with the help hint,
+ * returns 125. */
 int bad_option(const char *verb, const char *opt);
+/* Nanoseconds from `then` (CLOCK_REALTIME ns) until now, 0 if it is in the future. */
+uint64_t ns_since(uint64_t then);
 /* "3 minutes", "About an hour": docker's human durations. */
 void human_duration(uint64_t ns, char *out, size_t len);
 /* "Up 3 minutes", "Exited (7) 2 seconds ago", "Created". */
@@ -48,7 +51,7 @@ void arrow_status_text(const struct arrow_rec *r, char *out, size_t len);
 /* "running", "exited", "created". */
 const char *arrow_state_name(const struct arrow_rec *r);
 
-/* arrow run PROGRAM; with template, `arrow template create TEMPLATE` instead (cmd-run.c). */
+/* arrow run PROGRAM; with template, `arrow template create TEMPLATE` instead (runprog.c). */
 int run_program(int argc, char *argv[], const char *template);
 /* Snapshots and templates (cmd-snapshot.c; docs/snapshots.md) */
 extern const char template_usage[];
@@ -63,14 +66,4 @@ int cmd_import(int argc, char *argv[]);
 int cmd_save(int argc, char *argv[]);
 int cmd_pull(int argc, char *argv[]);
 int cmd_push(int argc, char *argv[]);
-/*
- * An image's layers (already in the store) against its config: platform linux/amd64, one
- * diff id per layer, each layer's decompressed stream hashing to its diff id, within the
- * bounds of lim (lib/image/imglimit.h: bytes per layer and per image, entries per layer). 0 or
- * -errno with why (cmd-import.c; also for pull).
- */
-struct img_limits;
-int image_check_layers(json_t *manifest, json_t *config, const struct img_limits *lim, char *why,
-		       size_t whylen);
-
 #endif

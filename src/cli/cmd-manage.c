@@ -18,13 +18,6 @@
 #include "lib/net/netstore.h"
 #include "lib/state/store.h"
 
-int bad_option(const char *verb, const char *opt)
-{
-	fprintf(stderr, "arrow %s: unknown or incomplete option '%s'\nSee 'arrow %s --help'.\n",
-		verb, opt, verb);
-	return EXIT_ARROW_ERROR;
-}
-
 static int need_arrows(const char *verb, int argc)
 {
 	if (optind < argc)

@@ -21,67 +21,6 @@ static const char usage[] =
 	"      --format json  one JSON object per Arrow and line\n"
 	"  -h, --help         this text\n";
 
-void human_duration(uint64_t ns, char *out, size_t len)
-{
-	uint64_t s = ns / 1000000000ull;
-
-	if (s < 1)
-		snprintf(out, len, "Less than a second");
-	else if (s == 1)
-		snprintf(out, len, "1 second");
-	else if (s < 60)
-		snprintf(out, len, "%llu seconds", (unsigned long long)s);
-	else if (s < 120)
-		snprintf(out, len, "About a minute");
-	else if (s < 3600)
-		snprintf(out, len, "%llu minutes", (unsigned long long)s / 60);
-	else if (s < 7200)
-		snprintf(out, len, "About an hour");
-	else if (s < 48 * 3600)
-		snprintf(out, len, "%llu hours", (unsigned long long)s / 3600);
-	else if (s < 14 * 86400)
-		snprintf(out, len, "%llu days", (unsigned long long)s / 86400);
-	else if (s < 60 * 86400)
-		snprintf(out, len, "%llu weeks", (unsigned long long)s / (7 * 86400));
-	else if (s < 730 * 86400)
-		snprintf(out, len, "%llu months", (unsigned long long)s / (30 * 86400));
-	else
-		snprintf(out, len, "%llu years", (unsigned long long)s / (365 * 86400));
-}
-
-static uint64_t since(uint64_t then)
-{
-	uint64_t now = statedir_realtime_ns();
-
-	return now > then ? now - then : 0;
-}
-
-void arrow_status_text(const struct arrow_rec *r, char *out, size_t len)
-{
-	char d[64];
-
-	switch (r->status) {
-	case ST_RUNNING:
-		human_duration(since(r->started_ns), d, sizeof(d));
-		snprintf(out, len, "Up %s%s", d,
-			 store_request(r, HOSTCTL_PAUSED, 0) == 1 ? " (Paused)" : "");
-		break;
-	case ST_EXITED:
-		human_duration(since(r->finished_ns), d, sizeof(d));
-		snprintf(out, len, "Exited (%d) %s ago", r->exit_code, d);
-		break;
-	default:
-		snprintf(out, len, "Created");
-	}
-}
-
-const char *arrow_state_name(const struct arrow_rec *r)
-{
-	if (r->status == ST_RUNNING) /* paused is arrowh's to know: asked, never stored */
-		return store_request(r, HOSTCTL_PAUSED, 0) == 1 ? "paused" : "running";
-	return r->status == ST_EXITED ? "exited" : "created";
-}
-
 /* The program and its arguments, quoted like docker's COMMAND column. */
 static void command_text(const struct arrow_rec *r, char *out, size_t len, bool trunc)
 {
@@ -168,7 +107,7 @@ static void print_table(const struct arrow_rec *list, int n, bool all, bool trun
 		snprintf(cells[rows][1], 256, "%s", store_name(r));
 		snprintf(cells[rows][2], 256, "%s", base ? base : "?");
 		command_text(r, cells[rows][3], 256, trunc);
-		human_duration(since(r->created_ns), d, sizeof(d));
+		human_duration(ns_since(r->created_ns), d, sizeof(d));
 		snprintf(cells[rows][4], 256, "%s ago", d);
 		arrow_status_text(r, cells[rows][5], 256);
 		ports_text(r, cells[rows][6], 256);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "lib/image/imgcheck.h"
 #include "lib/image/imglimit.h"
 #include "lib/image/imgstore.h"
 #include "lib/image/registry.h"

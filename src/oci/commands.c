@@ -80,11 +80,14 @@ int oci_start(const char *id)
 	snprintf(created, sizeof(created), "%s/%s", c.dir, OCI_CREATED_FILE);
 	/* the guest booted at create and waits: arrowh tells ainit to run the process */
 	err = oci_arrowh_request(&c, HOSTCTL_START, 0);
-	if (err == 0 || err == -EALREADY) {
-		/* -EALREADY: an earlier start got this far and was stopped before this line */
+	if (err == 0) {
 		unlink(created);
 		ret = 0;
 		run_hooks(&c, "poststart");
+	} else if (err == -EALREADY) {
+		/* another start took it (concurrently, or one stopped before it removed the file) */
+		unlink(created);
+		oci_error("cannot start container %s: it was started already", id);
 	} else if (!oci_proc_alive(c.pid, c.pid_start)) {
 		oci_error("cannot start container %s: its process has ended", id);
 	} else {
@@ -211,7 +214,8 @@ int oci_delete(const char *id, bool force)
 		oci_container_free(&c);
 		return 1;
 	}
-	if (oci_status_alive(c.status)) {
+	/* creating with a record: a create that was killed while the guest booted */
+	if (oci_status_alive(c.status) || (c.status == OCI_CREATING && c.rec)) {
 		kill(c.pid, SIGKILL);
 		wait_gone(&c);
 		if (oci_proc_alive(c.pid, c.pid_start)) {

@@ -133,6 +133,10 @@ void oci_container_refresh(struct oci_container *c)
 		c->status = OCI_STOPPED;
 		return;
 	}
+	if (json_is_true(json_object_get(c->rec, "booting"))) {
+		c->status = OCI_CREATING; /* create still waits for the guest to reach the gate */
+		return;
+	}
 	snprintf(created, sizeof(created), "%s/%s", c->dir, OCI_CREATED_FILE);
 	c->status = access(created, F_OK) == 0 ? OCI_CREATED : OCI_RUNNING;
 	/* paused is arrowh's to know: asked, never stored, so it cannot go stale */

@@ -425,9 +425,10 @@ static void container_process(struct launch *l, const struct oci_spec *s, uint64
  * (l->ctl's other end). EOF or the process's end before that: the boot failed, and
  * arrowh has said why on the container's stderr. Bounded by the boot deadline plus the
  * time ainit may take to set up (mounts, network): a guest that stalls after reaching
- * ainit does not hold create forever. 0 or -1 (said).
+ * ainit does not hold create forever (ARROW_BOOT_TIMEOUT=0, no deadline, waits as long as
+ * the guest takes). 0 or -1 (said); *reaped when the process ended and was waited for.
  */
-static int wait_ready(struct launch *l, pid_t pid)
+static int wait_ready(struct launch *l, pid_t pid, bool *reaped)
 {
 	unsigned int boot_s = arrowh_boot_timeout(-1, NULL);
 	long long left_ms = boot_s ? (boot_s + READY_SETUP_S) * 1000ll : -1;
@@ -449,6 +450,7 @@ static int wait_ready(struct launch *l, pid_t pid)
 		}
 		w = waitpid(pid, &st, WNOHANG);
 		if (w == pid) {
+			*reaped = true; /* its pid is free now: never signal it again */
 			oci_error("the Arrow ended while booting (arrowh status %d%s): see the "
 				  "container's output for arrowh's report",
 				  WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st),
@@ -464,6 +466,7 @@ static int wait_ready(struct launch *l, pid_t pid)
 	/* the VMM closed its end: the supervisor follows it at once */
 	for (int i = 0; i < 100; i++) {
 		if (waitpid(pid, &st, WNOHANG) == pid) {
+			*reaped = true;
 			oci_error("the Arrow ended while booting (arrowh status %d): see the "
 				  "container's output for arrowh's report",
 				  WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
@@ -561,8 +564,20 @@ static void remove_dir(const char *dir, const char *cgroup, const char *vsock_di
 	snprintf(sub, sizeof(sub), "%s/%s", dir, OCI_ARROW_DIR);
 	statedir_remove(sub);
 	statedir_remove(dir);
-	if (cgroup && cgroup[0])
-		cgroup_remove(cgroup, 1000);
+	/* the jailed VMM and the sidecar end after the supervisor, freeing guest memory */
+	if (cgroup && cgroup[0] && cgroup_remove(cgroup, 10000))
+		oci_warn("the cgroup %s could not be removed", cgroup);
+}
+
+static int write_record(const char *dir, json_t *rec)
+{
+	char *text = rec ? json_dumps(rec, JSON_INDENT(2)) : NULL;
+	int ret = text ? statedir_write_file(dir, OCI_RECORD_FILE, text, strlen(text)) : -ENOMEM;
+
+	free(text);
+	if (ret)
+		oci_error("cannot write %s/%s", dir, OCI_RECORD_FILE);
+	return ret;
 }
 
 int oci_create(const struct oci_globals *g, const struct oci_create_opts *o)
@@ -574,11 +589,12 @@ int oci_create_pid(const struct oci_globals *g, const struct oci_create_opts *o,
 {
 	struct oci_spec *s = calloc(1, sizeof(*s));
 	struct launch *l = calloc(1, sizeof(*l));
-	char dir[PATH_MAX], why[1024], *bundle = NULL, *text;
+	char dir[PATH_MAX], why[1024], *bundle = NULL;
 	unsigned long long start = 0;
 	uint64_t mem = 0;
 	unsigned int cpus;
-	json_t *rec, *more;
+	json_t *rec = NULL, *more;
+	bool reaped = false;
 	char state;
 	pid_t pid;
 	int ret = 1;
@@ -685,8 +701,7 @@ int oci_create_pid(const struct oci_globals *g, const struct oci_create_opts *o,
 	}
 	if (s->hooks && run_create_hooks(o->id, bundle, s, pid))
 		goto out_kill;
-	if (write(l->ctl[0], "G", 1) != 1 || (s->netns_fresh && fresh_netns_wait(l, 'O')) ||
-	    wait_ready(l, pid))
+	if (write(l->ctl[0], "G", 1) != 1 || (s->netns_fresh && fresh_netns_wait(l, 'O')))
 		goto out_kill;
 	rec = oci_record_new(o->id, bundle, s, pid, start, l->cgroup[0] ? l->cgroup : NULL);
 	if (rec && s->netns_path) { /* delete gives the namespace back as it found it */
@@ -704,14 +719,20 @@ int oci_create_pid(const struct oci_globals *g, const struct oci_create_opts *o,
 	if (rec && more)
 		json_object_update(rec, more);
 	json_decref(more);
-	text = rec ? json_dumps(rec, JSON_INDENT(2)) : NULL;
+	/*
+	 * Recorded while it boots ("booting": status creating), so that a create killed
+	 * meanwhile leaves what `delete --force` needs to clean up: the pid, the cgroup, the
+	 * network namespace to give back. Recorded again without it once the guest waits.
+	 */
+	if (rec)
+		json_object_set_new(rec, "booting", json_true());
+	if (write_record(dir, rec) || wait_ready(l, pid, &reaped))
+		goto out_record;
+	json_object_del(rec, "booting");
+	if (write_record(dir, rec))
+		goto out_record;
 	json_decref(rec);
-	if (!text || statedir_write_file(dir, OCI_RECORD_FILE, text, strlen(text))) {
-		free(text);
-		oci_error("cannot write %s/%s", dir, OCI_RECORD_FILE);
-		goto out_kill;
-	}
-	free(text);
+	rec = NULL;
 	if (o->pid_file && (ret = oci_write_pid_file(o->pid_file, pid))) {
 		oci_error("cannot write --pid-file %s: %s", o->pid_file, strerror(-ret));
 		ret = 1;
@@ -723,9 +744,13 @@ int oci_create_pid(const struct oci_globals *g, const struct oci_create_opts *o,
 		*out_pid = pid;
 	ret = 0;
 	goto out_spec;
+out_record:
+	json_decref(rec);
 out_kill:
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
+	if (!reaped) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
 out_dir:
 	remove_dir(dir, l->cgroup, l->vsock_dir);
 out_net:

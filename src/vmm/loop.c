@@ -27,7 +27,8 @@
 
 #define EXIT_HARD_STOP 137 /* as docker reports a container it had to kill */
 
-enum { EV_SIGNAL, EV_STOP, EV_WAKE, EV_STDIN, EV_LISTEN, EV_BOOT_DEADLINE, EV_ACCEPT_RETRY, EV_CLIENT };
+enum { EV_SIGNAL, EV_STOP, EV_WAKE, EV_STDIN, EV_LISTEN, EV_BOOT_DEADLINE, EV_ACCEPT_RETRY, EV_CLIENT,
+       EV_CALLER };
 #define EV_CLIENT_TAG(slot) (EV_CLIENT | ((uint64_t)(slot) << 8))
 
 struct loop {
@@ -368,6 +369,7 @@ static void start_gate(struct loop *l)
 	if (!s->cfg->hold || s->gate_told || !__atomic_load_n(&s->gate_ready, __ATOMIC_ACQUIRE))
 		return;
 	s->gate_told = true;
+	epoll_ctl(l->ep, EPOLL_CTL_DEL, s->cfg->ready_fd, NULL); /* before tell_ready closes it */
 	if (!tell_ready(s)) {
 		/* the caller (arrow-oci create) is gone: nobody will ever start this Arrow */
 		fprintf(stderr, "arrowh: the caller that waited for this Arrow went away before it "
@@ -593,7 +595,29 @@ static int loop_init(struct loop *l, struct session *s)
 		if (epoll_ctl(l->ep, EPOLL_CTL_ADD, s->hub.listen_fd, &ev))
 			return -errno;
 	}
+	/*
+	 * --hold: the caller waits on the other end of --ready-fd until the guest is at the
+	 * gate and sends nothing more; its end closing first means it is gone (killed while the
+	 * guest booted): nobody will start this Arrow.
+	 */
+	if (s->cfg->hold && s->cfg->ready_fd >= 0) {
+		ev = (struct epoll_event){ .events = EPOLLIN | EPOLLRDHUP, .data.u64 = EV_CALLER };
+		if (epoll_ctl(l->ep, EPOLL_CTL_ADD, s->cfg->ready_fd, &ev))
+			return -errno;
+	}
 	return 0;
+}
+
+static void caller_gone(struct loop *l)
+{
+	struct session *s = l->s;
+
+	epoll_ctl(l->ep, EPOLL_CTL_DEL, s->cfg->ready_fd, NULL);
+	if (s->gate_told)
+		return;
+	fprintf(stderr, "arrowh: the caller waiting for this Arrow (arrow-oci create) went away "
+			"while it booted; stopping it\n");
+	hard_stop(l, EXIT_ARROW_ERROR);
 }
 
 void session_block_signals(void)
@@ -753,6 +777,9 @@ int session_run(struct session *s)
 				break;
 			case EV_CLIENT:
 				client_event(&l, (int)(evs[i].data.u64 >> 8), evs[i].events);
+				break;
+			case EV_CALLER:
+				caller_gone(&l);
 				break;
 			}
 		}

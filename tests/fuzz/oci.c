@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * OCI image documents as the image store reads them (src/lib/image/imgstore.c, registry.c,
- * and the CLI's checks in src/cli/cmd-import.c): an image config, a manifest naming it,
+ * and the CLI's checks in src/lib/image/imgcheck.c): an image config, a manifest naming it,
  * and an index.json naming the manifest, stored in a scratch store ($ARROW_IMAGES) and
  * loaded back: the index, the reference lookup (name or id prefix), the image load
  * (manifest, config, diff ids), the layer check, and the reference parsers.
@@ -11,7 +11,7 @@
 #include <errno.h>
 
 #include "fuzz.h"
-#include "cli/cli.h"
+#include "lib/image/imgcheck.h"
 #include "lib/image/imglimit.h"
 #include "lib/image/imgstore.h"
 #include "lib/image/registry.h"

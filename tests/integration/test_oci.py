@@ -268,6 +268,36 @@ def test_create_boots_and_start_only_runs_the_process(tmp_path, root):
     assert oci(root, "delete", "g2").returncode == 0
 
 
+def test_a_create_killed_while_booting_stops_the_arrow(tmp_path, root):
+    """containerd kills `runc create` when its context ends: the Arrow booting for it must
+    not live on unstarted, and delete --force must find what to clean up."""
+    rel = f"arrow-oci-test-{os.getpid()}/kb"
+    bundle = make_bundle(tmp_path / "bk", ["sh", "-c", "echo started >/started"],
+                         extra={"linux": {"cgroupsPath": "/" + rel}})
+    p = subprocess.Popen([OCI, "--root", root, "create", "--bundle", bundle, "kb"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=open(tmp_path / "kb.err", "wb"))
+    record = os.path.join(root, "kb", "oci.json")
+    deadline = time.time() + 60
+    while not os.path.exists(record):
+        assert p.poll() is None and time.time() < deadline, "create ended or never recorded"
+        time.sleep(0.05)
+    st = state(root, "kb")
+    assert st["status"] == "creating", st  # recorded, still booting
+    pid = json.load(open(record))["pid"]
+    p.kill()
+    p.wait()
+    # arrowh sees its caller gone and stops the Arrow (we are its subreaper now)
+    assert wait_pid(pid) == 125
+    assert b"went away" in (tmp_path / "kb.err").read_bytes()
+    assert not os.path.exists(os.path.join(bundle, "rootfs", "started"))
+    r = oci(root, "delete", "--force", "kb")
+    assert r.returncode == 0, r.stderr
+    assert os.listdir(root) == []
+    assert not os.path.isdir(os.path.join("/sys/fs/cgroup", rel))
+    os.rmdir(os.path.join("/sys/fs/cgroup", os.path.dirname(rel)))
+
+
 def test_terminal_through_console_socket(tmp_path, root):
     bundle = make_bundle(tmp_path / "b4", ["sh", "-c", "[ -t 0 ] && [ -t 1 ] && echo is-a-tty; "
                                            "read line; echo got-$line; exit 3"],
