@@ -20,6 +20,10 @@ int cmd_run(int argc, char *argv[]);
 int cmd_machine(int argc, char *argv[]);
 int cmd_ps(int argc, char *argv[]);
 int cmd_logs(int argc, char *argv[]);
+/* An Arrow's log (logprint.c): tail lines (-1: all), RFC 3339 prefixes, follow until it
+ * exits. 0. */
+struct arrow_rec;
+int arrow_print_logs(const struct arrow_rec *r, long tail, bool timestamps, bool follow);
 int cmd_attach(int argc, char *argv[]);
 int cmd_stop(int argc, char *argv[]);
 int cmd_pause(int argc, char *argv[]);
@@ -32,8 +36,10 @@ int cmd_inspect(int argc, char *argv[]);
 int cmd_exec(int argc, char *argv[]);
 int cmd_top(int argc, char *argv[]);
 
-/* functions (cmd-fn.c, cmd-fninvoke.c; docs/functions.md) */
+/* functions (cmd-fn.c, fn-invoke.c; docs/functions.md) */
 int cmd_fn(int argc, char *argv[]);
+/* arrow fn invoke (fn-invoke.c) */
+int fn_invoke(int argc, char *argv[]);
 int cmd_serve(int argc, char *argv[]);
 
 int cmd_network(int argc, char *argv[]);

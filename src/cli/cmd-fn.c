@@ -218,13 +218,11 @@ static int fn_logs(const char *name)
 	}
 	n = store_list(&list);
 	for (int i = 0; i < n; i++) {
-		char *args[] = { "logs", list[i].id, NULL };
-
 		if (!fnstore_is_instance(store_name(&list[i]), name))
 			continue;
 		printf("==> %s <==\n", store_name(&list[i]));
 		fflush(stdout);
-		cmd_logs(2, args);
+		arrow_print_logs(&list[i], -1, false, false);
 		fflush(stdout);
 	}
 	if (n > 0)
@@ -251,7 +249,6 @@ static int fn_rm(int argc, char *argv[])
 	return status;
 }
 
-int fn_invoke(int argc, char *argv[]);
 
 int cmd_fn(int argc, char *argv[])
 {

@@ -6,9 +6,9 @@
  *           in chunks of any size (chosen by the input), records reassembled and checked;
  *   mode 1: `arrow attach`'s relay of stream records from arrowh (src/cli/attachc.c),
  *           read from a pipe;
- *   mode 2: `arrow logs` over a log file of stream records (src/cli/cmd-logs.c): whole,
+ *   mode 2: `arrow logs` over a log file of stream records (src/cli/logprint.c): whole,
  *           and from the cut `--tail N` computes, with and without timestamps.
- * attachc.c and cmd-logs.c are compiled in here (their parsers are static).
+ * attachc.c and logprint.c are compiled in here (their parsers are static).
  */
 #include <errno.h>
 
@@ -18,7 +18,7 @@
 #define write_all attachc_write_all /* both files have a static one */
 #include "../../src/cli/attachc.c"
 #undef write_all
-#include "../../src/cli/cmd-logs.c"
+#include "../../src/cli/logprint.c"
 
 static unsigned int handled;
 

@@ -12,8 +12,6 @@
 
 #define INVOKE_BODY_MAX (1u << 20) /* the gateway's default request limit */
 
-int fn_invoke(int argc, char *argv[]);
-
 static size_t to_stdout(char *p, size_t size, size_t n, void *user)
 {
 	(void)user;
