@@ -403,6 +403,9 @@ static bool reap_one(struct function *f, uint64_t now)
 						"what its arrowh and console said last\n", i->name, broken,
 					broken < 500 ? ", its answer cut short" : "");
 			pthread_mutex_unlock(&pool_lock);
+			/* the teardown without the launch lock: a request starting an instance
+			 * meanwhile must not wait for it (scale to zero, then a request at once) */
+			fn_arrow_halt(id);
 			pthread_mutex_lock(&launch_lock);
 			if (broken) /* the evidence goes to the gateway's log before the state goes */
 				fn_arrow_stop_report(id, stderr);

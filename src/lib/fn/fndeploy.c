@@ -36,8 +36,8 @@ int fn_start_timeout_ms(void)
 	return v > 0 && v <= 3600 ? (int)v * 1000 : 120 * 1000;
 }
 
-/* One connection attempt of at most 250 ms: 0 accepted, -ECONNREFUSED, -ETIMEDOUT... */
-static int try_connect(const struct sockaddr_in *sa)
+/* One connection attempt of at most timeout_ms: 0 accepted, -ECONNREFUSED, -ETIMEDOUT... */
+static int try_connect(const struct sockaddr_in *sa, int timeout_ms)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	struct pollfd p = { .fd = fd, .events = POLLOUT };
@@ -50,7 +50,7 @@ static int try_connect(const struct sockaddr_in *sa)
 	if (ret < 0 && errno != EINPROGRESS) {
 		ret = -errno;
 	} else if (ret < 0) {
-		ret = poll(&p, 1, 250);
+		ret = poll(&p, 1, timeout_ms);
 		if (ret == 0)
 			ret = -ETIMEDOUT;
 		else if (ret < 0)
@@ -109,8 +109,13 @@ int fn_wait_port(const char *ip, unsigned int port, const char *dir, const char 
 
 	if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1)
 		return -EINVAL;
-	for (;;) {
-		if (try_connect(&sa) == 0 && identity_seen(ip, mac))
+	for (int tries = 0;; tries++) {
+		/*
+		 * A SYN sent before the clone has taken its address is lost, and TCP would
+		 * resend it only after a second: a new attempt instead, soon at first (a clone
+		 * takes its identity within tens of milliseconds on real KVM), then less often.
+		 */
+		if (try_connect(&sa, tries < 3 ? 50 << tries : 250) == 0 && identity_seen(ip, mac))
 			return 0;
 		if (!store_dir_alive(dir))
 			return -ESRCH;
@@ -197,6 +202,18 @@ static int arrow_stop(const char *id, FILE *report)
 		fflush(report);
 	}
 	ret = launch_remove(&r, true, "fn") ? -EIO : 0;
+	store_free(&r);
+	return ret;
+}
+
+int fn_arrow_halt(const char *id)
+{
+	struct arrow_rec r;
+	int ret = store_load(id, &r);
+
+	if (ret)
+		return ret == -ENOENT ? 0 : ret;
+	ret = r.status == ST_RUNNING ? launch_hard_stop(&r) : 0;
 	store_free(&r);
 	return ret;
 }

@@ -26,6 +26,12 @@ int fn_deploy(struct fn_spec *s, bool replace);
 int fn_undeploy(const char *name);
 /* Stop and remove every instance of fn (NULL: of every function). Returns how many. */
 int fn_stop_instances(const char *fn);
+/*
+ * Stop an Arrow and wait until it is gone, leaving its state for fn_arrow_stop to remove: no
+ * state of this process is touched, so a caller that serialises launches need not hold that
+ * lock for the VM's teardown. 0 (also when there is no such Arrow) or -errno.
+ */
+int fn_arrow_halt(const char *id);
 /* Stop (hard) and remove the Arrow with this id, if it still exists. 0 or -errno. */
 int fn_arrow_stop(const char *id);
 /*
