@@ -6,15 +6,16 @@ same run:
   - first request from zero: a request that finds no instance (the gateway starts a clone
     of the function's template, waits for it to accept, forwards) vs a cold-booted
     instance (`arrow run -d` of the same server on the default network, until its first
-    answer) vs a warm instance (the same request to the gateway with an instance running)
+    answer; its port probed with the gateway's short connection attempts, so that neither
+    peer waits out TCP's one-second SYN retransmission) vs a warm instance (the same request to the gateway with an instance running)
     vs the same server started natively (spawn until its first answer);
   - warm requests per second through the gateway (one instance, --concurrency 8, 8 client
     threads) vs the native server directly (8 client threads);
   - --fresh: per-request latency (every request a new clone, destroyed after) and rate
     (4 client threads, --max 4);
   - instances started per second (POST /system/scale-function replicas=N, until N accept)
-    and private memory per idle instance (/system/metrics, the instance VMM's
-    Private_Clean + Private_Dirty).
+    and private memory per idle instance (/system/metrics: Pss_Anon of the instance's VMM
+    and supervisor).
 
     bench/functions.py ENVIRONMENT-NAME OUTPUT.json
 """
@@ -22,6 +23,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -116,6 +118,23 @@ def from_zero(name):
     return samples
 
 
+def accepting(ip, port):
+    """Wait until ip:port accepts, probing as the gateway does for a clone (attempts of 50,
+    100, 200, then 250 ms: a SYN lost while the guest's network is not up yet is not left to
+    TCP's one-second retransmission), so both peers are timed to the same kind of probe."""
+    deadline = time.monotonic() + DEADLINE
+    tries = 0
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((ip, port), timeout=(0.05 * 2 ** tries if tries < 3
+                                                          else 0.25)).close()
+            return
+        except OSError:
+            tries += 1
+            time.sleep(0.02)
+    raise SystemExit(f"bench: {ip}:{port} did not accept within {DEADLINE} s")
+
+
 def cold_boots(env):
     samples = []
     for i in range(RUNS):
@@ -123,6 +142,7 @@ def cold_boots(env):
         aid = arrow(env, "run", "-d", FNSERVER).strip()
         cfg = json.load(open(os.path.join(env["ARROW_ROOT"], aid, "config.json")))
         url = f"http://{cfg['network']['ip']}:8080/hello"
+        accepting(cfg["network"]["ip"], 8080)
         wait("the cold-booted server answering", lambda: get(url, timeout=5)[0] == 200)
         samples.append(time.perf_counter() - t)
         arrow(env, "rm", "-f", aid)
