@@ -272,6 +272,28 @@ static void read_control(struct app *app)
 }
 
 /*
+ * Before the app: handle the host's records until *done (a clone's identity, the start);
+ * a terminating signal at the start gate ends the Arrow as it would have ended the app.
+ */
+static void wait_for_host(struct app *app, const bool *done, const char *where)
+{
+	while (!*done) {
+		struct pollfd one = { .fd = ctl_fd, .events = POLLIN };
+
+		if (ctl_fd < 0)
+			ainit_fatal("no control channel to wait on %s", where);
+		if (poll(&one, 1, -1) < 0 && errno != EINTR)
+			ainit_fatal("poll: %s", strerror(errno));
+		if (one.revents & (POLLHUP | POLLERR))
+			ainit_fatal("the host closed the control channel %s", where);
+		if (one.revents & POLLIN)
+			read_control(app);
+		if (app->gate_signal)
+			finish(128 + app->gate_signal);
+	}
+}
+
+/*
  * The start gate (arrow-oci create): everything is set up, the app not yet started. Say so
  * and wait for the host's ARROW_CTL_START; a terminating signal meanwhile ends the Arrow as
  * it would have ended the app (128 + signal).
@@ -280,20 +302,7 @@ static void start_gate(struct app *app)
 {
 	app->at_gate = true;
 	send_ctl(ARROW_CTL_READY, 0);
-	while (!app->go) {
-		struct pollfd one = { .fd = ctl_fd, .events = POLLIN };
-
-		if (ctl_fd < 0)
-			ainit_fatal("no control channel to wait for the start on");
-		if (poll(&one, 1, -1) < 0 && errno != EINTR)
-			ainit_fatal("poll: %s", strerror(errno));
-		if (one.revents & (POLLHUP | POLLERR))
-			ainit_fatal("the host closed the control channel before the start");
-		if (one.revents & POLLIN)
-			read_control(app);
-		if (app->gate_signal)
-			finish(128 + app->gate_signal);
-	}
+	wait_for_host(app, &app->go, "before the start");
 	app->at_gate = false;
 }
 
@@ -337,16 +346,7 @@ int main(void)
 	if (cfg->template) {
 		/* the template point: arrowh snapshots us here; each clone goes on with its identity */
 		send_ctl(ARROW_CTL_TEMPLATE, 0);
-		while (!app.identified) {
-			struct pollfd one = { .fd = ctl_fd, .events = POLLIN };
-
-			if (poll(&one, 1, -1) < 0 && errno != EINTR)
-				ainit_fatal("poll: %s", strerror(errno));
-			if (one.revents & (POLLHUP | POLLERR))
-				ainit_fatal("the host closed the control channel at the template point");
-			if (one.revents & POLLIN)
-				read_control(&app);
-		}
+		wait_for_host(&app, &app.identified, "at the template point");
 	}
 	if (sethostname(cfg->hostname ? cfg->hostname : "arrow",
 			strlen(cfg->hostname ? cfg->hostname : "arrow")) < 0)
