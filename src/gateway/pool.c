@@ -393,11 +393,12 @@ static bool reap_one(struct function *f, uint64_t now)
 		    live_count(f) > f->spec.min)
 			i->retired = true; /* idle: scale down, to zero unless --min */
 		if (i->retired && i->ready && !i->active && !i->stopping) {
-			char id[sizeof(i->id)];
+			char id[sizeof(i->id)], name[sizeof(i->name)];
 			int broken = i->broken;
 
 			i->stopping = true;
 			snprintf(id, sizeof(id), "%s", i->id);
+			snprintf(name, sizeof(name), "%s", i->name);
 			if (broken)
 				fprintf(stderr, "arrow-gateway: %s failed a request (%d%s): stopped, with "
 						"what its arrowh and console said last\n", i->name, broken,
@@ -405,7 +406,8 @@ static bool reap_one(struct function *f, uint64_t now)
 			pthread_mutex_unlock(&pool_lock);
 			/* the teardown without the launch lock: a request starting an instance
 			 * meanwhile must not wait for it (scale to zero, then a request at once) */
-			fn_arrow_halt(id);
+			if (fn_arrow_halt(id)) /* the removal below tries the hard stop again */
+				fprintf(stderr, "arrow-gateway: %s did not stop at once\n", name);
 			pthread_mutex_lock(&launch_lock);
 			if (broken) /* the evidence goes to the gateway's log before the state goes */
 				fn_arrow_stop_report(id, stderr);

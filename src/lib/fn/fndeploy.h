@@ -27,9 +27,10 @@ int fn_undeploy(const char *name);
 /* Stop and remove every instance of fn (NULL: of every function). Returns how many. */
 int fn_stop_instances(const char *fn);
 /*
- * Stop an Arrow and wait until it is gone, leaving its state for fn_arrow_stop to remove: no
- * state of this process is touched, so a caller that serialises launches need not hold that
- * lock for the VM's teardown. 0 (also when there is no such Arrow) or -errno.
+ * Stop an Arrow and wait until it is gone, leaving its state for fn_arrow_stop to remove. It
+ * reads the Arrow's state, asks its arrowh to stop and watches its lock: no fork, no lock
+ * held, no process-wide setting changed, so a caller that serialises launches need not hold
+ * that lock for the VM's teardown. 0 (also when there is no such Arrow) or -errno.
  */
 int fn_arrow_halt(const char *id);
 /* Stop (hard) and remove the Arrow with this id, if it still exists. 0 or -errno. */
