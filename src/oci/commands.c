@@ -91,7 +91,8 @@ int oci_start(const char *id)
 	} else if (!oci_proc_alive(c.pid, c.pid_start)) {
 		oci_error("cannot start container %s: its process has ended", id);
 	} else {
-		oci_error("cannot start container %s: arrowh did not take the start: %s", id,
+		oci_error("cannot start container %s: arrowh did not take the start (%s): its "
+			  "messages are in the container's output; delete --force removes it", id,
 			  strerror(-err));
 	}
 out:

@@ -474,7 +474,8 @@ static int wait_ready(struct launch *l, pid_t pid, bool *reaped)
 		}
 		usleep(50 * 1000);
 	}
-	oci_error("the Arrow's VMM went away while booting");
+	oci_error("the Arrow's VMM ended while booting but its process did not: see the "
+		  "container's output for arrowh's report");
 	return -1;
 }
 
