@@ -50,17 +50,14 @@ CTL_MAGIC = 0x41525257
 
 
 def wedge_rip():
-    """__svm_vcpu_run+0x9c in the running helper kernel (the address moves with its config;
-    0xffffffff8136bd4c for the helper kernel of 2026-12-01's first stop)."""
-    try:
-        with open("/proc/kallsyms") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 3 and parts[2] == "__svm_vcpu_run" and int(parts[0], 16):
-                    return int(parts[0], 16) + 0x9c
-    except OSError:
-        pass
-    return 0xffffffff8136bd4c
+    """The instruction after `vmrun` in the running helper kernel's __svm_vcpu_run
+    (scripts/wedgesig.py; 0xffffffff8136bd4c for the helper kernel of 2026-12-01's first
+    stop, 0xffffffffc047dc60 for Debian's packaged 6.12.118+deb12-amd64). -1 (matches no
+    rip) when it cannot be found."""
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    from wedgesig import post_vmrun_rip
+    rip = post_vmrun_rip()
+    return -1 if rip is None else rip
 
 
 WEDGE_RIP = wedge_rip()

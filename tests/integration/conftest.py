@@ -85,21 +85,16 @@ def in_helper_vm():
 def helper_wedge_rip():
     """The helper VM's wedge (docs/machine.md, "Peer comparison"): a vCPU reported at this
     address, timer interrupt pending, forever. It is the instruction after `vmrun` in the
-    helper's own KVM, __svm_vcpu_run+0x9c, and QEMU microvm wedged there too under the same
-    stress. Read from the running helper kernel's symbols: the address moves whenever the
-    helper kernel's configuration changes (0xffffffff8136bd4c until 2026-12-01's second stop,
-    0xffffffff8137ce1c after). None outside the helper or without the symbol."""
+    helper's own KVM (__svm_vcpu_run), and QEMU microvm wedged there too under the same
+    stress. Found in the running helper kernel by scripts/wedgesig.py (its offset inside the
+    function changes with the helper kernel's build: +0x9c compiled here, +0xa0 in Debian's
+    packaged kernel). None outside the helper or when it cannot be found."""
     if not in_helper_vm():
         return None
-    try:
-        with open("/proc/kallsyms") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 3 and parts[2] == "__svm_vcpu_run" and int(parts[0], 16):
-                    return f"0x{int(parts[0], 16) + 0x9c:x}"
-    except OSError:
-        pass
-    return None
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    from wedgesig import post_vmrun_rip
+    rip = post_vmrun_rip()
+    return None if rip is None else f"0x{rip:x}"
 
 
 HELPER_WEDGE_RIP = helper_wedge_rip()

@@ -286,6 +286,40 @@ static void test_event_idx_kicks(void **state)
 	assert_int_equal(rd16(f, avail_event), 2);
 }
 
+/* The stall report: with EVENT_IDX it shows the indices that decide interrupts and kicks. */
+static void test_report(void **state)
+{
+	struct fixture *f = *state;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	wr16(f, AVAIL + 2, 5);			/* avail 5 */
+	wr16(f, AVAIL + 4 + 2 * QNUM, 2);	/* used_event 2 */
+	wr16(f, USED + 4 + 8 * QNUM, 4);	/* avail_event 4 */
+	f->q.last_avail = 4;
+	f->q.used_idx = 3;
+	f->q.signalled_used = 3;
+	f->q.signalled_valid = 1;
+	out = open_memstream(&text, &len);
+	assert_non_null(out);
+	virtq_report(&f->q, &f->gm, 1, true, out);
+	fclose(out);
+	assert_non_null(strstr(text, "queue 1: size 8, avail 5, consumed 4, used 3\n"));
+	assert_non_null(strstr(text, "used_event 2 (used is 1 past it), avail_event 4, "
+				     "interrupts decided up to used 3\n"));
+	free(text);
+	/* without EVENT_IDX the flags speak, and no event-index line */
+	wr16(f, AVAIL, VIRTQ_AVAIL_F_NO_INTERRUPT);
+	out = open_memstream(&text, &len);
+	assert_non_null(out);
+	virtq_report(&f->q, &f->gm, 0, false, out);
+	fclose(out);
+	assert_non_null(strstr(text, ", no interrupts wanted\n"));
+	assert_null(strstr(text, "used_event"));
+	free(text);
+}
+
 static void test_iov_copy(void **state)
 {
 	char a[3], b[5], out[8];
@@ -304,6 +338,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_layout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_report, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_head_out_of_range, setup, teardown),

@@ -122,7 +122,7 @@ void virtio_mmio_report(struct virtio_mmio *t, FILE *out)
 		t->ops->device_id, (unsigned long long)t->base, t->s.status, t->s.interrupt_status);
 	for (unsigned int i = 0; i < t->ops->num_queues; i++)
 		if (t->s.queues[i].ready)
-			virtq_report(&t->s.queues[i], t->gm, i, out);
+			virtq_report(&t->s.queues[i], t->gm, i, event_idx(t), out);
 	pthread_mutex_unlock(&t->lock);
 }
 

@@ -181,20 +181,36 @@ bool virtq_should_notify(struct virtq *q, const struct guest_mem *gm, bool event
 	return (uint16_t)(q->used_idx - used_event - 1) < (uint16_t)(q->used_idx - old);
 }
 
-void virtq_report(const struct virtq *q, const struct guest_mem *gm, unsigned int idx, FILE *out)
+void virtq_report(const struct virtq *q, const struct guest_mem *gm, unsigned int idx,
+		  bool event_idx, FILE *out)
 {
 	uint16_t *avail = avail_ring(q, gm);
 	uint16_t *used = gm_ptr(gm, q->used_gpa, used_size(q->num));
+	uint16_t used_event;
 
 	if (!avail || !used)
 		return;
 	fprintf(out, "  queue %u: size %u, avail %u, consumed %u, used %u%s%s%s\n", idx, q->num,
 		__atomic_load_n(&avail[1], __ATOMIC_RELAXED), q->last_avail, q->used_idx,
-		__atomic_load_n(&avail[0], __ATOMIC_RELAXED) & VIRTQ_AVAIL_F_NO_INTERRUPT
-			? ", no interrupts wanted" : "",
-		__atomic_load_n(&used[0], __ATOMIC_RELAXED) & VIRTQ_USED_F_NO_NOTIFY
+		!event_idx && (__atomic_load_n(&avail[0], __ATOMIC_RELAXED) &
+			       VIRTQ_AVAIL_F_NO_INTERRUPT) ? ", no interrupts wanted" : "",
+		!event_idx && (__atomic_load_n(&used[0], __ATOMIC_RELAXED) & VIRTQ_USED_F_NO_NOTIFY)
 			? ", no kicks wanted" : "",
 		q->broken ? ", broken" : "");
+	if (!event_idx)
+		return;
+	/*
+	 * With EVENT_IDX the indices, not the flags, say who waits for whom: the driver wants
+	 * an interrupt once used passes used_event, we want a kick once avail passes
+	 * avail_event. "Behind" is how far used has gone past used_event: 0 means the driver
+	 * waits for the next entry; more means it polls or has suppressed interrupts.
+	 */
+	used_event = __atomic_load_n(&avail[2 + q->num], __ATOMIC_RELAXED);
+	fprintf(out, "    event index: used_event %u (used is %u past it), avail_event %u, "
+		"interrupts decided up to used %u%s\n", used_event,
+		(uint16_t)(q->used_idx - used_event), __atomic_load_n(&used[2 + 4 * q->num],
+		__ATOMIC_RELAXED), q->signalled_used,
+		q->signalled_valid ? "" : " (next decision interrupts)");
 }
 
 size_t iov_to_buf(const struct iovec *iov, unsigned int n, void *buf, size_t len)

@@ -70,8 +70,13 @@ void virtq_set_notify(struct virtq *q, const struct guest_mem *gm, bool enable, 
 bool virtq_has_avail(const struct virtq *q, const struct guest_mem *gm);
 
 /* Copy between an iovec array and a flat buffer; return bytes copied. */
-/* One line on the queue's indices and flags, for a stalled-guest report. */
-void virtq_report(const struct virtq *q, const struct guest_mem *gm, unsigned int idx, FILE *out);
+/*
+ * The queue's indices and flags, for a stalled-guest report; with event_idx
+ * (VIRTIO_RING_F_EVENT_IDX negotiated) also used_event, avail_event and the used index of the
+ * last interrupt decision, which tell a driver that stopped listening from a missed interrupt.
+ */
+void virtq_report(const struct virtq *q, const struct guest_mem *gm, unsigned int idx,
+		  bool event_idx, FILE *out);
 size_t iov_to_buf(const struct iovec *iov, unsigned int n, void *buf, size_t len);
 size_t iov_from_buf(const struct iovec *iov, unsigned int n, const void *buf, size_t len);
 
