@@ -59,15 +59,15 @@ def _read_kcore(addr, size, kcore="/proc/kcore"):
     return None
 
 
-def post_vmrun_rip():
+def post_vmrun_rip(kallsyms="/proc/kallsyms", kcore="/proc/kcore"):
     """The address of the instruction after `vmrun` in the running kernel's __svm_vcpu_run,
     as an int, or None."""
     try:
-        extent = _symbol_extent()
+        extent = _symbol_extent(kallsyms)
         if extent is None:
             return None
         start, end = extent
-        code = _read_kcore(start, end - start)
+        code = _read_kcore(start, end - start, kcore)
     except (OSError, ValueError, struct.error):
         return None
     if not code:
